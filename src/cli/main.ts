@@ -1,0 +1,42 @@
+/**
+ * The `dit` command: a thin layer that turns flags into options, calls the library, and turns a
+ * DitError into one line on stderr and an exit code (2 usage, 1 runtime). No stack traces for
+ * errors a user can fix.
+ */
+import { Command, CommanderError } from 'commander';
+import { DitError } from '../errors.js';
+import { commands } from './commands.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('dit')
+    .description('Class-conditional image generation with Diffusion Transformers (DiT), on ONNX Runtime')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+  for (const register of commands) register(program);
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed its message (help and version exit with code 0).
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (err instanceof DitError) {
+    process.stderr.write(`dit: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.path === 'string') {
+    // File-system errors a user can fix (EACCES, ENOENT, ENOSPC...): one line, no stack.
+    process.stderr.write(`dit: ${e.code} on ${e.path}: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`dit: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

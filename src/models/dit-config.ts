@@ -1,0 +1,61 @@
+/** Hyper-parameters of a DiT, named as the official DiT constructor names them (models.py). */
+export interface DiTConfig {
+  readonly input_size: number; // latent (or pixel) side length, e.g. 32 for a 256×256 image
+  readonly patch_size: number; // p: tokens are p×p patches
+  readonly in_channels: number; // 4 for SD-VAE latents, 1 or 3 for pixel-space models
+  readonly hidden_size: number; // D
+  readonly depth: number; // number of DiT blocks
+  readonly num_heads: number; // attention heads; D / num_heads is the head size
+  readonly mlp_ratio: number; // MLP hidden = mlp_ratio · D
+  readonly class_dropout_prob: number; // > 0 means the label table has a null row (index num_classes)
+  readonly num_classes: number; // 1000 for ImageNet
+  readonly learn_sigma: boolean; // out_channels = 2 · in_channels when true
+}
+
+/** The twelve named variants of the paper (depth, hidden, patch, heads). */
+export const DIT_VARIANTS = {
+  'DiT-XL/2': { depth: 28, hidden_size: 1152, patch_size: 2, num_heads: 16 },
+  'DiT-XL/4': { depth: 28, hidden_size: 1152, patch_size: 4, num_heads: 16 },
+  'DiT-XL/8': { depth: 28, hidden_size: 1152, patch_size: 8, num_heads: 16 },
+  'DiT-L/2': { depth: 24, hidden_size: 1024, patch_size: 2, num_heads: 16 },
+  'DiT-L/4': { depth: 24, hidden_size: 1024, patch_size: 4, num_heads: 16 },
+  'DiT-L/8': { depth: 24, hidden_size: 1024, patch_size: 8, num_heads: 16 },
+  'DiT-B/2': { depth: 12, hidden_size: 768, patch_size: 2, num_heads: 12 },
+  'DiT-B/4': { depth: 12, hidden_size: 768, patch_size: 4, num_heads: 12 },
+  'DiT-B/8': { depth: 12, hidden_size: 768, patch_size: 8, num_heads: 12 },
+  'DiT-S/2': { depth: 12, hidden_size: 384, patch_size: 2, num_heads: 6 },
+  'DiT-S/4': { depth: 12, hidden_size: 384, patch_size: 4, num_heads: 6 },
+  'DiT-S/8': { depth: 12, hidden_size: 384, patch_size: 8, num_heads: 6 },
+} as const satisfies Record<string, Pick<DiTConfig, 'depth' | 'hidden_size' | 'patch_size' | 'num_heads'>>;
+
+export type DiTVariantName = keyof typeof DIT_VARIANTS;
+
+/** The official constructor defaults (models.py) for what a variant does not fix. */
+export const DIT_DEFAULTS = {
+  input_size: 32,
+  in_channels: 4,
+  mlp_ratio: 4,
+  class_dropout_prob: 0.1,
+  num_classes: 1000,
+  learn_sigma: true,
+} as const;
+
+/** out_channels of the final layer. */
+export function ditOutChannels(c: DiTConfig): number {
+  return c.learn_sigma ? 2 * c.in_channels : c.in_channels;
+}
+
+/** Builds the full config of a named variant, e.g. ditConfigFor('DiT-XL/2', { input_size: 64 }). */
+export function ditConfigFor(name: DiTVariantName, overrides: Partial<DiTConfig> = {}): DiTConfig {
+  return { ...DIT_DEFAULTS, ...DIT_VARIANTS[name], ...overrides };
+}
+
+/** Which named variant (if any) a config's depth / hidden / patch / heads match. */
+export function matchVariant(c: Pick<DiTConfig, 'depth' | 'hidden_size' | 'patch_size'>): DiTVariantName | undefined {
+  for (const [name, v] of Object.entries(DIT_VARIANTS)) {
+    if (v.depth === c.depth && v.hidden_size === c.hidden_size && v.patch_size === c.patch_size) {
+      return name as DiTVariantName;
+    }
+  }
+  return undefined;
+}
