@@ -1,0 +1,276 @@
+/**
+ * User options → resolved options, validated in ONE place. Every front end (CLI, server, library)
+ * passes its raw values here; deeper code trusts the resolved objects and never re-validates.
+ *
+ * Two stages, because some limits depend on the loaded model:
+ *   resolveLoadOptions(user)               what to load and where to run it
+ *   resolveGenerateOptions(user, model)    what to sample (class ids < num_classes, defaults that
+ *                                          differ between the embedded model and official DiT)
+ * Messages name the flag as the CLI spells it; the library's option names are the camelCase of
+ * the same words (--num-sampling-steps ↔ numSamplingSteps).
+ */
+import { UsageError } from './errors.js';
+import { DIT_VARIANTS, type DiTVariantName } from './models/dit-config.js';
+import { resolveClassNames, type ClassTable } from './classes.js';
+
+export const SAMPLERS = ['ddpm', 'ddim', 'dpm-solver++'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+export const GUIDANCE_FORMS = ['dit', 'all', 'off'] as const;
+export type GuidanceForm = (typeof GUIDANCE_FORMS)[number];
+export const SPACINGS = ['uniform', 'ddim'] as const;
+export type Spacing = (typeof SPACINGS)[number];
+export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
+export type DeviceName = (typeof DEVICES)[number];
+
+/** The notebook's limits: a steps slider 0..1000 (0 is no run) and 1000 training timesteps. */
+export const MAX_SAMPLING_STEPS = 1000;
+export const MAX_IMAGES = 256;
+export const MAX_SEED = 2n ** 64n - 1n;
+
+/** What to load. All optional: nothing given means the embedded Fashion-MNIST model on the CPU. */
+export interface UserLoadOptions {
+  /** Named variant, e.g. "DiT-XL/2"; checked against the checkpoint's shapes. */
+  model?: string;
+  /** Checkpoint file or folder (.pt/.pth/.bin/.safetensors, a diffusers folder). */
+  ckpt?: string;
+  /** config.json with the DiT constructor's argument names (num_heads etc.). */
+  config?: string;
+  /** "ema" | "mse" (from the model cache folder) | a VAE folder or file | "none" (save latents only). */
+  vae?: string;
+  /** Image side in pixels (256 or 512 for the official models). */
+  imageSize?: number;
+  numClasses?: number;
+  device?: string;
+  /** CPU threads for ONNX Runtime (default: all cores). */
+  threads?: number;
+  /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
+  noCache?: boolean;
+  /** Where downloaded weights and compiled models live (default ~/.cache/dit-ts, or $DIT_CACHE_DIR). */
+  cacheDir?: string;
+}
+
+export interface ResolvedLoadOptions {
+  readonly model: DiTVariantName | undefined;
+  readonly ckpt: string | undefined; // undefined = the embedded model
+  readonly config: string | undefined;
+  readonly vae: string | undefined; // undefined = none / the model is in pixel space
+  readonly imageSize: number | undefined;
+  readonly numClasses: number | undefined;
+  readonly device: DeviceName;
+  readonly threads: number | undefined;
+  readonly noCache: boolean;
+  readonly cacheDir: string | undefined;
+}
+
+/** What to sample. All optional; defaults come from the loaded model (see ModelDefaults). */
+export interface UserGenerateOptions {
+  /** ImageNet (or the model's) class ids, e.g. [207]. */
+  classLabels?: readonly number[] | string;
+  /** Class names, e.g. ["golden retriever"]; resolved through the model's class table. */
+  classes?: readonly string[] | string;
+  /** Repeat the labels up to this many images, like `[207] * num_images` in the notebook. */
+  numImages?: number;
+  cfgScale?: number;
+  numSamplingSteps?: number;
+  sampler?: string;
+  guidance?: string;
+  /** Apply guidance only for original timesteps t in [lo, hi] (Kynkäänniemi et al. 2024). */
+  guidanceInterval?: readonly [number, number] | string;
+  spacing?: string;
+  /** DDIM's eta (0 = deterministic). */
+  eta?: number;
+  seed?: number | bigint | string;
+  samplesPerRow?: number;
+}
+
+export interface ResolvedGenerateOptions {
+  readonly labels: readonly number[]; // one per image
+  readonly cfgScale: number;
+  readonly numSamplingSteps: number;
+  readonly sampler: SamplerName;
+  readonly guidance: GuidanceForm;
+  readonly guidanceInterval: readonly [number, number] | undefined;
+  readonly spacing: Spacing;
+  readonly eta: number;
+  readonly seed: bigint;
+  readonly samplesPerRow: number;
+}
+
+/** What the loaded model says about valid values and defaults. */
+export interface ModelDefaults {
+  readonly numClasses: number;
+  readonly hasNullClass: boolean; // false: the model was trained without label dropout, no CFG
+  readonly classTable: ClassTable | undefined;
+  readonly classTableName: string;
+  readonly inChannels: number;
+  readonly labels: readonly number[];
+  readonly cfgScale: number;
+  readonly numSamplingSteps: number;
+  readonly sampler: SamplerName;
+  readonly samplesPerRow: number;
+}
+
+/** The notebook's defaults, for official checkpoints. */
+export const NOTEBOOK_DEFAULTS = {
+  cfgScale: 4,
+  numSamplingSteps: 250,
+  sampler: 'ddpm',
+  samplesPerRow: 4,
+  seed: 0n,
+} as const;
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag} "${value}" is not supported: must be one of ${allowed.join(', ')}`);
+}
+
+function intInRange(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < lo || n > hi) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be an integer in ${lo}..${hi}${why}`);
+  }
+  return n;
+}
+
+function finiteNumber(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < lo || n > hi) {
+    const range = hi === Infinity ? `≥ ${lo}` : `in ${lo}..${hi}`;
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be a number ${range}${why}`);
+  }
+  return n;
+}
+
+/** Parses a seed like torch.manual_seed accepts: an integer in 0..2^64−1. */
+export function parseSeed(value: number | bigint | string): bigint {
+  const text = String(value).trim();
+  if (!/^\d+$/.test(text) || (typeof value === 'number' && !Number.isSafeInteger(value))) {
+    throw new UsageError(`--seed ${JSON.stringify(String(value))} is not a valid seed: must be an integer in 0..${MAX_SEED}`);
+  }
+  const seed = BigInt(text);
+  if (seed > MAX_SEED) throw new UsageError(`--seed ${text} is out of range: must be an integer in 0..${MAX_SEED}`);
+  return seed;
+}
+
+/** space_timesteps("ddimN") looks for an integer stride s with len(range(0, 1000, s)) = N. */
+function ddimStrideExists(n: number): boolean {
+  for (let s = 1; s < 1000; s++) if (Math.ceil(1000 / s) === n) return true;
+  return false;
+}
+
+function splitList(value: readonly string[] | string): string[] {
+  const items = typeof value === 'string' ? value.split(',') : [...value];
+  return items.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
+  let model: DiTVariantName | undefined;
+  if (user.model !== undefined) {
+    // Accept the download names too: DiT-XL-2 ≡ DiT-XL/2.
+    const canonical = user.model.replace(/^(DiT-[A-Z]+)-(\d)$/i, '$1/$2');
+    const found = Object.keys(DIT_VARIANTS).find((k) => k.toLowerCase() === canonical.toLowerCase());
+    if (!found) {
+      throw new UsageError(`--model "${user.model}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
+    }
+    model = found as DiTVariantName;
+  }
+  const imageSize =
+    user.imageSize === undefined ? undefined : intInRange('--image-size', user.imageSize, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
+  if (imageSize !== undefined && user.vae !== 'none' && imageSize % 8 !== 0 && user.ckpt !== undefined && user.vae !== undefined) {
+    throw new UsageError(`--image-size ${imageSize} must be a multiple of 8 with a VAE (the latent is image-size / 8)`);
+  }
+  const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, 1_000_000);
+  const device = oneOf('--device', user.device ?? 'cpu', DEVICES);
+  const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, 1024);
+  return Object.freeze({
+    model,
+    ckpt: user.ckpt,
+    config: user.config,
+    vae: user.vae === 'none' ? undefined : user.vae,
+    imageSize,
+    numClasses,
+    device,
+    threads,
+    noCache: user.noCache ?? false,
+    cacheDir: user.cacheDir,
+  });
+}
+
+export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDefaults): ResolvedGenerateOptions {
+  // Values that do not depend on labels first, so a bad slider value fails before anything else.
+  const numSamplingSteps =
+    user.numSamplingSteps === undefined
+      ? model.numSamplingSteps
+      : intInRange('--num-sampling-steps', user.numSamplingSteps, 1, MAX_SAMPLING_STEPS, ' (the model was trained with 1000 timesteps; 0 is not a run)');
+  const cfgScale = user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, Infinity, ' (1 = no guidance; the notebook slider spans 1..10)');
+  const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLERS);
+  const defaultGuidance: GuidanceForm = model.inChannels === 4 ? 'dit' : 'all';
+  let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
+  const spacing = oneOf('--spacing', user.spacing ?? 'uniform', SPACINGS);
+  if (spacing === 'ddim' && !ddimStrideExists(numSamplingSteps)) {
+    throw new UsageError(
+      `--num-sampling-steps ${numSamplingSteps} cannot be laid out with --spacing ddim (no integer stride gives exactly that many of 1000 steps); use --spacing uniform or another count, e.g. 50, 100, 250`,
+    );
+  }
+  const eta = user.eta === undefined ? 0 : finiteNumber('--eta', user.eta, 0, 1);
+  const seed = user.seed === undefined ? NOTEBOOK_DEFAULTS.seed : parseSeed(user.seed);
+  const samplesPerRow = user.samplesPerRow === undefined ? model.samplesPerRow : intInRange('--samples-per-row', user.samplesPerRow, 1, MAX_IMAGES);
+
+  let guidanceInterval: [number, number] | undefined;
+  if (user.guidanceInterval !== undefined) {
+    const parts = typeof user.guidanceInterval === 'string' ? user.guidanceInterval.split(',') : [...user.guidanceInterval];
+    const nums = parts.map((p) => Number(p));
+    if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > 999 || nums[0]! > nums[1]!) {
+      throw new UsageError(
+        `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" timesteps with 0 ≤ lo ≤ hi ≤ 999 (e.g. 0,700)`,
+      );
+    }
+    guidanceInterval = [nums[0]!, nums[1]!];
+  }
+
+  if (!model.hasNullClass && guidance !== 'off' && cfgScale !== 1 && (user.cfgScale !== undefined || user.guidance !== undefined)) {
+    throw new UsageError(
+      `--cfg-scale ${cfgScale} needs a model trained with label dropout (a null-class row), and this one has none; use --cfg-scale 1 or --guidance off`,
+    );
+  }
+  if (!model.hasNullClass) guidance = 'off';
+
+  // Labels: ids, names, or the model's defaults; then repeated up to --num-images.
+  if (user.classLabels !== undefined && user.classes !== undefined) {
+    throw new UsageError('--class-labels and --classes were both given: pass one of them');
+  }
+  let labels: number[];
+  if (user.classLabels !== undefined) {
+    const items = typeof user.classLabels === 'string' ? splitList(user.classLabels) : [...user.classLabels].map(String);
+    if (items.length === 0) throw new UsageError('--class-labels is empty: pass comma-separated class ids, e.g. --class-labels 207,360');
+    labels = items.map((s) =>
+      intInRange('--class-labels', /^\d+$/.test(s.trim()) ? Number(s) : s, 0, model.numClasses - 1, ` (this model has ${model.numClasses} classes)`),
+    );
+  } else if (user.classes !== undefined) {
+    const names = splitList(user.classes);
+    if (names.length === 0) throw new UsageError('--classes is empty: pass comma-separated class names, e.g. --classes "golden retriever"');
+    labels = resolveClassNames(names, model.classTable, model.classTableName);
+  } else {
+    labels = [...model.labels];
+  }
+  if (user.numImages !== undefined) {
+    const n = intInRange('--num-images', user.numImages, 1, MAX_IMAGES);
+    labels = Array.from({ length: n }, (_, i) => labels[i % labels.length]!);
+  }
+  if (labels.length > MAX_IMAGES) {
+    throw new UsageError(`${labels.length} images were asked for: at most ${MAX_IMAGES} per run; split the run or lower --num-images`);
+  }
+
+  return Object.freeze({
+    labels: Object.freeze(labels),
+    cfgScale,
+    numSamplingSteps,
+    sampler,
+    guidance,
+    guidanceInterval: guidanceInterval ? (Object.freeze(guidanceInterval) as readonly [number, number]) : undefined,
+    spacing,
+    eta,
+    seed,
+    samplesPerRow,
+  });
+}
