@@ -1,4 +1,5 @@
 /** Every `dit` sub-command, each in its own file exporting `register(program)`. */
 import type { Command } from 'commander';
+import { register as download } from './download.js';
 
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [download];

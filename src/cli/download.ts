@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { DOWNLOADS, download } from '../download.js';
+import { defaultCacheDir } from '../cache.js';
+import { createProgress } from './progress.js';
+
+export function register(program: Command): void {
+  program
+    .command('download')
+    .description(`fetch official weights into the cache folder: ${Object.keys(DOWNLOADS).join(' | ')}`)
+    .argument('<names...>', 'what to fetch')
+    .option('--cache-dir <dir>', 'cache folder (default $DIT_CACHE_DIR or ~/.cache/dit-ts)')
+    .option('--mirror <url>', 'fetch <url>/<path> instead of the official hosts')
+    .option('--quiet', 'no progress output')
+    .action(async (names: string[], opts: { cacheDir?: string; mirror?: string; quiet?: boolean }) => {
+      const cacheDir = opts.cacheDir ?? defaultCacheDir();
+      const progress = createProgress({ quiet: opts.quiet ?? false });
+      for (const name of names) {
+        const paths = await download(name, {
+          cacheDir,
+          mirror: opts.mirror ?? process.env.DIT_DOWNLOAD_MIRROR,
+          onProgress: (p) => progress.bytes(p.file, p.received, p.total),
+        });
+        progress.done();
+        for (const p of paths) process.stdout.write(`${p}\n`);
+      }
+    });
+}
