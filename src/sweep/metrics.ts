@@ -14,10 +14,9 @@
  *   "over-saturated" look shows up here.
  */
 
-export interface ImageBatch {
-  readonly data: Float32Array;
-  readonly shape: readonly [number, number, number, number]; // (N, C, H, W)
-}
+import type { ImageBatch } from '../image/grid.js';
+
+export type { ImageBatch };
 
 const clamp = (v: number) => (v < -1 ? -1 : v > 1 ? 1 : v);
 
