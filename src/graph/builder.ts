@@ -1,0 +1,613 @@
+/**
+ * A typed ONNX graph builder: every value has a name, an element type and a static shape (one
+ * symbolic batch dim allowed), and every op checks its inputs and infers its output shapes the
+ * moment it is added. A mistake therefore fails at build time, naming the node, rather than deep
+ * inside ONNX Runtime at session creation.
+ *
+ * Weights are lazy: an initializer holds a function producing its data, called once when the model
+ * is written (see save.ts), so a multi-GB model streams tensor by tensor.
+ */
+import type { AttrValue, ElemType } from './proto.js';
+import {
+  broadcastShapes,
+  dimAdd,
+  dimEq,
+  formatShape,
+  isValidDim,
+  reshapeShape,
+  type Dim,
+  type Shape,
+} from './shape.js';
+
+export type { Dim, Shape } from './shape.js';
+export type { ElemType } from './proto.js';
+
+/** A named value of the graph: an input, an initializer or a node output. */
+export interface Value {
+  readonly name: string;
+  readonly dtype: ElemType;
+  readonly shape: Shape;
+}
+
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+
+export interface Initializer {
+  readonly name: string;
+  readonly dtype: ElemType;
+  readonly dims: readonly number[];
+  /** Produces the data (C order); called once, when the model is written. */
+  readonly data: () => TensorData;
+}
+
+export interface GraphNode {
+  readonly name: string;
+  readonly opType: string;
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: ReadonlyArray<readonly [string, AttrValue]>;
+}
+
+/** The finished graph, ready for save.ts. */
+export interface Graph {
+  readonly name: string;
+  readonly opsetVersion: number;
+  readonly usesMicrosoftDomain: boolean;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly initializers: readonly Initializer[];
+  readonly nodes: readonly GraphNode[];
+}
+
+/** Thrown for any build-time mistake; the message names the node. */
+export class GraphBuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GraphBuildError';
+  }
+}
+
+export const MS_DOMAIN = 'com.microsoft';
+
+type Attrs = Record<string, AttrValue | undefined>;
+type Infer = (inputs: readonly (Value | undefined)[], attrs: Attrs, b: GraphBuilder) => Array<{ dtype: ElemType; shape: Shape }>;
+
+const FLOATS: readonly ElemType[] = ['float32', 'float16'];
+
+function need(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+
+function req(inputs: readonly (Value | undefined)[], i: number, what: string): Value {
+  const v = inputs[i];
+  need(v, `input ${i} (${what}) is required`);
+  return v;
+}
+
+function normAxis(axis: number, rank: number): number {
+  need(Number.isInteger(axis) && axis >= -rank && axis < rank, `axis ${axis} is out of range for rank ${rank}`);
+  return axis < 0 ? axis + rank : axis;
+}
+
+function numAttr(attrs: Attrs, key: string, dflt: number): number {
+  const v = attrs[key];
+  if (v === undefined) return dflt;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && 'float' in v) return v.float;
+  throw new Error(`attribute ${key} must be a number`);
+}
+
+function intsAttr(attrs: Attrs, key: string): readonly number[] | undefined {
+  const v = attrs[key];
+  if (v === undefined) return undefined;
+  need(Array.isArray(v), `attribute ${key} must be a list of integers`);
+  return v as readonly number[];
+}
+
+function sameFloat(vals: readonly Value[]): ElemType {
+  const t = vals[0]!.dtype;
+  for (const v of vals) need(v.dtype === t, `element types differ: ${vals.map((x) => `${x.name}: ${x.dtype}`).join(', ')}`);
+  return t;
+}
+
+function broadcastOf(vals: readonly Value[]): Dim[] {
+  const s = broadcastShapes(vals.map((v) => v.shape));
+  need(s, `shapes do not broadcast: ${vals.map((v) => `${v.name} ${formatShape(v.shape)}`).join(', ')}`);
+  return s;
+}
+
+const binary: Infer = (ins) => {
+  const a = req(ins, 0, 'A');
+  const b = req(ins, 1, 'B');
+  return [{ dtype: sameFloat([a, b]), shape: broadcastOf([a, b]) }];
+};
+
+const unaryFloat: Infer = (ins) => {
+  const x = req(ins, 0, 'X');
+  need(FLOATS.includes(x.dtype), `input ${x.name} is ${x.dtype}; this op takes float32 or float16`);
+  return [{ dtype: x.dtype, shape: x.shape }];
+};
+
+function matmulShape(a: Shape, b: Shape): Dim[] {
+  need(a.length >= 2 && b.length >= 2, `MatMul needs rank ≥ 2 operands, got ${formatShape(a)} and ${formatShape(b)}`);
+  const k1 = a[a.length - 1]!;
+  const k2 = b[b.length - 2]!;
+  need(dimEq(k1, k2), `inner dims differ: ${formatShape(a)} × ${formatShape(b)} (${k1} vs ${k2})`);
+  const batch = broadcastShapes([a.slice(0, -2), b.slice(0, -2)]);
+  need(batch, `batch dims do not broadcast: ${formatShape(a)} × ${formatShape(b)}`);
+  return [...batch, a[a.length - 2]!, b[b.length - 1]!];
+}
+
+/** A constant integer list read from an int64 initializer made by the builder. */
+function constInts(b: GraphBuilder, v: Value | undefined, what: string): number[] {
+  need(v, `${what} is required`);
+  const c = b.constantValue(v.name);
+  need(c, `${what} (${v.name}) must be a constant made with the builder (graph inputs as shapes are not supported)`);
+  return Array.from(c, Number);
+}
+
+/** Ops the builder knows: output shape inference for each. Anything else is refused at build time. */
+const INFER: Record<string, Infer> = {
+  Add: binary,
+  Sub: binary,
+  Mul: binary,
+  Div: binary,
+  Pow: binary,
+  Sigmoid: unaryFloat,
+  Tanh: unaryFloat,
+  Sin: unaryFloat,
+  Cos: unaryFloat,
+  Exp: unaryFloat,
+  Sqrt: unaryFloat,
+  Erf: unaryFloat,
+  Neg: unaryFloat,
+  Identity: (ins) => [{ dtype: req(ins, 0, 'X').dtype, shape: req(ins, 0, 'X').shape }],
+  MatMul: (ins) => {
+    const a = req(ins, 0, 'A');
+    const b = req(ins, 1, 'B');
+    return [{ dtype: sameFloat([a, b]), shape: matmulShape(a.shape, b.shape) }];
+  },
+  Gemm: (ins, at) => {
+    const a = req(ins, 0, 'A');
+    const b = req(ins, 1, 'B');
+    need(a.shape.length === 2 && b.shape.length === 2, `Gemm takes 2-D A and B, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    const [m, ka] = numAttr(at, 'transA', 0) ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+    const [kb, n] = numAttr(at, 'transB', 0) ? [b.shape[1]!, b.shape[0]!] : [b.shape[0]!, b.shape[1]!];
+    need(dimEq(ka, kb), `inner dims differ: A ${formatShape(a.shape)}, B ${formatShape(b.shape)} (K ${ka} vs ${kb}; transA=${numAttr(at, 'transA', 0)}, transB=${numAttr(at, 'transB', 0)})`);
+    const c = ins[2];
+    if (c) {
+      const s = broadcastShapes([c.shape, [m, n]]);
+      need(s && s.length === 2 && dimEq(s[0]!, m) && dimEq(s[1]!, n), `bias C ${formatShape(c.shape)} does not broadcast to (${m}, ${n})`);
+    }
+    return [{ dtype: sameFloat([a, b]), shape: [m, n] }];
+  },
+  Conv: (ins, at) => {
+    const x = req(ins, 0, 'X');
+    const w = req(ins, 1, 'W');
+    need(x.shape.length === 4 && w.shape.length === 4, `Conv supports 2-D convolution: X (N, C, H, W) and W (M, C/group, kH, kW), got ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
+    const group = numAttr(at, 'group', 1);
+    const [m, cg, kh, kw] = w.shape as number[];
+    need(typeof x.shape[1] === 'number' && x.shape[1] === cg! * group, `input channels ${x.shape[1]} ≠ weight's ${cg} × group ${group}`);
+    const strides = intsAttr(at, 'strides') ?? [1, 1];
+    const pads = intsAttr(at, 'pads') ?? [0, 0, 0, 0];
+    const dil = intsAttr(at, 'dilations') ?? [1, 1];
+    const ks = intsAttr(at, 'kernel_shape');
+    if (ks) need(ks[0] === kh && ks[1] === kw, `kernel_shape ${ks} ≠ weight's (${kh}, ${kw})`);
+    const out = (size: Dim, k: number, i: number): number => {
+      need(typeof size === 'number', `spatial dim ${size} must be a number`);
+      const o = Math.floor((size + pads[i]! + pads[i + 2]! - dil[i]! * (k - 1) - 1) / strides[i]!) + 1;
+      need(o > 0, `output spatial size ${o} ≤ 0 (input ${size}, kernel ${k}, stride ${strides[i]}, pads ${pads})`);
+      return o;
+    };
+    const bias = ins[2];
+    if (bias) need(bias.shape.length === 1 && bias.shape[0] === m, `bias ${formatShape(bias.shape)} must be (${m})`);
+    return [{ dtype: sameFloat([x, w]), shape: [x.shape[0]!, m!, out(x.shape[2]!, kh!, 0), out(x.shape[3]!, kw!, 1)] }];
+  },
+  Reshape: (ins, _at, b) => {
+    const x = req(ins, 0, 'data');
+    const s = reshapeShape(x.shape, constInts(b, ins[1], 'shape'));
+    need(typeof s !== 'string', `cannot reshape ${formatShape(x.shape)}: ${s}`);
+    return [{ dtype: x.dtype, shape: s }];
+  },
+  Transpose: (ins, at) => {
+    const x = req(ins, 0, 'data');
+    const perm = intsAttr(at, 'perm') ?? x.shape.map((_, i) => x.shape.length - 1 - i);
+    need(perm.length === x.shape.length && [...perm].sort().every((p, i) => p === i), `perm ${perm} is not a permutation of 0..${x.shape.length - 1}`);
+    return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
+  },
+  Concat: (ins, at) => {
+    const xs = ins.map((v, i) => req(ins, i, `input ${i}`));
+    need(xs.length >= 1, 'Concat needs at least one input');
+    const rank = xs[0]!.shape.length;
+    const axis = normAxis(numAttr(at, 'axis', 0), rank);
+    const out = [...xs[0]!.shape];
+    for (const v of xs.slice(1)) {
+      need(v.shape.length === rank, `ranks differ: ${xs.map((x) => formatShape(x.shape)).join(', ')}`);
+      for (let i = 0; i < rank; i++) {
+        if (i === axis) {
+          const s = dimAdd(out[i]!, v.shape[i]!);
+          need(s !== undefined, `cannot add dims ${out[i]} and ${v.shape[i]} on the concat axis`);
+          out[i] = s;
+        } else need(dimEq(out[i]!, v.shape[i]!), `dim ${i} differs off the concat axis: ${xs.map((x) => formatShape(x.shape)).join(', ')}`);
+      }
+    }
+    return [{ dtype: sameFloat(xs), shape: out }];
+  },
+  Slice: (ins, _at, b) => {
+    const x = req(ins, 0, 'data');
+    const starts = constInts(b, ins[1], 'starts');
+    const ends = constInts(b, ins[2], 'ends');
+    const axes = ins[3] ? constInts(b, ins[3], 'axes') : starts.map((_, i) => i);
+    const steps = ins[4] ? constInts(b, ins[4], 'steps') : starts.map(() => 1);
+    const out = [...x.shape];
+    axes.forEach((a0, i) => {
+      const a = normAxis(a0, x.shape.length);
+      const d = x.shape[a]!;
+      need(typeof d === 'number', `slicing the symbolic dim ${d} (axis ${a}) is not supported`);
+      need(steps[i] === 1, `only step 1 is supported, got ${steps[i]}`);
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+      out[a] = Math.max(0, clamp(ends[i]!) - clamp(starts[i]!));
+    });
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  Split: (ins, at, b) => {
+    const x = req(ins, 0, 'input');
+    const axis = normAxis(numAttr(at, 'axis', 0), x.shape.length);
+    const split = constInts(b, ins[1], 'split');
+    const d = x.shape[axis]!;
+    need(typeof d === 'number' && split.reduce((s, v) => s + v, 0) === d, `split sizes ${split} do not sum to dim ${d} (axis ${axis})`);
+    return split.map((s) => ({ dtype: x.dtype, shape: x.shape.map((e, i) => (i === axis ? s : e)) }));
+  },
+  Gather: (ins, at) => {
+    const x = req(ins, 0, 'data');
+    const idx = req(ins, 1, 'indices');
+    need(idx.dtype === 'int64' || idx.dtype === 'int32', `indices ${idx.name} must be int64 or int32, got ${idx.dtype}`);
+    const axis = normAxis(numAttr(at, 'axis', 0), x.shape.length);
+    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
+  },
+  Unsqueeze: (ins, _at, b) => {
+    const x = req(ins, 0, 'data');
+    const axes = constInts(b, ins[1], 'axes');
+    const rank = x.shape.length + axes.length;
+    const norm = axes.map((a) => normAxis(a, rank)).sort((p, q) => p - q);
+    need(new Set(norm).size === norm.length, `repeated axes ${axes}`);
+    const out: Dim[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : x.shape[j++]!);
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  Softmax: (ins, at) => {
+    const [o] = unaryFloat(ins, at, undefined as never);
+    normAxis(numAttr(at, 'axis', -1), o!.shape.length);
+    return [o!];
+  },
+  LayerNormalization: (ins, at) => {
+    const x = req(ins, 0, 'X');
+    const scale = req(ins, 1, 'Scale');
+    const axis = normAxis(numAttr(at, 'axis', -1), x.shape.length);
+    const norm = x.shape.slice(axis);
+    for (const v of [scale, ins[2]]) {
+      if (v) need(broadcastShapes([v.shape, norm])?.every((d, i) => dimEq(d, norm[i]!)), `${v.name} ${formatShape(v.shape)} does not fit the normalised dims ${formatShape(norm)}`);
+    }
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  InstanceNormalization: (ins) => {
+    const x = req(ins, 0, 'input');
+    need(x.shape.length >= 3, `input must be (N, C, D1, ...), got ${formatShape(x.shape)}`);
+    for (const [i, what] of [[1, 'scale'], [2, 'B']] as const) {
+      const v = req(ins, i, what);
+      need(v.shape.length === 1 && dimEq(v.shape[0]!, x.shape[1]!), `${what} ${formatShape(v.shape)} must be (${x.shape[1]})`);
+    }
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Resize: (ins, at, b) => {
+    const x = req(ins, 0, 'X');
+    need(!ins[1], 'roi is not supported (pass undefined)');
+    const scales = b.constantValue(req(ins, 2, 'scales').name);
+    need(scales && scales.length === x.shape.length, `scales must be a constant of length ${x.shape.length}`);
+    need(at.mode === 'nearest', `only mode "nearest" is supported, got ${String(at.mode)}`);
+    const out = x.shape.map((d, i) => {
+      const s = Number(scales[i]);
+      if (s === 1) return d;
+      need(typeof d === 'number', `cannot scale symbolic dim ${d}`);
+      return Math.floor(d * s);
+    });
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  Cast: (ins, at) => {
+    const x = req(ins, 0, 'input');
+    const to = at.to;
+    const names: Record<number, ElemType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16' };
+    need(typeof to === 'number' && names[to], `Cast "to" ${String(to)} must be one of ${Object.keys(names).join(', ')}`);
+    return [{ dtype: names[to]!, shape: x.shape }];
+  },
+  Where: (ins) => {
+    const c = req(ins, 0, 'condition');
+    const x = req(ins, 1, 'X');
+    const y = req(ins, 2, 'Y');
+    need(c.dtype === 'bool', `condition ${c.name} must be bool, got ${c.dtype}`);
+    return [{ dtype: sameFloat([x, y]), shape: broadcastOf([c, x, y]) }];
+  },
+  Expand: (ins, _at, b) => {
+    const x = req(ins, 0, 'input');
+    const target = constInts(b, ins[1], 'shape');
+    const s = broadcastShapes([x.shape, target]);
+    need(s, `${formatShape(x.shape)} does not broadcast to ${formatShape(target)}`);
+    return [{ dtype: x.dtype, shape: s }];
+  },
+  'com.microsoft:MultiHeadAttention': (ins, at) => {
+    const q = req(ins, 0, 'query');
+    const k = req(ins, 1, 'key');
+    const v = req(ins, 2, 'value');
+    need(ins.length <= 3, 'only query, key and value inputs are supported');
+    for (const t of [q, k, v]) need(t.shape.length === 3, `${t.name} must be (B, S, D), got ${formatShape(t.shape)}`);
+    const heads = numAttr(at, 'num_heads', 0);
+    need(Number.isInteger(heads) && heads > 0, 'num_heads must be a positive integer');
+    const d = q.shape[2]!;
+    need(typeof d === 'number' && d % heads === 0, `hidden ${d} does not divide by num_heads ${heads}`);
+    need(dimEq(q.shape[2]!, k.shape[2]!), `query and key hidden sizes differ: ${q.shape[2]} vs ${k.shape[2]}`);
+    need(dimEq(k.shape[1]!, v.shape[1]!) && dimEq(q.shape[0]!, k.shape[0]!) && dimEq(q.shape[0]!, v.shape[0]!), `key ${formatShape(k.shape)} and value ${formatShape(v.shape)} do not fit query ${formatShape(q.shape)}`);
+    return [{ dtype: sameFloat([q, k, v]), shape: [q.shape[0]!, q.shape[1]!, v.shape[2]!] }];
+  },
+  'com.microsoft:FastGelu': (ins) => {
+    const x = req(ins, 0, 'X');
+    const bias = ins[1];
+    if (bias) need(bias.shape.length === 1 && dimEq(bias.shape[0]!, x.shape[x.shape.length - 1]!), `bias ${formatShape(bias.shape)} must match the last dim of ${formatShape(x.shape)}`);
+    return unaryFloat([x], {}, undefined as never);
+  },
+};
+
+export const SUPPORTED_OPS: readonly string[] = Object.keys(INFER);
+
+export interface GraphBuilderOptions {
+  readonly name?: string;
+  /** ai.onnx opset, 17 or later (LayerNormalization needs 17). */
+  readonly opsetVersion?: number;
+}
+
+export class GraphBuilder {
+  readonly name: string;
+  readonly opsetVersion: number;
+  private readonly inputs: Value[] = [];
+  private readonly outputs: Value[] = [];
+  private readonly inits: Initializer[] = [];
+  private readonly nodes: GraphNode[] = [];
+  private readonly values = new Map<string, Value>();
+  private readonly constants = new Map<string, ArrayLike<number | bigint>>();
+  private readonly scopes: string[] = [];
+  private readonly counters = new Map<string, number>();
+  private usesMs = false;
+
+  constructor(opts: GraphBuilderOptions = {}) {
+    this.name = opts.name ?? 'graph';
+    this.opsetVersion = opts.opsetVersion ?? 17;
+    if (!Number.isInteger(this.opsetVersion) || this.opsetVersion < 17) {
+      throw new GraphBuildError(`opsetVersion ${this.opsetVersion} is not supported: use 17 or later`);
+    }
+  }
+
+  /** Runs `fn` with node and value names prefixed by `prefix/` (nested scopes join with `/`). */
+  scope<T>(prefix: string, fn: () => T): T {
+    this.scopes.push(prefix);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  private uniqueName(base: string): string {
+    const full = [...this.scopes, base].join('/');
+    if (!this.values.has(full) && !this.counters.has(full)) {
+      this.counters.set(full, 0);
+      return full;
+    }
+    let n = this.counters.get(full) ?? 0;
+    let name: string;
+    do name = `${full}_${++n}`;
+    while (this.values.has(name));
+    this.counters.set(full, n);
+    return name;
+  }
+
+  private register(v: Value): Value {
+    if (this.values.has(v.name)) throw new GraphBuildError(`value name "${v.name}" is used twice`);
+    for (const d of v.shape) {
+      if (!isValidDim(d)) throw new GraphBuildError(`value "${v.name}": dim ${String(d)} must be a non-negative integer or a symbol like "N" / "N*4"`);
+    }
+    this.values.set(v.name, v);
+    return v;
+  }
+
+  /** A graph input; dims may be numbers or a symbol such as "N". */
+  input(name: string, dtype: ElemType, shape: Shape): Value {
+    const v = this.register({ name, dtype, shape: [...shape] });
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Marks `v` as a graph output under `name` (adds an Identity when the names differ). */
+  output(v: Value, name: string = v.name): Value {
+    const out = name === v.name ? v : this.node('Identity', [v], {}, { name, outputNames: [name] })[0]!;
+    this.outputs.push(out);
+    return out;
+  }
+
+  /** An initializer. `data` may be a function: it is then called only when the model is written. */
+  initializer(name: string, dtype: ElemType, dims: readonly number[], data: TensorData | (() => TensorData)): Value {
+    const full = this.uniqueName(name);
+    for (const d of dims) {
+      if (!Number.isInteger(d) || d < 0) throw new GraphBuildError(`initializer "${full}": dim ${d} must be a non-negative integer`);
+    }
+    const count = dims.reduce((a, b) => a * b, 1);
+    const check = (t: TensorData): TensorData => {
+      if (t.length !== count) {
+        throw new GraphBuildError(`initializer "${full}": data has ${t.length} elements, shape ${formatShape(dims)} needs ${count}`);
+      }
+      return t;
+    };
+    const produce = typeof data === 'function' ? () => check(data()) : (check(data), () => data);
+    this.inits.push({ name: full, dtype, dims: [...dims], data: produce });
+    return this.register({ name: full, dtype, shape: [...dims] });
+  }
+
+  /** A float32 weight (lazy when given a function). */
+  weight(name: string, dims: readonly number[], data: Float32Array | (() => Float32Array)): Value {
+    return this.initializer(name, 'float32', dims, data);
+  }
+
+  /** A small int64 constant (shapes, axes, indices); the builder can read it back for shape inference. */
+  int64(values: readonly number[], name = 'const'): Value {
+    const v = this.initializer(name, 'int64', [values.length], BigInt64Array.from(values.map((x) => BigInt(x))));
+    this.constants.set(v.name, values);
+    return v;
+  }
+
+  /** A small float32 constant of the given shape (scalar when dims is []). */
+  float32(values: readonly number[], dims: readonly number[] = [values.length], name = 'const'): Value {
+    const v = this.initializer(name, 'float32', dims, Float32Array.from(values));
+    this.constants.set(v.name, values);
+    return v;
+  }
+
+  /** The values of a constant made by int64()/float32(), for shape inference; undefined otherwise. */
+  constantValue(name: string): ArrayLike<number | bigint> | undefined {
+    return this.constants.get(name);
+  }
+
+  /**
+   * Adds a node of a supported op (`SUPPORTED_OPS`, `com.microsoft:` prefix for that domain),
+   * infers its outputs, and returns them. `undefined` inputs are ONNX's omitted optional inputs.
+   */
+  node(
+    op: string,
+    inputs: ReadonlyArray<Value | undefined>,
+    attrs: Attrs = {},
+    opts: { name?: string; outputNames?: readonly string[] } = {},
+  ): Value[] {
+    const [domain, opType] = op.includes(':') ? (op.split(':') as [string, string]) : ['', op];
+    const nodeName = this.uniqueName(opts.name ?? opType);
+    const infer = INFER[op];
+    if (!infer) {
+      throw new GraphBuildError(`node "${nodeName}": op "${op}" is not supported by the builder; supported: ${SUPPORTED_OPS.join(', ')}`);
+    }
+    for (const v of inputs) {
+      if (v && this.values.get(v.name) !== v) {
+        throw new GraphBuildError(`node "${nodeName}" (${op}): input "${v.name}" does not belong to this graph`);
+      }
+    }
+    let outs: Array<{ dtype: ElemType; shape: Shape }>;
+    try {
+      outs = infer(inputs, attrs, this);
+    } catch (err) {
+      throw new GraphBuildError(`node "${nodeName}" (${op}): ${(err as Error).message}`);
+    }
+    const outputNames = opts.outputNames ?? outs.map((_, i) => (outs.length === 1 ? nodeName : `${nodeName}:${i}`));
+    const values = outs.map((o, i) => this.register({ name: outputNames[i]!, dtype: o.dtype, shape: o.shape }));
+    const attributes = Object.entries(attrs).filter((e): e is [string, AttrValue] => e[1] !== undefined);
+    this.nodes.push({ name: nodeName, opType, domain, inputs: inputs.map((v) => v?.name ?? ''), outputs: values.map((v) => v.name), attributes });
+    if (domain === MS_DOMAIN) this.usesMs = true;
+    return values;
+  }
+
+  private one(op: string, inputs: ReadonlyArray<Value | undefined>, attrs: Attrs = {}, name?: string): Value {
+    return this.node(op, inputs, attrs, name === undefined ? {} : { name })[0]!;
+  }
+
+  // ---- elementwise ----
+  add(a: Value, b: Value, name?: string): Value { return this.one('Add', [a, b], {}, name); }
+  sub(a: Value, b: Value, name?: string): Value { return this.one('Sub', [a, b], {}, name); }
+  mul(a: Value, b: Value, name?: string): Value { return this.one('Mul', [a, b], {}, name); }
+  div(a: Value, b: Value, name?: string): Value { return this.one('Div', [a, b], {}, name); }
+  pow(a: Value, b: Value, name?: string): Value { return this.one('Pow', [a, b], {}, name); }
+  sigmoid(x: Value, name?: string): Value { return this.one('Sigmoid', [x], {}, name); }
+  tanh(x: Value, name?: string): Value { return this.one('Tanh', [x], {}, name); }
+  sin(x: Value, name?: string): Value { return this.one('Sin', [x], {}, name); }
+  cos(x: Value, name?: string): Value { return this.one('Cos', [x], {}, name); }
+  exp(x: Value, name?: string): Value { return this.one('Exp', [x], {}, name); }
+  sqrt(x: Value, name?: string): Value { return this.one('Sqrt', [x], {}, name); }
+  /** x · sigmoid(x); ORT fuses the pair. */
+  silu(x: Value, name?: string): Value { return this.mul(x, this.sigmoid(x), name); }
+  /** GELU, tanh approximation (PyTorch `approximate="tanh"`), as one com.microsoft.FastGelu node; optional bias fused. */
+  geluTanh(x: Value, bias?: Value, name?: string): Value { return this.one('com.microsoft:FastGelu', [x, bias], {}, name); }
+  cast(x: Value, to: ElemType, name?: string): Value {
+    const codes: Record<ElemType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 };
+    return this.one('Cast', [x], { to: codes[to] }, name);
+  }
+  where(cond: Value, x: Value, y: Value, name?: string): Value { return this.one('Where', [cond, x, y], {}, name); }
+  expand(x: Value, shape: readonly number[], name?: string): Value { return this.one('Expand', [x, this.int64(shape, 'shape')], {}, name); }
+
+  // ---- linear algebra ----
+  matMul(a: Value, b: Value, name?: string): Value { return this.one('MatMul', [a, b], {}, name); }
+  /** Y = alpha · A' · B' + beta · C with A' = Aᵀ if transA, B' = Bᵀ if transB. */
+  gemm(a: Value, b: Value, c?: Value, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}, name?: string): Value {
+    return this.one('Gemm', [a, b, c], {
+      transA: opts.transA ? 1 : undefined,
+      transB: opts.transB ? 1 : undefined,
+      alpha: opts.alpha === undefined ? undefined : { float: opts.alpha },
+      beta: opts.beta === undefined ? undefined : { float: opts.beta },
+    }, name);
+  }
+  /** 2-D convolution, W (M, C/group, kH, kW); pads [top, left, bottom, right]. */
+  conv(x: Value, w: Value, b?: Value, opts: { strides?: readonly number[]; pads?: readonly number[]; group?: number } = {}, name?: string): Value {
+    return this.one('Conv', [x, w, b], {
+      kernel_shape: [w.shape[2] as number, w.shape[3] as number],
+      strides: opts.strides ? [...opts.strides] : undefined,
+      pads: opts.pads ? [...opts.pads] : undefined,
+      group: opts.group,
+    }, name);
+  }
+
+  // ---- shape ----
+  reshape(x: Value, shape: readonly number[], name?: string): Value { return this.one('Reshape', [x, this.int64(shape, 'shape')], {}, name); }
+  transpose(x: Value, perm: readonly number[], name?: string): Value { return this.one('Transpose', [x], { perm: [...perm] }, name); }
+  concat(xs: readonly Value[], axis: number, name?: string): Value { return this.one('Concat', xs, { axis }, name); }
+  slice(x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[], name?: string): Value {
+    return this.one('Slice', [x, this.int64(starts, 'starts'), this.int64(ends, 'ends'), this.int64(axes, 'axes')], {}, name);
+  }
+  split(x: Value, sizes: readonly number[], axis: number, name?: string): Value[] {
+    return this.node('Split', [x, this.int64(sizes, 'split')], { axis }, name === undefined ? {} : { name });
+  }
+  gather(x: Value, indices: Value, axis = 0, name?: string): Value { return this.one('Gather', [x, indices], { axis }, name); }
+  unsqueeze(x: Value, axes: readonly number[], name?: string): Value { return this.one('Unsqueeze', [x, this.int64(axes, 'axes')], {}, name); }
+
+  // ---- normalisation, attention ----
+  softmax(x: Value, axis = -1, name?: string): Value { return this.one('Softmax', [x], { axis }, name); }
+  /** LayerNormalization over the dims from `axis` on; scale is required by ONNX (use ones for no affine). */
+  layerNorm(x: Value, scale: Value, bias: Value | undefined, opts: { axis?: number; epsilon: number }, name?: string): Value {
+    return this.one('LayerNormalization', [x, scale, bias], { axis: opts.axis ?? -1, epsilon: { float: opts.epsilon } }, name);
+  }
+  instanceNorm(x: Value, scale: Value, bias: Value, epsilon: number, name?: string): Value {
+    return this.one('InstanceNormalization', [x, scale, bias], { epsilon: { float: epsilon } }, name);
+  }
+  /** Nearest-neighbour upsampling of the two spatial dims, PyTorch `F.interpolate(mode="nearest")` semantics. */
+  resizeNearest(x: Value, factor: number, name?: string): Value {
+    const scales = this.float32([1, 1, factor, factor], [4], 'scales');
+    return this.one('Resize', [x, undefined, scales], {
+      mode: 'nearest',
+      coordinate_transformation_mode: 'asymmetric',
+      nearest_mode: 'floor',
+    }, name);
+  }
+  /** com.microsoft.MultiHeadAttention on (B, S, D) query/key/value; scale defaults to head_dim^-0.5. */
+  multiHeadAttention(q: Value, k: Value, v: Value, numHeads: number, opts: { scale?: number } = {}, name?: string): Value {
+    return this.one('com.microsoft:MultiHeadAttention', [q, k, v], {
+      num_heads: numHeads,
+      scale: opts.scale === undefined ? undefined : { float: opts.scale },
+    }, name);
+  }
+
+  /** The finished graph. Throws when no output was declared. */
+  finish(): Graph {
+    if (this.outputs.length === 0) throw new GraphBuildError(`graph "${this.name}" has no outputs; call output() first`);
+    return {
+      name: this.name,
+      opsetVersion: this.opsetVersion,
+      usesMicrosoftDomain: this.usesMs,
+      inputs: [...this.inputs],
+      outputs: [...this.outputs],
+      initializers: [...this.inits],
+      nodes: [...this.nodes],
+    };
+  }
+}
