@@ -1,0 +1,231 @@
+/**
+ * The AutoencoderKL decoder (diffusers `AutoencoderKL.decode`, REFERENCE.md §6) as an ONNX graph,
+ * built from canonical weights (diffusers' new naming: to_q/to_k/to_v/to_out.0) with graph/.
+ *
+ *   latents (N, 4, h, w)                        DiT's latent space, as the sampler returns it
+ *   ÷ scaling_factor                            inside the graph: one Div, exactly torch's `z / 0.18215`
+ *   post_quant_conv 1×1 → decoder.conv_in 3×3   (N, C_top, h, w), C_top = block_out_channels[-1]
+ *   mid: resnet → attention (1 head over h·w) → resnet
+ *   up_blocks[i], i = 0..B-1 over reversed(block_out_channels):
+ *     layers_per_block + 1 resnets; nearest ×2 + 3×3 conv except in the last block
+ *   GroupNorm → SiLU → conv_out 3×3             image (N, 3, 8h, 8w) for B = 4, roughly in [-1, 1]
+ *
+ * The scale division lives in the graph so that every caller (pipeline, `dit decode`) hands over
+ * latents unchanged and nobody can apply it twice or forget it.
+ *
+ * GroupNorm is written as reshape (N, G, -1) → InstanceNormalization (unit scale, zero bias) →
+ * reshape back → per-channel affine: InstanceNormalization exists on every execution provider, while
+ * ONNX GroupNormalization (opset 18) and com.microsoft.GroupNorm do not.
+ */
+import { UsageError } from '../errors.js';
+import type { LazyTensor } from '../checkpoint/types.js';
+import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
+
+/** What the decoder graph needs of a VAE config (diffusers AutoencoderKL config.json fields). */
+export interface VaeDecoderConfig {
+  /** Channels per resolution level, encoder order (decoder runs them reversed); SD: [128, 256, 512, 512]. */
+  readonly blockOutChannels: readonly number[];
+  /** Resnets per encoder block; the decoder has one more per block. SD: 2. */
+  readonly layersPerBlock: number;
+  /** Latent channels; 4 for SD / DiT. */
+  readonly latentChannels: number;
+  /** GroupNorm groups everywhere in the decoder; SD: 32. */
+  readonly normNumGroups: number;
+  /** Image channels out; 3. */
+  readonly outChannels: number;
+  /** Latents are divided by this before decoding; SD: 0.18215. */
+  readonly scalingFactor: number;
+}
+
+export interface VaeDecoderOptions {
+  /** Latent height and width (image size / 8 for four blocks); convolution shapes are static. */
+  readonly latentHeight: number;
+  readonly latentWidth: number;
+  /** A fixed batch size, or omit for a symbolic batch dim "N". */
+  readonly batch?: number;
+}
+
+/** GroupNorm eps in every AutoencoderKL decoder norm (resnets, attention, conv_norm_out). */
+const GROUP_NORM_EPS = 1e-6;
+
+/** Image size factor of a decoder: one ×2 upsample per block but the last. */
+export function vaeUpscale(config: VaeDecoderConfig): number {
+  return 2 ** (config.blockOutChannels.length - 1);
+}
+
+/** Every weight name the decoder graph reads, with its shape; exported so loaders and tests can check a file. */
+export function vaeDecoderWeightShapes(config: VaeDecoderConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const conv = (name: string, out: number, inC: number, k: number) => {
+    shapes.set(`${name}.weight`, [out, inC, k, k]);
+    shapes.set(`${name}.bias`, [out]);
+  };
+  const norm = (name: string, c: number) => {
+    shapes.set(`${name}.weight`, [c]);
+    shapes.set(`${name}.bias`, [c]);
+  };
+  const resnet = (name: string, inC: number, out: number) => {
+    norm(`${name}.norm1`, inC);
+    conv(`${name}.conv1`, out, inC, 3);
+    norm(`${name}.norm2`, out);
+    conv(`${name}.conv2`, out, out, 3);
+    if (inC !== out) conv(`${name}.conv_shortcut`, out, inC, 1);
+  };
+  const lat = config.latentChannels;
+  const reversed = [...config.blockOutChannels].reverse();
+  const top = reversed[0];
+  conv('post_quant_conv', lat, lat, 1);
+  conv('decoder.conv_in', top, lat, 3);
+  resnet('decoder.mid_block.resnets.0', top, top);
+  norm('decoder.mid_block.attentions.0.group_norm', top);
+  for (const p of ['to_q', 'to_k', 'to_v', 'to_out.0']) {
+    shapes.set(`decoder.mid_block.attentions.0.${p}.weight`, [top, top]);
+    shapes.set(`decoder.mid_block.attentions.0.${p}.bias`, [top]);
+  }
+  resnet('decoder.mid_block.resnets.1', top, top);
+  let channels = top;
+  reversed.forEach((out, i) => {
+    for (let j = 0; j <= config.layersPerBlock; j++) {
+      resnet(`decoder.up_blocks.${i}.resnets.${j}`, j === 0 ? channels : out, out);
+    }
+    channels = out;
+    if (i < reversed.length - 1) conv(`decoder.up_blocks.${i}.upsamplers.0.conv`, out, out, 3);
+  });
+  norm('decoder.conv_norm_out', channels);
+  conv('decoder.conv_out', config.outChannels, channels, 3);
+  return shapes;
+}
+
+function checkConfig(config: VaeDecoderConfig, options: VaeDecoderOptions): void {
+  const { blockOutChannels: boc, normNumGroups: groups } = config;
+  if (boc.length === 0 || boc.some((c) => !Number.isInteger(c) || c < 1 || c % groups !== 0)) {
+    throw new UsageError(`VAE block_out_channels [${boc.join(', ')}] must be positive multiples of norm_num_groups ${groups}`);
+  }
+  for (const [what, v] of [['latentHeight', options.latentHeight], ['latentWidth', options.latentWidth]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`VAE decoder ${what} ${v} must be a whole number ≥ 1 (image size / ${8})`);
+  }
+  if (!(config.scalingFactor > 0)) throw new UsageError(`VAE scaling_factor ${config.scalingFactor} must be > 0 (SD VAEs: 0.18215)`);
+}
+
+/** Checks that `weights` holds every decoder tensor with its shape; lists all problems at once. */
+function checkWeights(config: VaeDecoderConfig, weights: ReadonlyMap<string, LazyTensor>): void {
+  const problems: string[] = [];
+  for (const [name, shape] of vaeDecoderWeightShapes(config)) {
+    const t = weights.get(name);
+    if (!t) {
+      problems.push(`missing ${name} ${JSON.stringify(shape)}`);
+      continue;
+    }
+    const linearAsConv = shape.length === 2 && t.shape.length === 4 && t.shape[2] === 1 && t.shape[3] === 1;
+    const got = linearAsConv ? t.shape.slice(0, 2) : t.shape;
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+      problems.push(`${name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(shape)}`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 8).join('; ');
+    const more = problems.length > 8 ? `; and ${problems.length - 8} more` : '';
+    throw new UsageError(
+      `VAE weights do not fit the config (block_out_channels [${config.blockOutChannels.join(', ')}], layers_per_block ${config.layersPerBlock}, ` +
+        `latent_channels ${config.latentChannels}): ${shown}${more}. Check that config.json belongs to this weights file.`,
+    );
+  }
+}
+
+/** Builds the decoder graph: input `latents` (N, latent_channels, h, w), output `image` (N, out_channels, h·f, w·f). */
+export function buildVaeDecoder(config: VaeDecoderConfig, weights: ReadonlyMap<string, LazyTensor>, options: VaeDecoderOptions): Graph {
+  checkConfig(config, options);
+  checkWeights(config, weights);
+  const g = new GraphBuilder({ name: 'vae_decoder' });
+  const groups = config.normNumGroups;
+  const tensor = (name: string) => weights.get(name)!;
+  const param = (name: string): Value => {
+    const t = tensor(name);
+    return g.weight(name, t.shape, () => t.toFloat32());
+  };
+  /** A (C) vector as (C, 1, 1), to broadcast over (N, C, H, W). */
+  const channelParam = (name: string): Value => {
+    const t = tensor(name);
+    return g.weight(name, [t.shape[0], 1, 1], () => t.toFloat32());
+  };
+
+  const conv = (x: Value, name: string): Value => {
+    const k = tensor(`${name}.weight`).shape[2];
+    const pad = (k - 1) / 2; // 3×3 convs pad 1, 1×1 pad 0: spatial size is kept everywhere
+    return g.scope(name, () => g.conv(x, param(`${name}.weight`), param(`${name}.bias`), { pads: [pad, pad, pad, pad] }));
+  };
+
+  const ones = new Map<number, [Value, Value]>();
+  const unitAffine = (n: number): [Value, Value] => {
+    if (!ones.has(n)) ones.set(n, [g.float32(new Array(n).fill(1), [n], 'ones'), g.float32(new Array(n).fill(0), [n], 'zeros')]);
+    return ones.get(n)!;
+  };
+  const groupNorm = (x: Value, name: string): Value =>
+    g.scope(name, () => {
+      const [, c, h, w] = x.shape as [number | string, number, number, number];
+      const [scale, bias] = unitAffine(groups);
+      const grouped = g.reshape(x, [0, groups, -1]); // (N, G, C/G·H·W)
+      const normed = g.reshape(g.instanceNorm(grouped, scale, bias, GROUP_NORM_EPS), [0, c, h, w]);
+      return g.add(g.mul(normed, channelParam(`${name}.weight`)), channelParam(`${name}.bias`));
+    });
+
+  const resnet = (x: Value, name: string): Value =>
+    g.scope(name, () => {
+      let h = conv(g.silu(groupNorm(x, `${name}.norm1`)), `${name}.conv1`);
+      h = conv(g.silu(groupNorm(h, `${name}.norm2`)), `${name}.conv2`);
+      const shortcut = x.shape[1] !== h.shape[1] ? conv(x, `${name}.conv_shortcut`) : x;
+      return g.add(shortcut, h);
+    });
+
+  /**
+   * Single-head self-attention over the h·w positions, kept channel-first: q, k, v come from one
+   * 1×1 convolution with the three Linear weights stacked (and head_dim^-0.5 folded into q), so no
+   * transposes of the activations are needed besides qᵀ and the attention matrix.
+   */
+  const attention = (x: Value, name: string): Value =>
+    g.scope(name, () => {
+      const [, c, h, w] = x.shape as [number | string, number, number, number];
+      const scale = 1 / Math.sqrt(c);
+      const linear = (p: string) => tensor(`${name}.${p}.weight`).toFloat32().subarray(0, c * c);
+      const qkvWeight = g.weight(`${name}.qkv.weight`, [3 * c, c, 1, 1], () => {
+        const out = new Float32Array(3 * c * c);
+        out.set(linear('to_q').map((v) => v * scale), 0);
+        out.set(linear('to_k'), c * c);
+        out.set(linear('to_v'), 2 * c * c);
+        return out;
+      });
+      const qkvBias = g.weight(`${name}.qkv.bias`, [3 * c], () => {
+        const out = new Float32Array(3 * c);
+        out.set(tensor(`${name}.to_q.bias`).toFloat32().map((v) => v * scale), 0);
+        out.set(tensor(`${name}.to_k.bias`).toFloat32(), c);
+        out.set(tensor(`${name}.to_v.bias`).toFloat32(), 2 * c);
+        return out;
+      });
+      const normed = groupNorm(x, `${name}.group_norm`);
+      const qkv = g.reshape(g.conv(normed, qkvWeight, qkvBias), [0, 3 * c, h * w]); // (N, 3C, HW)
+      const [q, k, v] = g.split(qkv, [c, c, c], 1); // each (N, C, HW)
+      const scores = g.matMul(g.transpose(q, [0, 2, 1]), k); // (N, HW_q, HW_k)
+      const probs = g.softmax(scores, -1);
+      const attended = g.matMul(v, g.transpose(probs, [0, 2, 1])); // (N, C, HW_q)
+      const outWeight = g.weight(`${name}.to_out.0.weight`, [c, c, 1, 1], () => linear('to_out.0'));
+      const projected = g.conv(g.reshape(attended, [0, c, h, w]), outWeight, param(`${name}.to_out.0.bias`));
+      return g.add(x, projected);
+    });
+
+  const batch = options.batch ?? 'N';
+  const latents = g.input('latents', 'float32', [batch, config.latentChannels, options.latentHeight, options.latentWidth]);
+  let x = g.div(latents, g.float32([config.scalingFactor], [], 'scaling_factor'));
+  x = conv(x, 'post_quant_conv');
+  x = conv(x, 'decoder.conv_in');
+  x = resnet(x, 'decoder.mid_block.resnets.0');
+  x = attention(x, 'decoder.mid_block.attentions.0');
+  x = resnet(x, 'decoder.mid_block.resnets.1');
+  const blocks = config.blockOutChannels.length;
+  for (let i = 0; i < blocks; i++) {
+    for (let j = 0; j <= config.layersPerBlock; j++) x = resnet(x, `decoder.up_blocks.${i}.resnets.${j}`);
+    if (i < blocks - 1) x = conv(g.resizeNearest(x, 2), `decoder.up_blocks.${i}.upsamplers.0.conv`);
+  }
+  x = conv(g.silu(groupNorm(x, 'decoder.conv_norm_out')), 'decoder.conv_out');
+  g.output(x, 'image');
+  return g.finish();
+}
