@@ -505,7 +505,10 @@ export class GraphBuilder {
     const outputNames = opts.outputNames ?? outs.map((_, i) => (outs.length === 1 ? nodeName : `${nodeName}:${i}`));
     const values = outs.map((o, i) => this.register({ name: outputNames[i]!, dtype: o.dtype, shape: o.shape }));
     const attributes = Object.entries(attrs).filter((e): e is [string, AttrValue] => e[1] !== undefined);
-    this.nodes.push({ name: nodeName, opType, domain, inputs: inputs.map((v) => v?.name ?? ''), outputs: values.map((v) => v.name), attributes });
+    // Omitted optional inputs are '' in ONNX; trailing ones are dropped, as exporters do.
+    const inputNames = inputs.map((v) => v?.name ?? '');
+    while (inputNames.length > 0 && inputNames[inputNames.length - 1] === '') inputNames.pop();
+    this.nodes.push({ name: nodeName, opType, domain, inputs: inputNames, outputs: values.map((v) => v.name), attributes });
     if (domain === MS_DOMAIN) this.usesMs = true;
     return values;
   }

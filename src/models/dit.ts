@@ -1,0 +1,296 @@
+/**
+ * The DiT compute graph (Peebles & Xie 2023, facebookresearch/DiT models.py), built as ONNX from a
+ * config and weights under the official key names. No I/O here: weights come through a getter, and
+ * are only read when the graph is written (graph/save.ts streams them one tensor at a time).
+ *
+ * Inputs x (N, C, H, W) float32, t (N) float32 or int64 (the original, unrespaced timestep),
+ * y (N) int64 (num_classes = the null class); output (N, out_channels, H, W).
+ *
+ * Exact rewrites made at build time (same function, cheaper graph):
+ * - qkv is split into three Linear layers (no Split copy); the attention scale head_dim^-0.5 is
+ *   folded into the q weights and bias.
+ * - modulate's `1 + scale` is folded into the adaLN bias of the scale chunks.
+ * - fc1's bias rides in the fused GELU (com.microsoft.FastGelu, tanh approximation).
+ */
+import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
+import type { StateDict } from '../checkpoint/types.js';
+import { ditOutChannels, type DiTConfig } from './dit-config.js';
+import { UsageError } from '../errors.js';
+
+export { DIT_VARIANTS, DIT_DEFAULTS, ditConfigFor, ditOutChannels, matchVariant } from './dit-config.js';
+export type { DiTConfig, DiTVariantName } from './dit-config.js';
+
+/** Weights by canonical (official) key name: a state dict, or a function returning float32 data. */
+export type DiTWeights = StateDict | ((name: string) => Float32Array);
+
+export interface DiTGraphOptions {
+  /** 'fused': one com.microsoft.MultiHeadAttention node (CPU, WebGPU); 'plain': MatMul/Softmax/MatMul. */
+  readonly attention?: 'fused' | 'plain';
+  /** 'gemm': Gemm with transB (bias fused, weights as stored); 'matmul': MatMul on transposed weights + Add. */
+  readonly linear?: 'gemm' | 'matmul';
+  /** 'split': q, k, v as three Linear layers; 'packed': one qkv Linear then Split (as the checkpoint stores it). */
+  readonly qkv?: 'split' | 'packed';
+  /** Element type of the t input. */
+  readonly timestepType?: 'float32' | 'int64';
+  /** A fixed batch size, or undefined for a symbolic batch dim "N". */
+  readonly batch?: number;
+}
+
+const LN_EPS = 1e-6;
+const FREQ_DIM = 256; // timestep embedding size (TimestepEmbedder.frequency_embedding_size)
+const MAX_PERIOD = 10000;
+
+/** Sinusoid frequencies exactly as PyTorch computes them in float32: exp(-ln(10000)·i/128). */
+export function timestepFrequencies(dim = FREQ_DIM): Float32Array {
+  const half = dim / 2;
+  const f = new Float32Array(half);
+  const c = Math.fround(-Math.log(MAX_PERIOD));
+  for (let i = 0; i < half; i++) f[i] = Math.exp(Math.fround(Math.fround(c * i) / half));
+  return f;
+}
+
+/** Operations of one forward pass, a multiply-add counted as 2 (matmuls, convs, attention). */
+export function ditForwardOps(c: DiTConfig, batch: number): number {
+  const D = c.hidden_size;
+  const T = (c.input_size / c.patch_size) ** 2;
+  const patchIn = c.in_channels * c.patch_size ** 2;
+  const mlp = Math.round(D * c.mlp_ratio);
+  const perBlock = T * (3 * D * D + D * D + 2 * D * mlp) + 2 * T * T * D + D * 6 * D;
+  const macs = T * D * patchIn + FREQ_DIM * D + D * D + c.depth * perBlock + D * 2 * D + T * D * patchIn * (ditOutChannels(c) / c.in_channels);
+  return 2 * batch * macs;
+}
+
+/** Names and shapes of every weight the graph reads (official key names). */
+export function ditWeightShapes(c: DiTConfig): Map<string, number[]> {
+  const D = c.hidden_size;
+  const p = c.patch_size;
+  const T = (c.input_size / p) ** 2;
+  const mlp = Math.round(D * c.mlp_ratio);
+  const rows = c.num_classes + (c.class_dropout_prob > 0 ? 1 : 0);
+  const m = new Map<string, number[]>([
+    ['x_embedder.proj.weight', [D, c.in_channels, p, p]],
+    ['x_embedder.proj.bias', [D]],
+    ['pos_embed', [1, T, D]],
+    ['t_embedder.mlp.0.weight', [D, FREQ_DIM]],
+    ['t_embedder.mlp.0.bias', [D]],
+    ['t_embedder.mlp.2.weight', [D, D]],
+    ['t_embedder.mlp.2.bias', [D]],
+    ['y_embedder.embedding_table.weight', [rows, D]],
+  ]);
+  for (let i = 0; i < c.depth; i++) {
+    const b = `blocks.${i}`;
+    m.set(`${b}.attn.qkv.weight`, [3 * D, D]);
+    m.set(`${b}.attn.qkv.bias`, [3 * D]);
+    m.set(`${b}.attn.proj.weight`, [D, D]);
+    m.set(`${b}.attn.proj.bias`, [D]);
+    m.set(`${b}.mlp.fc1.weight`, [mlp, D]);
+    m.set(`${b}.mlp.fc1.bias`, [mlp]);
+    m.set(`${b}.mlp.fc2.weight`, [D, mlp]);
+    m.set(`${b}.mlp.fc2.bias`, [D]);
+    m.set(`${b}.adaLN_modulation.1.weight`, [6 * D, D]);
+    m.set(`${b}.adaLN_modulation.1.bias`, [6 * D]);
+  }
+  m.set('final_layer.adaLN_modulation.1.weight', [2 * D, D]);
+  m.set('final_layer.adaLN_modulation.1.bias', [2 * D]);
+  m.set('final_layer.linear.weight', [p * p * ditOutChannels(c), D]);
+  m.set('final_layer.linear.bias', [p * p * ditOutChannels(c)]);
+  return m;
+}
+
+function validateConfig(c: DiTConfig): void {
+  const bad = (what: string) => {
+    throw new UsageError(`DiT config: ${what}`);
+  };
+  if (c.input_size % c.patch_size !== 0) bad(`input_size ${c.input_size} is not a multiple of patch_size ${c.patch_size}`);
+  if (c.hidden_size % c.num_heads !== 0) bad(`hidden_size ${c.hidden_size} does not divide by num_heads ${c.num_heads}`);
+  if ((c.hidden_size / 2) % 2 !== 0) bad(`hidden_size ${c.hidden_size} must be a multiple of 4 (2-D sin-cos positions)`);
+}
+
+/** A one-entry memo: split qkv / adaLN chunks read the same tensor several times in a row. */
+function weightReader(weights: DiTWeights, shapes: Map<string, number[]>): (name: string) => Float32Array {
+  let lastName = '';
+  let last: Float32Array | undefined;
+  const read = (name: string): Float32Array => {
+    const expected = shapes.get(name)!;
+    if (typeof weights === 'function') return weights(name);
+    const t = weights.tensors.get(name);
+    if (!t) throw new UsageError(`checkpoint has no tensor "${name}" (expected shape [${expected}]); is it a DiT state dict with official key names?`);
+    if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+      throw new UsageError(`checkpoint tensor "${name}" has shape [${t.shape}], the config needs [${expected}]`);
+    }
+    return t.toFloat32();
+  };
+  return (name) => {
+    if (name !== lastName) {
+      last = undefined; // drop the previous tensor before reading the next
+      last = read(name);
+      lastName = name;
+    }
+    return last!;
+  };
+}
+
+/** Rows [from, to) of a row-major (rows, cols) matrix, times an optional scale. */
+function rows(w: Float32Array, cols: number, from: number, to: number, scale = 1): Float32Array {
+  const out = w.slice(from * cols, to * cols);
+  if (scale !== 1) for (let i = 0; i < out.length; i++) out[i]! *= scale;
+  return out;
+}
+
+function transpose2d(w: Float32Array, r: number, c: number): Float32Array {
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = w[i * c + j]!;
+  return out;
+}
+
+/** Builds the DiT graph for `config`; weights are read lazily, when the graph is saved. */
+export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTGraphOptions = {}): Graph {
+  validateConfig(config);
+  const attention = opts.attention ?? 'fused';
+  const linearKind = opts.linear ?? 'gemm';
+  const qkvLayout = opts.qkv ?? 'split';
+  const shapes = ditWeightShapes(config);
+  const w = weightReader(weights, shapes);
+
+  const D = config.hidden_size;
+  const H = config.num_heads;
+  const hd = D / H;
+  const p = config.patch_size;
+  const C = config.in_channels;
+  const S = config.input_size;
+  const h = S / p; // tokens per side
+  const T = h * h;
+  const mlp = Math.round(D * config.mlp_ratio);
+  const outC = ditOutChannels(config);
+  const N = opts.batch ?? 'N';
+
+  const g = new GraphBuilder({ name: 'dit' });
+  const x = g.input('x', 'float32', [N, C, S, S]);
+  const t = g.input('t', opts.timestepType ?? 'float32', [N]);
+  const y = g.input('y', 'int64', [N]);
+
+  /** The stored tensor `key`, read lazily, optionally transformed; named `name` in the graph. */
+  const param = (key: string, o: { name?: string; dims?: number[]; transform?: (d: Float32Array) => Float32Array } = {}): Value =>
+    g.weight(o.name ?? key, o.dims ?? shapes.get(key)!, () => (o.transform ? o.transform(w(key)) : w(key)));
+
+  /**
+   * nn.Linear on a 2-D (M, in) value with the stored (out, in) weight. `sel` keeps output rows
+   * [from, to), scales them, and adds constants to bias ranges (relative to `from`).
+   */
+  const linear = (
+    x2d: Value,
+    prefix: string,
+    sel?: { from: number; to: number; scale?: number; biasAdd?: Array<[number, number, number]> },
+    withBias = true,
+  ): Value => {
+    const [outF, inF] = shapes.get(`${prefix}.weight`)! as [number, number];
+    const from = sel?.from ?? 0;
+    const to = sel?.to ?? outF;
+    const n = to - from;
+    const suffix = from === 0 && to === outF ? '' : `[${from}:${to}]`;
+    const selectRows = (d: Float32Array) => (sel ? rows(d, inF, from, to, sel.scale) : d);
+    const bias = withBias
+      ? param(`${prefix}.bias`, {
+          name: `${prefix}.bias${suffix}`,
+          dims: [n],
+          transform: (d) => {
+            if (!sel) return d;
+            const b = rows(d, 1, from, to, sel.scale);
+            for (const [lo, hi, add] of sel.biasAdd ?? []) for (let i = lo; i < hi; i++) b[i]! += add;
+            return b;
+          },
+        })
+      : undefined;
+    if (linearKind === 'gemm') {
+      const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows });
+      return g.gemm(x2d, weight, bias, { transB: true });
+    }
+    const wt = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}.T`, dims: [inF, n], transform: (d) => transpose2d(selectRows(d), n, inF) });
+    const mm = g.matMul(x2d, wt);
+    return bias ? g.add(mm, bias) : mm;
+  };
+
+  const ones = g.float32(new Array<number>(D).fill(1), [D], 'ln_ones');
+  /** LayerNorm without affine over the last dim. */
+  const layerNorm = (v: Value) => g.layerNorm(v, ones, undefined, { epsilon: LN_EPS });
+  const to2d = (v: Value) => g.reshape(v, [-1, v.shape[v.shape.length - 1] as number]);
+  const to3d = (v: Value) => g.reshape(v, [-1, T, v.shape[1] as number]);
+
+  // 1. Patch embedding + fixed positions: (N, C, S, S) → (N, T, D)
+  let tokens = g.scope('x_embedder', () => {
+    const conv = g.conv(x, param('x_embedder.proj.weight'), param('x_embedder.proj.bias'), { strides: [p, p] }); // (N, D, h, h)
+    return g.transpose(g.reshape(conv, [0, D, T]), [0, 2, 1]); // (N, T, D)
+  });
+  tokens = g.add(tokens, param('pos_embed'), 'pos_embed_add');
+
+  // 2. Conditioning c = t_emb + y_emb, and SiLU(c) shared by every adaLN
+  const tEmb = g.scope('t_embedder', () => {
+    const tf = t.dtype === 'float32' ? t : g.cast(t, 'float32');
+    const args = g.mul(g.unsqueeze(tf, [1]), g.float32(Array.from(timestepFrequencies()), [1, FREQ_DIM / 2], 'freqs')); // (N, 128)
+    const freq = g.concat([g.cos(args), g.sin(args)], 1); // (N, 256)
+    return linear(g.silu(linear(freq, 't_embedder.mlp.0')), 't_embedder.mlp.2'); // (N, D)
+  });
+  const yEmb = g.gather(param('y_embedder.embedding_table.weight'), y, 0, 'y_embedder'); // (N, D)
+  const siluC = g.silu(g.add(tEmb, yEmb, 'c'), 'silu_c');
+
+  /** adaLN chunks (N, 1, D) each; the scale chunks at `scaleIdx` get +1 folded into their bias. */
+  const adaLN = (prefix: string, chunks: number, scaleIdx: number[]): Value[] => {
+    const mod = linear(siluC, prefix, { from: 0, to: chunks * D, biasAdd: scaleIdx.map((k) => [k * D, (k + 1) * D, 1]) });
+    return g.split(g.reshape(mod, [-1, chunks, D]), new Array<number>(chunks).fill(1), 1); // each (N, 1, D)
+  };
+  const modulate = (v: Value, shift: Value, scalePlusOne: Value) => g.add(g.mul(layerNorm(v), scalePlusOne), shift);
+
+  const attentionOf = (hIn: Value, b: string): Value => {
+    const h2 = to2d(hIn); // (N·T, D)
+    let q: Value, k: Value, v: Value;
+    const scale = hd ** -0.5;
+    if (qkvLayout === 'split') {
+      q = linear(h2, `${b}.attn.qkv`, { from: 0, to: D, scale });
+      k = linear(h2, `${b}.attn.qkv`, { from: D, to: 2 * D });
+      v = linear(h2, `${b}.attn.qkv`, { from: 2 * D, to: 3 * D });
+    } else {
+      const qkv = linear(h2, `${b}.attn.qkv`, undefined); // (N·T, 3D)
+      const parts = g.split(qkv, [D, D, D], 1);
+      q = g.mul(parts[0]!, g.float32([scale], [], 'attn_scale'));
+      k = parts[1]!;
+      v = parts[2]!;
+    }
+    let o: Value;
+    if (attention === 'fused') {
+      o = g.multiHeadAttention(to3d(q), to3d(k), to3d(v), H, { scale: 1 }); // (N, T, D); q is pre-scaled
+    } else {
+      const heads = (u: Value, perm: number[]) => g.transpose(g.reshape(u, [-1, T, H, hd]), perm);
+      const scores = g.matMul(heads(q, [0, 2, 1, 3]), heads(k, [0, 2, 3, 1])); // (N, H, T, T)
+      const ctx = g.matMul(g.softmax(scores, -1), heads(v, [0, 2, 1, 3])); // (N, H, T, hd)
+      o = g.transpose(ctx, [0, 2, 1, 3]); // (N, T, H, hd)
+    }
+    return linear(to2d(g.reshape(o, [-1, T, D])), `${b}.attn.proj`); // (N·T, D)
+  };
+
+  // 3. adaLN-Zero blocks
+  for (let i = 0; i < config.depth; i++) {
+    const b = `blocks.${i}`;
+    tokens = g.scope(b, () => {
+      const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = adaLN(`${b}.adaLN_modulation.1`, 6, [1, 4]) as [Value, Value, Value, Value, Value, Value];
+      const attn = g.scope('attn', () => attentionOf(modulate(tokens, shiftMsa, scaleMsa), b));
+      let xb = g.add(tokens, g.mul(to3d(attn), gateMsa)); // (N, T, D)
+      const m = g.scope('mlp', () => {
+        const h1 = linear(to2d(modulate(xb, shiftMlp, scaleMlp)), `${b}.mlp.fc1`, undefined, false); // (N·T, 4D)
+        const act = g.geluTanh(h1, param(`${b}.mlp.fc1.bias`));
+        return linear(act, `${b}.mlp.fc2`); // (N·T, D)
+      });
+      xb = g.add(xb, g.mul(to3d(m), gateMlp));
+      return xb;
+    });
+  }
+
+  // 4. Final layer and unpatchify: (N, T, p·p·outC) → (N, outC, S, S)
+  const out = g.scope('final_layer', () => {
+    const [shift, scalePlusOne] = adaLN('final_layer.adaLN_modulation.1', 2, [1]) as [Value, Value];
+    const o = linear(to2d(modulate(tokens, shift, scalePlusOne)), 'final_layer.linear'); // (N·T, p·p·outC)
+    const patches = g.reshape(o, [-1, h, h, p, p, outC]); // (N, h, w, p, q, c)
+    return g.reshape(g.transpose(patches, [0, 5, 1, 3, 2, 4]), [-1, outC, S, S]); // (N, c, h·p, w·q)
+  });
+  g.output(out, 'out');
+  return g.finish();
+}

@@ -1,0 +1,120 @@
+/**
+ * The one file that touches ONNX Runtime: devices, session options, tensors in and out.
+ * Devices map to execution providers through one frozen table; asking for one that this install
+ * cannot run gives a DitError listing the devices that work here and why the others do not.
+ */
+import * as ort from 'onnxruntime-node';
+import { DitError, UsageError } from '../errors.js';
+
+/** Device name → ONNX Runtime execution provider. */
+export const DEVICES = Object.freeze({
+  cpu: 'cpu',
+  webgpu: 'webgpu',
+  cuda: 'cuda',
+} as const);
+export type Device = keyof typeof DEVICES;
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  /** Execution device; default 'cpu'. */
+  readonly device?: Device;
+  /** Intra-op threads (CPU); default: ONNX Runtime's choice (one per physical core). */
+  readonly threads?: number;
+  /** Default 'all'. */
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /** CPU memory arena; default true. */
+  readonly enableCpuMemArena?: boolean;
+  /** ONNX Runtime log level 0 (verbose) .. 4 (fatal); default 3 (errors only). */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+export interface NamedTensor {
+  readonly type: 'float32' | 'int64' | 'int32';
+  readonly data: Float32Array | BigInt64Array | Int32Array;
+  readonly dims: readonly number[];
+}
+
+/** A loaded model: run by input name, get float32 outputs by name. */
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Readonly<Record<string, NamedTensor>>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+export function isDevice(d: string): d is Device {
+  return Object.hasOwn(DEVICES, d);
+}
+
+/** Which devices this install can use, with the reason for each that it cannot. */
+export function deviceSupport(): Record<Device, { available: boolean; reason?: string }> {
+  const backends = new Map(ort.listSupportedBackends().map((b) => [b.name, b.bundled]));
+  const out = {} as Record<Device, { available: boolean; reason?: string }>;
+  for (const d of Object.keys(DEVICES) as Device[]) {
+    const ep = DEVICES[d];
+    if (!backends.has(ep)) out[d] = { available: false, reason: `onnxruntime-node on ${process.platform}-${process.arch} has no ${ep} execution provider` };
+    else if (!backends.get(ep)) out[d] = { available: false, reason: `the ${ep} provider is not bundled; install it (npm install onnxruntime-node --onnxruntime-node-install=${ep})` };
+    else out[d] = { available: true };
+  }
+  return out;
+}
+
+function checkDevice(device: string): Device {
+  if (!isDevice(device)) {
+    throw new UsageError(`unknown device "${device}"; use one of: ${Object.keys(DEVICES).join(', ')}`);
+  }
+  const s = deviceSupport()[device];
+  if (!s.available) {
+    const ok = Object.entries(deviceSupport()).filter(([, v]) => v.available).map(([k]) => k);
+    throw new DitError(`device "${device}" is not available: ${s.reason}. Available here: ${ok.join(', ')}`);
+  }
+  return device;
+}
+
+function ortOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  const device = checkDevice(opts.device ?? 'cpu');
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
+    throw new UsageError(`threads ${opts.threads} must be a positive integer`);
+  }
+  return {
+    executionProviders: device === 'cpu' ? ['cpu'] : [DEVICES[device], 'cpu'],
+    ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    enableCpuMemArena: opts.enableCpuMemArena ?? true,
+    logSeverityLevel: opts.logSeverityLevel ?? 3,
+    executionMode: 'sequential',
+  };
+}
+
+/**
+ * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
+ * weights are never held twice by this process) or from in-memory bytes (small models).
+ */
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+  const options = ortOptions(opts);
+  let session: ort.InferenceSession;
+  try {
+    session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
+    throw new DitError(`ONNX Runtime could not load ${where} on ${opts.device ?? 'cpu'}: ${(err as Error).message}`);
+  }
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const results = await session.run(ortFeeds);
+      const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
+      for (const [name, t] of Object.entries(results)) {
+        if (t.type !== 'float32') throw new DitError(`model output "${name}" is ${t.type}; expected float32`);
+        out[name] = { data: t.data as Float32Array, dims: t.dims };
+      }
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
