@@ -7,6 +7,8 @@ export interface Progress {
   phase(name: string): void;
   step(label: string, i: number, n: number): void;
   bytes(file: string, received: number, total: number | undefined): void;
+  /** A free-form status line (redrawn in place on a TTY); `final` ends the line. */
+  status(text: string, final?: boolean): void;
   done(): void;
 }
 
@@ -55,6 +57,9 @@ export function createProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStre
       const mb = (x: number) => (x / 1e6).toFixed(1);
       const pct = total ? ` ${((100 * received) / total).toFixed(1)}%` : '';
       write(`${file}: ${mb(received)}${total ? `/${mb(total)}` : ''} MB${pct}`, total !== undefined && received === total);
+    },
+    status(text, final = false) {
+      write(text, final);
     },
     done() {
       if (tty && open && !opts.quiet) stream.write('\n');
