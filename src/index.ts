@@ -1,0 +1,39 @@
+/**
+ * dit-ts, the library: load a pipeline once, then generate.
+ *
+ * ```ts
+ * import { createPipeline } from 'dit-ts';
+ * const pipeline = await createPipeline({ device: 'cpu' });          // the embedded model
+ * const result = await pipeline.generate({ classes: 'sneaker', numImages: 4, cfgScale: 4, seed: 0 });
+ * fs.writeFileSync('sneakers.png', result.png);
+ * await pipeline.dispose();
+ * ```
+ * Options are the CLI's flags in camelCase and go through the same resolver (src/options.ts).
+ */
+export { createPipeline, EMBEDDED_DEFAULTS } from './pipeline.js';
+export type { GenerateHooks, GenerateResult, ModelInfo, Pipeline, StepInfo } from './pipeline.js';
+export {
+  resolveGenerateOptions,
+  resolveLoadOptions,
+  SAMPLERS,
+  GUIDANCE_FORMS,
+  SPACINGS,
+  DEVICES,
+  MAX_SAMPLING_STEPS,
+  MAX_IMAGES,
+} from './options.js';
+export type {
+  UserGenerateOptions,
+  UserLoadOptions,
+  ResolvedGenerateOptions,
+  ResolvedLoadOptions,
+  SamplerName,
+  GuidanceForm,
+  DeviceName,
+} from './options.js';
+export { DitError, UsageError, FormatError } from './errors.js';
+export { imagenetClasses, FASHION_MNIST_CLASSES, resolveClassNames } from './classes.js';
+export { DIT_VARIANTS, ditConfigFor, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+export { download, DOWNLOADS } from './download.js';
+export { makeGrid, type RgbImage, type ImageBatch } from './image/grid.js';
+export { encodePng } from './image/png.js';
