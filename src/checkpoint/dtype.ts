@@ -1,0 +1,126 @@
+/** On-disk element types and their conversion to float32 (what the model builder consumes). */
+import type { DType } from './types.js';
+
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
+
+let halfTable: Float32Array | undefined;
+
+/** All 65536 half values, built once: a lookup is faster than bit twiddling per element. */
+function halfToFloatTable(): Float32Array {
+  if (halfTable) return halfTable;
+  const table = new Float32Array(65536);
+  const u32 = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    let mant = h & 0x3ff;
+    if (exp === 0) {
+      if (mant === 0) {
+        u32[h] = sign;
+      } else {
+        // Subnormal half: normalise into a float32 exponent.
+        let e = -1;
+        do {
+          e++;
+          mant <<= 1;
+        } while ((mant & 0x400) === 0);
+        u32[h] = sign | ((127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+      }
+    } else if (exp === 31) {
+      u32[h] = sign | 0x7f800000 | (mant << 13);
+    } else {
+      u32[h] = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    }
+  }
+  halfTable = table;
+  return table;
+}
+
+/**
+ * Converts `count` elements of `dtype` (little-endian bytes) to float32, reading element i at
+ * byte `elementOffset(i)·itemsize` — the caller passes the contiguous or strided order.
+ */
+export function bytesToFloat32(bytes: Uint8Array, dtype: DType, indices?: Int32Array | Float64Array, count?: number): Float32Array {
+  const n = indices ? indices.length : (count ?? bytes.length / DTYPE_BYTES[dtype]);
+  const out = new Float32Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = (i: number): number => (indices ? indices[i]! : i);
+  switch (dtype) {
+    case 'F32':
+      if (!indices && bytes.byteOffset % 4 === 0) {
+        out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
+      } else {
+        for (let i = 0; i < n; i++) out[i] = view.getFloat32(at(i) * 4, true);
+      }
+      break;
+    case 'F16': {
+      const table = halfToFloatTable();
+      for (let i = 0; i < n; i++) {
+        const j = at(i) * 2;
+        out[i] = table[bytes[j]! | (bytes[j + 1]! << 8)]!;
+      }
+      break;
+    }
+    case 'BF16': {
+      const u32 = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) {
+        const j = at(i) * 2;
+        u32[i] = ((bytes[j]! | (bytes[j + 1]! << 8)) << 16) >>> 0;
+      }
+      break;
+    }
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(at(i) * 8, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(at(i) * 8, true));
+      break;
+  }
+  return out;
+}
+
+/** Rounds float32 values to the nearest half (ties to even) and returns the raw half bits. */
+export function float32ToHalfBits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i]!;
+    const x = u[0]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+      } else {
+        const m = mant | 0x800000;
+        const shift = 14 - e;
+        let h = m >>> shift;
+        const rem = m & ((1 << shift) - 1);
+        const half = 1 << (shift - 1);
+        if (rem > half || (rem === half && (h & 1))) h++;
+        out[i] = sign | h;
+      }
+    } else {
+      let h = (e << 10) | (mant >>> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+      out[i] = sign | h;
+    }
+  }
+  return out;
+}
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

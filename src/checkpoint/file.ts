@@ -1,0 +1,72 @@
+/**
+ * Positional reads from a checkpoint file. Every read is bounds-checked against the file size, so a
+ * corrupt length or offset gives a FormatError instead of a short read, a crash or a huge buffer.
+ */
+import * as fs from 'node:fs';
+import { FormatError, UsageError } from '../errors.js';
+
+export class CheckpointFile {
+  readonly path: string;
+  readonly size: number;
+  private fd: number | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(path);
+    } catch {
+      throw new UsageError(`checkpoint ${path} does not exist or cannot be read: check the path`);
+    }
+    if (!stat.isFile()) throw new UsageError(`checkpoint ${path} is not a file`);
+    this.size = stat.size;
+    this.fd = fs.openSync(path, 'r');
+  }
+
+  /** Reads `length` bytes at `offset` into `target` (or a new buffer). Throws if the range leaves the file. */
+  read(offset: number, length: number, what: string, target?: Uint8Array): Uint8Array {
+    if (this.fd === undefined) throw new FormatError(`checkpoint ${this.path} was already closed; reopen it to read ${what}`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new FormatError(
+        `${this.path}: ${what} needs bytes ${offset}..${offset + length} but the file has ${this.size} bytes: the file is truncated or corrupt (download it again)`,
+      );
+    }
+    const out = target ?? new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      // readSync may return fewer bytes than asked; loop until the range is complete.
+      const n = fs.readSync(this.fd, out, done, Math.min(length - done, 1 << 30), offset + done);
+      if (n <= 0) throw new FormatError(`${this.path}: unexpected end of file while reading ${what}`);
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      fs.closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}
+
+/** Writes a file through a temporary name + rename, so readers never see a half-written file. */
+export function writeFileAtomic(path: string, write: (fd: number) => void): void {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    write(fd);
+    fs.closeSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.renameSync(tmp, path);
+}
+
+/** Writes all of `data` at the current position of `fd`. */
+export function writeAll(fd: number, data: Uint8Array): void {
+  let done = 0;
+  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done);
+}

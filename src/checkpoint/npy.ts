@@ -1,0 +1,160 @@
+/**
+ * NumPy .npy and .npz (a zip of stored .npy entries): float32 and int64 arrays, C order,
+ * little-endian. Used for latents, test references and interchange.
+ */
+import { FormatError } from '../errors.js';
+import { DTYPE_BYTES, numelOf } from './dtype.js';
+import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
+import { contiguousTensor } from './lazy.js';
+import type { DType, LazyTensor } from './types.js';
+import { openZip, writeStoredZip } from './zip.js';
+
+export interface NpyArray {
+  readonly data: Float32Array | BigInt64Array;
+  readonly shape: number[];
+}
+
+export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] as const; // \x93NUMPY
+
+const DESCR_DTYPES: Readonly<Record<string, DType>> = { '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i8': 'I64', '|f4': 'F32' };
+
+interface NpyHeader {
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly dataOffset: number;
+}
+
+/** Parses the .npy header at `offset` of `file` (an entry of `length` bytes). */
+function readHeader(file: CheckpointFile, offset: number, length: number, where: string): NpyHeader {
+  if (length < 10) throw new FormatError(`${where}: ${length} bytes is too short for a .npy header; truncated`);
+  const pre = file.read(offset, 10, 'the .npy preamble');
+  if (!NPY_MAGIC.every((b, i) => pre[i] === b)) throw new FormatError(`${where}: not a .npy array (no \\x93NUMPY magic)`);
+  const major = pre[6]!;
+  let headerLen: number;
+  let start: number;
+  if (major === 1) {
+    headerLen = pre[8]! | (pre[9]! << 8);
+    start = 10;
+  } else if (major === 2 || major === 3) {
+    const b = file.read(offset + 8, 4, 'the .npy header length');
+    headerLen = new DataView(b.buffer).getUint32(0, true);
+    start = 12;
+  } else {
+    throw new FormatError(`${where}: .npy format version ${major} is not supported (1, 2 or 3)`);
+  }
+  if (start + headerLen > length) throw new FormatError(`${where}: .npy header of ${headerLen} bytes runs past the ${length}-byte array; truncated`);
+  const text = new TextDecoder('latin1').decode(file.read(offset + start, headerLen, 'the .npy header'));
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
+  const dtype = DESCR_DTYPES[descr];
+  if (!dtype) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  if (fortran === 'True') throw new FormatError(`${where}: .npy array is in Fortran order; save it with np.ascontiguousarray first`);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      const d = Number(s.replace(/L$/, ''));
+      if (!Number.isSafeInteger(d) || d < 0) throw new FormatError(`${where}: .npy shape (${shapeText}) is not a list of sizes`);
+      return d;
+    });
+  const dataOffset = offset + start + headerLen;
+  const need = numelOf(shape) * DTYPE_BYTES[dtype];
+  if (dataOffset + need > offset + length) {
+    throw new FormatError(`${where}: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes but only ${offset + length - dataOffset} follow the header; truncated`);
+  }
+  return { dtype, shape, dataOffset };
+}
+
+function toArray(file: CheckpointFile, h: NpyHeader, where: string): NpyArray {
+  const n = numelOf(h.shape);
+  if (h.dtype === 'I64') {
+    const out = new BigInt64Array(n);
+    file.read(h.dataOffset, n * 8, where, new Uint8Array(out.buffer));
+    return { data: out, shape: h.shape };
+  }
+  return { data: contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where).toFloat32(), shape: h.shape };
+}
+
+/** Reads a .npy file: float32 (float16/64 converted) or int64. */
+export function readNpy(path: string): NpyArray {
+  const file = new CheckpointFile(path);
+  try {
+    return toArray(file, readHeader(file, 0, file.size, path), path);
+  } finally {
+    file.close();
+  }
+}
+
+function headerBytes(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
+  if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
+  const descr = data instanceof Float32Array ? '<f4' : '<i8';
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  // numpy pads magic + length + header to a multiple of 64 and ends it with a newline.
+  h += ' '.repeat(64 - ((10 + h.length + 1) % 64 || 64)) + '\n';
+  const out = new Uint8Array(10 + h.length);
+  out.set(NPY_MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  out[8] = h.length & 0xff;
+  out[9] = h.length >> 8;
+  for (let i = 0; i < h.length; i++) out[10 + i] = h.charCodeAt(i);
+  return out;
+}
+
+function npyBytes(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
+  const head = headerBytes(data, shape);
+  const out = new Uint8Array(head.length + data.byteLength);
+  out.set(head, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
+  return out;
+}
+
+/** Writes a .npy file (temp file + rename, so a reader never sees half an array). */
+export function writeNpy(path: string, data: Float32Array | BigInt64Array, shape: readonly number[]): void {
+  const head = headerBytes(data, shape);
+  writeFileAtomic(path, (fd) => {
+    writeAll(fd, head);
+    writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  });
+}
+
+/** Reads every array of an .npz (stored, not compressed), keyed by name without ".npy". */
+export function readNpz(path: string): Map<string, NpyArray> {
+  const file = new CheckpointFile(path);
+  try {
+    const zip = openZip(file);
+    const out = new Map<string, NpyArray>();
+    for (const e of zip.entries.values()) {
+      const where = `${path}:${e.name}`;
+      out.set(e.name.replace(/\.npy$/, ''), toArray(file, readHeader(file, zip.dataOffset(e), e.size, where), where));
+    }
+    return out;
+  } finally {
+    file.close();
+  }
+}
+
+/** Lazy view of an .npz's float arrays (for openStateDict). */
+export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {
+  const zip = openZip(file);
+  const out = new Map<string, LazyTensor>();
+  for (const e of zip.entries.values()) {
+    if (!e.name.endsWith('.npy')) continue;
+    const where = `${file.path}:${e.name}`;
+    const h = readHeader(file, zip.dataOffset(e), e.size, where);
+    out.set(e.name.slice(0, -4), contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where));
+  }
+  return out;
+}
+
+/** Writes an .npz of stored (uncompressed) arrays, like numpy.savez. */
+export function writeNpz(path: string, arrays: Readonly<Record<string, NpyArray>>): void {
+  writeStoredZip(
+    path,
+    Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: () => npyBytes(a.data, a.shape) })),
+  );
+}
