@@ -1,0 +1,90 @@
+/**
+ * A DiT denoiser on ONNX Runtime: builds the graph (or takes it from the compiled-model cache),
+ * writes it with external data, and opens the session from the file so the weights are held once.
+ */
+import { saveModel } from '../graph/index.js';
+import { buildDiTGraph, ditOutChannels, type DiTConfig, type DiTGraphOptions, type DiTWeights } from '../models/dit.js';
+import { UsageError } from '../errors.js';
+import { cachedModel, fileIdentity } from './cache.js';
+import { createSession, type Device, type SessionOptions } from './session.js';
+
+export interface DiTModelSource {
+  readonly config: DiTConfig;
+  readonly weights: DiTWeights;
+  /** The checkpoint file the weights came from; the cache is keyed by its path, size and mtime. */
+  readonly path?: string;
+}
+
+export interface DiTSessionOptions extends SessionOptions {
+  /** Compiled-model cache folder; undefined builds into a temporary folder every time. */
+  readonly cacheDir?: string;
+  /** Bypass the cache even when cacheDir is set. */
+  readonly noCache?: boolean;
+  /** Attention form; default: fused (com.microsoft.MultiHeadAttention) on every device. */
+  readonly attention?: DiTGraphOptions['attention'];
+  /** Other graph choices (linear form, qkv layout), mostly for benchmarks. */
+  readonly graph?: Omit<DiTGraphOptions, 'attention' | 'timestepType'>;
+}
+
+export interface DiTSession {
+  readonly config: DiTConfig;
+  readonly device: Device;
+  /** True when the model came from the cache (no graph build). */
+  readonly fromCache: boolean;
+  /** Seconds spent building and writing the graph (0 from the cache) and creating the session. */
+  readonly timings: { readonly buildSeconds: number; readonly sessionSeconds: number };
+  /**
+   * One forward pass: x (batch, C, H, W), t (batch) timesteps (integers or fractional), y (batch)
+   * labels; returns (batch, out_channels, H, W).
+   */
+  run(x: Float32Array, t: ArrayLike<number> | BigInt64Array, y: ArrayLike<number> | BigInt64Array, batch: number): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export async function createDiTSession(source: DiTModelSource, opts: DiTSessionOptions = {}): Promise<DiTSession> {
+  const config = source.config;
+  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...opts.graph, timestepType: 'float32' };
+  const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
+  const t0 = performance.now();
+  let built = false;
+  const model = cachedModel(useCache ? opts.cacheDir : undefined, 'dit', { source: useCache ? fileIdentity(source.path!) : null, config, graphOptions }, (modelPath) => {
+    saveModel(buildDiTGraph(config, source.weights, graphOptions), modelPath);
+    built = true;
+  });
+  const t1 = performance.now();
+  let session;
+  try {
+    session = await createSession(model.modelPath, opts);
+  } finally {
+    model.cleanup();
+  }
+  const t2 = performance.now();
+
+  const C = config.in_channels;
+  const S = config.input_size;
+  const perSample = C * S * S;
+  const outPerSample = ditOutChannels(config) * S * S;
+  const ready = session;
+  return {
+    config,
+    device: opts.device ?? 'cpu',
+    fromCache: model.fromCache,
+    timings: { buildSeconds: built ? (t1 - t0) / 1000 : 0, sessionSeconds: (t2 - t1) / 1000 },
+    async run(x, t, y, batch) {
+      if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`batch ${batch} must be a positive integer`);
+      if (x.length !== batch * perSample) throw new UsageError(`x has ${x.length} values; batch ${batch} × (${C}, ${S}, ${S}) needs ${batch * perSample}`);
+      if (t.length !== batch || y.length !== batch) throw new UsageError(`t and y need ${batch} values each, got ${t.length} and ${y.length}`);
+      const tf = Float32Array.from(t as ArrayLike<number | bigint>, Number);
+      const yi = BigInt64Array.from(y as ArrayLike<number | bigint>, (v) => BigInt(v));
+      const out = await ready.run({
+        x: { type: 'float32', data: x, dims: [batch, C, S, S] },
+        t: { type: 'float32', data: tf, dims: [batch] },
+        y: { type: 'int64', data: yi, dims: [batch] },
+      });
+      const o = out.out!.data;
+      if (o.length !== batch * outPerSample) throw new Error(`model returned ${o.length} values, expected ${batch * outPerSample}`);
+      return o;
+    },
+    release: () => ready.release(),
+  };
+}

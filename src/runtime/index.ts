@@ -1,0 +1,15 @@
+/**
+ * Running models on ONNX Runtime. session.ts is the only file importing onnxruntime-node.
+ *
+ * - createSession(pathOrBytes, { device, threads, graphOptimizationLevel, enableCpuMemArena })
+ *   for any model (VAE, classifier); a path lets ONNX Runtime read external data beside it.
+ * - createDiTSession({ config, weights, path }, { cacheDir, noCache, attention, ... }) builds the
+ *   DiT graph once per checkpoint (cache keyed by path, size, mtime and options) and returns
+ *   run(x, t, y, batch).
+ * - deviceSupport() says which devices (cpu | webgpu | cuda) this install can use and why not.
+ */
+export { createSession, deviceSupport, DEVICES, isDevice } from './session.js';
+export type { Device, GraphOptimizationLevel, NamedTensor, Session, SessionOptions } from './session.js';
+export { createDiTSession } from './dit-session.js';
+export type { DiTModelSource, DiTSession, DiTSessionOptions } from './dit-session.js';
+export { cachedModel, cacheKey, fileIdentity, GRAPH_FORMAT_VERSION, type CachedModel } from './cache.js';
