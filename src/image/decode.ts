@@ -1,0 +1,111 @@
+/**
+ * VAE decoding on ONNX Runtime: latents (N, 4, h, w) → float images (N, 3, 8h, 8w), the
+ * decoder's raw output before any clamping. The decoder graph has static spatial dims, so one
+ * ONNX model is built per latent size on first use (and kept in the compiled-model cache when a
+ * cache folder is given); the batch dim is symbolic.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../errors.js';
+import { saveModel } from '../graph/index.js';
+import type { LazyTensor } from '../checkpoint/types.js';
+import { buildVaeDecoder, vaeUpscale, type VaeDecoderConfig } from '../models/vae.js';
+import { cachedModel, createSession, fileIdentity, type Session, type SessionOptions } from '../runtime/index.js';
+import type { ImageBatch } from './grid.js';
+
+export interface VaeSource {
+  readonly config: VaeDecoderConfig;
+  /** Canonical (diffusers new naming) decoder weights; read while a model is being built. */
+  readonly weights: ReadonlyMap<string, LazyTensor>;
+  /** The VAE file or folder the weights came from; keys the compiled-model cache. */
+  readonly path?: string;
+}
+
+export interface VaeSessionOptions extends SessionOptions {
+  /** Compiled-model cache folder; undefined builds into a temporary folder every time. */
+  readonly cacheDir?: string;
+  readonly noCache?: boolean;
+  /** Images decoded per ONNX Runtime call; bounds peak memory for big batches (default 4). */
+  readonly maxBatch?: number;
+}
+
+export interface VaeSession {
+  readonly config: VaeDecoderConfig;
+  /** Latents (N, C, h, w) in DiT's latent space (the graph divides by the scaling factor). */
+  decode(latents: Float32Array, shape: readonly [number, number, number, number]): Promise<ImageBatch>;
+  release(): Promise<void>;
+}
+
+/** What identifies a VAE file or folder for the cache: the files in it, each by path, size and mtime. */
+function sourceIdentity(source: string): unknown {
+  const st = fs.statSync(source);
+  if (!st.isDirectory()) return [fileIdentity(source)];
+  return fs
+    .readdirSync(source)
+    .filter((f) => /\.(json|safetensors|bin|pt|pth|ckpt)$/.test(f))
+    .sort()
+    .map((f) => fileIdentity(path.join(source, f)));
+}
+
+/**
+ * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
+ * The weights map must stay readable until `release()` (new sizes build new models).
+ */
+export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}): VaeSession {
+  const config = source.config;
+  const maxBatch = opts.maxBatch ?? 4;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new UsageError(`VAE maxBatch ${maxBatch} must be a whole number ≥ 1`);
+  const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
+  const identity = useCache ? sourceIdentity(source.path!) : null;
+  const sessions = new Map<string, Promise<Session>>();
+
+  const sessionFor = (h: number, w: number): Promise<Session> => {
+    const key = `${h}x${w}`;
+    let s = sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, latent: [h, w] }, (modelPath) => {
+          saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w }), modelPath);
+        });
+        try {
+          return await createSession(model.modelPath, opts);
+        } finally {
+          model.cleanup();
+        }
+      })();
+      sessions.set(key, s);
+    }
+    return s;
+  };
+
+  return {
+    config,
+    async decode(latents, shape) {
+      const [n, c, h, w] = shape;
+      if (c !== config.latentChannels) {
+        throw new UsageError(`latents have ${c} channels (shape [${shape.join(', ')}]); this VAE decodes ${config.latentChannels}-channel latents (N, ${config.latentChannels}, h, w)`);
+      }
+      if (![n, h, w].every((d) => Number.isInteger(d) && d >= 1) || latents.length !== n * c * h * w) {
+        throw new UsageError(`latents hold ${latents.length} values but shape [${shape.join(', ')}] needs ${n * c * h * w}; expected (N, ${c}, h, w)`);
+      }
+      const session = await sessionFor(h, w);
+      const f = vaeUpscale(config);
+      const perLatent = c * h * w;
+      const perImage = config.outChannels * h * f * w * f;
+      const out = new Float32Array(n * perImage);
+      for (let start = 0; start < n; start += maxBatch) {
+        const b = Math.min(maxBatch, n - start);
+        const result = await session.run({
+          latents: { type: 'float32', data: latents.subarray(start * perLatent, (start + b) * perLatent), dims: [b, c, h, w] },
+        });
+        out.set(result.image!.data, start * perImage);
+      }
+      return { data: out, shape: [n, config.outChannels, h * f, w * f] };
+    },
+    async release() {
+      const all = [...sessions.values()];
+      sessions.clear();
+      for (const s of all) await (await s).release();
+    },
+  };
+}

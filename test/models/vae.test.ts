@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../src/checkpoint/safetensors.js';
+import { readNpy } from '../../src/checkpoint/npy.js';
+import type { LazyTensor } from '../../src/checkpoint/types.js';
+import { buildVaeDecoder, vaeDecoderWeightShapes, type VaeDecoderConfig } from '../../src/models/vae.js';
+import { createVaeDecoder } from '../../src/image/decode.js';
+import { deviceSupport } from '../../src/runtime/index.js';
+import { UsageError } from '../../src/errors.js';
+
+const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
+const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
+const config: VaeDecoderConfig = {
+  blockOutChannels: json.block_out_channels,
+  layersPerBlock: json.layers_per_block,
+  latentChannels: json.latent_channels,
+  normNumGroups: json.norm_num_groups,
+  outChannels: json.out_channels,
+  scalingFactor: json.scaling_factor,
+};
+const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
+const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
+const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
+afterAll(() => renamed.close());
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+async function decode(weights: ReadonlyMap<string, LazyTensor>, device: 'cpu' | 'webgpu', maxBatch?: number) {
+  const vae = createVaeDecoder({ config, weights }, { device, maxBatch });
+  try {
+    return await vae.decode(latents.data as Float32Array, latents.shape as [number, number, number, number]);
+  } finally {
+    await vae.release();
+  }
+}
+
+describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fixture)', () => {
+  it('CPU: relative error < 1e-5, in one call and one image per call', async () => {
+    expect(latents.shape).toEqual([2, 4, 8, 8]);
+    for (const maxBatch of [4, 1]) {
+      const out = await decode(renamed.tensors, 'cpu', maxBatch);
+      expect(out.shape).toEqual([2, 3, 16, 16]);
+      expect(reference.shape).toEqual([2, 3, 16, 16]);
+      expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-5);
+    }
+  });
+
+  const requireWebgpu = process.env.DIT_REQUIRE_WEBGPU === '1';
+  it.runIf(deviceSupport().webgpu.available || requireWebgpu)('WebGPU: relative error < 1e-3', async () => {
+    let out;
+    try {
+      out = await decode(renamed.tensors, 'webgpu');
+    } catch (err) {
+      if (requireWebgpu) throw new Error(`DIT_REQUIRE_WEBGPU=1 but the WebGPU run failed: ${(err as Error).message}`);
+      console.warn(`WebGPU provider present but unusable here, skipped: ${(err as Error).message}`);
+      return;
+    }
+    expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-3);
+  });
+
+  it('rejects latents with the wrong channel count, naming the shape', async () => {
+    const vae = createVaeDecoder({ config, weights: renamed.tensors });
+    await expect(vae.decode(new Float32Array(3 * 64), [1, 3, 8, 8])).rejects.toThrow(/latents have 3 channels \(shape \[1, 3, 8, 8\]\); this VAE decodes 4-channel latents/);
+    await vae.release();
+  });
+});
+
+describe('VAE decoder graph construction', () => {
+  it('reads exactly the decoder tensors of the file (every decoder key, no encoder key)', () => {
+    const expected = [...renamed.tensors.keys()].filter((k) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.')).sort();
+    expect([...vaeDecoderWeightShapes(config).keys()].sort()).toEqual(expected);
+    for (const [name, shape] of vaeDecoderWeightShapes(config)) expect(renamed.tensors.get(name)!.shape, name).toEqual(shape);
+  });
+
+  it('lists missing and mis-shaped tensors with the config they were checked against', () => {
+    const tensors = new Map(renamed.tensors);
+    tensors.delete('decoder.mid_block.attentions.0.to_k.bias');
+    tensors.set('decoder.conv_out.weight', { dtype: 'F32', shape: [3, 32, 1, 1], toFloat32: () => new Float32Array(96) });
+    const build = () => buildVaeDecoder(config, tensors, { latentHeight: 8, latentWidth: 8 });
+    expect(build).toThrow(UsageError);
+    expect(build).toThrow(/missing decoder\.mid_block\.attentions\.0\.to_k\.bias \[64\]/);
+    expect(build).toThrow(/decoder\.conv_out\.weight has shape \[3,32,1,1\], expected \[3,32,3,3\]/);
+    expect(build).toThrow(/block_out_channels \[32, 64\], layers_per_block 1/);
+  });
+
+  it('has a symbolic batch, static spatial dims and an 8× image for four blocks', () => {
+    const graph = buildVaeDecoder(config, renamed.tensors, { latentHeight: 8, latentWidth: 6 });
+    expect(graph.inputs.map((v) => [v.name, v.shape])).toEqual([['latents', ['N', 4, 8, 6]]]);
+    expect(graph.outputs.map((v) => [v.name, v.shape])).toEqual([['image', ['N', 3, 16, 12]]]);
+  });
+});
