@@ -1,0 +1,96 @@
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDiTSession, createSession, deviceSupport, DEVICES } from '../../src/runtime/index.js';
+import { DitError, UsageError } from '../../src/errors.js';
+import { encodeModel, GraphBuilder } from '../../src/graph/index.js';
+import type { DiTConfig } from '../../src/models/dit.js';
+import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from '../models/dit-fixture.js';
+import { readFileSync } from 'node:fs';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'runtime-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tinyModel(): Uint8Array {
+  const g = new GraphBuilder();
+  const x = g.input('x', 'float32', [2]);
+  g.output(g.add(x, x), 'y');
+  return encodeModel(g.finish());
+}
+
+describe('devices', () => {
+  it('has one frozen device table: cpu, webgpu, cuda', () => {
+    expect(Object.keys(DEVICES)).toEqual(['cpu', 'webgpu', 'cuda']);
+    expect(Object.isFrozen(DEVICES)).toBe(true);
+  });
+
+  it('refuses an unknown device, listing the valid ones', async () => {
+    await expect(createSession(tinyModel(), { device: 'tpu' as never })).rejects.toThrow(UsageError);
+    await expect(createSession(tinyModel(), { device: 'tpu' as never })).rejects.toThrow('unknown device "tpu"; use one of: cpu, webgpu, cuda');
+  });
+
+  it('says why an unavailable device cannot run and which can', async () => {
+    const support = deviceSupport();
+    expect(support.cpu.available).toBe(true);
+    const missing = (Object.keys(support) as Array<keyof typeof support>).find((d) => !support[d].available);
+    if (missing === undefined) return; // every provider is installed on this machine
+    const err = await createSession(tinyModel(), { device: missing }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DitError);
+    expect((err as Error).message).toMatch(new RegExp(`^device "${missing}" is not available: .+\\. Available here: cpu`));
+  });
+
+  it('refuses a bad thread count', async () => {
+    await expect(createSession(tinyModel(), { threads: 0 })).rejects.toThrow('threads 0 must be a positive integer');
+  });
+});
+
+describe('compiled-model cache', () => {
+  const config = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'config.json'), 'utf8')) as DiTConfig;
+  const sd = readSafetensorsF32(path.join(FIXTURE_DIR, 'model.safetensors'));
+  let reads = 0;
+  const weights = (name: string) => {
+    reads++;
+    return sd.get(name)!.data;
+  };
+  const ckpt = path.join(dir, 'model.safetensors');
+  copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
+  const cacheDir = path.join(dir, 'cache');
+  const fc = forwardCase();
+
+  async function open(opts: { noCache?: boolean; attention?: 'fused' | 'plain' } = {}) {
+    const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, ...opts });
+    const out = await s.run(fc.x.data, fc.t, fc.y, 3);
+    await s.release();
+    return { fromCache: s.fromCache, buildSeconds: s.timings.buildSeconds, out };
+  }
+
+  it('builds once, then reuses the model; a changed file, other options or noCache rebuild', async () => {
+    const first = await open();
+    expect(first.fromCache).toBe(false);
+    expect(reads).toBeGreaterThan(0);
+    expect(relativeError(first.out, fc.out.data)).toBeLessThan(1e-5);
+
+    reads = 0;
+    const second = await open();
+    expect(second.fromCache).toBe(true);
+    expect(second.buildSeconds).toBe(0);
+    expect(reads).toBe(0);
+    expect(Array.from(second.out)).toEqual(Array.from(first.out));
+
+    expect((await open({ attention: 'plain' })).fromCache).toBe(false);
+    expect((await open({ noCache: true })).fromCache).toBe(false);
+    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
+
+    utimesSync(ckpt, new Date(), new Date(Date.now() + 5000));
+    expect((await open()).fromCache).toBe(false);
+    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(3);
+    expect(readdirSync(cacheDir).filter((d) => d.includes('tmp'))).toHaveLength(0);
+  });
+
+  it('checks run() arguments against the batch', async () => {
+    const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir });
+    await expect(s.run(new Float32Array(10), [1], [1], 1)).rejects.toThrow('x has 10 values; batch 1 × (4, 8, 8) needs 256');
+    await s.release();
+  });
+});
