@@ -2,5 +2,7 @@
 import type { Command } from 'commander';
 import { register as classes } from './classes.js';
 import { register as download } from './download.js';
+import { register as sample } from './sample.js';
+import { register as sweep } from './sweep.js';
 
-export const commands: Array<(program: Command) => void> = [classes, download];
+export const commands: Array<(program: Command) => void> = [sample, sweep, classes, download];

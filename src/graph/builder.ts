@@ -161,6 +161,7 @@ const INFER: Record<string, Infer> = {
   Sqrt: unaryFloat,
   Erf: unaryFloat,
   Neg: unaryFloat,
+  Relu: unaryFloat,
   Identity: (ins) => [{ dtype: req(ins, 0, 'X').dtype, shape: req(ins, 0, 'X').shape }],
   MatMul: (ins) => {
     const a = req(ins, 0, 'A');
@@ -529,6 +530,7 @@ export class GraphBuilder {
   cos(x: Value, name?: string): Value { return this.one('Cos', [x], {}, name); }
   exp(x: Value, name?: string): Value { return this.one('Exp', [x], {}, name); }
   sqrt(x: Value, name?: string): Value { return this.one('Sqrt', [x], {}, name); }
+  relu(x: Value, name?: string): Value { return this.one('Relu', [x], {}, name); }
   /** x · sigmoid(x); ORT fuses the pair. */
   silu(x: Value, name?: string): Value { return this.mul(x, this.sigmoid(x), name); }
   /** GELU, tanh approximation (PyTorch `approximate="tanh"`), as one com.microsoft.FastGelu node; optional bias fused. */

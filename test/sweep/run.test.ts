@@ -29,12 +29,12 @@ function fakePipeline(failOnCall?: number): Pipeline & { calls: UserGenerateOpti
   return {
     calls,
     load: {} as Pipeline['load'],
-    info: { description: 'fake model' } as Pipeline['info'],
+    info: { description: 'fake model', vae: undefined, config: { in_channels: 1 } } as unknown as Pipeline['info'],
     resolve: (o) => resolveGenerateOptions(o, defaults),
     async generate(o, hooks) {
-      calls.push(o);
+      calls.push(o ?? {});
       if (calls.length === failOnCall) throw new Error('interrupted');
-      const options = resolveGenerateOptions(o, defaults);
+      const options = resolveGenerateOptions(o ?? {}, defaults);
       const n = options.labels.length;
       const data = new Float32Array(n * 16);
       for (let k = 0; k < n; k++) data.fill((options.cfgScale - 5) / 10 + k / 10, k * 16, (k + 1) * 16);
