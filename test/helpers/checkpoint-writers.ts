@@ -1,0 +1,325 @@
+/**
+ * Writers for synthetic checkpoints, shared by tests and benchmarks: PyTorch zip files (the pickle
+ * is written here by hand, so no PyTorch is needed), diffusers folders, split-qkv forks, and
+ * random DiTs of any named shape.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ditOutChannels, type DiTConfig } from '../../src/models/dit-config.js';
+import { ditParameterShapes, float32ToHalfBits, writeSafetensors, writeStoredZip, type DType, type TensorToWrite } from '../../src/checkpoint/index.js';
+
+/** A tensor for the torch writer: raw little-endian storage bytes plus the view on them. */
+export interface TorchTensorSpec {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly stride?: readonly number[]; // default: contiguous
+  readonly offset?: number; // storage offset, in elements
+  readonly storageKey?: string; // share a storage between tensors by giving the same key
+  readonly storageNumel: number;
+  readonly storage: Uint8Array | (() => Uint8Array);
+}
+
+/** A Python value to pickle. Plain numbers are ints when integral; wrap floats as {float}. */
+export type PickleValue =
+  | null
+  | boolean
+  | number
+  | string
+  | { float: number }
+  | { list: PickleValue[] }
+  | { tuple: PickleValue[] }
+  | { dict: Array<[PickleValue, PickleValue]>; ordered?: boolean }
+  | { tensor: TorchTensorSpec }
+  | { global: [string, string] }
+  | { reduce: [string, string]; args: PickleValue[] }
+  | { newobj: [string, string]; args: PickleValue[]; state?: PickleValue };
+
+const STORAGE_NAMES: Record<DType, string> = { F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', F64: 'DoubleStorage', I64: 'LongStorage' };
+
+/** Pickles `root` (protocol 2, as torch.save) and collects the storages it names. */
+export function picklePyTorch(root: PickleValue): { pickle: Uint8Array; storages: Map<string, TorchTensorSpec['storage']> } {
+  const out: number[] = [];
+  const storages = new Map<string, TorchTensorSpec['storage']>();
+  let nextKey = 0;
+  const bytes = (...b: number[]): void => void out.push(...b);
+  const u32 = (n: number): void => bytes(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+  const str = (s: string): void => {
+    const b = Buffer.from(s, 'utf-8');
+    bytes(0x58);
+    u32(b.length);
+    for (const x of b) out.push(x);
+  };
+  const global = (m: string, n: string): void => {
+    bytes(0x63);
+    for (const c of `${m}\n${n}\n`) out.push(c.charCodeAt(0));
+  };
+  const int = (n: number): void => {
+    if (n >= 0 && n < 256) bytes(0x4b, n);
+    else if (n >= 0 && n < 65536) bytes(0x4d, n & 0xff, n >> 8);
+    else if (n >= -(2 ** 31) && n < 2 ** 31) {
+      bytes(0x4a);
+      u32(n >>> 0);
+    } else {
+      // LONG1 with 8 bytes, two's complement.
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(n));
+      bytes(0x8a, 8, ...b);
+    }
+  };
+  const tuple = (items: PickleValue[]): void => {
+    bytes(0x28);
+    for (const x of items) emit(x);
+    bytes(0x74);
+  };
+  const emit = (v: PickleValue): void => {
+    if (v === null) bytes(0x4e);
+    else if (v === true) bytes(0x88);
+    else if (v === false) bytes(0x89);
+    else if (typeof v === 'number') {
+      if (Number.isInteger(v)) int(v);
+      else emit({ float: v });
+    } else if (typeof v === 'string') str(v);
+    else if ('float' in v) {
+      const b = Buffer.alloc(8);
+      b.writeDoubleBE(v.float);
+      bytes(0x47, ...b);
+    } else if ('list' in v) {
+      bytes(0x5d, 0x28);
+      for (const x of v.list) emit(x);
+      bytes(0x65);
+    } else if ('tuple' in v) tuple(v.tuple);
+    else if ('dict' in v) {
+      if (v.ordered) {
+        global('collections', 'OrderedDict');
+        bytes(0x29, 0x52);
+      } else bytes(0x7d);
+      bytes(0x28);
+      for (const [k, x] of v.dict) {
+        emit(k);
+        emit(x);
+      }
+      bytes(0x75);
+    } else if ('tensor' in v) {
+      const t = v.tensor;
+      const key = t.storageKey ?? String(nextKey++);
+      if (!storages.has(key)) storages.set(key, t.storage);
+      const stride = t.stride ?? contiguousStride(t.shape);
+      global('torch._utils', '_rebuild_tensor_v2');
+      bytes(0x28);
+      // persistent id: ('storage', torch.XStorage, key, 'cpu', numel)
+      bytes(0x28);
+      str('storage');
+      global('torch', STORAGE_NAMES[t.dtype]);
+      str(key);
+      str('cpu');
+      int(t.storageNumel);
+      bytes(0x74, 0x51);
+      int(t.offset ?? 0);
+      tuple(t.shape.map((d) => d));
+      tuple(stride.map((d) => d));
+      bytes(0x89);
+      global('collections', 'OrderedDict');
+      bytes(0x29, 0x52);
+      bytes(0x74, 0x52);
+    } else if ('global' in v) global(...v.global);
+    else if ('reduce' in v) {
+      global(...v.reduce);
+      tuple(v.args);
+      bytes(0x52);
+    } else if ('newobj' in v) {
+      global(...v.newobj);
+      tuple(v.args);
+      bytes(0x81);
+      if (v.state !== undefined) {
+        emit(v.state);
+        bytes(0x62);
+      }
+    }
+  };
+  bytes(0x80, 2);
+  emit(root);
+  bytes(0x2e);
+  return { pickle: Uint8Array.from(out), storages };
+}
+
+export function contiguousStride(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
+  return s;
+}
+
+/** Writes a torch.save-style zip (`<archiveName>/data.pkl`, `data/<key>`, `version`), 64-byte aligned. */
+export function writeTorchZip(file: string, root: PickleValue, opts: { archiveName?: string; forceZip64?: boolean } = {}): void {
+  const name = opts.archiveName ?? 'archive';
+  const { pickle, storages } = picklePyTorch(root);
+  writeStoredZip(
+    file,
+    [
+      { name: `${name}/data.pkl`, data: pickle },
+      ...[...storages].map(([key, data]) => ({ name: `${name}/data/${key}`, data })),
+      { name: `${name}/version`, data: Buffer.from('3\n') },
+    ],
+    { align: 64, forceZip64: opts.forceZip64 },
+  );
+}
+
+/** A named float tensor, as tests hold them. */
+export interface NamedTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export function bytesOf(v: ArrayBufferView): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** A tensor spec over float32 data converted to `dtype` (F32 or F16). */
+export function tensorSpec(t: { shape: readonly number[]; data: Float32Array }, dtype: 'F32' | 'F16' = 'F32'): TorchTensorSpec {
+  return { dtype, shape: t.shape, storageNumel: t.data.length, storage: () => (dtype === 'F16' ? bytesOf(float32ToHalfBits(t.data)) : bytesOf(t.data)) };
+}
+
+/** torch.save(OrderedDict(state_dict)) of named float tensors. */
+export function writeTorchStateDict(file: string, tensors: readonly NamedTensor[], opts: { dtype?: 'F32' | 'F16'; archiveName?: string } = {}): void {
+  writeTorchZip(file, { dict: tensors.map((t) => [t.name, { tensor: tensorSpec(t, opts.dtype) }]), ordered: true }, { archiveName: opts.archiveName });
+}
+
+export function writeSafetensorsOf(file: string, tensors: readonly NamedTensor[]): void {
+  writeSafetensors(
+    file,
+    tensors.map((t) => ({ name: t.name, dtype: 'F32', shape: t.shape, data: t.data })),
+  );
+}
+
+/** Splits a [3D, ...] qkv tensor into q, k, v along dim 0. */
+function splitQkv(t: NamedTensor): [Float32Array, Float32Array, Float32Array] {
+  const n = t.data.length / 3;
+  return [t.data.subarray(0, n), t.data.subarray(n, 2 * n), t.data.subarray(2 * n)];
+}
+
+/** The official names rewritten as diffusers' Transformer2DModel stores them (convert_dit_to_diffusers). */
+export function toDiffusersLayout(tensors: readonly NamedTensor[], depth: number): NamedTensor[] {
+  const out: NamedTensor[] = [];
+  const get = (n: string): NamedTensor => tensors.find((t) => t.name === n)!;
+  const as = (name: string, t: NamedTensor, data = t.data, shape = t.shape): void => void out.push({ name, shape, data });
+  as('pos_embed.proj.weight', get('x_embedder.proj.weight'));
+  as('pos_embed.proj.bias', get('x_embedder.proj.bias'));
+  for (let i = 0; i < depth; i++) {
+    const b = `transformer_blocks.${i}.`;
+    for (const wb of ['weight', 'bias']) {
+      as(`${b}norm1.emb.timestep_embedder.linear_1.${wb}`, get(`t_embedder.mlp.0.${wb}`));
+      as(`${b}norm1.emb.timestep_embedder.linear_2.${wb}`, get(`t_embedder.mlp.2.${wb}`));
+      as(`${b}norm1.linear.${wb}`, get(`blocks.${i}.adaLN_modulation.1.${wb}`));
+      const qkv = get(`blocks.${i}.attn.qkv.${wb}`);
+      const parts = splitQkv(qkv);
+      ['q', 'k', 'v'].forEach((x, j) => as(`${b}attn1.to_${x}.${wb}`, qkv, parts[j], [qkv.shape[0]! / 3, ...qkv.shape.slice(1)]));
+      as(`${b}attn1.to_out.0.${wb}`, get(`blocks.${i}.attn.proj.${wb}`));
+      as(`${b}ff.net.0.proj.${wb}`, get(`blocks.${i}.mlp.fc1.${wb}`));
+      as(`${b}ff.net.2.${wb}`, get(`blocks.${i}.mlp.fc2.${wb}`));
+    }
+    as(`${b}norm1.emb.class_embedder.embedding_table.weight`, get('y_embedder.embedding_table.weight'));
+  }
+  for (const wb of ['weight', 'bias']) {
+    as(`proj_out_1.${wb}`, get(`final_layer.adaLN_modulation.1.${wb}`));
+    as(`proj_out_2.${wb}`, get(`final_layer.linear.${wb}`));
+  }
+  return out;
+}
+
+/** Writes a diffusers pipeline folder (transformer/ weights + config, model_index.json with id2label). */
+export function writeDiffusersFolder(dir: string, tensors: readonly NamedTensor[], config: DiTConfig, labels: readonly string[]): void {
+  fs.mkdirSync(path.join(dir, 'transformer'), { recursive: true });
+  writeSafetensorsOf(path.join(dir, 'transformer', 'diffusion_pytorch_model.safetensors'), toDiffusersLayout(tensors, config.depth));
+  const transformerConfig = {
+    _class_name: 'Transformer2DModel',
+    num_attention_heads: config.num_heads,
+    attention_head_dim: config.hidden_size / config.num_heads,
+    in_channels: config.in_channels,
+    out_channels: ditOutChannels(config),
+    num_layers: config.depth,
+    sample_size: config.input_size,
+    patch_size: config.patch_size,
+    num_embeds_ada_norm: config.num_classes,
+    norm_type: 'ada_norm_zero',
+  };
+  fs.writeFileSync(path.join(dir, 'transformer', 'config.json'), JSON.stringify(transformerConfig, null, 2));
+  const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+  fs.writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'DiTPipeline', id2label }, null, 2));
+}
+
+export type SplitQkvNaming = 'to_q' | 'q' | 'q_proj' | 'in_proj';
+
+/** The attention renamings that forks replacing timm's Attention write. */
+export function toSplitQkvLayout(tensors: readonly NamedTensor[], naming: SplitQkvNaming): NamedTensor[] {
+  const out: NamedTensor[] = [];
+  for (const t of tensors) {
+    const m = /^(blocks\.\d+\.attn\.)(qkv|proj)\.(weight|bias)$/.exec(t.name);
+    if (!m) {
+      out.push(t);
+      continue;
+    }
+    const [, pre, what, wb] = m as unknown as [string, string, string, string];
+    if (what === 'proj') {
+      const name = naming === 'in_proj' ? `${pre}out_proj.${wb}` : naming === 'to_q' ? `${pre}to_out.0.${wb}` : naming === 'q_proj' ? `${pre}o_proj.${wb}` : `${pre}proj.${wb}`;
+      out.push({ ...t, name });
+    } else if (naming === 'in_proj') {
+      out.push({ ...t, name: `${pre}in_proj_${wb}` });
+    } else {
+      const parts = splitQkv(t);
+      ['q', 'k', 'v'].forEach((x, j) => {
+        const name = naming === 'to_q' ? `${pre}to_${x}.${wb}` : naming === 'q' ? `${pre}${x}.${wb}` : `${pre}${x}_proj.${wb}`;
+        out.push({ name, shape: [t.shape[0]! / 3, ...t.shape.slice(1)], data: parts[j]! });
+      });
+    }
+  }
+  return out;
+}
+
+/** A fast seeded generator (xorshift32) for synthetic weights; values in [-0.05, 0.05). */
+export function fillRandom(out: Float32Array, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 0.1;
+  }
+  return out;
+}
+
+/** A random DiT of any config as lazily generated tensors (each made when the writer asks for it). */
+export function syntheticDiT(config: DiTConfig, dtype: 'F32' | 'F16' = 'F32', seed = 1): TensorToWrite[] {
+  return [...ditParameterShapes(config)].map(([name, shape], i) => ({
+    name,
+    dtype,
+    shape,
+    data: () => {
+      const f = fillRandom(new Float32Array(shape.reduce((a, b) => a * b, 1)), seed + i);
+      return dtype === 'F16' ? float32ToHalfBits(f) : f;
+    },
+  }));
+}
+
+/** The same synthetic DiT as a torch.save zip, storage by storage. */
+export function writeSyntheticTorch(file: string, tensors: readonly TensorToWrite[]): void {
+  writeTorchZip(file, {
+    dict: tensors.map((t) => {
+      const numel = t.shape.reduce((a, b) => a * b, 1);
+      const spec: TorchTensorSpec = {
+        dtype: t.dtype,
+        shape: t.shape,
+        storageNumel: numel,
+        storage: () => {
+          const v = typeof t.data === 'function' ? t.data() : t.data;
+          return bytesOf(v);
+        },
+      };
+      return [t.name, { tensor: spec }] as [PickleValue, PickleValue];
+    }),
+    ordered: true,
+  });
+}
