@@ -1,0 +1,164 @@
+/**
+ * Forward-pass benchmark of a named DiT variant with random weights generated in-process (seeded),
+ * next to a plain ONNX Runtime MatMul of a DiT-like shape timed in the same run, so the model's
+ * effective rate can be read against what the hardware gives a single large matmul.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encodeModel, GraphBuilder, saveModel } from '../graph/index.js';
+import { buildDiTGraph, ditForwardOps, ditWeightShapes, type DiTConfig, type DiTGraphOptions } from '../models/dit.js';
+import { createSession, type Session, type SessionOptions } from './session.js';
+
+export interface BenchOptions extends SessionOptions {
+  readonly config: DiTConfig;
+  readonly model: string; // name for the report
+  readonly batch: number;
+  readonly repeats?: number; // timed forwards after one warm-up; default 5
+  readonly graph?: DiTGraphOptions;
+  readonly seed?: number;
+  /** Fix the batch dim in the graph instead of a symbolic "N". */
+  readonly staticBatch?: boolean;
+}
+
+export interface BenchResult {
+  readonly model: string;
+  readonly image_size: number;
+  readonly batch: number;
+  readonly device: string;
+  readonly threads: number | null;
+  readonly graph: DiTGraphOptions;
+  readonly graph_optimization_level: string;
+  readonly seconds_per_forward: number; // median
+  readonly seconds_all: number[];
+  readonly gops_per_forward: number;
+  readonly gflops_per_s: number; // effective, multiply-add = 2
+  readonly matmul_shape: [number, number, number];
+  readonly matmul_gflops_per_s: number;
+  readonly ratio_to_matmul: number;
+  readonly weights_mb: number;
+  readonly build_s: number;
+  readonly session_s: number;
+  readonly peak_rss_mb: number;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Deterministic uniform values in [-scale, scale) (xorshift32), fast enough for 675M parameters. */
+function randomTensor(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  const k = (2 * scale) / 2 ** 32;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) * k - scale;
+  }
+  return out;
+}
+
+function hashName(name: string, seed: number): number {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** Random weights for every key of `config`, scaled like PyTorch's default Linear init (±1/√fan_in). */
+export function randomDiTWeights(config: DiTConfig, seed = 0): (name: string) => Float32Array {
+  const shapes = ditWeightShapes(config);
+  return (name) => {
+    const shape = shapes.get(name);
+    if (!shape) throw new Error(`no weight named ${name}`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : shape[0]!;
+    return randomTensor(n, hashName(name, seed), 1 / Math.sqrt(fanIn));
+  };
+}
+
+async function timeRuns(repeats: number, once: () => Promise<unknown>): Promise<number[]> {
+  await once(); // warm-up: first run allocates the arena and plans memory
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times;
+}
+
+/** G-op/s of one (m × k) · (k × n) MatMul against a constant weight, as a hardware reference. */
+export async function benchMatMul(m: number, k: number, n: number, opts: SessionOptions, repeats = 5): Promise<number> {
+  const g = new GraphBuilder({ name: 'matmul' });
+  const a = g.input('a', 'float32', [m, k]);
+  g.output(g.matMul(a, g.weight('b', [k, n], randomTensor(k * n, 7, 0.05))), 'c');
+  const s = await createSession(encodeModel(g.finish()), opts);
+  try {
+    const x = randomTensor(m * k, 3, 1);
+    const times = await timeRuns(repeats, () => s.run({ a: { type: 'float32', data: x, dims: [m, k] } }));
+    return (2 * m * k * n) / median(times) / 1e9;
+  } finally {
+    await s.release();
+  }
+}
+
+export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
+  const { config, batch } = opts;
+  const repeats = opts.repeats ?? 5;
+  const graphOpts: DiTGraphOptions = { ...opts.graph, ...(opts.staticBatch ? { batch } : {}) };
+  const dir = mkdtempSync(path.join(tmpdir(), 'dit-bench-'));
+  let session: Session | undefined;
+  try {
+    const t0 = performance.now();
+    const saved = saveModel(buildDiTGraph(config, randomDiTWeights(config, opts.seed ?? 0), graphOpts), path.join(dir, 'model.onnx'));
+    const t1 = performance.now();
+    session = await createSession(saved.modelPath, opts);
+    const t2 = performance.now();
+
+    const S = config.input_size;
+    const x = randomTensor(batch * config.in_channels * S * S, 1, 1);
+    const t = Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000);
+    const y = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes));
+    const feeds = {
+      x: { type: 'float32' as const, data: x, dims: [batch, config.in_channels, S, S] },
+      t: { type: 'float32' as const, data: t, dims: [batch] },
+      y: { type: 'int64' as const, data: y, dims: [batch] },
+    };
+    const ready = session;
+    const times = await timeRuns(repeats, () => ready.run(feeds));
+    const secs = median(times);
+    const ops = ditForwardOps(config, batch);
+    // The MLP's first matmul: tokens of the whole batch × hidden → 4·hidden.
+    const T = (S / config.patch_size) ** 2;
+    const mm: [number, number, number] = [batch * T, config.hidden_size, Math.round(config.hidden_size * config.mlp_ratio)];
+    const matmul = await benchMatMul(mm[0], mm[1], mm[2], opts, repeats);
+    const gflops = ops / secs / 1e9;
+    return {
+      model: opts.model,
+      image_size: S * 8,
+      batch,
+      device: opts.device ?? 'cpu',
+      threads: opts.threads ?? null,
+      graph: graphOpts,
+      graph_optimization_level: opts.graphOptimizationLevel ?? 'all',
+      seconds_per_forward: secs,
+      seconds_all: times,
+      gops_per_forward: ops / 1e9,
+      gflops_per_s: gflops,
+      matmul_shape: mm,
+      matmul_gflops_per_s: matmul,
+      ratio_to_matmul: gflops / matmul,
+      weights_mb: saved.weightBytes / 2 ** 20,
+      build_s: (t1 - t0) / 1000,
+      session_s: (t2 - t1) / 1000,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    await session?.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
