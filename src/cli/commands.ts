@@ -1,8 +1,9 @@
 /** Every `dit` sub-command, each in its own file exporting `register(program)`. */
 import type { Command } from 'commander';
+import { register as bench } from './bench.js';
 import { register as classes } from './classes.js';
 import { register as download } from './download.js';
 import { register as sample } from './sample.js';
 import { register as sweep } from './sweep.js';
 
-export const commands: Array<(program: Command) => void> = [sample, sweep, classes, download];
+export const commands: Array<(program: Command) => void> = [sample, sweep, classes, download, bench];
