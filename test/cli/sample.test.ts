@@ -1,0 +1,83 @@
+/** `dit sample` end to end on the dit-tiny fixture, and every user error it can meet. */
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../helpers/run-cli.js';
+import { readNpy } from '../../src/checkpoint/index.js';
+
+const tiny = path.resolve(__dirname, '../../../shared/fixtures/dit-tiny');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sample-'));
+
+describe('dit sample on an official-layout checkpoint', () => {
+  it('writes the latents of the official loop with no flag but the checkpoint (config.json beside it)', async () => {
+    const out = path.join(tmp(), 'out.npy');
+    const r = await runCli([
+      'sample', '--ckpt', path.join(tiny, 'model.pt'), '--class-labels', '3,7', '--cfg-scale', '4',
+      '--num-sampling-steps', '10', '--seed', '0', '--vae', 'none', '--save-latents', out, '--quiet', '--no-cache',
+    ]);
+    expect(r).toMatchObject({ code: 0, stdout: `${out}\n`, stderr: '' });
+    const got = readNpy(out);
+    const ref = readNpy(path.join(tiny, 'sample0.npy'));
+    expect(got.shape).toEqual([2, 4, 8, 8]);
+    let num = 0;
+    let den = 0;
+    (ref.data as Float32Array).forEach((v, i) => {
+      num += ((got.data as Float32Array)[i]! - v) ** 2;
+      den += v * v;
+    });
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+  });
+});
+
+describe('dit sample: user errors give one line and exit code 2, before any work', () => {
+  const base = ['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--quiet', '--no-cache'];
+  it.each([
+    [['--num-sampling-steps', '0'], 'dit: --num-sampling-steps "0" is out of range: must be an integer in 1..1000'],
+    [['--num-sampling-steps', '-3'], 'dit: --num-sampling-steps "-3" is out of range'],
+    [['--num-sampling-steps', '1001'], 'dit: --num-sampling-steps "1001" is out of range'],
+    [['--class-labels', '3,10'], 'dit: --class-labels 10 is out of range: must be an integer in 0..9 (this model has 10 classes)'],
+    [['--seed', 'abc'], 'dit: --seed "abc" is not a valid seed'],
+    [['--cfg-scale', '-1'], 'dit: --cfg-scale "-1" is out of range: must be a number ≥ 0'],
+    [['--sampler', 'euler'], 'dit: --sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
+    [['--guidance', 'some'], 'dit: --guidance "some" is not supported: must be one of dit, all, off'],
+    [['--device', 'tpu'], 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda'],
+  ])('%j', async (flags, message) => {
+    const dir = tmp();
+    const r = await runCli([...base, '--save-latents', path.join(dir, 'x.npy'), ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toContain(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('a missing checkpoint file', async () => {
+    const r = await runCli(['sample', '--ckpt', '/nonexistent/DiT-XL-2-256x256.pt', '--quiet']);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: --ckpt /nonexistent/DiT-XL-2-256x256.pt: no such file or folder; check the path\n' });
+  });
+
+  it('a folder without weights', async () => {
+    const dir = tmp();
+    const r = await runCli(['sample', '--ckpt', dir, '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^dit: .*(no weights|no checkpoint|weights file)/i);
+  });
+
+  it('a checkpoint that does not fit the requested model names what the file is', async () => {
+    const r = await runCli([...base, '--save-latents', path.join(tmp(), 'x.npy'), '--model', 'DiT-XL/2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^dit: /);
+    expect(r.stderr).toContain('DiT-XL/2');
+  });
+
+  it('an unwritable output path', async () => {
+    const r = await runCli([...base, '--save-latents', '/etc/hostname/x.npy']);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: cannot write /etc/hostname/x.npy: /etc/hostname is a file, not a folder; choose another path\n' });
+  });
+
+  it('--vae none without --save-latents', async () => {
+    const r = await runCli(base);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('dit: --vae none decodes no images: pass --save-latents FILE to keep the latents, or a VAE with --vae ema|mse|PATH\n');
+  });
+});
