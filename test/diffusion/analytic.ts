@@ -51,7 +51,7 @@ export function gaussianEpsModel(
 
 /** The exact probability-flow ODE end point (σ = 0) of x_T given at original timestep tStart. */
 export function exactOdeEndpoint(data: GaussianData, shape: LatentShape, xT: Float32Array, tStart: number): Float64Array {
-  const [n, channels, height, width] = shape;
+  const [, channels, height, width] = shape;
   const plane = height * width;
   const abar = ORIGINAL_ALPHAS_CUMPROD[tStart];
   const sigma2 = (1 - abar) / abar;
@@ -63,7 +63,6 @@ export function exactOdeEndpoint(data: GaussianData, shape: LatentShape, xT: Flo
     const y = xT[e] / Math.sqrt(abar);
     out[e] = mu + ((y - mu) * s) / Math.sqrt(s * s + sigma2);
   }
-  void n;
   return out;
 }
 

@@ -1,4 +1,4 @@
-/** What every sampler checks and shares: shapes, the eps/v split, noise draws, the step loop. */
+/** What every sampler shares: option checks, the output layout (eps, then v channels), noise draws. */
 import { DitError } from '../../errors.js';
 import type { SamplerOptions } from '../types.js';
 
