@@ -96,6 +96,39 @@ export function vaeDecoderWeightShapes(config: VaeDecoderConfig): Map<string, nu
   return shapes;
 }
 
+/**
+ * Multiply-adds of one decode at latent size h×w: every convolution plus the attention's two
+ * (HW × HW × C) products (norms and elementwise ops are not counted). SD VAE at 32×32: 311 G.
+ */
+export function vaeDecoderMacs(config: VaeDecoderConfig, h: number, w: number): number {
+  let macs = 0;
+  const shapes = vaeDecoderWeightShapes(config);
+  const reversed = [...config.blockOutChannels].reverse();
+  const convAt = (name: string, pixels: number) => {
+    const [out, inC, kh, kw] = shapes.get(`${name}.weight`)!;
+    macs += out * inC * kh * kw * pixels;
+  };
+  const resnetAt = (name: string, pixels: number) => {
+    for (const part of ['conv1', 'conv2', 'conv_shortcut']) if (shapes.has(`${name}.${part}.weight`)) convAt(`${name}.${part}`, pixels);
+  };
+  let pixels = h * w;
+  convAt('post_quant_conv', pixels);
+  convAt('decoder.conv_in', pixels);
+  resnetAt('decoder.mid_block.resnets.0', pixels);
+  const c = reversed[0];
+  macs += 4 * c * c * pixels + 2 * pixels * pixels * c; // q, k, v, out projections; scores and weighted sum
+  resnetAt('decoder.mid_block.resnets.1', pixels);
+  reversed.forEach((_, i) => {
+    for (let j = 0; j <= config.layersPerBlock; j++) resnetAt(`decoder.up_blocks.${i}.resnets.${j}`, pixels);
+    if (i < reversed.length - 1) {
+      pixels *= 4;
+      convAt(`decoder.up_blocks.${i}.upsamplers.0.conv`, pixels);
+    }
+  });
+  convAt('decoder.conv_out', pixels);
+  return macs;
+}
+
 function checkConfig(config: VaeDecoderConfig, options: VaeDecoderOptions): void {
   const { blockOutChannels: boc, normNumGroups: groups } = config;
   if (boc.length === 0 || boc.some((c) => !Number.isInteger(c) || c < 1 || c % groups !== 0)) {

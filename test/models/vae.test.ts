@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { readNpy } from '../../src/checkpoint/npy.js';
 import type { LazyTensor } from '../../src/checkpoint/types.js';
-import { buildVaeDecoder, vaeDecoderWeightShapes, type VaeDecoderConfig } from '../../src/models/vae.js';
+import { buildVaeDecoder, vaeDecoderMacs, vaeDecoderWeightShapes, type VaeDecoderConfig } from '../../src/models/vae.js';
 import { createVaeDecoder } from '../../src/image/decode.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
@@ -96,5 +96,16 @@ describe('VAE decoder graph construction', () => {
     const graph = buildVaeDecoder(config, renamed.tensors, { latentHeight: 8, latentWidth: 6 });
     expect(graph.inputs.map((v) => [v.name, v.shape])).toEqual([['latents', ['N', 4, 8, 6]]]);
     expect(graph.outputs.map((v) => [v.name, v.shape])).toEqual([['image', ['N', 3, 16, 12]]]);
+  });
+});
+
+describe('vaeDecoderMacs', () => {
+  it('counts the tiny decoder by hand and the SD decoder at 32×32 as 311 G', () => {
+    // post_quant 4·4·64 + conv_in 4·64·9·64 + mid resnets 4·(64·64·9·64) + attention 4·64²·64 + 2·64²·64
+    // + up0 resnets 4·(64·64·9·64) + upsample 64·64·9·256 + up1 (64·32·9 + 32·32·9 + 64·32)·256 + 2·32·32·9·256
+    // + conv_out 32·3·9·256
+    expect(vaeDecoderMacs(config, 8, 8)).toBe(42_574_848);
+    const sd: VaeDecoderConfig = { blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, latentChannels: 4, normNumGroups: 32, outChannels: 3, scalingFactor: 0.18215 };
+    expect(vaeDecoderMacs(sd, 32, 32)).toBe(311_093_641_216);
   });
 });
