@@ -1,0 +1,60 @@
+/** The library API: load once, generate with a per-step callback, abort mid-sampling, dispose. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { createPipeline, type Pipeline } from '../src/index.js';
+
+const tiny = path.resolve(__dirname, '../../shared/fixtures/dit-tiny');
+let pipeline: Pipeline;
+
+beforeAll(async () => {
+  pipeline = await createPipeline({ ckpt: path.join(tiny, 'model.safetensors'), vae: 'none', noCache: true });
+});
+afterAll(() => pipeline.dispose());
+
+describe('library API', () => {
+  it('describes the loaded model and its defaults', () => {
+    expect(pipeline.info.config).toMatchObject({ hidden_size: 64, depth: 2, num_heads: 4, num_classes: 10, input_size: 8 });
+    expect(pipeline.info.embedded).toBe(false);
+    expect(pipeline.info.defaults).toMatchObject({ numSamplingSteps: 250, cfgScale: 4, sampler: 'ddpm', labels: [0, 1, 2, 3, 4, 5, 6, 7] });
+  });
+
+  it('calls onStep once per step with the original timesteps, and is deterministic for a seed', async () => {
+    const ts: number[] = [];
+    const a = await pipeline.generate({ classLabels: [1, 2], numSamplingSteps: 5, seed: 9 }, { onStep: (s) => ts.push(s.t) });
+    // space_timesteps(1000, "5"): stride 999/4 → 0, 250, 500, 749 (round half to even of 749.25), 999; run backwards.
+    expect(ts).toEqual([999, 749, 500, 250, 0]);
+    const b = await pipeline.generate({ classLabels: [1, 2], numSamplingSteps: 5, seed: 9 });
+    expect(Array.from(b.latents.data)).toEqual(Array.from(a.latents.data));
+    const c = await pipeline.generate({ classLabels: [1, 2], numSamplingSteps: 5, seed: 10 });
+    expect(Array.from(c.latents.data)).not.toEqual(Array.from(a.latents.data));
+    expect(a.images).toBeUndefined(); // vae: none
+  });
+
+  it('stops when aborted mid-sampling', async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const run = pipeline.generate(
+      { classLabels: [3], numSamplingSteps: 50 },
+      {
+        signal: controller.signal,
+        onStep: () => {
+          steps++;
+          if (steps === 3) controller.abort();
+        },
+      },
+    );
+    await expect(run).rejects.toThrow(/abort/i);
+    expect(steps).toBe(3);
+  });
+
+  it('validates options with the same resolver as the CLI', async () => {
+    await expect(pipeline.generate({ numSamplingSteps: 0 })).rejects.toThrow('--num-sampling-steps 0 is out of range');
+    expect(() => pipeline.resolve({ classLabels: [10] })).toThrow('this model has 10 classes');
+  });
+
+  it('refuses to run after dispose', async () => {
+    const p = await createPipeline({ ckpt: path.join(tiny, 'model.pt'), vae: 'none', noCache: true });
+    await p.dispose();
+    await expect(p.generate({ classLabels: [0], numSamplingSteps: 2 })).rejects.toThrow('this pipeline was disposed');
+  });
+});
