@@ -17,3 +17,5 @@ export {
 export { sincosPosEmbed2d } from './pos-embed.js';
 export { writeStoredZip, type ZipEntryToWrite } from './zip.js';
 export { float32ToHalfBits } from './dtype.js';
+export { loadVaeCheckpoint, normaliseVaeKeys, type VaeCheckpoint, type VaeLayout } from './vae.js';
+export type { VaeConfig } from '../models/vae-config.js';

@@ -323,3 +323,25 @@ export function writeSyntheticTorch(file: string, tensors: readonly TensorToWrit
     ordered: true,
   });
 }
+
+/** diffusers VAE names (new naming) → original LDM names, attention projections as 1×1 convs. */
+export function toLdmVaeLayout(tensors: readonly NamedTensor[], levels: number, prefix = 'first_stage_model.'): NamedTensor[] {
+  const attn: Record<string, string> = { group_norm: 'norm', to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out' };
+  return tensors.map((t) => {
+    let name = t.name;
+    let shape = t.shape;
+    let m: RegExpExecArray | null;
+    const res = (s: string): string => s.replace(/^conv_shortcut\./, 'nin_shortcut.');
+    if ((m = /^(encoder|decoder)\.conv_norm_out\.(.+)$/.exec(name))) name = `${m[1]}.norm_out.${m[2]}`;
+    else if ((m = /^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.+)$/.exec(name))) name = `encoder.down.${m[1]}.block.${m[2]}.${res(m[3]!)}`;
+    else if ((m = /^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)$/.exec(name))) name = `encoder.down.${m[1]}.downsample.conv.${m[2]}`;
+    else if ((m = /^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)$/.exec(name))) name = `decoder.up.${levels - 1 - Number(m[1])}.block.${m[2]}.${res(m[3]!)}`;
+    else if ((m = /^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)$/.exec(name))) name = `decoder.up.${levels - 1 - Number(m[1])}.upsample.conv.${m[2]}`;
+    else if ((m = /^(encoder|decoder)\.mid_block\.resnets\.(\d)\.(.+)$/.exec(name))) name = `${m[1]}.mid.block_${Number(m[2]) + 1}.${res(m[3]!)}`;
+    else if ((m = /^(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name))) {
+      name = `${m[1]}.mid.attn_1.${attn[m[2]!]}.${m[3]}`;
+      if (m[2] !== 'group_norm' && m[3] === 'weight') shape = [...shape, 1, 1];
+    }
+    return { name: prefix + name, shape, data: t.data };
+  });
+}
