@@ -25,6 +25,8 @@ export interface SessionOptions {
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
   /** CPU memory arena; default true. */
   readonly enableCpuMemArena?: boolean;
+  /** Write ONNX Runtime's per-node profile to `<prefix>_<date>.json` (written by endProfiling()). */
+  readonly profileFilePrefix?: string;
   /** ONNX Runtime log level 0 (verbose) .. 4 (fatal); default 3 (errors only). */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
@@ -40,6 +42,8 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Readonly<Record<string, NamedTensor>>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+  /** Ends profiling and writes the profile file (see SessionOptions.profileFilePrefix). */
+  endProfiling(): void;
   release(): Promise<void>;
 }
 
@@ -85,6 +89,7 @@ function ortOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
     enableCpuMemArena: opts.enableCpuMemArena ?? true,
     logSeverityLevel: opts.logSeverityLevel ?? 3,
     executionMode: 'sequential',
+    ...(opts.profileFilePrefix === undefined ? {} : { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix }),
   };
 }
 
@@ -115,6 +120,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       }
       return out;
     },
+    endProfiling: () => session.endProfiling(),
     release: () => session.release(),
   };
 }
