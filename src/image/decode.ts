@@ -12,6 +12,7 @@ import type { LazyTensor } from '../checkpoint/types.js';
 import { buildVaeDecoder, vaeUpscale, type VaeDecoderConfig } from '../models/vae.js';
 import { cachedModel, createSession, fileIdentity, type Session, type SessionOptions } from '../runtime/index.js';
 import type { ImageBatch } from './grid.js';
+import { decodeTiled, type TileOptions } from './tiles.js';
 
 export interface VaeSource {
   readonly config: VaeDecoderConfig;
@@ -27,6 +28,11 @@ export interface VaeSessionOptions extends SessionOptions {
   readonly noCache?: boolean;
   /** Images decoded per ONNX Runtime call; bounds peak memory for big batches (default 4). */
   readonly maxBatch?: number;
+  /**
+   * Decode latents larger than the tile in overlapping tiles with blended seams (diffusers'
+   * tiled_decode); undefined decodes whole, exactly as DiT does.
+   */
+  readonly tile?: TileOptions;
 }
 
 export interface VaeSession {
@@ -78,6 +84,24 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
     return s;
   };
 
+  /** One whole decode, in chunks of maxBatch images. */
+  const decodeWhole = async (latents: Float32Array, shape: readonly [number, number, number, number]): Promise<ImageBatch> => {
+    const [n, c, h, w] = shape;
+    const session = await sessionFor(h, w);
+    const f = vaeUpscale(config);
+    const perLatent = c * h * w;
+    const perImage = config.outChannels * h * f * w * f;
+    const out = new Float32Array(n * perImage);
+    for (let start = 0; start < n; start += maxBatch) {
+      const b = Math.min(maxBatch, n - start);
+      const result = await session.run({
+        latents: { type: 'float32', data: latents.subarray(start * perLatent, (start + b) * perLatent), dims: [b, c, h, w] },
+      });
+      out.set(result.image!.data, start * perImage);
+    }
+    return { data: out, shape: [n, config.outChannels, h * f, w * f] };
+  };
+
   return {
     config,
     async decode(latents, shape) {
@@ -88,19 +112,9 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
       if (![n, h, w].every((d) => Number.isInteger(d) && d >= 1) || latents.length !== n * c * h * w) {
         throw new UsageError(`latents hold ${latents.length} values but shape [${shape.join(', ')}] needs ${n * c * h * w}; expected (N, ${c}, h, w)`);
       }
-      const session = await sessionFor(h, w);
-      const f = vaeUpscale(config);
-      const perLatent = c * h * w;
-      const perImage = config.outChannels * h * f * w * f;
-      const out = new Float32Array(n * perImage);
-      for (let start = 0; start < n; start += maxBatch) {
-        const b = Math.min(maxBatch, n - start);
-        const result = await session.run({
-          latents: { type: 'float32', data: latents.subarray(start * perLatent, (start + b) * perLatent), dims: [b, c, h, w] },
-        });
-        out.set(result.image!.data, start * perImage);
-      }
-      return { data: out, shape: [n, config.outChannels, h * f, w * f] };
+      const tile = opts.tile;
+      if (tile && (h > tile.latentTile || w > tile.latentTile)) return decodeTiled(latents, shape, vaeUpscale(config), decodeWhole, tile);
+      return decodeWhole(latents, shape);
     },
     async release() {
       const all = [...sessions.values()];

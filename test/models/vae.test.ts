@@ -67,6 +67,23 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
     expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-3);
   });
 
+  it('tiled decoding (tile 4 over 8×8): the unblended top-left tile equals a whole decode of its latent crop', async () => {
+    const lat = latents.data as Float32Array;
+    const vae = createVaeDecoder({ config, weights: renamed.tensors }, { tile: { latentTile: 4 } });
+    const tiled = await vae.decode(lat, [2, 4, 8, 8]);
+    // the same crop decoded whole: latents[:, :, 0:4, 0:4] (4 is the tile, so no tiling applies)
+    const crop = new Float32Array(2 * 4 * 16);
+    for (let p = 0; p < 8; p++) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) crop[p * 16 + y * 4 + x] = lat[p * 64 + y * 8 + x];
+    const whole = await vae.decode(crop, [2, 4, 4, 4]);
+    await vae.release();
+    expect(tiled.shape).toEqual([2, 3, 16, 16]);
+    expect(whole.shape).toEqual([2, 3, 8, 8]);
+    // tile image 8, blend 2: the first 6×6 pixels of every plane come from tile (0, 0) untouched
+    for (let p = 0; p < 6; p++)
+      for (let y = 0; y < 6; y++)
+        for (let x = 0; x < 6; x++) expect(tiled.data[p * 256 + y * 16 + x]).toBe(whole.data[p * 64 + y * 8 + x]);
+  });
+
   it('rejects latents with the wrong channel count, naming the shape', async () => {
     const vae = createVaeDecoder({ config, weights: renamed.tensors });
     await expect(vae.decode(new Float32Array(3 * 64), [1, 3, 8, 8])).rejects.toThrow(/latents have 3 channels \(shape \[1, 3, 8, 8\]\); this VAE decodes 4-channel latents/);
