@@ -1,0 +1,110 @@
+/**
+ * `dit inspect PATH [--json]`: what a checkpoint is (format, layout, dtypes, parameter count,
+ * inferred config, named variant) and what is wrong with it, without building anything.
+ * Exits 1 when the file has problems, so scripts can check a download.
+ */
+import type { Command } from 'commander';
+import { inspectDiTCheckpoint, loadVaeCheckpoint, type DiTInspection } from '../checkpoint/index.js';
+import { DitError, UsageError } from '../errors.js';
+
+interface InspectFlags {
+  json?: boolean;
+  model?: string;
+  imageSize?: string;
+  numClasses?: string;
+  config?: string;
+}
+
+function positiveInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag} ${v} must be a positive integer`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('inspect')
+    .description('show what a checkpoint is (format, layout, dtypes, parameters, config, variant) and any problems')
+    .argument('<path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder, VAE folder)')
+    .option('--json', 'print one JSON object')
+    .option('--model <name>', 'check the file against a variant, e.g. DiT-XL/2')
+    .option('--image-size <px>', 'check the file against an image size in pixels')
+    .option('--num-classes <n>', 'check the file against a number of classes')
+    .option('--config <file>', 'config.json with the DiT constructor arguments (num_heads...)')
+    .action((target: string, flags: InspectFlags) => {
+      const opts = { model: flags.model, imageSize: positiveInt('--image-size', flags.imageSize), numClasses: positiveInt('--num-classes', flags.numClasses), config: flags.config };
+      const info = inspectDiTCheckpoint(target, opts);
+      info.weights.close();
+      const notDiT = info.config === undefined && info.problems.some((p) => p.includes('not a DiT checkpoint'));
+      if (notDiT && flags.model === undefined && tryVae(target, flags.json === true)) return;
+      process.stdout.write(flags.json ? `${JSON.stringify(ditJson(info))}\n` : ditText(info));
+      if (info.problems.length > 0) throw new DitError(`${info.path}: ${info.problems.length} problem${info.problems.length > 1 ? 's' : ''} (listed above)`);
+    });
+}
+
+function ditJson(i: DiTInspection): Record<string, unknown> {
+  return {
+    kind: 'dit',
+    path: i.path,
+    format: i.format,
+    layout: i.layout,
+    container: i.container ?? null,
+    dtypes: i.dtypes,
+    parameterCount: i.parameterCount,
+    variant: i.variant ?? null,
+    imageSize: i.imageSize ?? null,
+    config: i.config ?? null,
+    description: i.description,
+    classLabels: i.classLabels?.length ?? 0,
+    warnings: i.warnings,
+    problems: i.problems,
+  };
+}
+
+function ditText(i: DiTInspection): string {
+  const rows: Array<[string, string]> = [
+    ['file', i.path],
+    ['format', i.format + (i.container ? ` (training checkpoint, "${i.container}" weights)` : '')],
+    ['layout', i.layout],
+    ['dtypes', i.dtypes.join(', ')],
+    ['parameters', i.parameterCount.toLocaleString('en-US')],
+    ['model', i.description],
+  ];
+  if (i.config) rows.push(['config', Object.entries(i.config).map(([k, v]) => `${k} ${String(v)}`).join(', ')]);
+  if (i.classLabels) rows.push(['class labels', `${i.classLabels.length} (model_index.json id2label)`]);
+  for (const w of i.warnings) rows.push(['warning', w]);
+  rows.push(['problems', i.problems.length === 0 ? 'none' : i.problems.join('\n')]);
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v.replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+}
+
+/** A file that is no DiT may be a VAE; say so instead of listing DiT problems. */
+function tryVae(target: string, json: boolean): boolean {
+  let vae;
+  try {
+    vae = loadVaeCheckpoint(target);
+  } catch {
+    return false;
+  }
+  let parameterCount = 0;
+  for (const t of vae.weights.tensors.values()) parameterCount += t.shape.reduce((a, b) => a * b, 1);
+  const dtypes = [...new Set([...vae.weights.tensors.values()].map((t) => t.dtype))];
+  vae.weights.close();
+  const info = { kind: 'vae', path: vae.path, format: vae.format, layout: vae.layout, dtypes, parameterCount, config: vae.config, warnings: vae.warnings, problems: [] as string[] };
+  if (json) {
+    process.stdout.write(`${JSON.stringify(info)}\n`);
+  } else {
+    const rows: Array<[string, string]> = [
+      ['file', vae.path],
+      ['format', vae.format],
+      ['layout', `${vae.layout} (AutoencoderKL)`],
+      ['dtypes', dtypes.join(', ')],
+      ['parameters', parameterCount.toLocaleString('en-US')],
+      ['config', Object.entries(vae.config).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')],
+      ...vae.warnings.map((w): [string, string] => ['warning', w]),
+      ['problems', 'none'],
+    ];
+    process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join(''));
+  }
+  return true;
+}
