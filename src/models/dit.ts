@@ -106,10 +106,12 @@ function validateConfig(c: DiTConfig): void {
   if ((c.hidden_size / 2) % 2 !== 0) bad(`hidden_size ${c.hidden_size} must be a multiple of 4 (2-D sin-cos positions)`);
 }
 
-/** A one-entry memo: split qkv / adaLN chunks read the same tensor several times in a row. */
+/**
+ * A two-entry memo: the split q/k/v and adaLN chunks read the same weight (and its bias) several
+ * times in a row; keeping two entries avoids re-reading a large tensor from the file.
+ */
 function weightReader(weights: DiTWeights, shapes: Map<string, number[]>): (name: string) => Float32Array {
-  let lastName = '';
-  let last: Float32Array | undefined;
+  const recent: Array<[string, Float32Array]> = [];
   const read = (name: string): Float32Array => {
     const expected = shapes.get(name)!;
     if (typeof weights === 'function') return weights(name);
@@ -121,12 +123,12 @@ function weightReader(weights: DiTWeights, shapes: Map<string, number[]>): (name
     return t.toFloat32();
   };
   return (name) => {
-    if (name !== lastName) {
-      last = undefined; // drop the previous tensor before reading the next
-      last = read(name);
-      lastName = name;
-    }
-    return last!;
+    const hit = recent.find(([n]) => n === name);
+    if (hit) return hit[1];
+    if (recent.length === 2) recent.shift(); // drop the oldest before reading the next
+    const data = read(name);
+    recent.push([name, data]);
+    return data;
   };
 }
 
