@@ -151,6 +151,9 @@ const SPLIT_QKV_RULES: readonly Rule[] = [
   [/^blocks\.(\d+)\.attn\.(?:out_proj|to_out\.0|to_out|o_proj)\.(weight|bias)$/, 'blocks.$1.attn.proj.$2'],
 ];
 
+/** Far above any real DiT (XL has 28 blocks). */
+const MAX_DEPTH = 1024;
+
 const STRIPPABLE_PREFIXES = ['module.', '_orig_mod.', 'model.', 'net.'];
 
 export function normaliseDiTKeys(source: ReadonlyMap<string, LazyTensor>, container: string | undefined): Normalised {
@@ -372,6 +375,11 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
     if (m) blockIds.add(Number(m[1]));
   }
   const depth = blockIds.size === 0 ? 0 : Math.max(...blockIds) + 1;
+  if (depth > MAX_DEPTH) {
+    // A corrupt or hostile key like blocks.999999999.x must not make us enumerate a billion blocks.
+    problems.push(`block index ${depth - 1} is implausible (at most ${MAX_DEPTH - 1}); the key names are corrupt`);
+    return done(undefined, undefined, t);
+  }
   const finalW = t.get('final_layer.linear.weight')?.shape;
   const outChannels = finalW ? finalW[0]! / (patch * patch) : inChannels;
   const learnSigma = outChannels === 2 * inChannels;

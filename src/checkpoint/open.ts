@@ -68,7 +68,7 @@ function describeUnknown(head: Uint8Array, size: number): string {
   if (NPY_MAGIC.every((b, i) => head[i] === b)) return 'a single NumPy .npy array, not a checkpoint (save a dict of arrays with numpy.savez, or use safetensors)';
   if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) {
     // torch.save before 1.6 pickled a magic number (0x1950a86a20f9469cfc6c) first.
-    const legacy = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19].every((b, i) => head[5 + i] === b);
+    const legacy = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19].every((b, i) => head[4 + i] === b);
     return legacy
       ? 'a legacy (pre-1.6, non-zip) torch.save file, which is not supported: re-save it with a current PyTorch (torch.save(torch.load(f), f)) or convert it to safetensors'
       : 'a bare Python pickle, not a PyTorch zip checkpoint: it is not supported (and unsafe to load); re-save it with torch.save or convert it to safetensors';
