@@ -135,12 +135,15 @@ export function createDitServer(opts: ServerOptions): DitServer {
       throw new RequestError(400, `${resolved.labels.length} images were asked for: this server allows at most ${maxImages} per request; lower the number of images`, field);
     }
 
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
     let over = false;
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+    let heartbeat: NodeJS.Timeout | undefined;
+    // Headers go out with the first event, so a refusal by the queue (503) can still be JSON.
     const send = (event: JobEvent) => {
       if (over) return;
+      if (!res.headersSent) {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+        heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+      }
       const { type: name, ...data } = event;
       res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
       if (name === 'done' || name === 'failed' || name === 'cancelled') {

@@ -1,0 +1,515 @@
+/**
+ * The `dit serve` page: the notebook's controls (seed, steps slider, CFG slider, classes, samples
+ * per row) plus sampler and guidance; live progress with a preview of the predicted x0, the final
+ * grid with a download link, a compare mode (CFG 1 / 5 / 10 on one seed) and a history of runs.
+ * The server validates everything; its message is shown next to the control it names.
+ */
+import './style.css';
+import { cancelJob, generate, getJson, ServerError, type ClassEntry, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
+import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
+
+type DoneEvent = Extract<JobEvent, { type: 'done' }>;
+type Field = NonNullable<ServerError['body']['field']>;
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+}
+
+const els = {
+  model: $<HTMLParagraphElement>('model'),
+  form: $<HTMLFormElement>('controls'),
+  chips: $<HTMLUListElement>('class-chips'),
+  search: $<HTMLInputElement>('class-search'),
+  options: $<HTMLUListElement>('class-options'),
+  seed: $<HTMLInputElement>('seed'),
+  seedRandom: $<HTMLButtonElement>('seed-random'),
+  stepsRange: $<HTMLInputElement>('steps-range'),
+  steps: $<HTMLInputElement>('steps'),
+  cfgRange: $<HTMLInputElement>('cfg-range'),
+  cfg: $<HTMLInputElement>('cfg'),
+  numImages: $<HTMLInputElement>('num-images'),
+  perRow: $<HTMLInputElement>('samples-per-row'),
+  sampler: $<HTMLSelectElement>('sampler'),
+  guidance: $<HTMLSelectElement>('guidance'),
+  interval: $<HTMLInputElement>('guidance-interval'),
+  spacing: $<HTMLSelectElement>('spacing'),
+  eta: $<HTMLInputElement>('eta'),
+  generate: $<HTMLButtonElement>('generate'),
+  compare: $<HTMLButtonElement>('compare'),
+  cancel: $<HTMLButtonElement>('cancel'),
+  runs: $<HTMLDivElement>('runs'),
+  history: $<HTMLOListElement>('history'),
+  historyClear: $<HTMLButtonElement>('history-clear'),
+};
+
+/** The control each request field is typed into: where its error is shown and focus goes. */
+const CONTROL_OF: Record<Field, HTMLElement> = {
+  classLabels: els.search,
+  classes: els.search,
+  seed: els.seed,
+  numSamplingSteps: els.steps,
+  cfgScale: els.cfg,
+  numImages: els.numImages,
+  samplesPerRow: els.perRow,
+  sampler: els.sampler,
+  guidance: els.guidance,
+  guidanceInterval: els.interval,
+  spacing: els.spacing,
+  eta: els.eta,
+};
+
+let info: ServerInfo;
+let classes: ClassEntry[] = [];
+let chosen: number[] = [];
+let history: HistoryEntry[] = loadHistory();
+const active = { ids: new Set<string>(), controllers: new Set<AbortController>() };
+
+// ---- form ↔ request ------------------------------------------------------------------------
+
+/** A number when the box holds one, else the raw text so the server's message quotes it. */
+function numberOrText(input: HTMLInputElement): number | string | undefined {
+  const text = input.value.trim();
+  if (text === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : text;
+}
+
+function readForm(): GenerateRequest {
+  const request: GenerateRequest = {
+    seed: els.seed.value.trim() === '' ? undefined : els.seed.value.trim(),
+    numSamplingSteps: numberOrText(els.steps),
+    cfgScale: numberOrText(els.cfg),
+    numImages: numberOrText(els.numImages),
+    samplesPerRow: numberOrText(els.perRow),
+    sampler: els.sampler.value,
+    guidance: els.guidance.value,
+    spacing: els.spacing.value,
+    eta: numberOrText(els.eta),
+  };
+  if (chosen.length > 0) request.classLabels = [...chosen];
+  if (els.interval.value.trim() !== '') request.guidanceInterval = els.interval.value.trim();
+  return request;
+}
+
+function setValue(input: HTMLInputElement | HTMLSelectElement, value: unknown): void {
+  input.value = value === undefined || value === null ? '' : String(value);
+}
+
+function applyRequest(r: GenerateRequest): void {
+  const d = info.defaults;
+  setValue(els.seed, r.seed ?? d.seed);
+  setValue(els.steps, r.numSamplingSteps ?? d.numSamplingSteps);
+  setValue(els.cfg, r.cfgScale ?? d.cfgScale);
+  setValue(els.perRow, r.samplesPerRow ?? d.samplesPerRow);
+  setValue(els.sampler, r.sampler ?? d.sampler);
+  setValue(els.guidance, r.guidance ?? d.guidance);
+  setValue(els.spacing, r.spacing ?? d.spacing);
+  setValue(els.eta, r.eta ?? d.eta);
+  setValue(els.interval, Array.isArray(r.guidanceInterval) ? r.guidanceInterval.join(',') : r.guidanceInterval);
+  const labels = Array.isArray(r.classLabels) ? r.classLabels : typeof r.classLabels === 'string' ? r.classLabels.split(',').map(Number) : [];
+  chosen = [...new Set(labels.filter((id) => Number.isInteger(id)))];
+  setValue(els.numImages, r.numImages ?? (chosen.length > 0 ? chosen.length : d.labels.length));
+  syncSliders();
+  renderChips();
+}
+
+function syncSliders(): void {
+  els.stepsRange.value = els.steps.value;
+  els.cfgRange.value = els.cfg.value;
+}
+
+// ---- errors next to their control ---------------------------------------------------------
+
+function clearErrors(): void {
+  for (const p of document.querySelectorAll<HTMLElement>('.error')) p.textContent = '';
+  for (const c of document.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
+}
+
+function showError(err: unknown): void {
+  const body = err instanceof ServerError ? err.body : { error: err instanceof Error ? err.message : String(err) };
+  const field = body.field === 'classes' ? 'classLabels' : body.field;
+  const slot = field ? document.getElementById(`error-${field}`) : null;
+  (slot ?? $('error-general')).textContent = body.error;
+  const control = field ? CONTROL_OF[field] : undefined;
+  if (control && slot) {
+    control.setAttribute('aria-invalid', 'true');
+    const details = control.closest('details');
+    if (details) details.open = true;
+    control.focus();
+  }
+}
+
+// ---- class picker (a combobox over GET /api/classes) --------------------------------------
+
+let activeOption = -1;
+
+function className(id: number): string {
+  return classes[id]?.name ?? `class ${id}`;
+}
+
+function renderChips(): void {
+  els.chips.replaceChildren(
+    ...chosen.map((id) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'chip';
+      b.textContent = `${className(id)} (${id}) ✕`;
+      b.setAttribute('aria-label', `Remove ${className(id)} (${id})`);
+      b.addEventListener('click', () => {
+        setChosen(chosen.filter((c) => c !== id));
+        els.search.focus();
+      });
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
+function setChosen(next: number[]): void {
+  // Keep "one image per class" while the user has not set another count.
+  if (Number(els.numImages.value) === Math.max(chosen.length, 1) || els.numImages.value === '') {
+    els.numImages.value = String(Math.max(next.length, 1));
+  }
+  chosen = next;
+  renderChips();
+}
+
+function matches(q: string): ClassEntry[] {
+  const needle = q.toLowerCase().replace(/[_\-\s]+/g, ' ').trim();
+  if (needle === '') return [];
+  const byId = /^\d+$/.test(needle) ? classes.filter((c) => String(c.id) === needle) : [];
+  const byName = classes.filter((c) => String(c.id) !== needle && [c.name, ...c.synonyms].some((s) => s.toLowerCase().replace(/[_\-\s]+/g, ' ').includes(needle)));
+  return [...byId, ...byName].slice(0, 50);
+}
+
+function renderOptions(): void {
+  const found = matches(els.search.value);
+  activeOption = found.length > 0 ? 0 : -1;
+  els.options.replaceChildren(
+    ...found.map((c, k) => {
+      const li = document.createElement('li');
+      li.id = `class-option-${c.id}`;
+      li.setAttribute('role', 'option');
+      li.dataset.id = String(c.id);
+      li.textContent = `${c.name} (${c.id})${c.synonyms.length ? ` · ${c.synonyms.slice(0, 3).join(', ')}` : ''}`;
+      li.setAttribute('aria-selected', String(k === activeOption));
+      li.addEventListener('mousedown', (e) => e.preventDefault()); // keep focus in the search box
+      li.addEventListener('click', () => pick(c.id));
+      return li;
+    }),
+  );
+  if (els.search.value.trim() !== '' && found.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'muted';
+    li.textContent = 'No class matches';
+    els.options.append(li);
+  }
+  const open = els.search.value.trim() !== '';
+  els.options.hidden = !open;
+  els.search.setAttribute('aria-expanded', String(open));
+  highlight();
+}
+
+function highlight(): void {
+  const items = [...els.options.querySelectorAll<HTMLLIElement>('[role=option]')];
+  items.forEach((li, k) => li.setAttribute('aria-selected', String(k === activeOption)));
+  const current = items[activeOption];
+  if (current) {
+    els.search.setAttribute('aria-activedescendant', current.id);
+    current.scrollIntoView({ block: 'nearest' });
+  } else {
+    els.search.removeAttribute('aria-activedescendant');
+  }
+}
+
+function pick(id: number): void {
+  if (!chosen.includes(id)) setChosen([...chosen, id]);
+  els.search.value = '';
+  renderOptions();
+}
+
+els.search.addEventListener('input', renderOptions);
+els.search.addEventListener('blur', () => {
+  els.options.hidden = true;
+  els.search.setAttribute('aria-expanded', 'false');
+});
+els.search.addEventListener('keydown', (e) => {
+  const items = els.options.querySelectorAll<HTMLLIElement>('[role=option]');
+  if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    if (items.length === 0) return;
+    e.preventDefault();
+    activeOption = (activeOption + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
+    highlight();
+  } else if (e.key === 'Enter' && els.search.value.trim() !== '') {
+    e.preventDefault(); // adding a class, not submitting the form
+    const li = items[activeOption];
+    if (li) pick(Number(li.dataset.id));
+  } else if (e.key === 'Escape') {
+    els.search.value = '';
+    renderOptions();
+  } else if (e.key === 'Backspace' && els.search.value === '' && chosen.length > 0) {
+    setChosen(chosen.slice(0, -1));
+  }
+});
+
+// ---- runs ------------------------------------------------------------------------------------
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '…';
+  if (s < 60) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function fileName(r: GenerateRequest): string {
+  return `dit-seed${r.seed ?? info.defaults.seed}-cfg${r.cfgScale ?? info.defaults.cfgScale}-${r.numSamplingSteps ?? info.defaults.numSamplingSteps}steps.png`;
+}
+
+interface RunPanel {
+  readonly root: HTMLElement;
+  readonly status: HTMLElement;
+  readonly bar: HTMLProgressElement;
+  readonly image: HTMLImageElement;
+  readonly download: HTMLAnchorElement;
+}
+
+function createPanel(caption: string): RunPanel {
+  const root = document.createElement('figure');
+  root.className = 'run';
+  const cap = document.createElement('figcaption');
+  cap.textContent = caption;
+  const status = document.createElement('p');
+  status.className = 'status';
+  status.setAttribute('aria-live', 'polite');
+  const bar = document.createElement('progress');
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute('aria-label', `Progress: ${caption}`);
+  const image = document.createElement('img');
+  image.className = 'image';
+  image.alt = '';
+  image.hidden = true;
+  const download = document.createElement('a');
+  download.className = 'download button';
+  download.textContent = 'Download PNG';
+  download.hidden = true;
+  root.append(cap, status, bar, image, download);
+  return { root, status, bar, image, download };
+}
+
+function caption(r: GenerateRequest): string {
+  const names = chosenSummary(r);
+  return `CFG ${r.cfgScale} · seed ${r.seed ?? info.defaults.seed} · ${r.numSamplingSteps} steps · ${names}`;
+}
+
+function chosenSummary(r: GenerateRequest): string {
+  const ids = Array.isArray(r.classLabels) ? r.classLabels : [];
+  const n = r.numImages ?? (ids.length || info.defaults.labels.length);
+  if (ids.length === 0) return `default classes, ${n} images`;
+  const names = ids.slice(0, 3).map((id) => className(Number(id)));
+  return `${names.join(', ')}${ids.length > 3 ? ` +${ids.length - 3}` : ''}, ${n} image${n === 1 ? '' : 's'}`;
+}
+
+/** Runs one request into its panel; resolves to the done event, or undefined when cancelled or failed. */
+async function runOne(request: GenerateRequest, panel: RunPanel): Promise<DoneEvent | undefined> {
+  const controller = new AbortController();
+  active.controllers.add(controller);
+  let result: DoneEvent | undefined;
+  let id: string | undefined;
+  panel.status.textContent = 'Sending…';
+  try {
+    await generate(
+      request,
+      (e) => {
+        switch (e.type) {
+          case 'queued':
+            id = e.id;
+            active.ids.add(id);
+            panel.root.dataset.job = e.id;
+            panel.status.textContent = e.position === 0 ? 'Starting…' : `Queued: position ${e.position} (${e.position} job${e.position === 1 ? '' : 's'} ahead)`;
+            break;
+          case 'started':
+            panel.status.textContent = 'Sampling…';
+            break;
+          case 'phase':
+            if (e.phase === 'decoding') panel.status.textContent = 'Decoding…';
+            break;
+          case 'step':
+            panel.bar.max = e.n;
+            panel.bar.value = e.i;
+            panel.status.textContent = `Step ${e.i}/${e.n} · ${formatSeconds(e.etaSeconds)} left`;
+            if (e.preview) {
+              panel.image.src = e.preview;
+              panel.image.alt = `Preview at step ${e.i} of ${e.n}`;
+              panel.image.className = 'image preview';
+              panel.image.hidden = false;
+            }
+            break;
+          case 'done':
+            result = e;
+            panel.bar.value = panel.bar.max;
+            panel.status.textContent = `Done: ${e.timings.steps} steps in ${formatSeconds(e.timings.sampleSeconds + e.timings.decodeSeconds)}`;
+            panel.image.src = e.resultUrl;
+            panel.image.alt = `Result: ${caption(request)}`;
+            panel.image.className = 'image final';
+            panel.image.hidden = false;
+            panel.download.href = `${e.resultUrl}?download`;
+            panel.download.download = fileName(request);
+            panel.download.hidden = false;
+            break;
+          case 'failed':
+            panel.status.textContent = `Failed: ${e.error}`;
+            break;
+          case 'cancelled':
+            panel.status.textContent = `Cancelled (${e.reason})`;
+            break;
+        }
+      },
+      controller.signal,
+    );
+  } catch (err) {
+    if (controller.signal.aborted) panel.status.textContent = 'Cancelled';
+    else throw err;
+  } finally {
+    active.controllers.delete(controller);
+    if (id) active.ids.delete(id);
+  }
+  return result;
+}
+
+function setBusy(busy: boolean): void {
+  els.generate.disabled = busy;
+  els.compare.disabled = busy;
+  els.cancel.disabled = !busy;
+}
+
+async function start(mode: 'single' | 'compare'): Promise<void> {
+  clearErrors();
+  const base = readForm();
+  const requests = mode === 'single' ? [base] : [1, 5, 10].map((cfgScale) => ({ ...base, cfgScale }));
+  const panels = requests.map((r) => createPanel(caption(r)));
+  els.runs.replaceChildren(...panels.map((p) => p.root));
+  els.runs.classList.toggle('compare', mode === 'compare');
+  setBusy(true);
+  try {
+    const settled = await Promise.allSettled(requests.map((r, k) => runOne(r, panels[k]!)));
+    const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (refused) {
+      for (const c of active.controllers) c.abort();
+      els.runs.replaceChildren();
+      showError(refused.reason);
+      return;
+    }
+    const done = settled.map((s) => (s as PromiseFulfilledResult<DoneEvent | undefined>).value);
+    if (done.every((d): d is DoneEvent => d !== undefined)) {
+      const images = await Promise.all(done.map(async (d, k) => ({ label: caption(requests[k]!), src: await storableImage(d.resultUrl) })));
+      addHistory({ key: done[0]!.id, when: Date.now(), model: info.model, mode, request: base, images });
+    }
+  } finally {
+    setBusy(false);
+  }
+}
+
+// ---- history -------------------------------------------------------------------------------
+
+function addHistory(entry: HistoryEntry): void {
+  history = saveHistory([entry, ...history]);
+  renderHistory();
+}
+
+function renderHistory(): void {
+  els.history.replaceChildren(
+    ...history.map((entry) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'history-item';
+      const img = document.createElement('img');
+      img.src = entry.images[0]?.src ?? '';
+      img.alt = '';
+      const text = document.createElement('span');
+      const r = entry.request;
+      const what = entry.mode === 'compare' ? 'Compare CFG 1 · 5 · 10' : `CFG ${r.cfgScale}`;
+      text.textContent = `${what} · seed ${r.seed} · ${r.numSamplingSteps} steps · ${r.sampler} · ${chosenSummary(r)}`;
+      const when = document.createElement('time');
+      when.dateTime = new Date(entry.when).toISOString();
+      when.textContent = new Date(entry.when).toLocaleString();
+      text.append(document.createElement('br'), when);
+      b.append(img, text);
+      b.setAttribute('aria-label', `Restore: ${text.textContent}`);
+      b.addEventListener('click', () => restore(entry));
+      li.append(b);
+      return li;
+    }),
+  );
+  els.historyClear.disabled = history.length === 0;
+}
+
+function restore(entry: HistoryEntry): void {
+  clearErrors();
+  applyRequest(entry.request);
+  els.runs.classList.toggle('compare', entry.mode === 'compare');
+  els.runs.replaceChildren(
+    ...entry.images.map((image) => {
+      const panel = createPanel(image.label);
+      panel.root.classList.add('restored');
+      panel.bar.hidden = true;
+      panel.status.textContent = `From history, ${new Date(entry.when).toLocaleString()}`;
+      panel.image.src = image.src;
+      panel.image.alt = `Result: ${image.label}`;
+      panel.image.className = 'image final';
+      panel.image.hidden = false;
+      panel.download.href = image.src;
+      panel.download.download = fileName(entry.request).replace(/\.png$/, image.src.startsWith('data:image/jpeg') ? '.jpg' : '.png');
+      panel.download.hidden = false;
+      return panel.root;
+    }),
+  );
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+els.stepsRange.addEventListener('input', () => (els.steps.value = els.stepsRange.value));
+els.steps.addEventListener('input', syncSliders);
+els.cfgRange.addEventListener('input', () => (els.cfg.value = els.cfgRange.value));
+els.cfg.addEventListener('input', syncSliders);
+els.seedRandom.addEventListener('click', () => {
+  els.seed.value = String(crypto.getRandomValues(new Uint32Array(1))[0]);
+});
+els.form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  start('single').catch(showError);
+});
+els.compare.addEventListener('click', () => start('compare').catch(showError));
+els.cancel.addEventListener('click', () => {
+  for (const id of active.ids) void cancelJob(id);
+  // Requests still being sent have no job id yet: closing them cancels on the server.
+  if (active.ids.size === 0) for (const c of active.controllers) c.abort();
+});
+els.historyClear.addEventListener('click', () => {
+  history = saveHistory([]);
+  renderHistory();
+});
+
+function fillSelect(select: HTMLSelectElement, values: readonly string[]): void {
+  select.replaceChildren(...values.map((v) => new Option(v, v)));
+}
+
+async function init(): Promise<void> {
+  [info, classes] = await Promise.all([getJson<ServerInfo>('/api/info'), getJson<ClassEntry[]>('/api/classes')]);
+  els.model.textContent = `${info.model} · ${info.imageSize}×${info.imageSize} · ${info.numClasses} classes`;
+  els.steps.max = els.stepsRange.max = String(info.limits.maxSamplingSteps);
+  els.numImages.max = String(info.limits.maxImages);
+  fillSelect(els.sampler, info.samplers);
+  fillSelect(els.guidance, info.guidanceForms);
+  fillSelect(els.spacing, info.spacings);
+  applyRequest({ classLabels: [...new Set(info.defaults.labels)], numImages: info.defaults.labels.length });
+  renderHistory();
+  document.body.dataset.ready = 'true';
+}
+
+init().catch((err) => {
+  els.model.textContent = `Cannot reach the server: ${err instanceof Error ? err.message : String(err)}`;
+});
