@@ -12,17 +12,10 @@ import { parseArgs } from 'node:util';
 import type { LazyTensor } from '../src/checkpoint/types.js';
 import { GraphBuilder, encodeModel } from '../src/graph/index.js';
 import { createVaeDecoder } from '../src/image/decode.js';
-import { vaeDecoderMacs, vaeDecoderWeightShapes, type VaeDecoderConfig } from '../src/models/vae.js';
+import { vaeDecoderMacs } from '../src/models/vae.js';
+import { SD_VAE_CONFIG as SD_VAE, vaeDecoderParameterShapes, type VaeConfig } from '../src/models/vae-config.js';
 import { createSession, type GraphOptimizationLevel } from '../src/runtime/index.js';
 
-const SD_VAE: VaeDecoderConfig = {
-  blockOutChannels: [128, 256, 512, 512],
-  layersPerBlock: 2,
-  latentChannels: 4,
-  normNumGroups: 32,
-  outChannels: 3,
-  scalingFactor: 0.18215,
-};
 const LATENT = 32;
 const MATMUL = { m: 1024, k: 2048, n: 2048 };
 
@@ -47,10 +40,10 @@ function lcg(seed: number): () => number {
 }
 
 /** Random weights in the decoder's real layout: fan-in scaled convs and linears, unit norms. */
-function randomWeights(config: VaeDecoderConfig): Map<string, LazyTensor> {
+function randomWeights(config: VaeConfig): Map<string, LazyTensor> {
   const weights = new Map<string, LazyTensor>();
   let seed = 1;
-  for (const [name, shape] of vaeDecoderWeightShapes(config)) {
+  for (const [name, shape] of vaeDecoderParameterShapes(config)) {
     const s = seed++;
     weights.set(name, {
       dtype: 'F32',

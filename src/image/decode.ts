@@ -9,17 +9,21 @@ import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { buildVaeDecoder, vaeUpscale, type VaeDecoderConfig } from '../models/vae.js';
+import { loadVaeCheckpoint } from '../checkpoint/index.js';
+import { buildVaeDecoder, vaeUpscale } from '../models/vae.js';
+import type { VaeConfig } from '../models/vae-config.js';
 import { cachedModel, createSession, fileIdentity, type Session, type SessionOptions } from '../runtime/index.js';
 import type { ImageBatch } from './grid.js';
 import { decodeTiled, type TileOptions } from './tiles.js';
 
 export interface VaeSource {
-  readonly config: VaeDecoderConfig;
+  readonly config: VaeConfig;
   /** Canonical (diffusers new naming) decoder weights; read while a model is being built. */
   readonly weights: ReadonlyMap<string, LazyTensor>;
   /** The VAE file or folder the weights came from; keys the compiled-model cache. */
   readonly path?: string;
+  /** Latents are divided by this; default config.scaling_factor. */
+  readonly scalingFactor?: number;
 }
 
 export interface VaeSessionOptions extends SessionOptions {
@@ -36,7 +40,7 @@ export interface VaeSessionOptions extends SessionOptions {
 }
 
 export interface VaeSession {
-  readonly config: VaeDecoderConfig;
+  readonly config: VaeConfig;
   /** Latents (N, C, h, w) in DiT's latent space (the graph divides by the scaling factor). */
   decode(latents: Float32Array, shape: readonly [number, number, number, number]): Promise<ImageBatch>;
   release(): Promise<void>;
@@ -59,6 +63,7 @@ function sourceIdentity(source: string): unknown {
  */
 export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}): VaeSession {
   const config = source.config;
+  const scalingFactor = source.scalingFactor ?? config.scaling_factor;
   const maxBatch = opts.maxBatch ?? 4;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new UsageError(`VAE maxBatch ${maxBatch} must be a whole number ≥ 1`);
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
@@ -70,8 +75,8 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
     let s = sessions.get(key);
     if (!s) {
       s = (async () => {
-        const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, latent: [h, w] }, (modelPath) => {
-          saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w }), modelPath);
+        const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, latent: [h, w] }, (modelPath) => {
+          saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor }), modelPath);
         });
         try {
           return await createSession(model.modelPath, opts);
@@ -90,7 +95,7 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
     const session = await sessionFor(h, w);
     const f = vaeUpscale(config);
     const perLatent = c * h * w;
-    const perImage = config.outChannels * h * f * w * f;
+    const perImage = config.out_channels * h * f * w * f;
     const out = new Float32Array(n * perImage);
     for (let start = 0; start < n; start += maxBatch) {
       const b = Math.min(maxBatch, n - start);
@@ -99,15 +104,15 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
       });
       out.set(result.image!.data, start * perImage);
     }
-    return { data: out, shape: [n, config.outChannels, h * f, w * f] };
+    return { data: out, shape: [n, config.out_channels, h * f, w * f] };
   };
 
   return {
     config,
     async decode(latents, shape) {
       const [n, c, h, w] = shape;
-      if (c !== config.latentChannels) {
-        throw new UsageError(`latents have ${c} channels (shape [${shape.join(', ')}]); this VAE decodes ${config.latentChannels}-channel latents (N, ${config.latentChannels}, h, w)`);
+      if (c !== config.latent_channels) {
+        throw new UsageError(`latents have ${c} channels (shape [${shape.join(', ')}]); this VAE decodes ${config.latent_channels}-channel latents (N, ${config.latent_channels}, h, w)`);
       }
       if (![n, h, w].every((d) => Number.isInteger(d) && d >= 1) || latents.length !== n * c * h * w) {
         throw new UsageError(`latents hold ${latents.length} values but shape [${shape.join(', ')}] needs ${n * c * h * w}; expected (N, ${c}, h, w)`);
@@ -120,6 +125,27 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
       const all = [...sessions.values()];
       sessions.clear();
       for (const s of all) await (await s).release();
+    },
+  };
+}
+
+/**
+ * A decoder for a VAE folder (config.json + weights) or weights file in any naming the checkpoint
+ * loader knows (diffusers new or old attention names, original LDM). The file stays open until
+ * `release()`, since a new latent size builds a new model from it.
+ */
+export async function createVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
+  const ckpt = loadVaeCheckpoint(pathOrDir);
+  const decoder = createVaeDecoder({ config: ckpt.config, weights: ckpt.weights.tensors, path: pathOrDir, scalingFactor: ckpt.scalingFactor }, opts);
+  return {
+    config: decoder.config,
+    decode: (latents, shape) => decoder.decode(latents, shape),
+    async release() {
+      try {
+        await decoder.release();
+      } finally {
+        ckpt.weights.close();
+      }
     },
   };
 }

@@ -20,22 +20,7 @@
 import { UsageError } from '../errors.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
-
-/** What the decoder graph needs of a VAE config (diffusers AutoencoderKL config.json fields). */
-export interface VaeDecoderConfig {
-  /** Channels per resolution level, encoder order (decoder runs them reversed); SD: [128, 256, 512, 512]. */
-  readonly blockOutChannels: readonly number[];
-  /** Resnets per encoder block; the decoder has one more per block. SD: 2. */
-  readonly layersPerBlock: number;
-  /** Latent channels; 4 for SD / DiT. */
-  readonly latentChannels: number;
-  /** GroupNorm groups everywhere in the decoder; SD: 32. */
-  readonly normNumGroups: number;
-  /** Image channels out; 3. */
-  readonly outChannels: number;
-  /** Latents are divided by this before decoding; SD: 0.18215. */
-  readonly scalingFactor: number;
-}
+import { vaeDecoderParameterShapes, type VaeConfig } from './vae-config.js';
 
 export interface VaeDecoderOptions {
   /** Latent height and width (image size / 8 for four blocks); convolution shapes are static. */
@@ -43,67 +28,26 @@ export interface VaeDecoderOptions {
   readonly latentWidth: number;
   /** A fixed batch size, or omit for a symbolic batch dim "N". */
   readonly batch?: number;
+  /** Latents are divided by this first; default config.scaling_factor. */
+  readonly scalingFactor?: number;
 }
 
 /** GroupNorm eps in every AutoencoderKL decoder norm (resnets, attention, conv_norm_out). */
 const GROUP_NORM_EPS = 1e-6;
 
 /** Image size factor of a decoder: one ×2 upsample per block but the last. */
-export function vaeUpscale(config: VaeDecoderConfig): number {
-  return 2 ** (config.blockOutChannels.length - 1);
-}
-
-/** Every weight name the decoder graph reads, with its shape; exported so loaders and tests can check a file. */
-export function vaeDecoderWeightShapes(config: VaeDecoderConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const conv = (name: string, out: number, inC: number, k: number) => {
-    shapes.set(`${name}.weight`, [out, inC, k, k]);
-    shapes.set(`${name}.bias`, [out]);
-  };
-  const norm = (name: string, c: number) => {
-    shapes.set(`${name}.weight`, [c]);
-    shapes.set(`${name}.bias`, [c]);
-  };
-  const resnet = (name: string, inC: number, out: number) => {
-    norm(`${name}.norm1`, inC);
-    conv(`${name}.conv1`, out, inC, 3);
-    norm(`${name}.norm2`, out);
-    conv(`${name}.conv2`, out, out, 3);
-    if (inC !== out) conv(`${name}.conv_shortcut`, out, inC, 1);
-  };
-  const lat = config.latentChannels;
-  const reversed = [...config.blockOutChannels].reverse();
-  const top = reversed[0];
-  conv('post_quant_conv', lat, lat, 1);
-  conv('decoder.conv_in', top, lat, 3);
-  resnet('decoder.mid_block.resnets.0', top, top);
-  norm('decoder.mid_block.attentions.0.group_norm', top);
-  for (const p of ['to_q', 'to_k', 'to_v', 'to_out.0']) {
-    shapes.set(`decoder.mid_block.attentions.0.${p}.weight`, [top, top]);
-    shapes.set(`decoder.mid_block.attentions.0.${p}.bias`, [top]);
-  }
-  resnet('decoder.mid_block.resnets.1', top, top);
-  let channels = top;
-  reversed.forEach((out, i) => {
-    for (let j = 0; j <= config.layersPerBlock; j++) {
-      resnet(`decoder.up_blocks.${i}.resnets.${j}`, j === 0 ? channels : out, out);
-    }
-    channels = out;
-    if (i < reversed.length - 1) conv(`decoder.up_blocks.${i}.upsamplers.0.conv`, out, out, 3);
-  });
-  norm('decoder.conv_norm_out', channels);
-  conv('decoder.conv_out', config.outChannels, channels, 3);
-  return shapes;
+export function vaeUpscale(config: VaeConfig): number {
+  return 2 ** (config.block_out_channels.length - 1);
 }
 
 /**
  * Multiply-adds of one decode at latent size h×w: every convolution plus the attention's two
  * (HW × HW × C) products (norms and elementwise ops are not counted). SD VAE at 32×32: 311 G.
  */
-export function vaeDecoderMacs(config: VaeDecoderConfig, h: number, w: number): number {
+export function vaeDecoderMacs(config: VaeConfig, h: number, w: number): number {
   let macs = 0;
-  const shapes = vaeDecoderWeightShapes(config);
-  const reversed = [...config.blockOutChannels].reverse();
+  const shapes = vaeDecoderParameterShapes(config);
+  const reversed = [...config.block_out_channels].reverse();
   const convAt = (name: string, pixels: number) => {
     const [out, inC, kh, kw] = shapes.get(`${name}.weight`)!;
     macs += out * inC * kh * kw * pixels;
@@ -119,7 +63,7 @@ export function vaeDecoderMacs(config: VaeDecoderConfig, h: number, w: number): 
   macs += 4 * c * c * pixels + 2 * pixels * pixels * c; // q, k, v, out projections; scores and weighted sum
   resnetAt('decoder.mid_block.resnets.1', pixels);
   reversed.forEach((_, i) => {
-    for (let j = 0; j <= config.layersPerBlock; j++) resnetAt(`decoder.up_blocks.${i}.resnets.${j}`, pixels);
+    for (let j = 0; j <= config.layers_per_block; j++) resnetAt(`decoder.up_blocks.${i}.resnets.${j}`, pixels);
     if (i < reversed.length - 1) {
       pixels *= 4;
       convAt(`decoder.up_blocks.${i}.upsamplers.0.conv`, pixels);
@@ -129,21 +73,23 @@ export function vaeDecoderMacs(config: VaeDecoderConfig, h: number, w: number): 
   return macs;
 }
 
-function checkConfig(config: VaeDecoderConfig, options: VaeDecoderOptions): void {
-  const { blockOutChannels: boc, normNumGroups: groups } = config;
+function checkConfig(config: VaeConfig, options: VaeDecoderOptions): number {
+  const { block_out_channels: boc, norm_num_groups: groups } = config;
   if (boc.length === 0 || boc.some((c) => !Number.isInteger(c) || c < 1 || c % groups !== 0)) {
     throw new UsageError(`VAE block_out_channels [${boc.join(', ')}] must be positive multiples of norm_num_groups ${groups}`);
   }
   for (const [what, v] of [['latentHeight', options.latentHeight], ['latentWidth', options.latentWidth]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`VAE decoder ${what} ${v} must be a whole number ≥ 1 (image size / ${8})`);
   }
-  if (!(config.scalingFactor > 0)) throw new UsageError(`VAE scaling_factor ${config.scalingFactor} must be > 0 (SD VAEs: 0.18215)`);
+  const scalingFactor = options.scalingFactor ?? config.scaling_factor;
+  if (!(scalingFactor > 0)) throw new UsageError(`VAE scaling_factor ${scalingFactor} must be > 0 (SD VAEs: 0.18215)`);
+  return scalingFactor;
 }
 
 /** Checks that `weights` holds every decoder tensor with its shape; lists all problems at once. */
-function checkWeights(config: VaeDecoderConfig, weights: ReadonlyMap<string, LazyTensor>): void {
+function checkWeights(config: VaeConfig, weights: ReadonlyMap<string, LazyTensor>): void {
   const problems: string[] = [];
-  for (const [name, shape] of vaeDecoderWeightShapes(config)) {
+  for (const [name, shape] of vaeDecoderParameterShapes(config)) {
     const t = weights.get(name);
     if (!t) {
       problems.push(`missing ${name} ${JSON.stringify(shape)}`);
@@ -159,18 +105,18 @@ function checkWeights(config: VaeDecoderConfig, weights: ReadonlyMap<string, Laz
     const shown = problems.slice(0, 8).join('; ');
     const more = problems.length > 8 ? `; and ${problems.length - 8} more` : '';
     throw new UsageError(
-      `VAE weights do not fit the config (block_out_channels [${config.blockOutChannels.join(', ')}], layers_per_block ${config.layersPerBlock}, ` +
-        `latent_channels ${config.latentChannels}): ${shown}${more}. Check that config.json belongs to this weights file.`,
+      `VAE weights do not fit the config (block_out_channels [${config.block_out_channels.join(', ')}], layers_per_block ${config.layers_per_block}, ` +
+        `latent_channels ${config.latent_channels}): ${shown}${more}. Check that config.json belongs to this weights file.`,
     );
   }
 }
 
 /** Builds the decoder graph: input `latents` (N, latent_channels, h, w), output `image` (N, out_channels, h·f, w·f). */
-export function buildVaeDecoder(config: VaeDecoderConfig, weights: ReadonlyMap<string, LazyTensor>, options: VaeDecoderOptions): Graph {
-  checkConfig(config, options);
+export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, LazyTensor>, options: VaeDecoderOptions): Graph {
+  const scalingFactor = checkConfig(config, options);
   checkWeights(config, weights);
   const g = new GraphBuilder({ name: 'vae_decoder' });
-  const groups = config.normNumGroups;
+  const groups = config.norm_num_groups;
   const tensor = (name: string) => weights.get(name)!;
   const param = (name: string): Value => {
     const t = tensor(name);
@@ -246,16 +192,16 @@ export function buildVaeDecoder(config: VaeDecoderConfig, weights: ReadonlyMap<s
     });
 
   const batch = options.batch ?? 'N';
-  const latents = g.input('latents', 'float32', [batch, config.latentChannels, options.latentHeight, options.latentWidth]);
-  let x = g.div(latents, g.float32([config.scalingFactor], [], 'scaling_factor'));
+  const latents = g.input('latents', 'float32', [batch, config.latent_channels, options.latentHeight, options.latentWidth]);
+  let x = g.div(latents, g.float32([scalingFactor], [], 'scaling_factor'));
   x = conv(x, 'post_quant_conv');
   x = conv(x, 'decoder.conv_in');
   x = resnet(x, 'decoder.mid_block.resnets.0');
   x = attention(x, 'decoder.mid_block.attentions.0');
   x = resnet(x, 'decoder.mid_block.resnets.1');
-  const blocks = config.blockOutChannels.length;
+  const blocks = config.block_out_channels.length;
   for (let i = 0; i < blocks; i++) {
-    for (let j = 0; j <= config.layersPerBlock; j++) x = resnet(x, `decoder.up_blocks.${i}.resnets.${j}`);
+    for (let j = 0; j <= config.layers_per_block; j++) x = resnet(x, `decoder.up_blocks.${i}.resnets.${j}`);
     if (i < blocks - 1) x = conv(g.resizeNearest(x, 2), `decoder.up_blocks.${i}.upsamplers.0.conv`);
   }
   x = conv(g.silu(groupNorm(x, 'decoder.conv_norm_out')), 'decoder.conv_out');

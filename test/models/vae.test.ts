@@ -4,20 +4,22 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { readNpy } from '../../src/checkpoint/npy.js';
 import type { LazyTensor } from '../../src/checkpoint/types.js';
-import { buildVaeDecoder, vaeDecoderMacs, vaeDecoderWeightShapes, type VaeDecoderConfig } from '../../src/models/vae.js';
+import { buildVaeDecoder, vaeDecoderMacs } from '../../src/models/vae.js';
+import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../../src/models/vae-config.js';
 import { createVaeDecoder } from '../../src/image/decode.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
 const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
-const config: VaeDecoderConfig = {
-  blockOutChannels: json.block_out_channels,
-  layersPerBlock: json.layers_per_block,
-  latentChannels: json.latent_channels,
-  normNumGroups: json.norm_num_groups,
-  outChannels: json.out_channels,
-  scalingFactor: json.scaling_factor,
+const config: VaeConfig = {
+  in_channels: json.in_channels,
+  out_channels: json.out_channels,
+  block_out_channels: json.block_out_channels,
+  layers_per_block: json.layers_per_block,
+  latent_channels: json.latent_channels,
+  norm_num_groups: json.norm_num_groups,
+  scaling_factor: json.scaling_factor,
 };
 const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
@@ -94,8 +96,8 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
 describe('VAE decoder graph construction', () => {
   it('reads exactly the decoder tensors of the file (every decoder key, no encoder key)', () => {
     const expected = [...renamed.tensors.keys()].filter((k) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.')).sort();
-    expect([...vaeDecoderWeightShapes(config).keys()].sort()).toEqual(expected);
-    for (const [name, shape] of vaeDecoderWeightShapes(config)) expect(renamed.tensors.get(name)!.shape, name).toEqual(shape);
+    expect([...vaeDecoderParameterShapes(config).keys()].sort()).toEqual(expected);
+    for (const [name, shape] of vaeDecoderParameterShapes(config)) expect(renamed.tensors.get(name)!.shape, name).toEqual(shape);
   });
 
   it('lists missing and mis-shaped tensors with the config they were checked against', () => {
@@ -122,7 +124,6 @@ describe('vaeDecoderMacs', () => {
     // + up0 resnets 4·(64·64·9·64) + upsample 64·64·9·256 + up1 (64·32·9 + 32·32·9 + 64·32)·256 + 2·32·32·9·256
     // + conv_out 32·3·9·256
     expect(vaeDecoderMacs(config, 8, 8)).toBe(42_574_848);
-    const sd: VaeDecoderConfig = { blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, latentChannels: 4, normNumGroups: 32, outChannels: 3, scalingFactor: 0.18215 };
-    expect(vaeDecoderMacs(sd, 32, 32)).toBe(311_093_641_216);
+    expect(vaeDecoderMacs(SD_VAE_CONFIG, 32, 32)).toBe(311_093_641_216);
   });
 });

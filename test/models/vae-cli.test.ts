@@ -1,0 +1,82 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readNpy, writeNpy } from '../../src/checkpoint/index.js';
+import { toByte } from '../../src/image/grid.js';
+import { readPng } from '../../src/image/png.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
+const LATENTS = path.join(FIXTURE, 'decode.latents.npy');
+const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
+
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-decode-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('dit decode (vae-tiny fixture)', () => {
+  for (const weights of ['diffusion_pytorch_model.safetensors', 'renamed.safetensors']) {
+    // the folder picks diffusion_pytorch_model.safetensors (old attention names); the file path reads config.json beside it
+    it(`${weights}: --save-images matches vae.decode(latents / 0.18215) to 1e-5`, async () => {
+      const vae = weights === 'renamed.safetensors' ? path.join(FIXTURE, weights) : FIXTURE;
+      const out = path.join(dir, 'out.npy');
+      const r = await runCli(['decode', '--vae', vae, '--latents', LATENTS, '--save-images', out, '--no-cache']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const images = readNpy(out);
+      expect(images.shape).toEqual([2, 3, 16, 16]);
+      expect(relativeError(images.data as Float32Array, reference.data as Float32Array)).toBeLessThan(1e-5);
+      expect(fs.existsSync(path.join(dir, 'grid.png'))).toBe(false); // only what was asked for
+    });
+  }
+
+  it('writes the grid (2 images side by side, 2-pixel border) and one PNG per image', async () => {
+    const grid = path.join(dir, 'grid.png');
+    const each = path.join(dir, 'each');
+    const r = await runCli(['decode', '--vae', FIXTURE, '--latents', LATENTS, '--out', grid, '--save-each', each, '--samples-per-row', '4', '--no-cache']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/decoded 2 latent\(s\) \[2, 4, 8, 8\] to 16×16 images/);
+    const png = readPng(grid);
+    expect([png.width, png.height]).toEqual([2 * 18 + 2, 20]);
+    // pixel (0, 0) of image 1 sits at (20, 2); its red value is the byte of ref[1, 0, 0, 0] (float noise may move it by one)
+    expect(Math.abs(png.data[(2 * 38 + 20) * 3] - toByte((reference.data as Float32Array)[768]))).toBeLessThanOrEqual(1);
+    expect(png.data[0]).toBe(0); // the border
+    expect(fs.readdirSync(each).sort()).toEqual(['000000.png', '000001.png']);
+    expect(readPng(path.join(each, '000000.png')).width).toBe(16);
+  });
+
+  it('reports bad input in one line with exit code 2', async () => {
+    const ints = path.join(dir, 'ints.npy');
+    writeNpy(ints, new BigInt64Array(4), [1, 4]);
+    const cases: Array<[string[], RegExp]> = [
+      [['--latents', ints], /--latents .*ints\.npy holds int64 of shape \[1, 4\]; expected float32 latents \(N, 4, h, w\)/],
+      [['--latents', path.join(dir, 'none.npy')], /--latents .*none\.npy: no such file/],
+      [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" must be a whole number ≥ 1/],
+      [['--latents', LATENTS, '--device', 'tpu'], /--device/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['decode', '--vae', FIXTURE, ...args, '--out', path.join(dir, 'g.png'), '--no-cache']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const wrong = path.join(dir, 'three.npy');
+    writeNpy(wrong, new Float32Array(3 * 64), [1, 3, 8, 8]);
+    const r = await runCli(['decode', '--vae', FIXTURE, '--latents', wrong, '--no-cache', '--out', path.join(dir, 'g.png')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/latents have 3 channels \(shape \[1, 3, 8, 8\]\); this VAE decodes 4-channel latents/);
+  });
+});
