@@ -6,7 +6,7 @@ import { readNpy } from '../../src/checkpoint/npy.js';
 import type { LazyTensor } from '../../src/checkpoint/types.js';
 import { buildVaeDecoder, vaeDecoderMacs } from '../../src/models/vae.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../../src/models/vae-config.js';
-import { createVaeDecoder } from '../../src/image/decode.js';
+import { createVaeDecoder, createVaeSession } from '../../src/image/decode.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -36,8 +36,8 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-async function decode(weights: ReadonlyMap<string, LazyTensor>, device: 'cpu' | 'webgpu', maxBatch?: number) {
-  const vae = createVaeDecoder({ config, weights }, { device, maxBatch });
+async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number) {
+  const vae = createVaeDecoder({ config, weights }, { device: 'cpu', maxBatch });
   try {
     return await vae.decode(latents.data as Float32Array, latents.shape as [number, number, number, number]);
   } finally {
@@ -49,7 +49,7 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
   it('CPU: relative error < 1e-5, in one call and one image per call', async () => {
     expect(latents.shape).toEqual([2, 4, 8, 8]);
     for (const maxBatch of [4, 1]) {
-      const out = await decode(renamed.tensors, 'cpu', maxBatch);
+      const out = await decodeOnCpu(renamed.tensors, maxBatch);
       expect(out.shape).toEqual([2, 3, 16, 16]);
       expect(reference.shape).toEqual([2, 3, 16, 16]);
       expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-5);
@@ -57,16 +57,23 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
   });
 
   const requireWebgpu = process.env.DIT_REQUIRE_WEBGPU === '1';
-  it.runIf(deviceSupport().webgpu.available || requireWebgpu)('WebGPU: relative error < 1e-3', async () => {
-    let out;
-    try {
-      out = await decode(renamed.tensors, 'webgpu');
-    } catch (err) {
-      if (requireWebgpu) throw new Error(`DIT_REQUIRE_WEBGPU=1 but the WebGPU run failed: ${(err as Error).message}`);
-      console.warn(`WebGPU provider present but unusable here, skipped: ${(err as Error).message}`);
-      return;
+  it.runIf(deviceSupport().webgpu.available || requireWebgpu)('WebGPU, both weight files through the loader: relative error < 1e-3', async () => {
+    for (const file of ['diffusion_pytorch_model.safetensors', 'renamed.safetensors']) {
+      let out;
+      try {
+        const vae = await createVaeSession(path.join(FIXTURE, file), { device: 'webgpu' });
+        try {
+          out = await vae.decode(latents.data as Float32Array, [2, 4, 8, 8]);
+        } finally {
+          await vae.release();
+        }
+      } catch (err) {
+        if (requireWebgpu) throw new Error(`DIT_REQUIRE_WEBGPU=1 but the WebGPU run failed: ${(err as Error).message}`);
+        console.warn(`WebGPU provider present but unusable here, skipped: ${(err as Error).message}`);
+        return;
+      }
+      expect(relativeError(out.data, reference.data as Float32Array), file).toBeLessThan(1e-3);
     }
-    expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-3);
   });
 
   it('tiled decoding (tile 4 over 8×8): the unblended top-left tile equals a whole decode of its latent crop', async () => {
