@@ -6,6 +6,7 @@ end and when the time budget runs out; run the same command again to continue.
 import argparse
 import copy
 import os
+import signal
 import time
 from collections import OrderedDict
 
@@ -89,6 +90,15 @@ def main():
         }, tmp)
         os.replace(tmp, ckpt_path)
 
+    # SIGTERM/SIGINT stop the run cleanly after the current step, with a resumable checkpoint.
+    stop = {"flag": False}
+
+    def request_stop(signum, frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
     done = False
     while epoch < args.epochs and not done:
         # The permutation depends only on (seed, epoch) so a resumed epoch sees the same order.
@@ -122,7 +132,7 @@ def main():
                 log_n = 0
                 log_t = now
             over_budget = args.time_budget_min and (time.time() - t0) / 60 >= args.time_budget_min
-            if (args.max_steps and step >= args.max_steps) or over_budget:
+            if (args.max_steps and step >= args.max_steps) or over_budget or stop["flag"]:
                 save(b + 1, epoch)
                 print(f"stopped at step {step} (epoch {epoch}, batch {b+1}); checkpoint {ckpt_path}", flush=True)
                 done = True

@@ -1,0 +1,99 @@
+"""Export the EMA weights of a training checkpoint to assets/fashion-mnist/ (fp16 safetensors + JSON)
+and write a float32 forward/sampling reference computed from the exported fp16 weights."""
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from diffusion import SpacedDiffusion
+from dit import DiT, FASHION_CONFIG
+from fmnist import CLASSES, load_split, to_model_range
+from tensorio import read_safetensors, save_npy, write_safetensors
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--ckpt", default="runs/fmnist/last.pt")
+    p.add_argument("--out", default="../assets/fashion-mnist")
+    args = p.parse_args()
+
+    ck = torch.load(args.ckpt, map_location="cpu")
+    ema = ck["ema"]
+    os.makedirs(os.path.join(args.out, "reference"), exist_ok=True)
+
+    tensors = {k: v.to(torch.float16) for k, v in sorted(ema.items())}
+    meta = {"format": "pt", "epoch": ck.get("epoch"), "step": ck.get("step"), "source": "EMA weights, training/train.py"}
+    st_path = os.path.join(args.out, "model.safetensors")
+    write_safetensors(st_path, tensors, meta)
+
+    config = dict(FASHION_CONFIG)
+    config.update({
+        "image_size": 32,
+        "pixel_space": True,
+        "dataset": "fashion-mnist",
+        "padding": "28→32, background −1",
+        "train_steps": ck.get("step"),
+        "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / (60000 // 128), 3),
+    })
+    with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(args.out, "classes.json"), "w", encoding="utf-8") as f:
+        json.dump(CLASSES, f, indent=1)
+        f.write("\n")
+
+    # The reference must come from what was shipped: reload the fp16 file and run in float32.
+    model = DiT(**FASHION_CONFIG)
+    loaded = {k: v.float() for k, v in read_safetensors(st_path).items()}
+    model.load_state_dict(loaded, strict=True)
+    model.eval()
+
+    ref = os.path.join(args.out, "reference")
+    torch.manual_seed(123)
+    images, labels = load_split("test")
+    x0 = to_model_range(images[:4])
+    t = torch.tensor([0, 250, 500, 999], dtype=torch.int64)
+    y = torch.tensor([int(labels[0]), int(labels[1]), 9, 10], dtype=torch.int64)  # 10 = null class
+    noise = torch.randn_like(x0)
+    from diffusion import GaussianDiffusion
+    x = GaussianDiffusion().q_sample(x0, t, noise)
+    with torch.no_grad():
+        out = model(x, t, y)
+    save_npy(os.path.join(ref, "dit.x.npy"), x.numpy().astype(np.float32))
+    save_npy(os.path.join(ref, "dit.t.npy"), t.numpy())
+    save_npy(os.path.join(ref, "dit.y.npy"), y.numpy())
+    save_npy(os.path.join(ref, "dit.out.npy"), out.numpy().astype(np.float32))
+
+    # A short full sampling run so the TypeScript sampler can be checked end to end on the shipped model.
+    sample_labels = list(range(8))
+    steps, cfg, seed = 10, 4.0, 0
+    torch.manual_seed(seed)
+    z = torch.randn(len(sample_labels), 1, 32, 32)
+    zz = torch.cat([z, z], 0)
+    yy = torch.tensor(sample_labels + [10] * len(sample_labels))
+    d = SpacedDiffusion(steps)
+    s = d.p_sample_loop(model.forward_with_cfg, zz.shape, dict(y=yy, cfg_scale=cfg), noise=zz)[: len(sample_labels)]
+    save_npy(os.path.join(ref, "sample.noise.npy"), z.numpy())
+    save_npy(os.path.join(ref, "sample.npy"), s.numpy().astype(np.float32))
+
+    manifest_path = os.path.join(ref, "manifest.json")
+    manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
+    manifest["dit"] = {
+        "weights": "../model.safetensors (fp16, loaded and run in float32)",
+        "forward": {"x": "dit.x.npy", "t": "dit.t.npy", "y": "dit.y.npy", "out": "dit.out.npy",
+                    "note": "out = model.forward(x, t, y); x are test images noised with q_sample; y = 10 is the null class"},
+        "sample": {"labels": sample_labels, "cfg": cfg, "steps": steps, "seed": seed, "sampler": "ddpm",
+                   "guidance": "all channels (eps), variance channels conditional", "initial_noise": "sample.noise.npy",
+                   "out": "sample.npy",
+                   "note": "torch.manual_seed(seed); z = randn(8,1,32,32); batch [z, z] with labels + null; p_sample_loop over space_timesteps(1000, '10'), clip_denoised False; first half kept"},
+    }
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    print(f"exported epoch {ck.get('epoch')} step {ck.get('step')} -> {st_path} ({os.path.getsize(st_path)} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Minimal writers/readers: safetensors (no pip package here), .npy via numpy, grayscale/RGB PNG via zlib."""
+import json
+import struct
+import zlib
+
+import numpy as np
+import torch
+
+_DTYPES = {torch.float16: ("F16", np.float16), torch.float32: ("F32", np.float32), torch.int64: ("I64", np.int64)}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: ordered {name: torch.Tensor}. Layout: u64 LE header length, JSON header, raw LE data."""
+    header = {}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        code, np_dtype = _DTYPES[t.dtype]
+        data = t.detach().cpu().contiguous().numpy().astype(np.dtype(np_dtype).newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    # Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
+    raw += b" " * ((8 - len(raw) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path):
+    inv = {"F16": np.float16, "F32": np.float32, "I64": np.int64}
+    with open(path, "rb") as f:
+        n, = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = info["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=np.dtype(inv[info["dtype"]]).newbyteorder("<")).reshape(info["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out
+
+
+def save_npy(path, array):
+    np.save(path, np.ascontiguousarray(array))
+
+
+def write_png(path, img_uint8):
+    """img: [H, W] (grayscale) or [H, W, 3] uint8."""
+    img = np.ascontiguousarray(img_uint8, dtype=np.uint8)
+    h, w = img.shape[:2]
+    color_type = 0 if img.ndim == 2 else 2
+    rows = img.reshape(h, -1)
+    raw = b"".join(b"\x00" + rows[i].tobytes() for i in range(h))
+
+    def chunk(tag, payload):
+        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def grid(images, nrow, padding=2, pad_value=0):
+    """torchvision make_grid layout for [N, 1, H, W] images in [-1, 1] -> uint8 [H', W']."""
+    x = ((images.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()[:, 0]
+    n, h, w = x.shape
+    cols = min(nrow, n)
+    rows = (n + cols - 1) // cols
+    canvas = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding), pad_value, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[r * (h + padding) + padding : r * (h + padding) + padding + h, c * (w + padding) + padding : c * (w + padding) + padding + w] = x[i]
+    return canvas
