@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { resolveLoadOptions } from '../options.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { createDitServer } from '../server/app.js';
+import { checkAddress, createDitServer } from '../server/app.js';
 import { addLoadFlags, loadOptionsFrom, type LoadFlags } from './sample.js';
 import { createProgress } from './progress.js';
 
@@ -45,6 +45,7 @@ export function register(program: Command): void {
       if (host === '') throw new UsageError('--host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
       const load = loadOptionsFrom(flags);
       resolveLoadOptions(load); // bad flags fail before the model loads
+      await checkAddress(port, host);
 
       const progress = createProgress({ quiet: flags.quiet ?? false });
       let pipeline: Pipeline | undefined;

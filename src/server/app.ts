@@ -80,6 +80,28 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+/** The error listen() would give for this address, as a DitError a user can act on. */
+function listenError(err: NodeJS.ErrnoException, port: number, host: string): Error {
+  if (err.code === 'EADDRINUSE') return new DitError(`port ${port} on ${host} is already in use; pass another --port (0 picks a free one)`);
+  if (err.code === 'EACCES') return new DitError(`port ${port} on ${host} needs privileges; pass a --port above 1023`);
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
+    return new DitError(`--host ${host} is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`, 2);
+  }
+  return err;
+}
+
+/**
+ * Binds and releases the address, so a taken port or a wrong host fails before a model spends
+ * seconds (or minutes, for DiT-XL/2) loading.
+ */
+export function checkAddress(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = http.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, port, host)));
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
 export function createDitServer(opts: ServerOptions): DitServer {
   const { pipeline } = opts;
   const webRoot = opts.webRoot ?? DEFAULT_WEB_ROOT;
@@ -239,12 +261,7 @@ export function createDitServer(opts: ServerOptions): DitServer {
     info,
     listen(port, host) {
       return new Promise((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EADDRINUSE') reject(new DitError(`port ${port} on ${host} is already in use; pass another --port (0 picks a free one)`));
-          else if (err.code === 'EACCES') reject(new DitError(`port ${port} on ${host} needs privileges; pass a --port above 1023`));
-          else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new DitError(`--host ${host} is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`, 2));
-          else reject(err);
-        };
+        const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, port, host));
         server.once('error', onError);
         server.listen(port, host, () => {
           server.off('error', onError);
