@@ -4,7 +4,7 @@
  * the same run's plain MatMul rate. Decoder runs and MatMul runs are interleaved so that load from
  * other processes hits both alike; medians are reported.
  *
- *   npx tsx bench/vae.ts [--reps 5] [--threads 2] [--levels all,extended]
+ *   npx tsx bench/vae.ts [--reps 5] [--threads 2] [--levels all,extended] [--upsample phases,resize]
  *
  * Prints a table, then one JSON line.
  */
@@ -24,11 +24,13 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     levels: { type: 'string', default: 'all,extended' },
+    upsample: { type: 'string', default: 'phases,resize' },
   },
 });
 const reps = Number(values.reps);
 const threads = Number(values.threads);
 const levels = values.levels!.split(',') as GraphOptimizationLevel[];
+const upsamples = values.upsample!.split(',') as Array<'phases' | 'resize'>;
 
 /** A small deterministic generator; the values only need to be finite and of sensible scale. */
 function lcg(seed: number): () => number {
@@ -98,9 +100,9 @@ const rand = lcg(99);
 const latents = Float32Array.from({ length: 4 * LATENT * LATENT }, () => (2 * rand() - 1) * 0.8);
 const rows: Array<Record<string, number | string>> = [];
 
-for (const level of levels) {
+for (const level of levels) for (const upsample of upsamples) {
   const t0 = performance.now();
-  const vae = createVaeDecoder({ config: SD_VAE, weights }, { threads, graphOptimizationLevel: level });
+  const vae = createVaeDecoder({ config: SD_VAE, weights }, { threads, graphOptimizationLevel: level, upsample });
   const first = await vae.decode(latents, [1, 4, LATENT, LATENT]); // builds the model and the session
   const setup = (performance.now() - t0) / 1000;
   if (!first.data.every(Number.isFinite)) throw new Error('decoder produced non-finite values');
@@ -120,6 +122,7 @@ for (const level of levels) {
   const mmRate = median(matmulRates);
   rows.push({
     level,
+    upsample,
     threads,
     setup_s: +setup.toFixed(2),
     decode_s: +sec.toFixed(3),

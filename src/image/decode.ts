@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { loadVaeCheckpoint } from '../checkpoint/index.js';
-import { buildVaeDecoder, vaeUpscale } from '../models/vae.js';
+import { buildVaeDecoder, vaeUpscale, type VaeDecoderOptions } from '../models/vae.js';
 import type { VaeConfig } from '../models/vae-config.js';
 import { cachedModel, createSession, fileIdentity, type Session, type SessionOptions } from '../runtime/index.js';
 import type { ImageBatch } from './grid.js';
@@ -37,6 +37,8 @@ export interface VaeSessionOptions extends SessionOptions {
    * tiled_decode); undefined decodes whole, exactly as DiT does.
    */
   readonly tile?: TileOptions;
+  /** Graph choices, for benchmarks (see VaeDecoderOptions). */
+  readonly upsample?: VaeDecoderOptions['upsample'];
 }
 
 export interface VaeSession {
@@ -75,8 +77,8 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
     let s = sessions.get(key);
     if (!s) {
       s = (async () => {
-        const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, latent: [h, w] }, (modelPath) => {
-          saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor }), modelPath);
+        const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, upsample: opts.upsample, latent: [h, w] }, (modelPath) => {
+          saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, upsample: opts.upsample }), modelPath);
         });
         try {
           return await createSession(model.modelPath, opts);

@@ -30,6 +30,13 @@ export interface VaeDecoderOptions {
   readonly batch?: number;
   /** Latents are divided by this first; default config.scaling_factor. */
   readonly scalingFactor?: number;
+  /**
+   * How "nearest ×2, then 3×3 conv" is computed: 'resize' as written; 'phases' (default) as four
+   * 2×2 convolutions on the small input, one per output pixel phase, interleaved afterwards. Both
+   * are the same sum; phases does 4 instead of 9 multiply-adds per output pixel and skips the
+   * upsampled tensor.
+   */
+  readonly upsample?: 'resize' | 'phases';
 }
 
 /** GroupNorm eps in every AutoencoderKL decoder norm (resnets, attention, conv_norm_out). */
@@ -134,6 +141,41 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
     return g.scope(name, () => g.conv(x, param(`${name}.weight`), param(`${name}.bias`), { pads: [pad, pad, pad, pad] }));
   };
 
+  /**
+   * up = nearest×2(x); y = conv3×3(up, pad 1). Output row 2i+py reads up rows 2i+py−1..2i+py+1,
+   * i.e. x rows {i−1, i} for py = 0 (kernel rows 0 | 1+2) and {i, i+1} for py = 1 (rows 0+1 | 2);
+   * columns alike. So each phase is a 2×2 conv of x with summed taps and a one-sided zero pad.
+   */
+  const upsampleConv = (x: Value, name: string): Value =>
+    g.scope(name, () => {
+      const [, c, h, w] = x.shape as [number | string, number, number, number];
+      const weight = tensor(`${name}.weight`);
+      const out = weight.shape[0];
+      const taps = [[[0], [1, 2]], [[0, 1], [2]]]; // taps[phase][offset] = kernel rows (or columns) summed
+      const phases: Value[] = [];
+      for (const py of [0, 1]) {
+        for (const px of [0, 1]) {
+          const k = g.weight(`${name}.phase${py}${px}.weight`, [out, c, 2, 2], () => {
+            const full = weight.toFloat32(); // (out, c, 3, 3)
+            const small = new Float32Array(out * c * 4);
+            for (let oc = 0; oc < out * c; oc++)
+              for (let dy = 0; dy < 2; dy++)
+                for (let dx = 0; dx < 2; dx++) {
+                  let sum = 0;
+                  for (const ky of taps[py][dy]) for (const kx of taps[px][dx]) sum += full[oc * 9 + ky * 3 + kx];
+                  small[oc * 4 + dy * 2 + dx] = sum;
+                }
+            return small;
+          });
+          const pads = [py === 0 ? 1 : 0, px === 0 ? 1 : 0, py === 1 ? 1 : 0, px === 1 ? 1 : 0];
+          phases.push(g.conv(x, k, param(`${name}.bias`), { pads }, `phase${py}${px}`)); // (N, out, h, w)
+        }
+      }
+      // channels (py·2 + px)·out + c → pixel (2i + py, 2j + px): DepthToSpace in DCR order
+      const stacked = g.reshape(g.concat(phases, 1), [0, 2, 2, out, h, w]);
+      return g.reshape(g.transpose(stacked, [0, 3, 4, 1, 5, 2]), [0, out, 2 * h, 2 * w]);
+    });
+
   const ones = new Map<number, [Value, Value]>();
   const unitAffine = (n: number): [Value, Value] => {
     if (!ones.has(n)) ones.set(n, [g.float32(new Array(n).fill(1), [n], 'ones'), g.float32(new Array(n).fill(0), [n], 'zeros')]);
@@ -202,7 +244,10 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
   const blocks = config.block_out_channels.length;
   for (let i = 0; i < blocks; i++) {
     for (let j = 0; j <= config.layers_per_block; j++) x = resnet(x, `decoder.up_blocks.${i}.resnets.${j}`);
-    if (i < blocks - 1) x = conv(g.resizeNearest(x, 2), `decoder.up_blocks.${i}.upsamplers.0.conv`);
+    if (i < blocks - 1) {
+      const name = `decoder.up_blocks.${i}.upsamplers.0.conv`;
+      x = options.upsample === 'resize' ? conv(g.resizeNearest(x, 2), name) : upsampleConv(x, name);
+    }
   }
   x = conv(g.silu(groupNorm(x, 'decoder.conv_norm_out')), 'decoder.conv_out');
   g.output(x, 'image');
