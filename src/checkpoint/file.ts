@@ -16,9 +16,9 @@ export class CheckpointFile {
     try {
       stat = fs.statSync(path);
     } catch {
-      throw new UsageError(`checkpoint ${path} does not exist or cannot be read: check the path`);
+      throw new UsageError(`${path} does not exist or cannot be read: check the path`);
     }
-    if (!stat.isFile()) throw new UsageError(`checkpoint ${path} is not a file`);
+    if (!stat.isFile()) throw new UsageError(`${path} is not a file (pass the weights file, or the folder to a loader that accepts folders)`);
     this.size = stat.size;
     this.fd = fs.openSync(path, 'r');
   }

@@ -16,7 +16,7 @@ export interface NpyArray {
 
 export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] as const; // \x93NUMPY
 
-const DESCR_DTYPES: Readonly<Record<string, DType>> = { '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i8': 'I64', '|f4': 'F32' };
+const DESCR_DTYPES: Readonly<Record<string, DType>> = { '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i8': 'I64' };
 
 interface NpyHeader {
   readonly dtype: DType;

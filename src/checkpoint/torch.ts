@@ -10,7 +10,7 @@ import type { CheckpointFile } from './file.js';
 import { stridedTensor } from './lazy.js';
 import { PickleGlobal, PickleObject, unpickle } from './pickle.js';
 import type { DType, LazyTensor } from './types.js';
-import { openZip, type ZipArchive } from './zip.js';
+import { openZip } from './zip.js';
 
 /** Pickles of real checkpoints are a few MB; a bigger one is corrupt or hostile. */
 const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
@@ -207,4 +207,3 @@ function describeGlobal(v: unknown): string {
   return v instanceof PickleGlobal ? v.qualifiedName : typeof v;
 }
 
-export type { ZipArchive };

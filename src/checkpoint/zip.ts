@@ -27,7 +27,8 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-export const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04] as const;
+/** A checkpoint's directory is tens of KB (one entry per storage); more is corrupt or hostile. */
+const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
 
 function u64(view: DataView, at: number, what: string, path: string): number {
   const v = view.getBigUint64(at, true);
@@ -68,6 +69,7 @@ export function openZip(file: CheckpointFile): ZipArchive {
   if (cdOffset + cdSize > file.size) {
     throw new FormatError(`${path}: central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${file.size}-byte file: truncated`);
   }
+  if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) throw new FormatError(`${path}: central directory of ${cdSize} bytes exceeds the ${MAX_CENTRAL_DIRECTORY_BYTES}-byte limit; the file is corrupt`);
   if (count * 46 > cdSize) throw new FormatError(`${path}: ${count} entries cannot fit a ${cdSize}-byte central directory; the file is corrupt`);
   const cd = file.read(cdOffset, cdSize, 'the zip central directory');
   const v = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
