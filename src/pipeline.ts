@@ -31,7 +31,7 @@ import { loadDiTCheckpoint } from './checkpoint/index.js';
 import type { DiTConfig } from './models/dit-config.js';
 import { ditOutChannels } from './models/dit-config.js';
 import { createDiTSession, type DiTSession } from './runtime/index.js';
-import { createVaeSession, type VaeSession } from './vae-session.js';
+import { createVaeSession, type VaeSession } from './image/decode.js';
 import { createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
@@ -182,8 +182,6 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
   const vaePath = resolveVaePath(load, config, user.vae);
   // Pixel-space models (1 or 3 channels, no VAE) go straight to the grid.
   const pixelSpace = config.in_channels !== 4;
-  const latentToPixel = pixelSpace ? 1 : 8;
-  const imageSize = config.input_size * latentToPixel;
   const classes = classTableFor(config, source.embedded, ckpt.classLabels);
   const base = {
     numClasses: config.num_classes,
@@ -204,14 +202,14 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
       };
 
   hooks.onPhase?.('building model');
-  const cacheDir = load.noCache ? undefined : cachePaths(load.cacheDir ?? defaultCacheDir()).compiled;
+  const cacheDir = cachePaths(load.cacheDir ?? defaultCacheDir()).compiled;
   let dit: DiTSession | undefined;
   let vae: VaeSession | undefined;
   try {
-    dit = await createDiTSession(ckpt, { device: load.device, threads: load.threads, cacheDir });
+    dit = await createDiTSession(ckpt, { device: load.device, threads: load.threads, cacheDir, noCache: load.noCache });
     if (vaePath !== undefined) {
       hooks.onPhase?.('building VAE');
-      vae = await createVaeSession(vaePath, { device: load.device, threads: load.threads, cacheDir });
+      vae = await createVaeSession(vaePath, { device: load.device, threads: load.threads, cacheDir, noCache: load.noCache });
     }
   } catch (err) {
     await dit?.release();
@@ -220,6 +218,8 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
     ckpt.weights.close();
   }
 
+  // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
+  const imageSize = config.input_size * (vae ? 2 ** (vae.config.block_out_channels.length - 1) : pixelSpace ? 1 : 8);
   const info: ModelInfo = {
     config,
     description: ckpt.description,
