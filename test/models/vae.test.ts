@@ -36,8 +36,8 @@ function relativeError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number) {
-  const vae = createVaeDecoder({ config, weights }, { device: 'cpu', maxBatch });
+async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number, upsample?: 'resize' | 'phases') {
+  const vae = createVaeDecoder({ config, weights }, { device: 'cpu', maxBatch, upsample });
   try {
     return await vae.decode(latents.data as Float32Array, latents.shape as [number, number, number, number]);
   } finally {
@@ -46,10 +46,10 @@ async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: n
 }
 
 describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fixture)', () => {
-  it('CPU: relative error < 1e-5, in one call and one image per call', async () => {
+  it('CPU: relative error < 1e-5, in one call and one image per call, both upsample forms', async () => {
     expect(latents.shape).toEqual([2, 4, 8, 8]);
-    for (const maxBatch of [4, 1]) {
-      const out = await decodeOnCpu(renamed.tensors, maxBatch);
+    for (const [maxBatch, upsample] of [[4, 'phases'], [1, 'phases'], [4, 'resize']] as const) {
+      const out = await decodeOnCpu(renamed.tensors, maxBatch, upsample);
       expect(out.shape).toEqual([2, 3, 16, 16]);
       expect(reference.shape).toEqual([2, 3, 16, 16]);
       expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-5);
@@ -91,6 +91,18 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
     for (let p = 0; p < 6; p++)
       for (let y = 0; y < 6; y++)
         for (let x = 0; x < 6; x++) expect(tiled.data[p * 256 + y * 16 + x]).toBe(whole.data[p * 64 + y * 8 + x]);
+  });
+
+  it('phase upsampling equals resize + conv on a non-square latent (8×6)', async () => {
+    const lat = (latents.data as Float32Array).subarray(0, 4 * 48);
+    const outs = [];
+    for (const upsample of ['phases', 'resize'] as const) {
+      const vae = createVaeDecoder({ config, weights: renamed.tensors }, { upsample });
+      outs.push(await vae.decode(lat, [1, 4, 8, 6]));
+      await vae.release();
+    }
+    expect(outs[0].shape).toEqual([1, 3, 16, 12]);
+    expect(relativeError(outs[0].data, outs[1].data)).toBeLessThan(1e-6);
   });
 
   it('rejects latents with the wrong channel count, naming the shape', async () => {
