@@ -390,6 +390,7 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
   const base = readForm();
   const requests = mode === 'single' ? [base] : [1, 5, 10].map((cfgScale) => ({ ...base, cfgScale }));
   const panels = requests.map((r) => createPanel(caption(r)));
+  const previous = { children: [...els.runs.children], compare: els.runs.classList.contains('compare') };
   els.runs.replaceChildren(...panels.map((p) => p.root));
   els.runs.classList.toggle('compare', mode === 'compare');
   setBusy(true);
@@ -398,7 +399,9 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (refused) {
       for (const c of active.controllers) c.abort();
-      els.runs.replaceChildren();
+      // A refused request changes nothing: the last result stays on screen.
+      els.runs.replaceChildren(...previous.children);
+      els.runs.classList.toggle('compare', previous.compare);
       showError(refused.reason);
       return;
     }
