@@ -15,7 +15,7 @@ export interface Progress {
 export function createProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStream }): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
-  let startedAt = 0;
+  let startedAt: number | undefined;
   let lastLine = 0;
   let open = false;
 
@@ -41,7 +41,7 @@ export function createProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStre
       write(name, true);
     },
     step(label, i, n) {
-      if (i <= 1 || startedAt === 0) startedAt = Date.now();
+      if (i <= 1 || startedAt === undefined) startedAt = Date.now();
       const elapsed = (Date.now() - startedAt) / 1000;
       const rate = i > 1 && elapsed > 0 ? (i - 1) / elapsed : 0;
       const eta = rate > 0 ? (n - i) / rate : NaN;
@@ -64,7 +64,7 @@ export function createProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStre
     done() {
       if (tty && open && !opts.quiet) stream.write('\n');
       open = false;
-      startedAt = 0;
+      startedAt = undefined;
     },
   };
 }
