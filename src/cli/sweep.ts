@@ -37,6 +37,12 @@ export function register(program: Command): void {
       let pipeline: Pipeline | undefined;
       try {
         pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
+        if (pipeline.info.embedded && raw.classLabels === undefined && raw.classes === undefined && raw.numImages === undefined) {
+          // Class adherence and within-class diversity need several samples per class: every
+          // class four times, one class per column.
+          raw.classLabels = Array.from({ length: 40 }, (_, i) => i % 10).join(',');
+          raw.samplesPerRow ??= '10';
+        }
         const plan = planSweep(raw, process.argv, pipeline.info.description);
         const classifier = pipeline.info.embedded ? await loadEmbeddedClassifier({ threads: load.threads }) : undefined;
         const axes = [plan.rows, plan.columns].filter((a) => a).map((a) => `${a!.flag.slice(2)} ${a!.values.join('/')}`);
