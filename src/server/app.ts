@@ -80,6 +80,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   });
 }
 
+const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+/** Whether a Host header names this machine's loopback (localhost or a loopback address, any port). */
+function isLoopbackHost(header: string | undefined): boolean {
+  const h = (header ?? '').toLowerCase();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']')) : h.split(':')[0]!;
+  return name === 'localhost' || LOOPBACK_ADDRESS.test(name);
+}
+
 /** The error listen() would give for this address, as a DitError a user can act on. */
 function listenError(err: NodeJS.ErrnoException, port: number, host: string): Error {
   if (err.code === 'EADDRINUSE') return new DitError(`port ${port} on ${host} is already in use; pass another --port (0 picks a free one)`);
@@ -144,6 +153,8 @@ export function createDitServer(opts: ServerOptions): DitServer {
     );
   }
 
+  let loopbackOnly = false;
+
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\b/i.test(type)) {
@@ -174,6 +185,7 @@ export function createDitServer(opts: ServerOptions): DitServer {
         res.end();
       }
     };
+    if (req.socket.destroyed) return; // the client left while its body was read: nothing to run
     const job = queue.submit(options, resolved, send);
     res.on('close', () => {
       clearInterval(heartbeat);
@@ -185,6 +197,10 @@ export function createDitServer(opts: ServerOptions): DitServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const p = url.pathname;
+    if (loopbackOnly && !isLoopbackHost(req.headers.host)) {
+      // DNS rebinding: a web page whose name now points at 127.0.0.1 would be "same origin" here.
+      throw new RequestError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not this server's name; open it as http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    }
     const allow = (methods: string) => {
       if (!methods.split(', ').includes(method)) {
         throw new RequestError(405, `${method} ${p} is not supported: use ${methods}`, undefined, { Allow: methods });
@@ -266,6 +282,7 @@ export function createDitServer(opts: ServerOptions): DitServer {
         server.listen(port, host, () => {
           server.off('error', onError);
           const addr = server.address() as AddressInfo;
+          loopbackOnly = LOOPBACK_ADDRESS.test(addr.address);
           const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
           resolve(`http://${shown}:${addr.port}/`);
         });

@@ -276,6 +276,15 @@ describe('routes and the page', () => {
     expect(wrong.body.error).toBe('GET /api/generate is not supported: use POST');
   });
 
+  it('refuses requests naming another host while bound to loopback (DNS rebinding)', async () => {
+    const port = new URL(base).port;
+    const evil = await request(`${base}api/info`, { headers: { Host: `evil.example:${port}` } });
+    expect(evil.status).toBe(403);
+    expect(evil.body.error).toBe(`Host "evil.example:${port}" is not this server's name; open it as http://127.0.0.1:${port}/`);
+    expect((await request(`${base}api/info`, { headers: { Host: `localhost:${port}` } })).status).toBe(200);
+    expect((await request(`${base}api/info`, { headers: { Host: `[::1]:${port}` } })).status).toBe(200);
+  });
+
   it('says how to build the page when it is missing', async () => {
     fs.rmSync(path.join(webRoot, 'index.html'));
     const res = await request(base);
