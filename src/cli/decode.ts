@@ -21,15 +21,16 @@ interface DecodeFlags {
   saveImages?: string;
   saveEach?: string;
   samplesPerRow: string;
+  tile?: string;
   device?: string;
   threads?: string;
   cache?: boolean;
   cacheDir?: string;
 }
 
-function parseSamplesPerRow(text: string): number {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
-    throw new UsageError(`--samples-per-row ${JSON.stringify(text)} must be a whole number ≥ 1 (grid columns, e.g. 4)`);
+function parseWholeNumber(flag: string, text: string, min: number, hint: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min) {
+    throw new UsageError(`${flag} ${JSON.stringify(text)} must be a whole number ≥ ${min} (${hint})`);
   }
   return Number(text);
 }
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--save-images <file>', "write the decoder's float output (N, 3, H, W), before clamping, as .npy")
     .option('--save-each <dir>', 'also write one PNG per image into this folder')
     .option('--samples-per-row <n>', 'grid columns', '4')
+    .option('--tile <n>', 'decode latents larger than n×n in overlapping n×n tiles with blended seams (less memory; e.g. 32)')
     .option('--device <cpu|webgpu|cuda>', 'where to run', 'cpu')
     .option('--threads <n>', 'CPU threads for ONNX Runtime (default: all cores)')
     .option('--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache')
@@ -70,7 +72,8 @@ export function register(program: Command): void {
         noCache: flags.cache === false,
         cacheDir: flags.cacheDir,
       });
-      const samplesPerRow = parseSamplesPerRow(flags.samplesPerRow);
+      const samplesPerRow = parseWholeNumber('--samples-per-row', flags.samplesPerRow, 1, 'grid columns, e.g. 4');
+      const tile = flags.tile === undefined ? undefined : parseWholeNumber('--tile', flags.tile, 2, 'latent pixels per tile side, e.g. 32 for 256-pixel tiles');
       const out = flags.out ?? (flags.saveImages === undefined ? 'grid.png' : undefined);
       for (const p of [out, flags.saveImages]) if (p !== undefined) checkWritable(p);
       if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
@@ -89,6 +92,7 @@ export function register(program: Command): void {
         device: load.device,
         threads: load.threads,
         cacheDir: load.noCache ? undefined : cachePaths(cacheDir).compiled,
+        tile: tile === undefined ? undefined : { latentTile: tile },
       });
       let images;
       try {

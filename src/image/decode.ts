@@ -4,8 +4,6 @@
  * ONNX model is built per latent size on first use (and kept in the compiled-model cache when a
  * cache folder is given); the batch dim is symbolic.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
@@ -20,7 +18,7 @@ export interface VaeSource {
   readonly config: VaeConfig;
   /** Canonical (diffusers new naming) decoder weights; read while a model is being built. */
   readonly weights: ReadonlyMap<string, LazyTensor>;
-  /** The VAE file or folder the weights came from; keys the compiled-model cache. */
+  /** The weights file read; with the config it keys the compiled-model cache (path, size, mtime). */
   readonly path?: string;
   /** Latents are divided by this; default config.scaling_factor. */
   readonly scalingFactor?: number;
@@ -48,17 +46,6 @@ export interface VaeSession {
   release(): Promise<void>;
 }
 
-/** What identifies a VAE file or folder for the cache: the files in it, each by path, size and mtime. */
-function sourceIdentity(source: string): unknown {
-  const st = fs.statSync(source);
-  if (!st.isDirectory()) return [fileIdentity(source)];
-  return fs
-    .readdirSync(source)
-    .filter((f) => /\.(json|safetensors|bin|pt|pth|ckpt)$/.test(f))
-    .sort()
-    .map((f) => fileIdentity(path.join(source, f)));
-}
-
 /**
  * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
  * The weights map must stay readable until `release()` (new sizes build new models).
@@ -69,7 +56,7 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
   const maxBatch = opts.maxBatch ?? 4;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new UsageError(`VAE maxBatch ${maxBatch} must be a whole number ≥ 1`);
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
-  const identity = useCache ? sourceIdentity(source.path!) : null;
+  const identity = useCache ? fileIdentity(source.path!) : null;
   const sessions = new Map<string, Promise<Session>>();
 
   const sessionFor = (h: number, w: number): Promise<Session> => {
@@ -138,7 +125,7 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
  */
 export async function createVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
   const ckpt = loadVaeCheckpoint(pathOrDir);
-  const decoder = createVaeDecoder({ config: ckpt.config, weights: ckpt.weights.tensors, path: pathOrDir, scalingFactor: ckpt.scalingFactor }, opts);
+  const decoder = createVaeDecoder({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
   return {
     config: decoder.config,
     decode: (latents, shape) => decoder.decode(latents, shape),

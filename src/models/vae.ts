@@ -13,6 +13,10 @@
  * The scale division lives in the graph so that every caller (pipeline, `dit decode`) hands over
  * latents unchanged and nobody can apply it twice or forget it.
  *
+ * "Nearest ×2, then 3×3 conv" is computed by default as four 2×2 convolutions of the small input,
+ * one per output pixel phase, then interleaved: the same sums with 4 instead of 9 multiply-adds
+ * per output pixel (SD VAE at 32×32: 263 G instead of 311 G in all).
+ *
  * GroupNorm is written as reshape (N, G, -1) → InstanceNormalization (unit scale, zero bias) →
  * reshape back → per-channel affine: InstanceNormalization exists on every execution provider, while
  * ONNX GroupNormalization (opset 18) and com.microsoft.GroupNorm do not.
@@ -48,8 +52,9 @@ export function vaeUpscale(config: VaeConfig): number {
 }
 
 /**
- * Multiply-adds of one decode at latent size h×w: every convolution plus the attention's two
- * (HW × HW × C) products (norms and elementwise ops are not counted). SD VAE at 32×32: 311 G.
+ * Multiply-adds of one decode at latent size h×w as diffusers computes it (upsampling by resize):
+ * every convolution, the attention's projections and its two (HW × HW × C) products; norms and
+ * elementwise ops are not counted. SD VAE at 32×32: 311 G, the figure benchmarks quote.
  */
 export function vaeDecoderMacs(config: VaeConfig, h: number, w: number): number {
   let macs = 0;
@@ -86,7 +91,7 @@ function checkConfig(config: VaeConfig, options: VaeDecoderOptions): number {
     throw new UsageError(`VAE block_out_channels [${boc.join(', ')}] must be positive multiples of norm_num_groups ${groups}`);
   }
   for (const [what, v] of [['latentHeight', options.latentHeight], ['latentWidth', options.latentWidth]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`VAE decoder ${what} ${v} must be a whole number ≥ 1 (image size / ${8})`);
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`VAE decoder ${what} ${v} must be a whole number ≥ 1 (the image side / ${vaeUpscale(config)})`);
   }
   const scalingFactor = options.scalingFactor ?? config.scaling_factor;
   if (!(scalingFactor > 0)) throw new UsageError(`VAE scaling_factor ${scalingFactor} must be > 0 (SD VAEs: 0.18215)`);
@@ -151,24 +156,27 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
       const [, c, h, w] = x.shape as [number | string, number, number, number];
       const weight = tensor(`${name}.weight`);
       const out = weight.shape[0];
+      const bias = param(`${name}.bias`);
+      let full: Float32Array | undefined; // (out, c, 3, 3), read once for the four phases, when the model is written
       const taps = [[[0], [1, 2]], [[0, 1], [2]]]; // taps[phase][offset] = kernel rows (or columns) summed
       const phases: Value[] = [];
       for (const py of [0, 1]) {
         for (const px of [0, 1]) {
           const k = g.weight(`${name}.phase${py}${px}.weight`, [out, c, 2, 2], () => {
-            const full = weight.toFloat32(); // (out, c, 3, 3)
+            full ??= weight.toFloat32();
             const small = new Float32Array(out * c * 4);
             for (let oc = 0; oc < out * c; oc++)
               for (let dy = 0; dy < 2; dy++)
                 for (let dx = 0; dx < 2; dx++) {
                   let sum = 0;
-                  for (const ky of taps[py][dy]) for (const kx of taps[px][dx]) sum += full[oc * 9 + ky * 3 + kx];
+                  for (const ky of taps[py][dy]) for (const kx of taps[px][dx]) sum += full![oc * 9 + ky * 3 + kx];
                   small[oc * 4 + dy * 2 + dx] = sum;
                 }
+            if (py === 1 && px === 1) full = undefined;
             return small;
           });
           const pads = [py === 0 ? 1 : 0, px === 0 ? 1 : 0, py === 1 ? 1 : 0, px === 1 ? 1 : 0];
-          phases.push(g.conv(x, k, param(`${name}.bias`), { pads }, `phase${py}${px}`)); // (N, out, h, w)
+          phases.push(g.conv(x, k, bias, { pads }, `phase${py}${px}`)); // (N, out, h, w)
         }
       }
       // channels (py·2 + px)·out + c → pixel (2i + py, 2j + px): DepthToSpace in DCR order

@@ -58,6 +58,16 @@ describe('dit decode (vae-tiny fixture)', () => {
     expect(readPng(path.join(each, '000000.png')).width).toBe(16);
   });
 
+  it('--tile 4 decodes the 8×8 latents in tiles: same image size, numbers no longer those of a whole decode', async () => {
+    const out = path.join(dir, 'tiled.npy');
+    const r = await runCli(['decode', '--vae', FIXTURE, '--latents', LATENTS, '--save-images', out, '--tile', '4', '--no-cache']);
+    expect(r.code).toBe(0);
+    const tiled = readNpy(out);
+    expect(tiled.shape).toEqual([2, 3, 16, 16]);
+    // per-tile GroupNorm statistics and attention change the numbers; a whole decode would match to 1e-6
+    expect(relativeError(tiled.data as Float32Array, reference.data as Float32Array)).toBeGreaterThan(1e-3);
+  });
+
   it('reports bad input in one line with exit code 2', async () => {
     const ints = path.join(dir, 'ints.npy');
     writeNpy(ints, new BigInt64Array(4), [1, 4]);
@@ -66,6 +76,7 @@ describe('dit decode (vae-tiny fixture)', () => {
       [['--latents', path.join(dir, 'none.npy')], /--latents .*none\.npy: no such file/],
       [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" must be a whole number ≥ 1/],
       [['--latents', LATENTS, '--device', 'tpu'], /--device/],
+      [['--latents', LATENTS, '--tile', '1'], /--tile "1" must be a whole number ≥ 2/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(['decode', '--vae', FIXTURE, ...args, '--out', path.join(dir, 'g.png'), '--no-cache']);
