@@ -122,7 +122,7 @@ describe('dit serve page on the embedded model', () => {
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]');
     const item = page.locator('#history .history-item').first();
-    expect(await item.textContent()).toMatch(/^CFG 3\.5 · seed 5 · 8 steps · dpm-solver\+\+ · Sneaker, 2 images/);
+    expect(await item.textContent()).toMatch(new RegExp(`^CFG 3\\.5 · seed 5 · 8 steps · ${app.info.defaults.sampler.replace(/\+/g, '\\+')} · Sneaker, 2 images`));
     await item.click();
     expect(await page.inputValue('#seed')).toBe('5');
     expect(await page.inputValue('#steps')).toBe('8');
@@ -175,7 +175,7 @@ describe('dit serve page on the embedded model', () => {
     await page.keyboard.type('3');
     await page.keyboard.press('Enter'); // submits the form
     await page.locator('.run img.final').waitFor();
-    expect(await page.locator('.run figcaption').textContent()).toMatch(/^CFG 3\.5 · seed \d+ · 3 steps · Trouser, 1 image$/);
+    expect(await page.locator('.run figcaption').textContent()).toMatch(/^CFG 3\.5 · seed \d+ · 3 steps · Trouser, 2 images$/);
   });
 
   it('compares CFG 1, 5 and 10 on one seed side by side', async () => {
