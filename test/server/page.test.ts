@@ -195,6 +195,18 @@ describe('dit serve page on the embedded model', () => {
     await page.screenshot({ path: path.join(outDir, 'page-compare-1280.png'), fullPage: true });
   });
 
+  it('cancels a long run from the Cancel button', async () => {
+    await page.fill('#steps', '1000');
+    await page.click('#generate');
+    await expect.poll(() => page.locator('.run .status').textContent()).toMatch(/^Step \d+\/1000 · /);
+    expect(await page.isEnabled('#generate')).toBe(false);
+    await page.click('#cancel');
+    await expect.poll(() => page.locator('.run .status').textContent()).toBe('Cancelled (cancelled by request)');
+    expect(await page.isEnabled('#generate')).toBe(true);
+    expect(app.queue.pending).toBe(0);
+    expect(await page.locator('.run img.final').count()).toBe(0);
+  });
+
   it('fits a 360 px wide phone screen', async () => {
     const phone = await browser.newPage({ viewport: { width: 360, height: 780 } });
     await phone.goto(base);
