@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('--host <address>', 'address to listen on; 0.0.0.0 opens it to the network (no authentication)', '127.0.0.1')
     .option('--max-images <n>', 'most images per request', '64')
     .option('--max-queue <n>', 'most jobs waiting or running at once', '8')
-    .option('--quiet', 'no progress output while loading')
+    .option('--quiet', 'no progress output while loading, no line per job')
     .action(async (flags: ServeFlags) => {
       const port = intFlag('--port', flags.port, 0, 65535, ' (0 picks a free port)');
       const maxImages = intFlag('--max-images', flags.maxImages, 1, 256, ' (images per request)');
@@ -52,7 +52,8 @@ export function register(program: Command): void {
       try {
         pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
         progress.done();
-        const app = createDitServer({ pipeline, maxImages, maxQueue });
+        const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`dit serve: ${line}\n`);
+        const app = createDitServer({ pipeline, maxImages, maxQueue, log });
         const url = await app.listen(port, host);
         if (!LOOPBACK.has(host)) {
           process.stderr.write(`dit: warning: listening on ${host}: anyone who can reach this machine can run jobs on it\n`);

@@ -25,6 +25,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** Finished jobs whose PNG stays downloadable (default 32). */
   readonly keepResults?: number;
+  /** One line per finished, failed or cancelled job (e.g. to stderr). */
+  readonly log?: (line: string) => void;
   /** Seconds between keep-alive comments on idle event streams (default 15). */
   readonly heartbeatSeconds?: number;
 }
@@ -112,7 +114,7 @@ export function checkAddress(port: number, host: string): Promise<void> {
 }
 
 export function createDitServer(opts: ServerOptions): DitServer {
-  const { pipeline } = opts;
+  const { pipeline, log } = opts;
   const webRoot = opts.webRoot ?? DEFAULT_WEB_ROOT;
   const maxImages = opts.maxImages ?? 64;
   const maxQueue = opts.maxQueue ?? 8;
@@ -179,17 +181,30 @@ export function createDitServer(opts: ServerOptions): DitServer {
       }
       const { type: name, ...data } = event;
       res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      if (name === 'done' || name === 'failed' || name === 'cancelled') {
+      if (event.type === 'done' || event.type === 'failed' || event.type === 'cancelled') {
         over = true;
         clearInterval(heartbeat);
         res.end();
+        logEnd(event);
       }
+    };
+    const what = `${resolved.labels.length} image${resolved.labels.length === 1 ? '' : 's'}, ${resolved.numSamplingSteps} steps, ${resolved.sampler}, CFG ${resolved.cfgScale}, seed ${resolved.seed}`;
+    const logEnd = (event: JobEvent) => {
+      const tag = `job ${job.id.slice(0, 8)} (${what})`;
+      if (event.type === 'done') {
+        const t = event.timings;
+        log?.(`${tag}: done in ${(t.sampleSeconds + t.decodeSeconds).toFixed(1)} s (sampling ${t.sampleSeconds.toFixed(1)} s, decoding ${t.decodeSeconds.toFixed(1)} s)`);
+      } else if (event.type === 'failed') log?.(`${tag}: failed: ${event.error}`);
+      else if (event.type === 'cancelled') log?.(`${tag}: cancelled (${event.reason})`);
     };
     if (req.socket.destroyed) return; // the client left while its body was read: nothing to run
     const job = queue.submit(options, resolved, send);
     res.on('close', () => {
       clearInterval(heartbeat);
-      if (!over) queue.cancel(job.id, 'the client disconnected');
+      if (over) return;
+      over = true; // nothing more can be written to this client
+      queue.cancel(job.id, 'the client disconnected');
+      logEnd({ type: 'cancelled', reason: 'the client disconnected' });
     });
   }
 

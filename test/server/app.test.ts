@@ -14,6 +14,7 @@ let fake: FakePipeline;
 let app: DitServer;
 let base: string;
 let webRoot: string;
+let logged: string[];
 
 beforeEach(async () => {
   fake = createFakePipeline();
@@ -21,7 +22,8 @@ beforeEach(async () => {
   fs.mkdirSync(path.join(webRoot, 'assets'));
   fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>t</title>');
   fs.writeFileSync(path.join(webRoot, 'assets', 'app-1234.js'), 'console.log(1)');
-  app = createDitServer({ pipeline: fake.pipeline, webRoot, maxImages: 16, maxQueue: 3, maxBodyBytes: 1024 });
+  logged = [];
+  app = createDitServer({ pipeline: fake.pipeline, webRoot, maxImages: 16, maxQueue: 3, maxBodyBytes: 1024, log: (l) => logged.push(l) });
   base = await app.listen(0, '127.0.0.1');
 });
 
@@ -144,6 +146,8 @@ describe('POST /api/generate jobs', () => {
 
     const status = await request(`${base}api/jobs/${done.id}`);
     expect(status.body).toMatchObject({ id: done.id, state: 'done', step: 4, steps: 4, resultUrl: done.resultUrl, error: null });
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(new RegExp(`^job ${done.id.slice(0, 8)} \\(2 images, 4 steps, ddpm, CFG 4, seed 3\\): done in \\d+\\.\\d s \\(sampling \\d+\\.\\d s, decoding 0\\.0 s\\)$`));
   });
 
   it('runs one job at a time: the second reports position 1, then runs after the first', async () => {
@@ -180,6 +184,7 @@ describe('POST /api/generate jobs', () => {
     expect(fake.runs[0]!.outcome).toBe('aborted');
     expect(fake.runs[0]!.signal?.reason).toBe('the client disconnected');
     expect((await request(`${base}api/jobs/${id}`)).body.state).toBe('cancelled');
+    expect(logged).toEqual([`job ${id.slice(0, 8)} (4 images, 50 steps, ddpm, CFG 4, seed 0): cancelled (the client disconnected)`]);
 
     fake.release();
     await second.until('done');
