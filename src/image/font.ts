@@ -1,5 +1,5 @@
 /**
- * A 5×7 bitmap font for printable ASCII, drawn for this project, so contact sheets need no system
+ * A 5×7 bitmap font for printable ASCII (plus × and ·), drawn for this project, so contact sheets need no system
  * fonts. Each glyph is 7 rows of 5 columns ('#' ink, '.' paper); text advances 6 columns per
  * character (one blank column between glyphs) and 8 rows per line, times an integer scale.
  */
@@ -110,9 +110,12 @@ const GLYPH_ROWS: Record<string, string> = {
   '|': '..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#..',
   '}': '.#... ..#.. ..#.. ...#. ..#.. ..#.. .#...',
   '~': '..... ..... .#... #.#.# ...#. ..... .....',
+  // Two non-ASCII signs that labels of sizes and products use ("256×256", "s·step").
+  '·': '..... ..... ..... ..#.. ..... ..... .....',
+  '×': '..... #...# .#.#. ..#.. .#.#. #...# .....',
 };
 
-/** Drawn for any character outside printable ASCII, so a missing glyph is visible rather than silent. */
+/** Drawn for any character the font lacks, so a missing glyph is visible rather than silent. */
 const MISSING = '##### #...# #...# #...# #...# #...# #####';
 
 /** A glyph as rows of booleans, (GLYPH_HEIGHT, GLYPH_WIDTH). */
@@ -125,7 +128,7 @@ function parseGlyph(rows: string): Glyph {
 const GLYPHS = new Map<string, Glyph>(Object.entries(GLYPH_ROWS).map(([ch, rows]) => [ch, parseGlyph(rows)]));
 const MISSING_GLYPH = parseGlyph(MISSING);
 
-/** The glyph for one character; characters outside printable ASCII get a hollow box. */
+/** The glyph for one character; characters the font lacks get a hollow box. */
 export function glyphFor(ch: string): Glyph {
   return GLYPHS.get(ch) ?? MISSING_GLYPH;
 }

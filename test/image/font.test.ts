@@ -17,8 +17,8 @@ function ascii(img: RgbImage): string[] {
 }
 
 describe('bitmap font', () => {
-  it('has a distinct 5×7 glyph for each of the 95 printable ASCII characters', () => {
-    const expected = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+  it('has a distinct 5×7 glyph for each of the 95 printable ASCII characters, × and ·', () => {
+    const expected = [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)), '·', '×'];
     expect(fontCharacters()).toEqual(expected);
     const seen = new Map<string, string>();
     for (const ch of expected) {
@@ -69,9 +69,9 @@ describe('bitmap font', () => {
     expect(ascii(img)).toEqual(['#.#', '#.#', '.#.']);
   });
 
-  it('draws a hollow box for a character outside printable ASCII', () => {
+  it('draws a hollow box for a character the font lacks', () => {
     const img = blank(5, 7);
-    drawText(img, '×', 0, 0);
+    drawText(img, 'é', 0, 0);
     expect(ascii(img)).toEqual(['#####', '#...#', '#...#', '#...#', '#...#', '#...#', '#####']);
   });
 
