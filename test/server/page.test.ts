@@ -207,6 +207,23 @@ describe('dit serve page on the embedded model', () => {
     expect(await page.locator('.run img.final').count()).toBe(0);
   });
 
+  it('shows the queue position behind another tab, which cancels its run by closing', async () => {
+    const other = await context.newPage();
+    await other.goto(base);
+    await other.waitForSelector('body[data-ready="true"]');
+    await other.fill('#steps', '1000');
+    await other.click('#generate');
+    await expect.poll(() => other.locator('.run .status').textContent()).toMatch(/^Step \d+\/1000 · /);
+
+    await page.fill('#steps', '2');
+    await page.click('#generate');
+    await expect.poll(() => page.locator('.run .status').textContent()).toBe('Queued: position 1 (1 job ahead)');
+    await other.close(); // the tab's stream closes: the server cancels its job and runs ours
+    await page.locator('.run img.final').waitFor();
+    expect(await page.locator('.run .status').textContent()).toMatch(/^Done: 2 steps in /);
+    expect(app.queue.pending).toBe(0);
+  });
+
   it('fits a 360 px wide phone screen', async () => {
     const phone = await browser.newPage({ viewport: { width: 360, height: 780 } });
     await phone.goto(base);

@@ -110,7 +110,7 @@ function applyRequest(r: GenerateRequest): void {
   setValue(els.interval, Array.isArray(r.guidanceInterval) ? r.guidanceInterval.join(',') : r.guidanceInterval);
   const labels = Array.isArray(r.classLabels) ? r.classLabels : typeof r.classLabels === 'string' ? r.classLabels.split(',').map(Number) : [];
   chosen = [...new Set(labels.filter((id) => Number.isInteger(id)))];
-  setValue(els.numImages, r.numImages ?? (chosen.length > 0 ? chosen.length : d.labels.length));
+  setValue(els.numImages, r.numImages ?? imagesFor(chosen));
   syncSliders();
   renderChips();
 }
@@ -168,10 +168,15 @@ function renderChips(): void {
   );
 }
 
+/** One image per chosen class; none chosen means the model's default classes. */
+function imagesFor(ids: readonly number[]): number {
+  return ids.length > 0 ? ids.length : info.defaults.labels.length;
+}
+
 function setChosen(next: number[]): void {
-  // Keep "one image per class" while the user has not set another count.
-  if (Number(els.numImages.value) === Math.max(chosen.length, 1) || els.numImages.value === '') {
-    els.numImages.value = String(Math.max(next.length, 1));
+  // Follow the classes while the user has not typed another count.
+  if (els.numImages.value === '' || Number(els.numImages.value) === imagesFor(chosen)) {
+    els.numImages.value = String(imagesFor(next));
   }
   chosen = next;
   renderChips();
