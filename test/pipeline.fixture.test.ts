@@ -9,21 +9,12 @@ import path from 'node:path';
 import { createPipeline, type Pipeline } from '../src/pipeline.js';
 import { readNpy } from '../src/checkpoint/index.js';
 import { createTorchGenerator } from '../src/diffusion/random.js';
+import { relativeError } from './helpers/compare.js';
 
 const dir = path.resolve(__dirname, '../../shared/fixtures/dit-tiny');
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
   samples: Array<{ labels: number[]; cfg: number | null; steps: number; seed: number; sampler?: string; out: string; initial_noise: string }>;
 };
-
-function relativeError(x: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (x[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 let pipeline: Pipeline;
 beforeAll(async () => {

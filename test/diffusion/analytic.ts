@@ -66,12 +66,4 @@ export function exactOdeEndpoint(data: GaussianData, shape: LatentShape, xT: Flo
   return out;
 }
 
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+export { relativeError } from '../helpers/compare.js';

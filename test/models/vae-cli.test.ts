@@ -6,20 +6,11 @@ import { readNpy, writeNpy } from '../../src/checkpoint/index.js';
 import { toByte } from '../../src/image/grid.js';
 import { readPng } from '../../src/image/png.js';
 import { runCli } from '../helpers/run-cli.js';
+import { relativeError } from '../helpers/compare.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
 const LATENTS = path.join(FIXTURE, 'decode.latents.npy');
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 let dir: string;
 beforeEach(() => {

@@ -9,6 +9,7 @@ import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../../
 import { createVaeDecoder, createVaeSession } from '../../src/image/decode.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
+import { relativeError } from '../helpers/compare.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
 const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
@@ -25,16 +26,6 @@ const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
 const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
 afterAll(() => renamed.close());
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number, upsample?: 'resize' | 'phases') {
   const vae = createVaeDecoder({ config, weights }, { device: 'cpu', maxBatch, upsample });
