@@ -6,6 +6,7 @@ import path from 'node:path';
 import { runCli } from '../helpers/run-cli.js';
 import { readNpy } from '../../src/checkpoint/index.js';
 import { relativeError } from '../helpers/compare.js';
+import { decodePng } from '../../src/image/png.js';
 
 const tiny = path.resolve(__dirname, '../../../shared/fixtures/dit-tiny');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sample-'));
@@ -74,5 +75,44 @@ describe('dit sample: user errors give one line and exit code 2, before any work
     const r = await runCli(base);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('dit: --vae none decodes no images: pass --save-latents FILE to keep the latents, or a VAE with --vae ema|mse|PATH\n');
+  });
+});
+
+describe('dit sample finds official weights in the cache folder', () => {
+  it('--model DiT-XL/2 without the download says which command fetches it', async () => {
+    const cacheDir = tmp();
+    const r = await runCli(['sample', '--model', 'DiT-XL/2', '--image-size', '256', '--cache-dir', cacheDir, '--quiet']);
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `dit: the official DiT-XL/2 256×256 weights are not in the cache (${path.join(cacheDir, 'models', 'DiT-XL-2-256x256.pt')}); run \`dit download DiT-XL-2-256\` or pass --ckpt\n`,
+    });
+  });
+
+  it('--vae mse without the download names the folder and the files to place there', async () => {
+    const cacheDir = tmp();
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'mse', '--cache-dir', cacheDir, '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `dit: --vae mse: the folder ${path.join(cacheDir, 'vae', 'sd-vae-ft-mse')} does not hold the VAE. Run \`dit download vae-mse\`, or place config.json and diffusion_pytorch_model.safetensors from https://huggingface.co/stabilityai/sd-vae-ft-mse there; or pass --vae none to save latents only\n`,
+    );
+  });
+
+  it('--vae ema decodes with the VAE placed in the cache folder', async () => {
+    const cacheDir = tmp();
+    const vaeDir = path.join(cacheDir, 'vae', 'sd-vae-ft-ema');
+    fs.mkdirSync(vaeDir, { recursive: true });
+    for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) {
+      fs.copyFileSync(path.resolve(tiny, '../vae-tiny', f), path.join(vaeDir, f));
+    }
+    const out = path.join(tmp(), 'grid.png');
+    const r = await runCli([
+      'sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'ema', '--cache-dir', cacheDir,
+      '--class-labels', '1,2,3', '--num-sampling-steps', '4', '--out', out, '--quiet',
+    ]);
+    expect(r).toEqual({ code: 0, stdout: `${out}\n`, stderr: '' });
+    // The tiny VAE upsamples ×2: 8×8 latents → 16×16 images, three in a row with 2-pixel borders.
+    const png = decodePng(fs.readFileSync(out));
+    expect([png.width, png.height]).toEqual([3 * 18 + 2, 18 + 2]);
   });
 });
