@@ -36,6 +36,9 @@ export interface BenchResult {
   readonly matmul_shape: [number, number, number];
   readonly matmul_gflops_per_s: number;
   readonly ratio_to_matmul: number;
+  /** Process CPU seconds per forward (median) and the same ratio on CPU time: with threads = 1 these do not depend on other load. */
+  readonly cpu_seconds_per_forward: number;
+  readonly cpu_ratio_to_matmul: number;
   readonly weights_mb: number;
   readonly build_s: number;
   readonly session_s: number;
@@ -80,13 +83,17 @@ export function randomDiTWeights(config: DiTConfig, seed = 0): (name: string) =>
   };
 }
 
-async function timeRuns(repeats: number, once: () => Promise<unknown>, warmUp = true): Promise<number[]> {
+/** Wall seconds of each run (and, in `cpu`, process CPU seconds: robust to other load with 1 thread). */
+async function timeRuns(repeats: number, once: () => Promise<unknown>, warmUp = true, cpu?: number[]): Promise<number[]> {
   if (warmUp) await once(); // the first run allocates the arena and plans memory
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await once();
     times.push((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpu?.push((c.user + c.system) / 1e6);
   }
   return times;
 }
@@ -141,12 +148,14 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
     // Forwards and reference matmuls alternate, so that load from other processes hits both alike.
     const times: number[] = [];
     const mmTimes: number[] = [];
+    const cpu: number[] = [];
+    const mmCpu: number[] = [];
     try {
       await ready.run(feeds);
       await reference.run();
       for (let i = 0; i < repeats; i++) {
-        times.push(...(await timeRuns(1, () => ready.run(feeds), false)));
-        mmTimes.push(...(await timeRuns(3, reference.run, false)));
+        times.push(...(await timeRuns(1, () => ready.run(feeds), false, cpu)));
+        mmTimes.push(...(await timeRuns(3, reference.run, false, mmCpu)));
       }
     } finally {
       await reference.release();
@@ -170,6 +179,8 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
       matmul_shape: mm,
       matmul_gflops_per_s: matmul,
       ratio_to_matmul: gflops / matmul,
+      cpu_seconds_per_forward: median(cpu),
+      cpu_ratio_to_matmul: ops / median(cpu) / ((2 * mm[0] * mm[1] * mm[2]) / median(mmCpu)),
       weights_mb: saved.weightBytes / 2 ** 20,
       build_s: (t1 - t0) / 1000,
       session_s: (t2 - t1) / 1000,

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+import { ditConfigFor, ditForwardOps } from '../../src/models/dit.js';
+
+describe('dit bench', () => {
+  it('prints one JSON line with the timing, the op count and the MatMul reference', async () => {
+    const r = await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '128', '--batch', '1', '--repeats', '1', '--threads', '1', '--json']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(j).toMatchObject({ model: 'DiT-S/8', image_size: 128, batch: 1, device: 'cpu', threads: 1, matmul_shape: [4, 384, 1536] });
+    expect(j.gops_per_forward).toBeCloseTo(ditForwardOps(ditConfigFor('DiT-S/8', { input_size: 16 }), 1) / 1e9, 9);
+    for (const k of ['seconds_per_forward', 'gflops_per_s', 'matmul_gflops_per_s', 'build_s', 'session_s', 'peak_rss_mb']) {
+      expect(j[k], k).toBeGreaterThan(0);
+    }
+    expect(j.gflops_per_s as number).toBeCloseTo((j.gops_per_forward as number) / (j.seconds_per_forward as number), 6);
+  });
+
+  it('rejects bad flags with exit code 2 and a message naming the value', async () => {
+    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model DiT-Q/2: must be one of DiT-XL/2, DiT-XL/4') });
+    expect(await runCli(['bench', '--image-size', '100'])).toMatchObject({ code: 2, stderr: 'dit: --image-size 100: must be a multiple of 8 (the VAE downsamples by 8)\n' });
+    expect(await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '96'])).toMatchObject({ code: 2, stderr: "dit: --image-size 96: the latent side 12 must be a multiple of DiT-S/8's patch size 8\n" });
+    expect(await runCli(['bench', '--attention', 'flash'])).toMatchObject({ code: 2, stderr: 'dit: --attention flash: must be fused or plain\n' });
+    expect(await runCli(['bench', '--device', 'tpu'])).toMatchObject({ code: 2, stderr: 'dit: --device tpu: must be one of cpu, webgpu, cuda\n' });
+    expect(await runCli(['bench', '--batch', '0'])).toMatchObject({ code: 2, stderr: 'dit: --batch 0: must be an integer from 1 to 1024\n' });
+  });
+});
