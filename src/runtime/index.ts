@@ -8,7 +8,7 @@
  *   run(x, t, y, batch).
  * - deviceSupport() says which devices (cpu | webgpu | cuda) this install can use and why not.
  */
-export { createSession, deviceSupport, DEVICES, isDevice } from './session.js';
+export { createSession, deviceFailure, deviceSupport, DEVICES, isDevice } from './session.js';
 export type { Device, GraphOptimizationLevel, NamedTensor, Session, SessionOptions } from './session.js';
 export { createDiTSession } from './dit-session.js';
 export type { DiTModelSource, DiTSession, DiTSessionOptions } from './dit-session.js';

@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { DitError, UsageError } from '../errors.js';
+import { encodeModel, GraphBuilder } from '../graph/index.js';
 
 /** Device name → ONNX Runtime execution provider. */
 export const DEVICES = Object.freeze({
@@ -58,7 +59,7 @@ export function deviceSupport(): Record<Device, { available: boolean; reason?: s
   for (const d of Object.keys(DEVICES) as Device[]) {
     const ep = DEVICES[d];
     if (!backends.has(ep)) out[d] = { available: false, reason: `onnxruntime-node on ${process.platform}-${process.arch} has no ${ep} execution provider` };
-    else if (!backends.get(ep)) out[d] = { available: false, reason: `the ${ep} provider is not bundled; install it (npm install onnxruntime-node --onnxruntime-node-install=${ep})` };
+    else if (!backends.get(ep)) out[d] = { available: false, reason: `the ${ep} provider is not bundled; install it (npm install onnxruntime-node --onnxruntime-node-install=cuda12 for CUDA 12)` };
     else out[d] = { available: true };
   }
   return out;
@@ -93,6 +94,40 @@ function ortOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   };
 }
 
+/** A one-node model (y = x + x): enough to ask a provider whether it starts at all. */
+function probeModel(): Uint8Array {
+  const g = new GraphBuilder({ name: 'probe' });
+  const x = g.input('x', 'float32', [1, 2]);
+  g.output(g.add(x, x), 'y');
+  return encodeModel(g.finish());
+}
+const probes = new Map<Device, Promise<string | undefined>>();
+
+/** Why `device` cannot run even a one-node model here, or undefined when it can. */
+export function deviceFailure(device: Device): Promise<string | undefined> {
+  let p = probes.get(device);
+  if (!p) {
+    const s = deviceSupport()[device];
+    p = !s.available
+      ? Promise.resolve(s.reason)
+      : ort.InferenceSession.create(probeModel(), { executionProviders: [DEVICES[device]], logSeverityLevel: 3 }).then(
+          async (session) => {
+            await session.release();
+            return undefined;
+          },
+          (err: unknown) => `its provider does not start (${(err as Error).message.split('\n')[0]})`,
+        );
+    probes.set(device, p);
+  }
+  return p;
+}
+
+async function workingDevices(): Promise<string> {
+  const names = Object.keys(DEVICES) as Device[];
+  const failures = await Promise.all(names.map((d) => deviceFailure(d)));
+  return names.filter((_, i) => failures[i] === undefined).join(', ');
+}
+
 /**
  * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
  * weights are never held twice by this process) or from in-memory bytes (small models).
@@ -103,8 +138,13 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {
+    const device = opts.device ?? 'cpu';
+    const reason = device === 'cpu' ? undefined : await deviceFailure(device);
+    if (reason !== undefined) {
+      throw new DitError(`device "${device}" is not available: ${reason}. Available here: ${await workingDevices()}; pass --device cpu`);
+    }
     const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
-    throw new DitError(`ONNX Runtime could not load ${where} on ${opts.device ?? 'cpu'}: ${(err as Error).message}`);
+    throw new DitError(`ONNX Runtime could not load ${where} on ${device}: ${(err as Error).message}`);
   }
   return {
     inputNames: session.inputNames,

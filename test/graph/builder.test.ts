@@ -61,6 +61,13 @@ describe('build-time checks name the node', () => {
     expect(() => g.reshape(img, [-1, 5], 'flat')).toThrow(/node "flat" \(Reshape\): cannot reshape \(1, 3, 8, 8\): cannot infer -1: 192 elements do not divide by 5/);
   });
 
+  it('drops trailing omitted inputs (ORT 1.30 SkipLayerNormFusion crashes on an explicit empty LayerNorm bias)', () => {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', [2, 4]);
+    g.output(g.layerNorm(g.add(x, x), g.float32([1, 1, 1, 1]), undefined, { epsilon: 1e-6 }, 'ln'), 'y');
+    expect(g.finish().nodes.find((n) => n.name === 'ln')!.inputs).toEqual(['Add', 'const']);
+  });
+
   it('checks initializer data length when the weight is produced', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', [1, 4]);
