@@ -21,4 +21,5 @@
  */
 export { GraphBuilder, GraphBuildError, MS_DOMAIN, SUPPORTED_OPS } from './builder.js';
 export type { Dim, ElemType, Graph, GraphBuilderOptions, GraphNode, Initializer, Shape, TensorData, Value } from './builder.js';
-export { encodeModel, saveModel, type SavedModel } from './save.js';
+export { encodeModel } from './encode.js';
+export { saveModel, type SavedModel } from './save.js';
