@@ -72,6 +72,28 @@ describe('the embedded Fashion-MNIST model', () => {
     expect(high).toBeGreaterThan(0.5);
   });
 
+  it('the shipped weights give the PyTorch forward and the PyTorch sampling loop (training/ reference)', async () => {
+    const ref = path.resolve(__dirname, '../assets/fashion-mnist/reference');
+    const { readNpy, loadDiTCheckpoint } = await import('../src/checkpoint/index.js');
+    const { createDiTSession } = await import('../src/runtime/index.js');
+    const ckpt = loadDiTCheckpoint(path.resolve(__dirname, '../assets/fashion-mnist'));
+    const session = await createDiTSession(ckpt);
+    ckpt.weights.close();
+    try {
+      const x = readNpy(path.join(ref, 'dit.x.npy'));
+      const t = Array.from(readNpy(path.join(ref, 'dit.t.npy')).data, Number);
+      const y = Array.from(readNpy(path.join(ref, 'dit.y.npy')).data, Number);
+      const out = await session.run(x.data as Float32Array, t, y, x.shape[0]!);
+      expect(relativeError(out, readNpy(path.join(ref, 'dit.out.npy')).data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
+    const manifest = JSON.parse(fs.readFileSync(path.join(ref, 'manifest.json'), 'utf8'));
+    const s = manifest.dit.sample;
+    const result = await pipeline.generate({ classLabels: s.labels, cfgScale: s.cfg, numSamplingSteps: s.steps, seed: s.seed, sampler: s.sampler, guidance: 'all' });
+    expect(relativeError(result.latents.data, readNpy(path.join(ref, s.out)).data as Float32Array)).toBeLessThan(1e-4);
+  });
+
   it('the classifier reproduces its PyTorch reference logits', async () => {
     const ref = path.resolve(__dirname, '../assets/fashion-mnist/reference');
     const { readNpy } = await import('../src/checkpoint/index.js');
