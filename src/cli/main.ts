@@ -3,6 +3,7 @@
  * DitError into one line on stderr and an exit code (2 usage, 1 runtime). No stack traces for
  * errors a user can fix.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { DitError } from '../errors.js';
 import { commands } from './commands.js';
@@ -10,6 +11,7 @@ import { commands } from './commands.js';
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('dit')
     .description('Class-conditional image generation with Diffusion Transformers (DiT), on ONNX Runtime')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) })
     .showHelpAfterError('(run with --help for usage)');
