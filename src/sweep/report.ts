@@ -12,6 +12,16 @@ export interface ReportInput {
 
 const fixed = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 
+/** "0, 1, 2" or, for repeats, "0–9 ×4". */
+function summariseLabels(labels: readonly number[]): string {
+  const distinct = [...new Set(labels)];
+  const times = labels.length / distinct.length;
+  const cyclic = Number.isInteger(times) && labels.every((l, i) => l === distinct[i % distinct.length]);
+  if (!cyclic || times === 1) return labels.join(', ');
+  const consecutive = distinct.every((l, i) => l === distinct[0]! + i);
+  return `${consecutive && distinct.length > 2 ? `${distinct[0]}–${distinct.at(-1)}` : distinct.join(', ')} ×${times}`;
+}
+
 export function renderReport(input: ReportInput): { markdown: string; json: unknown } {
   const { plan, cells } = input;
   const swept = [plan.rows, plan.columns].filter((a) => a !== undefined);
@@ -44,7 +54,7 @@ export function renderReport(input: ReportInput): { markdown: string; json: unkn
   const fixedSettings = first
     ? [
         `- model: ${input.model}`,
-        `- seed ${first.seed} (every cell starts from the same noise), labels ${first.labels.join(', ')}`,
+        `- seed ${first.seed} (every cell starts from the same noise), ${first.labels.length} images, labels ${summariseLabels(first.labels)}`,
         ...(['cfgScale', 'numSamplingSteps', 'sampler', 'guidance'] as const)
           .filter((k) => cells.every((c) => c.settings[k] === first[k]))
           .map((k) => `- ${k === 'cfgScale' ? 'cfg-scale' : k === 'numSamplingSteps' ? 'num-sampling-steps' : k} ${first[k]}`),

@@ -14,6 +14,7 @@ import { UsageError } from '../errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { decodePng, encodePng, writeFileAtomic } from '../image/png.js';
 import { composeSheet, type SheetCell } from '../image/sheet.js';
+import { upscaleNearest } from '../image/scale.js';
 import type { ImageBatch, RgbImage } from '../image/grid.js';
 import type { SweepCell, SweepPlan } from './plan.js';
 import { laplacianVariance, meanPairwiseDistance, meanSaturation, meanWithinClassDistance, scoreLogits } from './metrics.js';
@@ -131,6 +132,9 @@ function stepsOf(pipeline: Pipeline, cell: SweepCell): number {
 
 export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
   const { plan, pipeline, outDir } = opts;
+  if (pipeline.info.vae === undefined && pipeline.info.config.in_channels === 4) {
+    throw new UsageError('dit sweep compares images, and --vae none decodes none: pass --vae ema|mse|PATH');
+  }
   // Validate every cell before any work: a bad value in the last column fails now, not in an hour.
   for (const cell of plan.cells) pipeline.resolve(cell.options);
   checkPlanFolder(outDir, plan);
@@ -169,6 +173,7 @@ export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
         });
       },
     });
+    if (!result.images || !result.png || !result.grid) throw new UsageError('the pipeline returned no images to compare');
     measuredSteps += steps;
     measuredSeconds += result.timings.sampleSeconds;
     stepsLeft -= steps;
@@ -207,8 +212,12 @@ export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
   const rowLabels = plan.rows ? plan.rows.values.map((v) => `${plan.rows!.flag.slice(2)} ${v}`) : [''];
   const columnLabels = plan.columns ? plan.columns.values.map((v) => `${plan.columns!.flag.slice(2)} ${v}`) : [''];
   const cellsGrid: SheetCell[][] = rowLabels.map(() => []);
+  // Small images (the embedded model's 32-pixel garments) are enlarged so the sheet is readable.
+  const widest = Math.max(...images.map((im) => im?.width ?? 0));
+  const zoom = Math.max(1, Math.floor(480 / Math.max(widest, 1)));
   results.forEach((r, i) => {
-    cellsGrid[r.row]!.push({ image: images[i] ?? null, caption: `${r.seconds.sample.toFixed(1)} s, ${(r.seconds.perStep * 1000).toFixed(0)} ms/step` });
+    const image = images[i];
+    cellsGrid[r.row]!.push({ image: image ? upscaleNearest(image, zoom) : null, caption: `${r.seconds.sample.toFixed(1)} s, ${(r.seconds.perStep * 1000).toFixed(0)} ms/step` });
   });
   const sheet = composeSheet({ title: opts.title, rows: rowLabels, columns: columnLabels, cells: cellsGrid });
   const files = {
