@@ -37,7 +37,8 @@ let page: Page;
 beforeAll(async () => {
   fs.mkdirSync(outDir, { recursive: true });
   await build({ configFile: path.join(repoRoot, 'web', 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
-  pipeline = await createPipeline({ threads: 2 });
+  // One ONNX Runtime thread: its spinning workers would otherwise starve Chromium on a 2-core machine.
+  pipeline = await createPipeline({ threads: 1 });
   app = createDitServer({ pipeline, webRoot });
   base = await app.listen(0, '127.0.0.1');
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
