@@ -7,7 +7,7 @@
  * Weights are lazy: an initializer holds a function producing its data, called once when the model
  * is written (see save.ts), so a multi-GB model streams tensor by tensor.
  */
-import type { AttrValue, ElemType } from './proto.js';
+import { ONNX_DTYPE, type AttrValue, type ElemType } from './proto.js';
 import {
   broadcastShapes,
   dimAdd,
@@ -318,9 +318,9 @@ const INFER: Record<string, Infer> = {
   Cast: (ins, at) => {
     const x = req(ins, 0, 'input');
     const to = at.to;
-    const names: Record<number, ElemType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16' };
-    need(typeof to === 'number' && names[to], `Cast "to" ${String(to)} must be one of ${Object.keys(names).join(', ')}`);
-    return [{ dtype: names[to]!, shape: x.shape }];
+    const names = new Map(Object.entries(ONNX_DTYPE).map(([k, v]) => [v as number, k as ElemType]));
+    need(typeof to === 'number' && names.has(to), `Cast "to" ${String(to)} must be one of ${[...names.keys()].join(', ')}`);
+    return [{ dtype: names.get(to)!, shape: x.shape }];
   },
   Where: (ins) => {
     const c = req(ins, 0, 'condition');
@@ -535,10 +535,7 @@ export class GraphBuilder {
   silu(x: Value, name?: string): Value { return this.mul(x, this.sigmoid(x), name); }
   /** GELU, tanh approximation (PyTorch `approximate="tanh"`), as one com.microsoft.FastGelu node; optional bias fused. */
   geluTanh(x: Value, bias?: Value, name?: string): Value { return this.one('com.microsoft:FastGelu', [x, bias], {}, name); }
-  cast(x: Value, to: ElemType, name?: string): Value {
-    const codes: Record<ElemType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 };
-    return this.one('Cast', [x], { to: codes[to] }, name);
-  }
+  cast(x: Value, to: ElemType, name?: string): Value { return this.one('Cast', [x], { to: ONNX_DTYPE[to] }, name); }
   where(cond: Value, x: Value, y: Value, name?: string): Value { return this.one('Where', [cond, x, y], {}, name); }
   expand(x: Value, shape: readonly number[], name?: string): Value { return this.one('Expand', [x, this.int64(shape, 'shape')], {}, name); }
 
