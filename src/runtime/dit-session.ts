@@ -47,10 +47,22 @@ export async function createDiTSession(source: DiTModelSource, opts: DiTSessionO
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const t0 = performance.now();
   let built = false;
-  const model = cachedModel(useCache ? opts.cacheDir : undefined, 'dit', { source: useCache ? fileIdentity(source.path!) : null, config, graphOptions }, (modelPath) => {
-    saveModel(buildDiTGraph(config, source.weights, graphOptions), modelPath);
-    built = true;
-  });
+  const identity = useCache ? fileIdentity(source.path!) : null;
+  const rest = JSON.stringify({ config, graphOptions });
+  const model = cachedModel(
+    useCache ? opts.cacheDir : undefined,
+    'dit',
+    { source: identity, config, graphOptions },
+    (modelPath) => {
+      saveModel(buildDiTGraph(config, source.weights, graphOptions), modelPath);
+      built = true;
+    },
+    // An entry built from an older version of the same file, with the same options, is dead weight.
+    (other) => {
+      const o = other as { source?: { path?: string }; config?: unknown; graphOptions?: unknown } | undefined;
+      return o?.source?.path === identity?.path && JSON.stringify({ config: o?.config, graphOptions: o?.graphOptions }) === rest;
+    },
+  );
   const t1 = performance.now();
   let session;
   try {

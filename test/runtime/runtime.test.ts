@@ -82,9 +82,13 @@ describe('compiled-model cache', () => {
     expect((await open({ noCache: true })).fromCache).toBe(false);
     expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
 
+    // A new version of the file replaces the entry built from the old one (same options) and leaves the 'plain' one.
     utimesSync(ckpt, new Date(), new Date(Date.now() + 5000));
     expect((await open()).fromCache).toBe(false);
-    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(3);
+    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
+    expect((await open({ attention: 'plain' })).fromCache).toBe(false);
+    expect((await open()).fromCache).toBe(true);
+    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
     expect(readdirSync(cacheDir).filter((d) => d.includes('tmp'))).toHaveLength(0);
   });
 
