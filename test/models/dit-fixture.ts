@@ -1,6 +1,7 @@
 /**
- * Reading the dit-tiny fixture in place: npy arrays and, until a test needs every checkpoint form,
- * a minimal safetensors reader (F32 only).
+ * Reading the dit-tiny fixture in place: npy arrays, and a minimal F32 safetensors reader that
+ * feeds the graph through the plain `(name) => Float32Array` weights form, independently of
+ * checkpoint/ (whose loader is exercised in dit-checkpoints.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
