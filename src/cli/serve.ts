@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { resolveLoadOptions } from '../options.js';
-import { createPipeline, type Pipeline } from '../pipeline.js';
+import type { Pipeline } from '../pipeline.js';
 import { checkAddress, createDitServer } from '../server/app.js';
+import { createWorkerPipeline } from '../server/worker-pipeline.js';
 import { addLoadFlags, loadOptionsFrom, type LoadFlags } from './sample.js';
 import { createProgress } from './progress.js';
 
@@ -50,7 +51,8 @@ export function register(program: Command): void {
       const progress = createProgress({ quiet: flags.quiet ?? false });
       let pipeline: Pipeline | undefined;
       try {
-        pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
+        // In a worker thread, so the page and the API answer while a step runs.
+        pipeline = await createWorkerPipeline(load, { onPhase: (p) => progress.phase(p) });
         progress.done();
         const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`dit serve: ${line}\n`);
         const app = createDitServer({ pipeline, maxImages, maxQueue, log });

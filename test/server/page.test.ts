@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { createPipeline, type Pipeline } from '../../src/pipeline.js';
+import type { Pipeline } from '../../src/pipeline.js';
+import { createWorkerPipeline } from '../../src/server/worker-pipeline.js';
 import { createDitServer, type DitServer } from '../../src/server/app.js';
 import { postGenerate } from './client.js';
 
@@ -38,7 +39,7 @@ beforeAll(async () => {
   fs.mkdirSync(outDir, { recursive: true });
   await build({ configFile: path.join(repoRoot, 'web', 'vite.config.ts'), logLevel: 'warn', build: { outDir: webRoot, emptyOutDir: true } });
   // One ONNX Runtime thread: its spinning workers would otherwise starve Chromium on a 2-core machine.
-  pipeline = await createPipeline({ threads: 1 });
+  pipeline = await createWorkerPipeline({ threads: 1 }); // as `dit serve` runs it
   app = createDitServer({ pipeline, webRoot });
   base = await app.listen(0, '127.0.0.1');
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });

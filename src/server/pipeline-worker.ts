@@ -1,0 +1,45 @@
+/** The worker-thread side of worker-pipeline.ts: one pipeline, driven by messages. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createPipeline, type Pipeline } from '../pipeline.js';
+import type { UserLoadOptions } from '../options.js';
+import { serializeError, type FromWorker, type ToWorker } from './worker-pipeline.js';
+
+const port = parentPort!;
+const post = (m: FromWorker) => port.postMessage(m);
+
+let pipeline: Pipeline | undefined;
+try {
+  pipeline = await createPipeline((workerData as { load: UserLoadOptions }).load, { onPhase: (phase) => post({ type: 'phase', phase }) });
+  post({ type: 'ready', info: pipeline.info, load: pipeline.load });
+} catch (err) {
+  post({ type: 'load-failed', error: serializeError(err) });
+}
+
+const controllers = new Map<number, AbortController>();
+
+port.on('message', async (m: ToWorker) => {
+  if (m.type === 'generate') {
+    const controller = new AbortController();
+    controllers.set(m.job, controller);
+    try {
+      if (!pipeline) throw new Error('the model did not load');
+      const result = await pipeline.generate(m.options, {
+        signal: controller.signal,
+        onStep: (step) => post({ type: 'step', job: m.job, step }),
+        onPhase: (phase) => post({ type: 'job-phase', job: m.job, phase }),
+      });
+      post({ type: 'result', job: m.job, result });
+    } catch (err) {
+      post({ type: 'failed', job: m.job, error: serializeError(err) });
+    } finally {
+      controllers.delete(m.job);
+    }
+  } else if (m.type === 'abort') {
+    // Handled between steps: the running step (one synchronous ONNX Runtime call) finishes first.
+    controllers.get(m.job)?.abort(m.reason);
+  } else if (m.type === 'dispose') {
+    await pipeline?.dispose();
+    post({ type: 'disposed' });
+    port.close();
+  }
+});
