@@ -48,9 +48,12 @@ export function saveModel(graph: Graph, path: string): SavedModel {
       offset += raw.byteLength;
       external++;
     }
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(tmpData);
+    throw err;
   }
+  closeSync(fd);
   const tmpModel = `${path}.tmp-${process.pid}`;
   writeFileSync(tmpModel, encodeGraph(graph, payloads));
   if (external > 0) renameSync(tmpData, dataPath);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,11 +68,14 @@ describe('build-time checks name the node', () => {
     expect(g.finish().nodes.find((n) => n.name === 'ln')!.inputs).toEqual(['Add', 'const']);
   });
 
-  it('checks initializer data length when the weight is produced', () => {
+  it('checks initializer data length when the weight is produced, leaving no partial files', () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', [1, 4]);
     g.output(g.matMul(x, g.weight('late', [4, 2], () => new Float32Array(7))), 'y');
     expect(() => encodeModel(g.finish())).toThrow(/initializer "late": data has 7 elements, shape \(4, 2\) needs 8/);
+    const sub = mkdtempSync(path.join(dir, 'partial-'));
+    expect(() => saveModel(g.finish(), path.join(sub, 'model.onnx'))).toThrow(GraphBuildError);
+    expect(readdirSync(sub)).toEqual([]);
   });
 
   it('tracks a symbolic batch through flatten and unflatten', () => {
