@@ -47,13 +47,4 @@ export function forwardCase(): ForwardCase {
   return { x: readNpy(path.join(FIXTURE_DIR, m.forward.x)), t: m.forward.t, y: m.forward.y, out: readNpy(path.join(FIXTURE_DIR, m.forward.out)) };
 }
 
-export function relativeError(a: Float32Array, ref: Float32Array): number {
-  if (a.length !== ref.length) throw new Error(`lengths differ: ${a.length} vs ${ref.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+export { relativeError } from '../helpers/compare.js';
