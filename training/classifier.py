@@ -18,7 +18,7 @@ from fmnist import CLASSES, load_split, to_model_range
 from tensorio import read_safetensors, save_npy, write_safetensors
 
 # (in_channels, out_channels, stride); each conv is followed by ReLU.
-LAYERS = [(1, 32, 1), (32, 64, 2), (64, 64, 2), (64, 128, 2)]
+LAYERS = [(1, 32, 1), (32, 64, 2), (64, 128, 2), (128, 128, 2), (128, 128, 1)]
 
 
 class Classifier(nn.Module):
@@ -45,7 +45,7 @@ def accuracy(model, images, labels, batch=1000):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
