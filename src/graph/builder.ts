@@ -7,7 +7,7 @@
  * Weights are lazy: an initializer holds a function producing its data, called once when the model
  * is written (see save.ts), so a multi-GB model streams tensor by tensor.
  */
-import { ONNX_DTYPE, type AttrValue, type ElemType } from './proto.js';
+import { ONNX_DTYPE, type AttrValue, type ElemType, type EncodedNode } from './proto.js';
 import {
   broadcastShapes,
   dimAdd,
@@ -39,14 +39,8 @@ export interface Initializer {
   readonly data: () => TensorData;
 }
 
-export interface GraphNode {
-  readonly name: string;
-  readonly opType: string;
-  readonly domain: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  readonly attributes: ReadonlyArray<readonly [string, AttrValue]>;
-}
+/** One node as the builder records it: the same fields proto.ts encodes. */
+export type GraphNode = EncodedNode;
 
 /** The finished graph, ready for save.ts. */
 export interface Graph {
