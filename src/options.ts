@@ -176,9 +176,6 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   }
   const imageSize =
     user.imageSize === undefined ? undefined : intInRange('--image-size', user.imageSize, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
-  if (imageSize !== undefined && user.vae !== 'none' && imageSize % 8 !== 0 && user.ckpt !== undefined && user.vae !== undefined) {
-    throw new UsageError(`--image-size ${imageSize} must be a multiple of 8 with a VAE (the latent is image-size / 8)`);
-  }
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, 1_000_000);
   const device = oneOf('--device', user.device ?? 'cpu', DEVICES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, 1024);

@@ -468,6 +468,13 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   for (const [k, v] of t) if (!weights.has(k)) weights.set(k, v);
 
   // 3. What the user asked for.
+  const pixelsPerToken = (inChannels === 4 ? 8 : 1) * patch;
+  if (opts.imageSize !== undefined && opts.imageSize % pixelsPerToken !== 0) {
+    problems.push(
+      `--image-size ${opts.imageSize} cannot be cut into this model's tokens: it must be a multiple of ${pixelsPerToken} (${inChannels === 4 ? 'latent = image / 8, ' : ''}patch ${patch}); this is a ${describeDiT(config, shapeVariant)}; pass --image-size ${pixelsOf(config)}`,
+    );
+    return done(config, shapeVariant, weights);
+  }
   const hints: string[] = [];
   const want: DiTConfig = {
     ...(requested ? ditConfigFor(requested, { in_channels: inChannels, learn_sigma: learnSigma, mlp_ratio: 4 }) : config),

@@ -116,3 +116,12 @@ describe('dit sample finds official weights in the cache folder', () => {
     expect([png.width, png.height]).toEqual([3 * 18 + 2, 18 + 2]);
   });
 });
+
+describe('dit sample: an image size the model cannot tokenise', () => {
+  it('says which multiple is needed and what the file is', async () => {
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--image-size', '60', '--vae', 'none', '--save-latents', path.join(tmp(), 'x.npy'), '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--image-size 60 cannot be cut into this model\'s tokens: it must be a multiple of 16 (latent = image / 8, patch 2)');
+    expect(r.stderr).toContain('pass --image-size 64');
+  });
+});
