@@ -53,7 +53,7 @@ export interface ResolvedLoadOptions {
   readonly model: DiTVariantName | undefined;
   readonly ckpt: string | undefined; // undefined = the embedded model
   readonly config: string | undefined;
-  readonly vae: string | undefined; // undefined = none / the model is in pixel space
+  readonly vae: string | undefined; // 'ema' | 'mse' | a path | 'none'; undefined = the default ('ema' for latent models)
   readonly imageSize: number | undefined;
   readonly numClasses: number | undefined;
   readonly device: DeviceName;
@@ -183,7 +183,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
     model,
     ckpt: user.ckpt,
     config: user.config,
-    vae: user.vae === 'none' ? undefined : user.vae,
+    vae: user.vae,
     imageSize,
     numClasses,
     device,

@@ -141,14 +141,14 @@ function resolveModelSource(load: ResolvedLoadOptions): ModelSource {
 }
 
 /** `--vae ema|mse|PATH` → a folder or file; undefined for pixel-space models or `--vae none`. */
-function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig, userVae: string | undefined): string | undefined {
+function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | undefined {
   if (config.in_channels !== 4) {
-    if (load.vae !== undefined) {
+    if (load.vae !== undefined && load.vae !== 'none') {
       throw new UsageError(`--vae ${load.vae}: this model works in pixel space (${config.in_channels} channel(s)), it has no VAE; drop --vae`);
     }
     return undefined;
   }
-  if (userVae === 'none') return undefined;
+  if (load.vae === 'none') return undefined;
   const name = load.vae ?? 'ema'; // the notebook's default VAE
   if (name === 'ema' || name === 'mse') {
     const dir = officialVaeDir(load.cacheDir ?? defaultCacheDir(), name);
@@ -183,7 +183,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
     numClasses: load.numClasses,
   });
   const config = ckpt.config;
-  const vaePath = resolveVaePath(load, config, user.vae);
+  const vaePath = resolveVaePath(load, config);
   // Pixel-space models (1 or 3 channels, no VAE) go straight to the grid.
   const pixelSpace = config.in_channels !== 4;
   const classes = classTableFor(config, source.embedded, ckpt.classLabels);
