@@ -12,13 +12,14 @@
 import { UsageError } from './errors.js';
 import { DIT_VARIANTS, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
+import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
+import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
+import { TIMESTEP_SPACINGS, ddimStride, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 
-export const SAMPLERS = ['ddpm', 'ddim', 'dpm-solver++'] as const;
-export type SamplerName = (typeof SAMPLERS)[number];
-export const GUIDANCE_FORMS = ['dit', 'all', 'off'] as const;
-export type GuidanceForm = (typeof GUIDANCE_FORMS)[number];
-export const SPACINGS = ['uniform', 'ddim'] as const;
-export type Spacing = (typeof SPACINGS)[number];
+// The allowed values are the ones diffusion/ implements, listed where they are implemented.
+export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';
+export { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
+export { TIMESTEP_SPACINGS as SPACINGS, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
 export type DeviceName = (typeof DEVICES)[number];
 
@@ -152,12 +153,6 @@ export function parseSeed(value: number | bigint | string): bigint {
   return seed;
 }
 
-/** space_timesteps("ddimN") looks for an integer stride s with len(range(0, 1000, s)) = N. */
-function ddimStrideExists(n: number): boolean {
-  for (let s = 1; s < 1000; s++) if (Math.ceil(1000 / s) === n) return true;
-  return false;
-}
-
 function splitList(value: readonly string[] | string): string[] {
   const items = typeof value === 'string' ? value.split(',') : [...value];
   return items.map((s) => s.trim()).filter((s) => s !== '');
@@ -200,11 +195,11 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
       ? model.numSamplingSteps
       : intInRange('--num-sampling-steps', user.numSamplingSteps, 1, MAX_SAMPLING_STEPS, ' (the model was trained with 1000 timesteps; 0 is not a run)');
   const cfgScale = user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, Infinity, ' (1 = no guidance; the notebook slider spans 1..10)');
-  const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLERS);
+  const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
   const defaultGuidance: GuidanceForm = model.inChannels === 4 ? 'dit' : 'all';
   let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
-  const spacing = oneOf('--spacing', user.spacing ?? 'uniform', SPACINGS);
-  if (spacing === 'ddim' && !ddimStrideExists(numSamplingSteps)) {
+  const spacing = oneOf('--spacing', user.spacing ?? 'uniform', TIMESTEP_SPACINGS);
+  if (spacing === 'ddim' && ddimStride(numSamplingSteps) === undefined) {
     throw new UsageError(
       `--num-sampling-steps ${numSamplingSteps} cannot be laid out with --spacing ddim (no integer stride gives exactly that many of 1000 steps); use --spacing uniform or another count, e.g. 50, 100, 250`,
     );

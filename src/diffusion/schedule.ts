@@ -67,12 +67,11 @@ export function spaceTimesteps(numSteps: number, spacing: TimestepSpacing): numb
     );
   }
   if (spacing === 'ddim') {
-    for (let stride = 1; stride < TRAIN_TIMESTEPS; stride++) {
-      if (Math.ceil(TRAIN_TIMESTEPS / stride) === numSteps) {
-        const steps: number[] = [];
-        for (let t = 0; t < TRAIN_TIMESTEPS; t += stride) steps.push(t);
-        return steps;
-      }
+    const stride = ddimStride(numSteps);
+    if (stride !== undefined) {
+      const steps: number[] = [];
+      for (let t = 0; t < TRAIN_TIMESTEPS; t += stride) steps.push(t);
+      return steps;
     }
     throw new UsageError(
       `ddim spacing cannot make exactly ${numSteps} steps from ${TRAIN_TIMESTEPS} with an integer stride ` +
@@ -91,6 +90,14 @@ export function spaceTimesteps(numSteps: number, spacing: TimestepSpacing): numb
     cur += fracStride;
   }
   return [...new Set(steps)].sort((a, b) => a - b);
+}
+
+/** The integer stride `"ddimN"` uses for N = numSteps (len(range(0, 1000, stride)) = N), if any. */
+export function ddimStride(numSteps: number): number | undefined {
+  for (let stride = 1; stride < TRAIN_TIMESTEPS; stride++) {
+    if (Math.ceil(TRAIN_TIMESTEPS / stride) === numSteps) return stride;
+  }
+  return undefined;
 }
 
 /** The achievable ddim step counts just below and just above `numSteps`. */
