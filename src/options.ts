@@ -10,7 +10,7 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_VARIANTS, type DiTVariantName } from './models/dit-config.js';
+import { DIT_VARIANTS, findVariant, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
@@ -161,13 +161,10 @@ function splitList(value: readonly string[] | string): string[] {
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
   let model: DiTVariantName | undefined;
   if (user.model !== undefined) {
-    // Accept the download names too: DiT-XL-2 ≡ DiT-XL/2.
-    const canonical = user.model.replace(/^(DiT-[A-Z]+)-(\d)$/i, '$1/$2');
-    const found = Object.keys(DIT_VARIANTS).find((k) => k.toLowerCase() === canonical.toLowerCase());
-    if (!found) {
+    model = findVariant(user.model);
+    if (!model) {
       throw new UsageError(`--model "${user.model}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
     }
-    model = found as DiTVariantName;
   }
   const imageSize =
     user.imageSize === undefined ? undefined : intInRange('--image-size', user.imageSize, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
-import { DIT_VARIANTS, ditConfigFor, ditOutChannels, matchVariant, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
+import { DIT_VARIANTS, ditConfigFor, findVariant, ditOutChannels, matchVariant, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import { numelOf } from './dtype.js';
 import { groupKeys, limitLines } from './keys.js';
 import { concatDim0, derivedTensor } from './lazy.js';
@@ -76,10 +76,9 @@ export function inspectDiTCheckpoint(pathOrDir: string, opts: LoadDiTOptions = {
 }
 
 function variantName(name: string): DiTVariantName {
-  const canonical = name.replace(/^(DiT-[A-Z]+)-(\d)$/i, '$1/$2');
-  const found = Object.keys(DIT_VARIANTS).find((v) => v.toLowerCase() === canonical.toLowerCase());
+  const found = findVariant(name);
   if (!found) throw new UsageError(`model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
-  return found as DiTVariantName;
+  return found;
 }
 
 interface DiTFiles {

@@ -50,6 +50,14 @@ export function ditConfigFor(name: DiTVariantName, overrides: Partial<DiTConfig>
   return { ...DIT_DEFAULTS, ...DIT_VARIANTS[name], ...overrides };
 }
 
+/**
+ * The variant a user's name means, case aside; the download names count too (DiT-XL-2 ≡ DiT-XL/2).
+ */
+export function findVariant(name: string): DiTVariantName | undefined {
+  const canonical = name.replace(/^(DiT-[A-Z]+)-(\d)$/i, '$1/$2').toLowerCase();
+  return (Object.keys(DIT_VARIANTS) as DiTVariantName[]).find((v) => v.toLowerCase() === canonical);
+}
+
 /** Which named variant (if any) a config's depth / hidden / patch / heads match. */
 export function matchVariant(c: Pick<DiTConfig, 'depth' | 'hidden_size' | 'patch_size'>): DiTVariantName | undefined {
   for (const [name, v] of Object.entries(DIT_VARIANTS)) {
