@@ -47,6 +47,28 @@ export function officialVaeDir(cacheDir: string, name: 'ema' | 'mse'): string {
   return path.join(cachePaths(cacheDir).vae, `sd-vae-ft-${name}`);
 }
 
+/**
+ * `--vae ema|mse` → the cached official VAE folder (it must hold config.json); anything else is a
+ * VAE folder or weights file that must exist. `noneAllowed`: the command also accepts `--vae none`.
+ */
+export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAllowed: boolean }): string {
+  if (name === 'ema' || name === 'mse') {
+    const dir = officialVaeDir(cacheDir, name);
+    if (!fs.existsSync(path.join(dir, 'config.json'))) {
+      throw new UsageError(
+        `--vae ${name}: the folder ${dir} does not hold the VAE. Run \`dit download vae-${name}\`, or place config.json and ` +
+          `diffusion_pytorch_model.safetensors from https://huggingface.co/stabilityai/sd-vae-ft-${name} there` +
+          (opts.noneAllowed ? '; or pass --vae none to save latents only' : ''),
+      );
+    }
+    return dir;
+  }
+  if (!fs.existsSync(name)) {
+    throw new UsageError(`--vae ${name}: no such file or folder; pass ema, mse, a VAE folder or file${opts.noneAllowed ? ', or none' : ''}`);
+  }
+  return name;
+}
+
 export interface DownloadProgress {
   readonly file: string;
   readonly received: number;

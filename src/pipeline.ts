@@ -11,7 +11,6 @@
  * doubled batch (of which the first half is used), exactly as `p_sample_loop(forward_with_cfg)`.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import {
   NOTEBOOK_DEFAULTS,
@@ -26,7 +25,7 @@ import {
 import { FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
 import { cachePaths, defaultCacheDir } from './cache.js';
-import { officialCheckpointPath, officialVaeDir } from './download.js';
+import { officialCheckpointPath, resolveVaeSource } from './download.js';
 import { loadDiTCheckpoint } from './checkpoint/index.js';
 import type { DiTConfig } from './models/dit-config.js';
 import { ditOutChannels } from './models/dit-config.js';
@@ -149,19 +148,8 @@ function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | 
     return undefined;
   }
   if (load.vae === 'none') return undefined;
-  const name = load.vae ?? 'ema'; // the notebook's default VAE
-  if (name === 'ema' || name === 'mse') {
-    const dir = officialVaeDir(load.cacheDir ?? defaultCacheDir(), name);
-    if (!fs.existsSync(path.join(dir, 'config.json'))) {
-      throw new UsageError(
-        `--vae ${name}: the folder ${dir} does not hold the VAE. Run \`dit download vae-${name}\`, or place config.json and ` +
-          `diffusion_pytorch_model.safetensors from https://huggingface.co/stabilityai/sd-vae-ft-${name} there; or pass --vae none to save latents only`,
-      );
-    }
-    return dir;
-  }
-  if (!fs.existsSync(name)) throw new UsageError(`--vae ${name}: no such file or folder; pass ema, mse, a VAE folder or file, or none`);
-  return name;
+  // The notebook's default VAE is ema.
+  return resolveVaeSource(load.vae ?? 'ema', load.cacheDir ?? defaultCacheDir(), { noneAllowed: true });
 }
 
 function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: readonly string[] | undefined): { table: ClassTable | undefined; name: string } {

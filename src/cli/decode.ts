@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { readNpy, writeNpy } from '../checkpoint/index.js';
 import { resolveLoadOptions } from '../options.js';
 import { cachePaths, defaultCacheDir } from '../cache.js';
-import { officialVaeDir } from '../download.js';
+import { resolveVaeSource } from '../download.js';
 import { createVaeSession } from '../image/decode.js';
 import { makeGrid, splitImages } from '../image/grid.js';
 import { saveEach, writePng } from '../image/png.js';
@@ -33,19 +33,6 @@ function parseWholeNumber(flag: string, text: string, min: number, hint: string)
     throw new UsageError(`${flag} ${JSON.stringify(text)} must be a whole number ≥ ${min} (${hint})`);
   }
   return Number(text);
-}
-
-/** `ema` / `mse` name the official VAEs in the cache folder; anything else is a folder or file. */
-function resolveVae(vae: string, cacheDir: string): string {
-  if (vae === 'ema' || vae === 'mse') {
-    const dir = officialVaeDir(cacheDir, vae);
-    if (!fs.existsSync(dir)) {
-      throw new UsageError(`--vae ${vae}: ${dir} does not exist. Run \`dit download vae-${vae}\`, or pass a VAE folder (config.json + diffusion_pytorch_model.safetensors) or weights file`);
-    }
-    return dir;
-  }
-  if (!fs.existsSync(vae)) throw new UsageError(`--vae ${vae}: no such file or folder; pass a VAE folder (config.json + weights), a weights file, ema or mse`);
-  return vae;
 }
 
 export function register(program: Command): void {
@@ -78,7 +65,7 @@ export function register(program: Command): void {
       for (const p of [out, flags.saveImages]) if (p !== undefined) checkWritable(p);
       if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
       const cacheDir = load.cacheDir ?? defaultCacheDir();
-      const vaePath = resolveVae(flags.vae, cacheDir);
+      const vaePath = resolveVaeSource(flags.vae, cacheDir, { noneAllowed: false });
 
       if (!fs.existsSync(flags.latents)) throw new UsageError(`--latents ${flags.latents}: no such file; pass a .npy written by \`dit sample --save-latents\``);
       const latents = readNpy(flags.latents);
