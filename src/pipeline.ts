@@ -31,6 +31,7 @@ import type { DiTConfig } from './models/dit-config.js';
 import { ditOutChannels } from './models/dit-config.js';
 import { createDiTSession, type DiTSession } from './runtime/index.js';
 import { createVaeSession, type VaeSession } from './image/decode.js';
+import { vaeUpscale } from './models/vae.js';
 import { createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
@@ -211,7 +212,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
   }
 
   // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
-  const imageSize = config.input_size * (vae ? 2 ** (vae.config.block_out_channels.length - 1) : pixelSpace ? 1 : 8);
+  const imageSize = config.input_size * (vae ? vaeUpscale(vae.config) : pixelSpace ? 1 : 8);
   const info: ModelInfo = {
     config,
     description: ckpt.description,

@@ -138,7 +138,6 @@ export function register(program: Command): void {
         if (!makesImages && !flags.saveLatents) {
           throw new UsageError('--vae none decodes no images: pass --save-latents FILE to keep the latents, or a VAE with --vae ema|mse|PATH');
         }
-        pipeline.resolve(generateOptionsFrom(flags)); // bad values fail before sampling starts
         const loadSeconds = (performance.now() - started) / 1000;
         const result = await pipeline.generate(generateOptionsFrom(flags), {
           onStep: (s) => progress.step('sampling', s.i + 1, s.n),
