@@ -50,7 +50,7 @@ export function register(program: Command): void {
           plan,
           pipeline,
           outDir: flags.out,
-          title: `${pipeline.info.embedded ? 'Embedded Fashion-MNIST DiT' : pipeline.info.config ? pipeline.info.description.split(' (')[0] : ''}: ${axes.join(' x ') || 'one cell'}`,
+          title: `${pipeline.info.embedded ? 'Embedded Fashion-MNIST DiT' : pipeline.info.description.split(' (')[0]}: ${axes.join(' x ') || 'one cell'}`,
           classifier,
           onProgress: (p) => {
             const eta = Number.isFinite(p.etaSeconds) ? ` · sweep ETA ${formatSeconds(p.etaSeconds)}` : '';

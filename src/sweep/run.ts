@@ -126,29 +126,24 @@ function readDoneCell(outDir: string, cell: SweepCell): CellResult | undefined {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
 }
 
-function stepsOf(pipeline: Pipeline, cell: SweepCell): number {
-  return pipeline.resolve(cell.options).numSamplingSteps;
-}
-
 export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
   const { plan, pipeline, outDir } = opts;
   if (pipeline.info.vae === undefined && pipeline.info.config.in_channels === 4) {
     throw new UsageError('dit sweep compares images, and --vae none decodes none: pass --vae ema|mse|PATH');
   }
   // Validate every cell before any work: a bad value in the last column fails now, not in an hour.
-  for (const cell of plan.cells) pipeline.resolve(cell.options);
+  const stepsPerCell = plan.cells.map((cell) => pipeline.resolve(cell.options).numSamplingSteps);
   checkPlanFolder(outDir, plan);
 
   const results: CellResult[] = [];
   const images: (RgbImage | null)[] = [];
-  const totalSteps = plan.cells.reduce((s, c) => s + stepsOf(pipeline, c), 0);
-  let stepsLeft = totalSteps;
+  let stepsLeft = stepsPerCell.reduce((a, b) => a + b, 0);
   let measuredSteps = 0;
   let measuredSeconds = 0;
   let resumed = 0;
 
   for (const [k, cell] of plan.cells.entries()) {
-    const steps = stepsOf(pipeline, cell);
+    const steps = stepsPerCell[k]!;
     const done = readDoneCell(outDir, cell);
     if (done) {
       results.push(done);
