@@ -10,7 +10,7 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_VARIANTS, findVariant, type DiTVariantName } from './models/dit-config.js';
+import { DIT_VARIANTS, findVariant, isLatentDiT, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
@@ -193,7 +193,7 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
       : intInRange('--num-sampling-steps', user.numSamplingSteps, 1, MAX_SAMPLING_STEPS, ' (the model was trained with 1000 timesteps; 0 is not a run)');
   const cfgScale = user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, Infinity, ' (1 = no guidance; the notebook slider spans 1..10)');
   const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
-  const defaultGuidance: GuidanceForm = model.inChannels === 4 ? 'dit' : 'all';
+  const defaultGuidance: GuidanceForm = isLatentDiT({ in_channels: model.inChannels }) ? 'dit' : 'all';
   let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
   const spacing = oneOf('--spacing', user.spacing ?? 'uniform', TIMESTEP_SPACINGS);
   if (spacing === 'ddim' && ddimStride(numSamplingSteps) === undefined) {

@@ -31,7 +31,8 @@ import type { DiTConfig } from './models/dit-config.js';
 import { ditOutChannels } from './models/dit-config.js';
 import { createDiTSession, type DiTSession } from './runtime/index.js';
 import { createVaeSession, type VaeSession } from './image/decode.js';
-import { vaeUpscale } from './models/vae.js';
+import { vaeUpscale } from './models/vae-config.js';
+import { isLatentDiT, pixelsPerCell } from './models/dit-config.js';
 import { createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
@@ -81,6 +82,8 @@ export interface ModelInfo {
   readonly classTable: ClassTable | undefined;
   readonly defaults: ModelDefaults;
   readonly vae: string | undefined;
+  /** False only for a latent model loaded with `vae: "none"`: generate() then returns latents alone. */
+  readonly makesImages: boolean;
 }
 
 export interface Pipeline {
@@ -142,7 +145,7 @@ function resolveModelSource(load: ResolvedLoadOptions): ModelSource {
 
 /** `--vae ema|mse|PATH` → a folder or file; undefined for pixel-space models or `--vae none`. */
 function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | undefined {
-  if (config.in_channels !== 4) {
+  if (!isLatentDiT(config)) {
     if (load.vae !== undefined && load.vae !== 'none') {
       throw new UsageError(`--vae ${load.vae}: this model works in pixel space (${config.in_channels} channel(s)), it has no VAE; drop --vae`);
     }
@@ -174,7 +177,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
   const config = ckpt.config;
   const vaePath = resolveVaePath(load, config);
   // Pixel-space models (1 or 3 channels, no VAE) go straight to the grid.
-  const pixelSpace = config.in_channels !== 4;
+  const pixelSpace = !isLatentDiT(config);
   const classes = classTableFor(config, source.embedded, ckpt.classLabels);
   const base = {
     numClasses: config.num_classes,
@@ -212,7 +215,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
   }
 
   // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
-  const imageSize = config.input_size * (vae ? vaeUpscale(vae.config) : pixelSpace ? 1 : 8);
+  const imageSize = config.input_size * (vae ? vaeUpscale(vae.config) : pixelsPerCell(config));
   const info: ModelInfo = {
     config,
     description: ckpt.description,
@@ -221,6 +224,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
     classTable: classes.table,
     defaults,
     vae: vaePath,
+    makesImages: pixelSpace || vae !== undefined,
   };
 
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, defaults);

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
-import { DIT_VARIANTS, ditConfigFor, findVariant, ditOutChannels, matchVariant, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
+import { DIT_VARIANTS, ditConfigFor, findVariant, ditOutChannels, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import { numelOf } from './dtype.js';
 import { groupKeys, limitLines } from './keys.js';
 import { concatDim0, derivedTensor } from './lazy.js';
@@ -309,8 +309,7 @@ function configFromJson(j: Record<string, unknown>): Partial<DiTConfig> {
 }
 
 function pixelsOf(c: Pick<DiTConfig, 'input_size' | 'in_channels'>): number {
-  // 4-channel models work on SD-VAE latents (8× down-sampling); others are in pixel space.
-  return c.in_channels === 4 ? c.input_size * 8 : c.input_size;
+  return c.input_size * pixelsPerCell(c);
 }
 
 export function describeDiT(c: DiTConfig, variant: DiTVariantName | undefined): string {
@@ -409,9 +408,9 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   } else if (json.input_size !== undefined) {
     inputSize = json.input_size;
   } else if (num(args.image_size) !== undefined) {
-    inputSize = inChannels === 4 ? num(args.image_size)! / 8 : num(args.image_size);
+    inputSize = num(args.image_size)! / pixelsPerCell({ in_channels: inChannels });
   } else if (opts.imageSize !== undefined) {
-    inputSize = inChannels === 4 ? opts.imageSize / 8 : opts.imageSize;
+    inputSize = opts.imageSize / pixelsPerCell({ in_channels: inChannels });
   }
 
   // 2. Heads cannot be read from weights: a config, the requested or stored variant name, or the shapes' variant.
@@ -467,17 +466,18 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   for (const [k, v] of t) if (!weights.has(k)) weights.set(k, v);
 
   // 3. What the user asked for.
-  const pixelsPerToken = (inChannels === 4 ? 8 : 1) * patch;
+  const cell = pixelsPerCell({ in_channels: inChannels });
+  const pixelsPerToken = cell * patch;
   if (opts.imageSize !== undefined && opts.imageSize % pixelsPerToken !== 0) {
     problems.push(
-      `--image-size ${opts.imageSize} cannot be cut into this model's tokens: it must be a multiple of ${pixelsPerToken} (${inChannels === 4 ? 'latent = image / 8, ' : ''}patch ${patch}); this is a ${describeDiT(config, shapeVariant)}; pass --image-size ${pixelsOf(config)}`,
+      `--image-size ${opts.imageSize} cannot be cut into this model's tokens: it must be a multiple of ${pixelsPerToken} (${cell > 1 ? `latent = image / ${cell}, ` : ''}patch ${patch}); this is a ${describeDiT(config, shapeVariant)}; pass --image-size ${pixelsOf(config)}`,
     );
     return done(config, shapeVariant, weights);
   }
   const hints: string[] = [];
   const want: DiTConfig = {
     ...(requested ? ditConfigFor(requested, { in_channels: inChannels, learn_sigma: learnSigma, mlp_ratio: 4 }) : config),
-    input_size: opts.imageSize !== undefined ? (inChannels === 4 ? opts.imageSize / 8 : opts.imageSize) : config.input_size,
+    input_size: opts.imageSize !== undefined ? opts.imageSize / cell : config.input_size,
     num_classes: opts.numClasses ?? config.num_classes,
     class_dropout_prob: config.class_dropout_prob,
   };

@@ -134,8 +134,7 @@ export function register(program: Command): void {
       let pipeline: Pipeline | undefined;
       try {
         pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
-        const makesImages = pipeline.info.vae !== undefined || pipeline.info.config.in_channels !== 4;
-        if (!makesImages && !flags.saveLatents) {
+        if (!pipeline.info.makesImages && !flags.saveLatents) {
           throw new UsageError('--vae none decodes no images: pass --save-latents FILE to keep the latents, or a VAE with --vae ema|mse|PATH');
         }
         const loadSeconds = (performance.now() - started) / 1000;

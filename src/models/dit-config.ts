@@ -1,3 +1,5 @@
+import { SD_VAE_CONFIG, vaeUpscale } from './vae-config.js';
+
 /** Hyper-parameters of a DiT, named as the official DiT constructor names them (models.py). */
 export interface DiTConfig {
   readonly input_size: number; // latent (or pixel) side length, e.g. 32 for a 256×256 image
@@ -66,4 +68,17 @@ export function matchVariant(c: Pick<DiTConfig, 'depth' | 'hidden_size' | 'patch
     }
   }
   return undefined;
+}
+
+/**
+ * The one rule for what a DiT's input is: a model with the SD VAE's latent channels (4) samples SD-VAE
+ * latents, and its images are decoded by a VAE; any other channel count (1 or 3) samples pixels.
+ */
+export function isLatentDiT(c: Pick<DiTConfig, 'in_channels'>): boolean {
+  return c.in_channels === SD_VAE_CONFIG.latent_channels;
+}
+
+/** Image pixels per input cell on each side: the SD VAE's ×8 for latent models, 1 for pixel models. */
+export function pixelsPerCell(c: Pick<DiTConfig, 'in_channels'>): number {
+  return isLatentDiT(c) ? vaeUpscale(SD_VAE_CONFIG) : 1;
 }

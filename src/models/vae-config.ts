@@ -45,6 +45,11 @@ export const SD_VAE_CONFIG: VaeConfig = {
   scaling_factor: 0.18215,
 };
 
+/** Image size factor of a decoder: one ×2 upsample per block but the last (8 for the SD VAE). */
+export function vaeUpscale(config: VaeConfig): number {
+  return 2 ** (config.block_out_channels.length - 1);
+}
+
 /** Every decoder weight (and post_quant_conv) with its shape, in the order the graph uses them. */
 export function vaeDecoderParameterShapes(c: VaeConfig): Map<string, number[]> {
   const s = new Map<string, number[]>();

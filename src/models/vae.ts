@@ -24,7 +24,7 @@
 import { UsageError } from '../errors.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
-import { vaeDecoderParameterShapes, type VaeConfig } from './vae-config.js';
+import { vaeDecoderParameterShapes, vaeUpscale, type VaeConfig } from './vae-config.js';
 
 export interface VaeDecoderOptions {
   /** Latent height and width (image size / 8 for four blocks); convolution shapes are static. */
@@ -45,11 +45,6 @@ export interface VaeDecoderOptions {
 
 /** GroupNorm eps in every AutoencoderKL decoder norm (resnets, attention, conv_norm_out). */
 const GROUP_NORM_EPS = 1e-6;
-
-/** Image size factor of a decoder: one ×2 upsample per block but the last. */
-export function vaeUpscale(config: VaeConfig): number {
-  return 2 ** (config.block_out_channels.length - 1);
-}
 
 /**
  * Multiply-adds of one decode at latent size h×w as diffusers computes it (upsampling by resize):

@@ -125,9 +125,8 @@ export function createDitServer(opts: ServerOptions): DitServer {
   }
   if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new DitError(`--max-queue ${maxQueue} must be an integer ≥ 1`, 2);
 
-  const channels = pipeline.info.config.in_channels;
-  if (pipeline.info.vae === undefined && channels !== 1 && channels !== 3) {
-    throw new DitError(`dit serve shows images, but this ${channels}-channel latent model was loaded without a VAE; drop --vae none (or pass --vae ema|mse|PATH)`, 2);
+  if (!pipeline.info.makesImages) {
+    throw new DitError(`dit serve shows images, but this ${pipeline.info.config.in_channels}-channel latent model was loaded without a VAE; drop --vae none (or pass --vae ema|mse|PATH)`, 2);
   }
   const queue = createJobQueue(pipeline, { maxQueue, keepResults: opts.keepResults ?? 32 });
   const model = pipeline.info;

@@ -128,7 +128,7 @@ function readDoneCell(outDir: string, cell: SweepCell): CellResult | undefined {
 
 export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
   const { plan, pipeline, outDir } = opts;
-  if (pipeline.info.vae === undefined && pipeline.info.config.in_channels === 4) {
+  if (!pipeline.info.makesImages) {
     throw new UsageError('dit sweep compares images, and --vae none decodes none: pass --vae ema|mse|PATH');
   }
   // Validate every cell before any work: a bad value in the last column fails now, not in an hour.

@@ -116,6 +116,7 @@ export function createFakePipeline(): FakePipeline {
       classTable: FASHION_MNIST_CLASSES,
       defaults: FAKE_DEFAULTS,
       vae: undefined,
+      makesImages: true,
     },
     load: resolveLoadOptions({}),
     resolve,

@@ -29,7 +29,7 @@ function fakePipeline(failOnCall?: number): Pipeline & { calls: UserGenerateOpti
   return {
     calls,
     load: {} as Pipeline['load'],
-    info: { description: 'fake model', vae: undefined, config: { in_channels: 1 } } as unknown as Pipeline['info'],
+    info: { description: 'fake model', vae: undefined, makesImages: true, config: { in_channels: 1 } } as unknown as Pipeline['info'],
     resolve: (o) => resolveGenerateOptions(o, defaults),
     async generate(o, hooks) {
       calls.push(o ?? {});
