@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import type { LazyTensor } from '../src/checkpoint/types.js';
 import { GraphBuilder, encodeModel } from '../src/graph/index.js';
-import { createVaeDecoder } from '../src/image/decode.js';
+import { createVaeSession } from '../src/runtime/index.js';
 import { vaeDecoderMacs } from '../src/models/vae.js';
 import { SD_VAE_CONFIG as SD_VAE, vaeDecoderParameterShapes, type VaeConfig } from '../src/models/vae-config.js';
 import { createSession, type GraphOptimizationLevel } from '../src/runtime/index.js';
@@ -102,7 +102,7 @@ const rows: Array<Record<string, number | string>> = [];
 
 for (const level of levels) for (const upsample of upsamples) {
   const t0 = performance.now();
-  const vae = createVaeDecoder({ config: SD_VAE, weights }, { threads, graphOptimizationLevel: level, upsample });
+  const vae = createVaeSession({ config: SD_VAE, weights }, { threads, graphOptimizationLevel: level, upsample });
   const first = await vae.decode(latents, [1, 4, LATENT, LATENT]); // builds the model and the session
   const setup = (performance.now() - t0) / 1000;
   if (!first.data.every(Number.isFinite)) throw new Error('decoder produced non-finite values');

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
-import { cachePaths } from './cache.js';
+import { officialCheckpointFile, officialVaeFolder, type OfficialVae } from './model-files.js';
 
 const FAIR = 'https://dl.fbaipublicfiles.com/';
 const HF = 'https://huggingface.co/';
@@ -20,54 +20,27 @@ interface RemoteFile {
   readonly target: string;
 }
 
-function vaeFiles(name: 'ema' | 'mse'): RemoteFile[] {
+function vaeFiles(name: OfficialVae): RemoteFile[] {
   const repo = `stabilityai/sd-vae-ft-${name}`;
   return ['config.json', 'diffusion_pytorch_model.safetensors'].map((f) => ({
     path: `${repo}/resolve/main/${f}`,
     origin: HF,
-    target: `vae/sd-vae-ft-${name}/${f}`,
+    target: path.join(officialVaeFolder(name), f),
   }));
+}
+
+function officialDiT(imageSize: number): RemoteFile {
+  const target = officialCheckpointFile(imageSize);
+  return { path: `DiT/${target}`, origin: FAIR, target };
 }
 
 /** What `dit download NAME` fetches. */
 export const DOWNLOADS: Readonly<Record<string, readonly RemoteFile[]>> = Object.freeze({
-  'DiT-XL-2-256': [{ path: 'DiT/models/DiT-XL-2-256x256.pt', origin: FAIR, target: 'models/DiT-XL-2-256x256.pt' }],
-  'DiT-XL-2-512': [{ path: 'DiT/models/DiT-XL-2-512x512.pt', origin: FAIR, target: 'models/DiT-XL-2-512x512.pt' }],
+  'DiT-XL-2-256': [officialDiT(256)],
+  'DiT-XL-2-512': [officialDiT(512)],
   'vae-ema': vaeFiles('ema'),
   'vae-mse': vaeFiles('mse'),
 });
-
-/** The cached file of an official checkpoint (what `--model DiT-XL/2 --image-size 256` loads). */
-export function officialCheckpointPath(cacheDir: string, imageSize: number): string {
-  return path.join(cachePaths(cacheDir).models, `DiT-XL-2-${imageSize}x${imageSize}.pt`);
-}
-
-/** The cached folder of `--vae ema|mse`. */
-export function officialVaeDir(cacheDir: string, name: 'ema' | 'mse'): string {
-  return path.join(cachePaths(cacheDir).vae, `sd-vae-ft-${name}`);
-}
-
-/**
- * `--vae ema|mse` → the cached official VAE folder (it must hold config.json); anything else is a
- * VAE folder or weights file that must exist. `noneAllowed`: the command also accepts `--vae none`.
- */
-export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAllowed: boolean }): string {
-  if (name === 'ema' || name === 'mse') {
-    const dir = officialVaeDir(cacheDir, name);
-    if (!fs.existsSync(path.join(dir, 'config.json'))) {
-      throw new UsageError(
-        `--vae ${name}: the folder ${dir} does not hold the VAE. Run \`dit download vae-${name}\`, or place config.json and ` +
-          `diffusion_pytorch_model.safetensors from https://huggingface.co/stabilityai/sd-vae-ft-${name} there` +
-          (opts.noneAllowed ? '; or pass --vae none to save latents only' : ''),
-      );
-    }
-    return dir;
-  }
-  if (!fs.existsSync(name)) {
-    throw new UsageError(`--vae ${name}: no such file or folder; pass ema, mse, a VAE folder or file${opts.noneAllowed ? ', or none' : ''}`);
-  }
-  return name;
-}
 
 export interface DownloadProgress {
   readonly file: string;

@@ -10,7 +10,6 @@
  * model batch is [z, z] with labels [y, null] and every sampler step draws noise for that whole
  * doubled batch (of which the first half is used), exactly as `p_sample_loop(forward_with_cfg)`.
  */
-import fs from 'node:fs';
 import { DitError, UsageError } from './errors.js';
 import {
   NOTEBOOK_DEFAULTS,
@@ -23,16 +22,11 @@ import {
   type UserLoadOptions,
 } from './options.js';
 import { FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
-import { EMBEDDED_MODEL_DIR } from './assets.js';
-import { cachePaths, defaultCacheDir } from './cache.js';
-import { officialCheckpointPath, resolveVaeSource } from './download.js';
-import { loadDiTCheckpoint } from './checkpoint/index.js';
-import type { DiTConfig } from './models/dit-config.js';
-import { ditOutChannels } from './models/dit-config.js';
-import { createDiTSession, type DiTSession } from './runtime/index.js';
-import { createVaeSession, type VaeSession } from './image/decode.js';
+import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource, type ModelSource } from './model-files.js';
+import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
+import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig } from './models/dit-config.js';
 import { vaeUpscale } from './models/vae-config.js';
-import { isLatentDiT, pixelsPerCell } from './models/dit-config.js';
+import { createDiTSession, type DiTSession, type VaeSession } from './runtime/index.js';
 import { createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
@@ -111,38 +105,6 @@ export const EMBEDDED_DEFAULTS = {
 /** The notebook's default classes: the eight of run_DiT.ipynb. */
 const NOTEBOOK_LABELS = [207, 360, 387, 974, 88, 979, 417, 279];
 
-interface ModelSource {
-  readonly ckpt: string;
-  readonly embedded: boolean;
-}
-
-function resolveModelSource(load: ResolvedLoadOptions): ModelSource {
-  if (load.ckpt !== undefined) {
-    if (!fs.existsSync(load.ckpt)) {
-      throw new UsageError(`--ckpt ${load.ckpt}: no such file or folder; check the path`);
-    }
-    return { ckpt: load.ckpt, embedded: false };
-  }
-  if (load.model !== undefined) {
-    // Official weights, as `dit download` places them.
-    if (load.model !== 'DiT-XL/2') {
-      throw new UsageError(
-        `--model ${load.model} has no released weights; only DiT-XL/2 (256 and 512) was released. Pass --ckpt with your own checkpoint`,
-      );
-    }
-    const size = load.imageSize ?? 256;
-    if (size !== 256 && size !== 512) {
-      throw new UsageError(`--image-size ${size}: the released DiT-XL/2 weights are 256 or 512; pass --ckpt for other sizes`);
-    }
-    const file = officialCheckpointPath(load.cacheDir ?? defaultCacheDir(), size);
-    if (!fs.existsSync(file)) {
-      throw new UsageError(`the official DiT-XL/2 ${size}×${size} weights are not in the cache (${file}); run \`dit download DiT-XL-2-${size}\` or pass --ckpt`);
-    }
-    return { ckpt: file, embedded: false };
-  }
-  return { ckpt: EMBEDDED_MODEL_DIR, embedded: true };
-}
-
 /** `--vae ema|mse|PATH` → a folder or file; undefined for pixel-space models or `--vae none`. */
 function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | undefined {
   if (!isLatentDiT(config)) {
@@ -163,6 +125,49 @@ function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: rea
   return { table: undefined, name: `${config.num_classes} unnamed classes` };
 }
 
+/** What the loaded model says about valid values and defaults (the embedded model's, or the notebook's). */
+function modelDefaults(config: DiTConfig, source: ModelSource, classes: { table: ClassTable | undefined; name: string }): ModelDefaults {
+  const base = {
+    numClasses: config.num_classes,
+    hasNullClass: config.class_dropout_prob > 0,
+    classTable: classes.table,
+    classTableName: classes.name,
+    inChannels: config.in_channels,
+  };
+  if (source.embedded) return { ...base, ...EMBEDDED_DEFAULTS, labels: EMBEDDED_DEFAULTS.labels.filter((l) => l < config.num_classes) };
+  return {
+    ...base,
+    labels: config.num_classes === 1000 ? NOTEBOOK_LABELS : Array.from({ length: Math.min(8, config.num_classes) }, (_, i) => i),
+    cfgScale: NOTEBOOK_DEFAULTS.cfgScale,
+    numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps,
+    sampler: NOTEBOOK_DEFAULTS.sampler,
+    samplesPerRow: NOTEBOOK_DEFAULTS.samplesPerRow,
+  };
+}
+
+interface Sessions {
+  dit: DiTSession;
+  vae: VaeSession | undefined;
+}
+
+/** Builds (or takes from the cache) the DiT and, for latent models, the VAE; closes the checkpoint. */
+async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, load: ResolvedLoadOptions, onPhase?: (phase: string) => void): Promise<Sessions> {
+  const opts = { device: load.device, threads: load.threads, cacheDir: compiledCacheDir(load) };
+  let dit: DiTSession | undefined;
+  try {
+    onPhase?.('building model');
+    dit = await createDiTSession(ckpt, opts);
+    if (vaePath === undefined) return { dit, vae: undefined };
+    onPhase?.('building VAE');
+    return { dit, vae: await openVaeSession(vaePath, opts) };
+  } catch (err) {
+    await dit?.release();
+    throw err;
+  } finally {
+    ckpt.weights.close();
+  }
+}
+
 export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhase?: (phase: string) => void } = {}): Promise<Pipeline> {
   const load = resolveLoadOptions(user);
   const source = resolveModelSource(load);
@@ -175,137 +180,106 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
     numClasses: load.numClasses,
   });
   const config = ckpt.config;
-  const vaePath = resolveVaePath(load, config);
-  // Pixel-space models (1 or 3 channels, no VAE) go straight to the grid.
-  const pixelSpace = !isLatentDiT(config);
-  const classes = classTableFor(config, source.embedded, ckpt.classLabels);
-  const base = {
-    numClasses: config.num_classes,
-    hasNullClass: config.class_dropout_prob > 0,
-    classTable: classes.table,
-    classTableName: classes.name,
-    inChannels: config.in_channels,
-  };
-  const defaults: ModelDefaults = source.embedded
-    ? { ...base, ...EMBEDDED_DEFAULTS, labels: EMBEDDED_DEFAULTS.labels.filter((l) => l < config.num_classes) }
-    : {
-        ...base,
-        labels: config.num_classes === 1000 ? NOTEBOOK_LABELS : Array.from({ length: Math.min(8, config.num_classes) }, (_, i) => i),
-        cfgScale: NOTEBOOK_DEFAULTS.cfgScale,
-        numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps,
-        sampler: NOTEBOOK_DEFAULTS.sampler,
-        samplesPerRow: NOTEBOOK_DEFAULTS.samplesPerRow,
-      };
-
-  hooks.onPhase?.('building model');
-  const cacheDir = cachePaths(load.cacheDir ?? defaultCacheDir()).compiled;
-  let dit: DiTSession | undefined;
-  let vae: VaeSession | undefined;
+  let vaePath: string | undefined;
   try {
-    dit = await createDiTSession(ckpt, { device: load.device, threads: load.threads, cacheDir, noCache: load.noCache });
-    if (vaePath !== undefined) {
-      hooks.onPhase?.('building VAE');
-      vae = await createVaeSession(vaePath, { device: load.device, threads: load.threads, cacheDir, noCache: load.noCache });
-    }
+    vaePath = resolveVaePath(load, config);
   } catch (err) {
-    await dit?.release();
-    throw err;
-  } finally {
     ckpt.weights.close();
+    throw err;
   }
+  const classes = classTableFor(config, source.embedded, ckpt.classLabels);
+  const defaults = modelDefaults(config, source, classes);
+  let sessions: Sessions | undefined = await openSessions(ckpt, vaePath, load, hooks.onPhase);
 
-  // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
-  const imageSize = config.input_size * (vae ? vaeUpscale(vae.config) : pixelsPerCell(config));
+  const vaeConfig = sessions.vae?.config;
   const info: ModelInfo = {
     config,
     description: ckpt.description,
     embedded: source.embedded,
-    imageSize,
+    // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
+    imageSize: config.input_size * (vaeConfig ? vaeUpscale(vaeConfig) : pixelsPerCell(config)),
     classTable: classes.table,
     defaults,
     vae: vaePath,
-    makesImages: pixelSpace || vae !== undefined,
+    makesImages: !isLatentDiT(config) || vaeConfig !== undefined,
   };
-
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, defaults);
-
-  async function generate(options: UserGenerateOptions = {}, gen: GenerateHooks = {}): Promise<GenerateResult> {
-    // 1. Options, validated before any work.
-    const opts = resolve(options);
-    if (!dit) throw new DitError('this pipeline was disposed; create a new one');
-    const n = opts.labels.length;
-    const shape: Shape4 = [n, config.in_channels, config.input_size, config.input_size];
-
-    // 2. Initial noise, as `torch.manual_seed(seed); z = torch.randn(n, C, H, W)`.
-    const rng = createTorchGenerator(opts.seed);
-    const z = rng.randn(n * config.in_channels * config.input_size * config.input_size);
-
-    // 3. The model with labels and guidance folded in.
-    const session = dit;
-    const model = guidedModel({
-      forward: (x, t, y, batch) => session.run(x, t, y, batch),
-      labels: opts.labels,
-      nullClass: config.num_classes,
-      form: opts.guidance,
-      scale: opts.cfgScale,
-      interval: opts.guidanceInterval,
-      inChannels: config.in_channels,
-      outChannels: ditOutChannels(config),
-      sampleShape: shape,
-    });
-
-    // 4. The sampling loop (5. the learned-sigma split happens inside, per step).
-    gen.onPhase?.('sampling');
-    const schedule = createSchedule(opts.numSamplingSteps, opts.spacing);
-    const sampler = SAMPLER_FUNCTIONS[opts.sampler];
-    const t0 = performance.now();
-    const latents = await sampler({
-      model,
-      x: z,
-      shape,
-      schedule,
-      rng,
-      noiseBatch: model.noiseBatch,
-      learnedSigma: config.learn_sigma,
-      eta: opts.eta,
-      signal: gen.signal,
-      onStep: gen.onStep
-        ? (s) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape })
-        : undefined,
-    });
-    const sampleSeconds = (performance.now() - t0) / 1000;
-
-    // 6. Decode (VAE, dividing by its scaling factor as DiT does) or take pixels as they are.
-    gen.onPhase?.('decoding');
-    const t1 = performance.now();
-    const images: ImageBatch | undefined = vae ? await vae.decode(latents, shape) : pixelSpace ? { data: latents, shape } : undefined;
-    const decodeSeconds = (performance.now() - t1) / 1000;
-
-    // 7. The grid exactly as torchvision's save_image writes it.
-    const grid = images && makeGrid(images, { samplesPerRow: opts.samplesPerRow });
-    return {
-      options: opts,
-      latents: { data: latents, shape },
-      images,
-      imagesRgb: images && splitImages(images),
-      grid,
-      png: grid && encodePng(grid),
-      timings: { sampleSeconds, decodeSeconds, steps: opts.numSamplingSteps },
-    };
-  }
 
   return {
     info,
     load,
     resolve,
-    generate,
-    async dispose() {
-      const d = dit;
-      const v = vae;
-      dit = undefined;
-      vae = undefined;
-      await d?.release();
-      await v?.release();
+    async generate(options = {}, gen = {}) {
+      const opts = resolve(options);
+      if (!sessions) throw new DitError('this pipeline was disposed; create a new one');
+      return generateWith(sessions, config, opts, gen);
     },
+    async dispose() {
+      const s = sessions;
+      sessions = undefined;
+      await s?.dit.release();
+      await s?.vae?.release();
+    },
+  };
+}
+
+/** Steps 2–7 of the main path, for options already resolved (step 1). */
+async function generateWith(sessions: Sessions, config: DiTConfig, opts: ResolvedGenerateOptions, gen: GenerateHooks): Promise<GenerateResult> {
+  const n = opts.labels.length;
+  const shape: Shape4 = [n, config.in_channels, config.input_size, config.input_size];
+
+  // 2. Initial noise, as `torch.manual_seed(seed); z = torch.randn(n, C, H, W)`.
+  const rng = createTorchGenerator(opts.seed);
+  const z = rng.randn(n * config.in_channels * config.input_size * config.input_size);
+
+  // 3. The model with labels and guidance folded in.
+  const { dit, vae } = sessions;
+  const model = guidedModel({
+    forward: (x, t, y, batch) => dit.run(x, t, y, batch),
+    labels: opts.labels,
+    nullClass: config.num_classes,
+    form: opts.guidance,
+    scale: opts.cfgScale,
+    interval: opts.guidanceInterval,
+    inChannels: config.in_channels,
+    outChannels: ditOutChannels(config),
+    sampleShape: shape,
+  });
+
+  // 4. The sampling loop (5. the learned-sigma split happens inside, per step).
+  gen.onPhase?.('sampling');
+  const schedule = createSchedule(opts.numSamplingSteps, opts.spacing);
+  const sampler = SAMPLER_FUNCTIONS[opts.sampler];
+  const t0 = performance.now();
+  const latents = await sampler({
+    model,
+    x: z,
+    shape,
+    schedule,
+    rng,
+    noiseBatch: model.noiseBatch,
+    learnedSigma: config.learn_sigma,
+    eta: opts.eta,
+    signal: gen.signal,
+    onStep: gen.onStep ? (s) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape }) : undefined,
+  });
+  const sampleSeconds = (performance.now() - t0) / 1000;
+
+  // 6. Decode (VAE, dividing by its scaling factor as DiT does) or take pixels as they are.
+  gen.onPhase?.('decoding');
+  const t1 = performance.now();
+  const images: ImageBatch | undefined = vae ? await vae.decode(latents, shape) : isLatentDiT(config) ? undefined : { data: latents, shape };
+  const decodeSeconds = (performance.now() - t1) / 1000;
+
+  // 7. The grid exactly as torchvision's save_image writes it.
+  const grid = images && makeGrid(images, { samplesPerRow: opts.samplesPerRow });
+  return {
+    options: opts,
+    latents: { data: latents, shape },
+    images,
+    imagesRgb: images && splitImages(images),
+    grid,
+    png: grid && encodePng(grid),
+    timings: { sampleSeconds, decodeSeconds, steps: opts.numSamplingSteps },
   };
 }

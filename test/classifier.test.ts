@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { loadEmbeddedClassifier } from '../src/classifier.js';
+import { openEmbeddedClassifier } from '../src/model-files.js';
 import { assetPath } from '../src/assets.js';
 import { scoreLogits } from '../src/sweep/metrics.js';
 
@@ -34,7 +34,7 @@ describe('the shipped Fashion-MNIST classifier', () => {
         for (let c = 0; c < 28; c++) x[k * 1024 + (r + 2) * 32 + c + 2] = images.data[k * 784 + r * 28 + c]! / 127.5 - 1;
       }
     }
-    const classifier = await loadEmbeddedClassifier();
+    const classifier = await openEmbeddedClassifier();
     try {
       const logits = await classifier.classify({ data: x, shape: [n, 1, 32, 32] });
       const { accuracy } = scoreLogits(logits, 10, labels);

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { download, officialVaeDir } from '../src/download.js';
+import { download } from '../src/download.js';
+import { officialVaeDir } from '../src/model-files.js';
 
 const fixtures = path.resolve(__dirname, '../../shared/fixtures');
 const vaeWeights = fs.readFileSync(path.join(fixtures, 'vae-tiny/diffusion_pytorch_model.safetensors'));

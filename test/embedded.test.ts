@@ -12,15 +12,16 @@ import path from 'node:path';
 import { runCli } from './helpers/run-cli.js';
 import { decodePng } from '../src/image/png.js';
 import { createPipeline, type Pipeline } from '../src/pipeline.js';
-import { loadEmbeddedClassifier, type LoadedClassifier } from '../src/classifier.js';
+import { openEmbeddedClassifier } from '../src/model-files.js';
+import type { ClassifierSession } from '../src/runtime/index.js';
 import { scoreLogits } from '../src/sweep/metrics.js';
 import { relativeError } from './helpers/compare.js';
 
 let pipeline: Pipeline;
-let classifier: LoadedClassifier;
+let classifier: ClassifierSession;
 beforeAll(async () => {
   pipeline = await createPipeline({ noCache: true });
-  classifier = await loadEmbeddedClassifier();
+  classifier = await openEmbeddedClassifier();
 });
 afterAll(async () => {
   await pipeline?.dispose();

@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { readNpy, writeNpy } from '../checkpoint/index.js';
 import { resolveLoadOptions } from '../options.js';
-import { cachePaths, defaultCacheDir } from '../cache.js';
-import { resolveVaeSource } from '../download.js';
-import { createVaeSession } from '../image/decode.js';
+import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveVaeSource } from '../model-files.js';
 import { makeGrid, splitImages } from '../image/grid.js';
 import { saveEach, writePng } from '../image/png.js';
 import { checkWritable } from './output.js';
@@ -64,8 +62,7 @@ export function register(program: Command): void {
       const out = flags.out ?? (flags.saveImages === undefined ? 'grid.png' : undefined);
       for (const p of [out, flags.saveImages]) if (p !== undefined) checkWritable(p);
       if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
-      const cacheDir = load.cacheDir ?? defaultCacheDir();
-      const vaePath = resolveVaeSource(flags.vae, cacheDir, { noneAllowed: false });
+      const vaePath = resolveVaeSource(flags.vae, load.cacheDir ?? defaultCacheDir(), { noneAllowed: false });
 
       if (!fs.existsSync(flags.latents)) throw new UsageError(`--latents ${flags.latents}: no such file; pass a .npy written by \`dit sample --save-latents\``);
       const latents = readNpy(flags.latents);
@@ -75,10 +72,10 @@ export function register(program: Command): void {
       }
       const shape = latents.shape as [number, number, number, number];
 
-      const vae = await createVaeSession(vaePath, {
+      const vae = await openVaeSession(vaePath, {
         device: load.device,
         threads: load.threads,
-        cacheDir: load.noCache ? undefined : cachePaths(cacheDir).compiled,
+        cacheDir: compiledCacheDir(load),
         tile: tile === undefined ? undefined : { latentTile: tile },
       });
       let images;

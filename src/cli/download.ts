@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DOWNLOADS, download } from '../download.js';
-import { defaultCacheDir } from '../cache.js';
+import { defaultCacheDir } from '../model-files.js';
 import { createProgress } from './progress.js';
 
 export function register(program: Command): void {

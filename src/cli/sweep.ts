@@ -7,7 +7,7 @@ import { createPipeline, type Pipeline } from '../pipeline.js';
 import { resolveLoadOptions } from '../options.js';
 import { planSweep, type RawGenerateFlags } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
-import { loadEmbeddedClassifier } from '../classifier.js';
+import { openEmbeddedClassifier } from '../model-files.js';
 import { addGenerateFlags, addLoadFlags, generateOptionsFrom, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './sample.js';
 import { createProgress, formatSeconds } from './progress.js';
 import { checkWritable } from './output.js';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
           raw.samplesPerRow ??= '10';
         }
         const plan = planSweep(raw, process.argv, pipeline.info.description);
-        const classifier = pipeline.info.embedded ? await loadEmbeddedClassifier({ threads: load.threads }) : undefined;
+        const classifier = pipeline.info.embedded ? await openEmbeddedClassifier({ threads: load.threads }) : undefined;
         const axes = [plan.rows, plan.columns].filter((a) => a).map((a) => `${a!.flag.slice(2)} ${a!.values.join('/')}`);
         const result = await runSweep({
           plan,

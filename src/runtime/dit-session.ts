@@ -5,7 +5,7 @@
 import { saveModel } from '../graph/index.js';
 import { buildDiTGraph, ditOutChannels, type DiTConfig, type DiTGraphOptions, type DiTWeights } from '../models/dit.js';
 import { UsageError } from '../errors.js';
-import { cachedModel, fileIdentity } from './cache.js';
+import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Device, type SessionOptions } from './session.js';
 
 export interface DiTModelSource {

@@ -6,10 +6,17 @@
  * - createDiTSession({ config, weights, path }, { cacheDir, noCache, attention, ... }) builds the
  *   DiT graph once per checkpoint (cache keyed by path, size, mtime and options) and returns
  *   run(x, t, y, batch).
+ * - createVaeSession(source, opts): the VAE decoder, one model per latent size (cached likewise);
+ *   createClassifierSession(spec, weights): the embedded model's classifier.
  * - deviceSupport() says which devices (cpu | webgpu | cuda) this install can use and why not.
  */
 export { createSession, deviceFailure, deviceSupport, DEVICES, isDevice } from './session.js';
 export type { Device, GraphOptimizationLevel, NamedTensor, Session, SessionOptions } from './session.js';
 export { createDiTSession } from './dit-session.js';
 export type { DiTModelSource, DiTSession, DiTSessionOptions } from './dit-session.js';
-export { cachedModel, cacheKey, fileIdentity, GRAPH_FORMAT_VERSION, type CachedModel } from './cache.js';
+export { createVaeSession } from './vae-session.js';
+export type { VaeSession, VaeSessionOptions, VaeSource } from './vae-session.js';
+export type { FloatBatch, TileOptions } from './vae-tiles.js';
+export { createClassifierSession } from './classifier-session.js';
+export type { Classifier, ClassifierSession } from './classifier-session.js';
+export { cachedModel, cacheKey, fileIdentity, GRAPH_FORMAT_VERSION, type CachedModel } from './compiled-cache.js';

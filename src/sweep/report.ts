@@ -1,6 +1,7 @@
 /** report.md (a table to paste into a report, with the sheet embedded) and report.json. */
 import type { SweepPlan } from './plan.js';
-import type { CellResult, Classifier } from './run.js';
+import type { Classifier } from '../runtime/index.js';
+import type { CellResult } from './run.js';
 
 export interface ReportInput {
   readonly title: string;

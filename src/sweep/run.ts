@@ -16,17 +16,10 @@ import { decodePng, encodePng, writeFileAtomic } from '../image/png.js';
 import { composeSheet, type SheetCell } from '../image/sheet.js';
 import { upscaleNearest } from '../image/scale.js';
 import type { ImageBatch, RgbImage } from '../image/grid.js';
+import type { Classifier } from '../runtime/index.js';
 import type { SweepCell, SweepPlan } from './plan.js';
 import { laplacianVariance, meanPairwiseDistance, meanSaturation, meanWithinClassDistance, scoreLogits } from './metrics.js';
 import { renderReport } from './report.js';
-
-/** Class logits for a batch of images in [-1, 1]; the embedded model ships one. */
-export interface Classifier {
-  readonly numClasses: number;
-  /** Accuracy on its own test set, reported next to its scores. */
-  readonly testAccuracy: number;
-  classify(images: ImageBatch): Promise<Float32Array>;
-}
 
 export interface CellMetrics {
   /** Mean pairwise RMS distance between the cell's images (all classes). */

@@ -6,7 +6,8 @@ import { readNpy } from '../../src/checkpoint/npy.js';
 import type { LazyTensor } from '../../src/checkpoint/types.js';
 import { buildVaeDecoder, vaeDecoderMacs } from '../../src/models/vae.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../../src/models/vae-config.js';
-import { createVaeDecoder, createVaeSession } from '../../src/image/decode.js';
+import { createVaeSession } from '../../src/runtime/index.js';
+import { openVaeSession } from '../../src/model-files.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 import { relativeError } from '../helpers/compare.js';
@@ -28,7 +29,7 @@ const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
 afterAll(() => renamed.close());
 
 async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number, upsample?: 'resize' | 'phases') {
-  const vae = createVaeDecoder({ config, weights }, { device: 'cpu', maxBatch, upsample });
+  const vae = createVaeSession({ config, weights }, { device: 'cpu', maxBatch, upsample });
   try {
     return await vae.decode(latents.data as Float32Array, latents.shape as [number, number, number, number]);
   } finally {
@@ -52,7 +53,7 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
     for (const file of ['diffusion_pytorch_model.safetensors', 'renamed.safetensors']) {
       let out;
       try {
-        const vae = await createVaeSession(path.join(FIXTURE, file), { device: 'webgpu' });
+        const vae = await openVaeSession(path.join(FIXTURE, file), { device: 'webgpu' });
         try {
           out = await vae.decode(latents.data as Float32Array, [2, 4, 8, 8]);
         } finally {
@@ -69,7 +70,7 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
 
   it('tiled decoding (tile 4 over 8×8): the unblended top-left tile equals a whole decode of its latent crop', async () => {
     const lat = latents.data as Float32Array;
-    const vae = createVaeDecoder({ config, weights: renamed.tensors }, { tile: { latentTile: 4 } });
+    const vae = createVaeSession({ config, weights: renamed.tensors }, { tile: { latentTile: 4 } });
     const tiled = await vae.decode(lat, [2, 4, 8, 8]);
     // the same crop decoded whole: latents[:, :, 0:4, 0:4] (4 is the tile, so no tiling applies)
     const crop = new Float32Array(2 * 4 * 16);
@@ -88,7 +89,7 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
     const lat = (latents.data as Float32Array).subarray(0, 4 * 48);
     const outs = [];
     for (const upsample of ['phases', 'resize'] as const) {
-      const vae = createVaeDecoder({ config, weights: renamed.tensors }, { upsample });
+      const vae = createVaeSession({ config, weights: renamed.tensors }, { upsample });
       outs.push(await vae.decode(lat, [1, 4, 8, 6]));
       await vae.release();
     }
@@ -97,7 +98,7 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
   });
 
   it('rejects latents with the wrong channel count, naming the shape', async () => {
-    const vae = createVaeDecoder({ config, weights: renamed.tensors });
+    const vae = createVaeSession({ config, weights: renamed.tensors });
     await expect(vae.decode(new Float32Array(3 * 64), [1, 3, 8, 8])).rejects.toThrow(/latents have 3 channels \(shape \[1, 3, 8, 8\]\); this VAE decodes 4-channel latents/);
     await vae.release();
   });

@@ -7,13 +7,11 @@
 import { UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { loadVaeCheckpoint } from '../checkpoint/index.js';
 import { buildVaeDecoder, type VaeDecoderOptions } from '../models/vae.js';
-import { vaeUpscale } from '../models/vae-config.js';
-import type { VaeConfig } from '../models/vae-config.js';
-import { cachedModel, createSession, fileIdentity, type Session, type SessionOptions } from '../runtime/index.js';
-import type { ImageBatch } from './grid.js';
-import { decodeTiled, type TileOptions } from './tiles.js';
+import { vaeUpscale, type VaeConfig } from '../models/vae-config.js';
+import { cachedModel, fileIdentity } from './compiled-cache.js';
+import { createSession, type Session, type SessionOptions } from './session.js';
+import { decodeTiled, type FloatBatch, type TileOptions } from './vae-tiles.js';
 
 export interface VaeSource {
   readonly config: VaeConfig;
@@ -43,7 +41,7 @@ export interface VaeSessionOptions extends SessionOptions {
 export interface VaeSession {
   readonly config: VaeConfig;
   /** Latents (N, C, h, w) in DiT's latent space (the graph divides by the scaling factor). */
-  decode(latents: Float32Array, shape: readonly [number, number, number, number]): Promise<ImageBatch>;
+  decode(latents: Float32Array, shape: readonly [number, number, number, number]): Promise<FloatBatch>;
   release(): Promise<void>;
 }
 
@@ -51,7 +49,7 @@ export interface VaeSession {
  * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
  * The weights map must stay readable until `release()` (new sizes build new models).
  */
-export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}): VaeSession {
+export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}): VaeSession {
   const config = source.config;
   const scalingFactor = source.scalingFactor ?? config.scaling_factor;
   const maxBatch = opts.maxBatch ?? 4;
@@ -80,7 +78,7 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
   };
 
   /** One whole decode, in chunks of maxBatch images. */
-  const decodeWhole = async (latents: Float32Array, shape: readonly [number, number, number, number]): Promise<ImageBatch> => {
+  const decodeWhole = async (latents: Float32Array, shape: readonly [number, number, number, number]): Promise<FloatBatch> => {
     const [n, c, h, w] = shape;
     const session = await sessionFor(h, w);
     const f = vaeUpscale(config);
@@ -115,27 +113,6 @@ export function createVaeDecoder(source: VaeSource, opts: VaeSessionOptions = {}
       const all = [...sessions.values()];
       sessions.clear();
       for (const s of all) await (await s).release();
-    },
-  };
-}
-
-/**
- * A decoder for a VAE folder (config.json + weights) or weights file in any naming the checkpoint
- * loader knows (diffusers new or old attention names, original LDM). The file stays open until
- * `release()`, since a new latent size builds a new model from it.
- */
-export async function createVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
-  const ckpt = loadVaeCheckpoint(pathOrDir);
-  const decoder = createVaeDecoder({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
-  return {
-    config: decoder.config,
-    decode: (latents, shape) => decoder.decode(latents, shape),
-    async release() {
-      try {
-        await decoder.release();
-      } finally {
-        ckpt.weights.close();
-      }
     },
   };
 }

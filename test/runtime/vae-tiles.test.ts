@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTiled } from '../../src/image/tiles.js';
+import { decodeTiled } from '../../src/runtime/vae-tiles.js';
 import type { ImageBatch } from '../../src/image/grid.js';
 
 /** A stand-in decoder: (N, 2, h, w) latents holding global (y, x) → (N, 2, h·u, w·u) pixels holding global pixel (y, x). */

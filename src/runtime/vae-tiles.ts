@@ -7,7 +7,6 @@
  * The result differs slightly from a whole decode (GroupNorm statistics and attention are per tile).
  */
 import { UsageError } from '../errors.js';
-import type { ImageBatch } from './grid.js';
 
 export interface TileOptions {
   /** Latent tile side; diffusers uses sample_size / 8 (32 for the SD VAEs). */
@@ -17,7 +16,12 @@ export interface TileOptions {
 }
 
 type Shape4 = readonly [number, number, number, number];
-type DecodeTile = (latents: Float32Array, shape: Shape4) => Promise<ImageBatch>;
+/** Images (N, C, H, W) as float32. */
+export interface FloatBatch {
+  readonly data: Float32Array;
+  readonly shape: Shape4;
+}
+type DecodeTile = (latents: Float32Array, shape: Shape4) => Promise<FloatBatch>;
 
 interface Tile {
   data: Float32Array;
@@ -70,7 +74,7 @@ function blendHorizontal(a: Tile, b: Tile, planes: number, blend: number): void 
 }
 
 /** Decodes `latents` tile by tile through `decodeTile`; `upscale` is the VAE's image/latent size ratio. */
-export async function decodeTiled(latents: Float32Array, shape: Shape4, upscale: number, decodeTile: DecodeTile, options: TileOptions): Promise<ImageBatch> {
+export async function decodeTiled(latents: Float32Array, shape: Shape4, upscale: number, decodeTile: DecodeTile, options: TileOptions): Promise<FloatBatch> {
   const [n, c, h, w] = shape;
   const tile = options.latentTile;
   const overlap = options.overlap ?? 0.25;

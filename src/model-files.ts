@@ -1,0 +1,160 @@
+/**
+ * Where model files live, and opening them: the package's embedded model, the user's cache folder
+ * (downloaded official weights and compiled ONNX models), and paths given on the command line.
+ *
+ *   <cache>/models/DiT-XL-2-256x256.pt        official DiT checkpoints (dit download)
+ *   <cache>/vae/sd-vae-ft-ema/                 diffusers VAE folders (config.json + weights)
+ *   <cache>/compiled/                          ONNX models built from checkpoints (runtime cache)
+ * <cache> is $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DitError, UsageError } from './errors.js';
+import { EMBEDDED_MODEL_DIR } from './assets.js';
+import { loadVaeCheckpoint, readSafetensors } from './checkpoint/index.js';
+import type { ClassifierSpec } from './models/classifier.js';
+import {
+  createClassifierSession,
+  createVaeSession,
+  type ClassifierSession,
+  type SessionOptions,
+  type VaeSession,
+  type VaeSessionOptions,
+} from './runtime/index.js';
+
+export function defaultCacheDir(): string {
+  if (process.env.DIT_CACHE_DIR) return path.resolve(process.env.DIT_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'dit-ts');
+}
+
+export function cachePaths(cacheDir: string = defaultCacheDir()) {
+  return {
+    root: cacheDir,
+    models: path.join(cacheDir, 'models'),
+    vae: path.join(cacheDir, 'vae'),
+    compiled: path.join(cacheDir, 'compiled'),
+  };
+}
+
+/** The compiled-model cache folder a run uses: undefined (build in a temp folder) with --no-cache. */
+export function compiledCacheDir(load: { readonly cacheDir: string | undefined; readonly noCache: boolean }): string | undefined {
+  return load.noCache ? undefined : cachePaths(load.cacheDir ?? defaultCacheDir()).compiled;
+}
+
+/** The released DiT-XL/2 image sizes. */
+export const OFFICIAL_IMAGE_SIZES = [256, 512] as const;
+export type OfficialVae = 'ema' | 'mse';
+
+/** The file of an official checkpoint, relative to the cache root (what `dit download` writes). */
+export function officialCheckpointFile(imageSize: number): string {
+  return path.join('models', `DiT-XL-2-${imageSize}x${imageSize}.pt`);
+}
+
+/** The folder of `--vae ema|mse`, relative to the cache root. */
+export function officialVaeFolder(name: OfficialVae): string {
+  return path.join('vae', `sd-vae-ft-${name}`);
+}
+
+export function officialVaeDir(cacheDir: string, name: OfficialVae): string {
+  return path.join(cacheDir, officialVaeFolder(name));
+}
+
+export interface ModelSource {
+  readonly ckpt: string;
+  readonly embedded: boolean;
+}
+
+/** --ckpt PATH, --model DiT-XL/2 (the cached official file), or the embedded model. */
+export function resolveModelSource(load: {
+  readonly ckpt: string | undefined;
+  readonly model: string | undefined;
+  readonly imageSize: number | undefined;
+  readonly cacheDir: string | undefined;
+}): ModelSource {
+  if (load.ckpt !== undefined) {
+    if (!fs.existsSync(load.ckpt)) {
+      throw new UsageError(`--ckpt ${load.ckpt}: no such file or folder; check the path`);
+    }
+    return { ckpt: load.ckpt, embedded: false };
+  }
+  if (load.model !== undefined) {
+    if (load.model !== 'DiT-XL/2') {
+      throw new UsageError(
+        `--model ${load.model} has no released weights; only DiT-XL/2 (256 and 512) was released. Pass --ckpt with your own checkpoint`,
+      );
+    }
+    const size = load.imageSize ?? 256;
+    if (!(OFFICIAL_IMAGE_SIZES as readonly number[]).includes(size)) {
+      throw new UsageError(`--image-size ${size}: the released DiT-XL/2 weights are 256 or 512; pass --ckpt for other sizes`);
+    }
+    const file = path.join(load.cacheDir ?? defaultCacheDir(), officialCheckpointFile(size));
+    if (!fs.existsSync(file)) {
+      throw new UsageError(`the official DiT-XL/2 ${size}×${size} weights are not in the cache (${file}); run \`dit download DiT-XL-2-${size}\` or pass --ckpt`);
+    }
+    return { ckpt: file, embedded: false };
+  }
+  return { ckpt: EMBEDDED_MODEL_DIR, embedded: true };
+}
+
+/**
+ * `--vae ema|mse` → the cached official VAE folder (it must hold config.json); anything else is a
+ * VAE folder or weights file that must exist. `noneAllowed`: the command also accepts `--vae none`.
+ */
+export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAllowed: boolean }): string {
+  if (name === 'ema' || name === 'mse') {
+    const dir = officialVaeDir(cacheDir, name);
+    if (!fs.existsSync(path.join(dir, 'config.json'))) {
+      throw new UsageError(
+        `--vae ${name}: the folder ${dir} does not hold the VAE. Run \`dit download vae-${name}\`, or place config.json and ` +
+          `diffusion_pytorch_model.safetensors from https://huggingface.co/stabilityai/sd-vae-ft-${name} there` +
+          (opts.noneAllowed ? '; or pass --vae none to save latents only' : ''),
+      );
+    }
+    return dir;
+  }
+  if (!fs.existsSync(name)) {
+    throw new UsageError(`--vae ${name}: no such file or folder; pass ema, mse, a VAE folder or file${opts.noneAllowed ? ', or none' : ''}`);
+  }
+  return name;
+}
+
+/**
+ * A decoder for a VAE folder (config.json + weights) or weights file in any naming the checkpoint
+ * loader knows (diffusers new or old attention names, original LDM). The file stays open until
+ * `release()`, since a new latent size builds a new model from it.
+ */
+export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
+  const ckpt = loadVaeCheckpoint(pathOrDir);
+  const session = createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
+  return {
+    config: session.config,
+    decode: (latents, shape) => session.decode(latents, shape),
+    async release() {
+      try {
+        await session.release();
+      } finally {
+        ckpt.weights.close();
+      }
+    },
+  };
+}
+
+/** A classifier folder: classifier.json (the layer list) and classifier.safetensors. */
+export async function openClassifier(dir: string, opts: SessionOptions = {}): Promise<ClassifierSession> {
+  const specFile = path.join(dir, 'classifier.json');
+  if (!fs.existsSync(specFile)) throw new DitError(`no classifier in ${dir} (classifier.json is missing)`);
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as ClassifierSpec;
+  const weights = readSafetensors(path.join(dir, 'classifier.safetensors'));
+  try {
+    return await createClassifierSession(spec, weights.tensors, opts);
+  } finally {
+    weights.close();
+  }
+}
+
+/** The classifier shipped with the embedded Fashion-MNIST DiT. */
+export function openEmbeddedClassifier(opts: SessionOptions = {}): Promise<ClassifierSession> {
+  return openClassifier(EMBEDDED_MODEL_DIR, opts);
+}
