@@ -1,5 +1,6 @@
 /** The library API: load once, generate with a per-step callback, abort mid-sampling, dispose. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
 import path from 'node:path';
 import { createPipeline, type Pipeline } from '../src/index.js';
 
@@ -56,5 +57,17 @@ describe('library API', () => {
     const p = await createPipeline({ ckpt: path.join(tiny, 'model.pt'), vae: 'none', noCache: true });
     await p.dispose();
     await expect(p.generate({ classLabels: [0], numSamplingSteps: 2 })).rejects.toThrow('this pipeline was disposed');
+  });
+});
+
+describe('createPipeline failures', () => {
+  const openFiles = () => fs.readdirSync('/proc/self/fd').length;
+
+  it('closes the checkpoint when the --vae value is refused after loading it', async () => {
+    const before = openFiles();
+    for (let i = 0; i < 3; i++) {
+      await expect(createPipeline({ ckpt: path.join(tiny, 'model.pt'), vae: '/no/such/vae', noCache: true })).rejects.toThrow('--vae /no/such/vae: no such file or folder');
+    }
+    expect(openFiles()).toBe(before);
   });
 });
