@@ -1,6 +1,6 @@
 /**
  * The image grid exactly as torchvision's `save_image(x, nrow, normalize=True, value_range=(-1, 1))`
- * writes it (REFERENCE.md §7), byte for byte: DiT users compare our PNGs with theirs.
+ * writes it (docs/REFERENCE.md §7), byte for byte: DiT users compare our PNGs with theirs.
  */
 import { UsageError } from '../errors.js';
 
