@@ -116,7 +116,10 @@ function checkPlanFolder(outDir: string, plan: SweepPlan): void {
 function readDoneCell(outDir: string, cell: SweepCell): CellResult | undefined {
   const file = path.join(outDir, 'cells', `${cell.id}.json`);
   if (!fs.existsSync(file) || !fs.existsSync(path.join(outDir, 'cells', `${cell.id}.png`))) return undefined;
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as CellResult;
+  // JSON writes NaN (a metric that cannot be measured, e.g. diversity of one image) as null.
+  const metrics = Object.fromEntries(Object.entries(saved.metrics).map(([k, v]) => [k, v === null ? NaN : v])) as unknown as CellMetrics;
+  return { ...saved, metrics };
 }
 
 export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {

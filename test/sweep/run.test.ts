@@ -104,4 +104,16 @@ describe('runSweep', () => {
     expect(p.calls).toEqual([]);
     expect(fs.existsSync(outDir)).toBe(false);
   });
+
+  it('resumes cells whose metrics are NaN (one image: no pairwise diversity), saved as null in their JSON', async () => {
+    const outDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-')), 'out');
+    const plan = planSweep({ cfgScale: '1,5', classLabels: '3' }, ['--cfg-scale'], 'fake model');
+    await expect(runSweep({ plan, pipeline: fakePipeline(2), outDir, title: 't' })).rejects.toThrow('interrupted');
+    expect(JSON.parse(fs.readFileSync(path.join(outDir, 'cells', 'r0-c0.json'), 'utf8')).metrics.diversity).toBeNull();
+
+    const result = await runSweep({ plan, pipeline: fakePipeline(), outDir, title: 't' });
+    expect(result.resumed).toBe(1);
+    expect(result.cells.map((c) => c.metrics.diversity)).toEqual([NaN, NaN]);
+    expect(fs.readFileSync(result.files.markdown, 'utf8')).toContain('| 1 | 0.10 | 0.0100 | 0.00 | – | 0.00000 |');
+  });
 });
