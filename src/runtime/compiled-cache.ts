@@ -3,9 +3,28 @@
  * build options) and reused by later runs. The identity is the checkpoint's resolved path, size and
  * mtime, so replacing the file invalidates the entry. Entries are built in a temporary folder and
  * renamed into place, so a crash or a concurrent run never sees a half-written model.
+ *
+ * Every entry records the size and SHA-256 of its files when it is written and is checked against
+ * them when it is opened (about 1 s per GB): a truncated or altered entry is rebuilt, never run.
+ * Temporary folders carry the builder's process id; one whose process is gone (a run killed during a
+ * build) is deleted by the next run that uses the same folder.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -44,7 +63,8 @@ export function cachedModel(
   isSuperseded?: (otherParts: unknown) => boolean,
 ): CachedModel {
   if (cacheDir === undefined) {
-    const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+    removeAbandoned(tmpdir(), NO_CACHE_PREFIX);
+    const dir = mkdtempSync(path.join(tmpdir(), `${NO_CACHE_PREFIX}${prefix}-${process.pid}-`));
     const modelPath = path.join(dir, 'model.onnx');
     try {
       build(modelPath);
@@ -57,14 +77,21 @@ export function cachedModel(
   const key = cacheKey(keyParts);
   const dir = path.join(cacheDir, `${prefix}-${key}`);
   const modelPath = path.join(dir, 'model.onnx');
-  if (readMeta(dir)?.key === key && existsSync(modelPath)) return { modelPath, fromCache: true, cleanup: () => {} };
+  if (existsSync(cacheDir)) removeAbandoned(cacheDir, '.');
+  const meta = readMeta(dir);
+  if (meta?.key === key && existsSync(modelPath)) {
+    const damage = checkEntry(dir, meta);
+    if (damage === undefined) return { modelPath, fromCache: true, cleanup: () => {} };
+    process.emitWarning(`the compiled model in ${dir} is damaged (${damage}); rebuilding it`, 'DitCacheWarning');
+  }
 
   mkdirSync(cacheDir, { recursive: true });
-  const tmp = mkdtempSync(path.join(cacheDir, `.${prefix}-${key}-tmp-`));
+  const tmp = mkdtempSync(path.join(cacheDir, `.${prefix}-${key}-tmp-${process.pid}-`));
   try {
     build(path.join(tmp, 'model.onnx'));
-    writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify({ key, parts: keyParts, created: new Date().toISOString() }, null, 1));
-    if (existsSync(dir) && readMeta(dir)?.key !== key) rmSync(dir, { recursive: true, force: true }); // a broken entry
+    const entry: EntryMeta = { key, parts: keyParts, created: new Date().toISOString(), files: describeFiles(tmp) };
+    writeFileSync(path.join(tmp, META), JSON.stringify(entry, null, 1));
+    if (existsSync(dir) && (readMeta(dir)?.key !== key || checkEntry(dir, readMeta(dir)!) !== undefined)) rmSync(dir, { recursive: true, force: true }); // a broken entry
     try {
       renameSync(tmp, dir);
     } catch (err) {
@@ -80,11 +107,87 @@ export function cachedModel(
   return { modelPath, fromCache: false, cleanup: () => {} };
 }
 
-function readMeta(dir: string): { key?: string; parts?: unknown } | undefined {
+const META = 'meta.json';
+/** Temporary folders of --no-cache builds in the system's temp folder start with this. */
+const NO_CACHE_PREFIX = 'dit-ts-';
+
+interface EntryMeta {
+  readonly key?: string;
+  readonly parts?: unknown;
+  readonly created?: string;
+  /** Every file of the entry but meta.json: size in bytes and SHA-256, as written. */
+  readonly files?: Readonly<Record<string, { readonly size: number; readonly sha256: string }>>;
+}
+
+function readMeta(dir: string): EntryMeta | undefined {
   try {
-    return JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { key?: string; parts?: unknown };
+    return JSON.parse(readFileSync(path.join(dir, META), 'utf8')) as EntryMeta;
   } catch {
     return undefined;
+  }
+}
+
+function sha256OfFile(file: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(16 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+function describeFiles(dir: string): Record<string, { size: number; sha256: string }> {
+  const files: Record<string, { size: number; sha256: string }> = {};
+  for (const name of readdirSync(dir).sort()) {
+    if (name === META) continue;
+    const file = path.join(dir, name);
+    files[name] = { size: statSync(file).size, sha256: sha256OfFile(file) };
+  }
+  return files;
+}
+
+/** What is wrong with an entry's files against its record, or undefined when they match. */
+function checkEntry(dir: string, meta: EntryMeta): string | undefined {
+  if (!meta.files) return 'no record of its files';
+  const names = readdirSync(dir).filter((n) => n !== META).sort();
+  const recorded = Object.keys(meta.files).sort();
+  if (names.join('/') !== recorded.join('/')) return `files ${names.join(', ')} instead of ${recorded.join(', ')}`;
+  for (const name of names) {
+    const size = statSync(path.join(dir, name)).size;
+    if (size !== meta.files[name]!.size) return `${name} has ${size} bytes, ${meta.files[name]!.size} were written`;
+  }
+  for (const name of names) {
+    if (sha256OfFile(path.join(dir, name)) !== meta.files[name]!.sha256) return `${name} no longer has the content that was written`;
+  }
+  return undefined;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Deletes temporary build folders under `dir` (names starting with `start`) whose builder process is gone. */
+function removeAbandoned(dir: string, start: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(start)) continue;
+    const pid = /-(\d+)-[A-Za-z0-9]{6}$/.exec(name)?.[1];
+    const isBuildFolder = start === '.' ? name.includes('-tmp-') : true;
+    if (!isBuildFolder || pid === undefined || processIsAlive(Number(pid))) continue;
+    rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
