@@ -1,3 +1,8 @@
+/**
+ * `dit download` against a loopback server that can misbehave: drop the connection, stall, send an
+ * HTML page or random bytes, lie in Content-Length or Content-Range. The files it serves have the
+ * SD VAE's real decoder shapes (stored as fp16 zeros, 99 MB), since a download is checked for them.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import fs from 'node:fs';
@@ -6,25 +11,47 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { download } from '../src/download.js';
 import { officialVaeDir } from '../src/model-files.js';
+import { SD_VAE_CONFIG, vaeDecoderParameterShapes } from '../src/models/vae-config.js';
 
-const fixtures = path.resolve(__dirname, '../../shared/fixtures');
-const vaeWeights = fs.readFileSync(path.join(fixtures, 'vae-tiny/diffusion_pytorch_model.safetensors'));
-const vaeConfig = fs.readFileSync(path.join(fixtures, 'vae-tiny/config.json'));
+/** A safetensors file of the SD VAE decoder's names and shapes, all zeros in fp16. */
+function sdVaeDecoderSafetensors(): Buffer {
+  const header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> = {};
+  let offset = 0;
+  for (const [name, shape] of vaeDecoderParameterShapes(SD_VAE_CONFIG)) {
+    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: 'F16', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const out = Buffer.alloc(8 + json.length + offset);
+  out.writeBigUInt64LE(BigInt(json.length), 0);
+  out.write(json, 8, 'latin1');
+  return out;
+}
 
-/** A loopback server with Range support that can be told to drop the connection half-way. */
+const vaeWeights = sdVaeDecoderSafetensors();
+const vaeConfig = Buffer.from(JSON.stringify({ _class_name: 'AutoencoderKL', ...SD_VAE_CONFIG, act_fn: 'silu', sample_size: 256 }));
+const WEIGHTS_URL = '/stabilityai/sd-vae-ft-ema/resolve/main/diffusion_pytorch_model.safetensors';
+const CONFIG_URL = '/stabilityai/sd-vae-ft-ema/resolve/main/config.json';
+
+type Misbehaviour =
+  | { kind: 'drop'; after: number }
+  | { kind: 'stall'; after: number }
+  | { kind: 'body'; body: Buffer }
+  | { kind: 'short'; claimed: number; sent: number }
+  | { kind: 'wrong-range' };
+
+/** A loopback server with Range support; `next` makes the next weights request misbehave once. */
 let server: http.Server;
 let base = '';
-let dropNextAfter: number | undefined;
+let next: Misbehaviour | undefined;
 const requests: Array<{ url: string; range: string | undefined }> = [];
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     requests.push({ url: req.url ?? '', range: req.headers.range });
-    const files: Record<string, Buffer> = {
-      '/stabilityai/sd-vae-ft-ema/resolve/main/config.json': vaeConfig,
-      '/stabilityai/sd-vae-ft-ema/resolve/main/diffusion_pytorch_model.safetensors': vaeWeights,
-    };
-    const body = files[req.url ?? ''];
+    const body = { [CONFIG_URL]: vaeConfig, [WEIGHTS_URL]: vaeWeights }[req.url ?? ''];
     if (!body) {
       res.writeHead(404).end();
       return;
@@ -32,28 +59,50 @@ beforeAll(async () => {
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     const slice = body.subarray(start);
-    res.writeHead(m ? 206 : 200, { 'content-length': slice.length });
-    if (dropNextAfter !== undefined && slice.length > dropNextAfter) {
-      const cut = dropNextAfter;
-      dropNextAfter = undefined;
-      res.write(slice.subarray(0, cut), () => res.destroy());
-      return;
+    const bad = req.url === WEIGHTS_URL ? next : undefined;
+    if (bad) next = undefined;
+    if (bad?.kind === 'body') {
+      res.writeHead(200, { 'content-length': bad.body.length, 'content-type': 'text/html' }).end(bad.body);
+    } else if (bad?.kind === 'short') {
+      res.writeHead(200, { 'content-length': bad.claimed });
+      res.write(body.subarray(0, bad.sent), () => res.destroy());
+    } else if (bad?.kind === 'wrong-range' && m) {
+      // Answers a resume with bytes from another offset than asked.
+      res.writeHead(206, { 'content-length': body.length - 10, 'content-range': `bytes 10-${body.length - 1}/${body.length}` }).end(body.subarray(10));
+    } else {
+      res.writeHead(m ? 206 : 200, { 'content-length': slice.length, ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+      if ((bad?.kind === 'drop' || bad?.kind === 'stall') && slice.length > bad.after) {
+        res.write(slice.subarray(0, bad.after), () => {
+          if (bad.kind === 'drop') res.destroy();
+        });
+        return; // 'stall': the connection stays open and silent
+      }
+      res.end(slice);
     }
-    res.end(slice);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((r) => server.close(() => r()));
+});
+
+function freshCache(): { cacheDir: string; dir: string; weights: string; part: string } {
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-'));
+  const dir = officialVaeDir(cacheDir, 'ema');
+  const weights = path.join(dir, 'diffusion_pytorch_model.safetensors');
+  return { cacheDir, dir, weights, part: `${weights}.part` };
+}
 
 describe('dit download', () => {
   it('fetches the VAE folder, resumes an interrupted file with a Range request, and renames it in place', async () => {
-    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-'));
-    dropNextAfter = 1_000_000;
-    await expect(download('vae-ema', { cacheDir, mirror: base })).rejects.toThrow();
-    const dir = officialVaeDir(cacheDir, 'ema');
-    const part = path.join(dir, 'diffusion_pytorch_model.safetensors.part');
-    expect(fs.existsSync(path.join(dir, 'diffusion_pytorch_model.safetensors'))).toBe(false);
+    const { cacheDir, dir, weights, part } = freshCache();
+    next = { kind: 'drop', after: 1_000_000 };
+    await expect(download('vae-ema', { cacheDir, mirror: base })).rejects.toThrow(
+      `download broke off at 1000000 of ${vaeWeights.length} bytes from ${base.slice(0, -1)}${WEIGHTS_URL}`,
+    );
+    expect(fs.existsSync(weights)).toBe(false);
     const partial = fs.statSync(part).size;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(vaeWeights.length);
@@ -61,12 +110,71 @@ describe('dit download', () => {
     requests.length = 0;
     const seen: number[] = [];
     const paths = await download('vae-ema', { cacheDir, mirror: base, onProgress: (p) => seen.push(p.received) });
-    expect(paths).toEqual([path.join(dir, 'config.json'), path.join(dir, 'diffusion_pytorch_model.safetensors')]);
-    expect(requests).toEqual([{ url: '/stabilityai/sd-vae-ft-ema/resolve/main/diffusion_pytorch_model.safetensors', range: `bytes=${partial}-` }]);
-    expect(fs.readFileSync(paths[1]!).equals(vaeWeights)).toBe(true);
+    expect(paths).toEqual([path.join(dir, 'config.json'), weights]);
+    expect(requests).toEqual([{ url: WEIGHTS_URL, range: `bytes=${partial}-` }]);
+    expect(fs.readFileSync(weights).equals(vaeWeights)).toBe(true);
     expect(fs.readFileSync(paths[0]!).equals(vaeConfig)).toBe(true);
     expect(fs.existsSync(part)).toBe(false);
     expect(seen.at(-1)).toBe(vaeWeights.length);
+  });
+
+  it('says the .part is kept and the same command resumes when the connection breaks', async () => {
+    const { cacheDir, part } = freshCache();
+    next = { kind: 'drop', after: 4096 };
+    const err = await download('vae-ema', { cacheDir, mirror: base }).catch((e: Error) => e);
+    expect((err as Error).message).toContain(`the partial file ${part} is kept: run the same command again to resume`);
+    expect((err as Error).message).not.toContain('--mirror');
+  });
+
+  it('refuses an HTML page or random bytes in place of the weights, and deletes them', async () => {
+    for (const body of [Buffer.from('<!doctype html><title>Sign in</title>'), Buffer.alloc(vaeWeights.length, 0x5a)]) {
+      const { cacheDir, weights, part } = freshCache();
+      next = { kind: 'body', body };
+      await expect(download('vae-ema', { cacheDir, mirror: base })).rejects.toThrow(
+        /^the file downloaded from .+ is not the official diffusion_pytorch_model\.safetensors \(.+\); it was deleted: check what --mirror serves$/,
+      );
+      expect(fs.existsSync(weights)).toBe(false);
+      expect(fs.existsSync(part)).toBe(false);
+    }
+  });
+
+  it('does not install a body shorter than its Content-Length', async () => {
+    const { cacheDir, weights, part } = freshCache();
+    next = { kind: 'short', claimed: vaeWeights.length, sent: 10_000 };
+    await expect(download('vae-ema', { cacheDir, mirror: base })).rejects.toThrow(`at 10000 of ${vaeWeights.length} bytes`);
+    expect(fs.existsSync(weights)).toBe(false);
+    expect(fs.statSync(part).size).toBe(10_000);
+  });
+
+  it('starts over when a resumed answer comes from another offset than asked (Content-Range)', async () => {
+    const { cacheDir, weights } = freshCache();
+    next = { kind: 'drop', after: 100_000 };
+    await expect(download('vae-ema', { cacheDir, mirror: base })).rejects.toThrow('broke off');
+    next = { kind: 'wrong-range' };
+    requests.length = 0;
+    await download('vae-ema', { cacheDir, mirror: base });
+    expect(requests.map((r) => r.range)).toEqual(['bytes=100000-', undefined]);
+    expect(fs.readFileSync(weights).equals(vaeWeights)).toBe(true);
+  });
+
+  it('gives up on a stalled connection after stallSeconds', async () => {
+    const { cacheDir, part } = freshCache();
+    next = { kind: 'stall', after: 50_000 };
+    const t0 = performance.now();
+    await expect(download('vae-ema', { cacheDir, mirror: base, stallSeconds: 0.5 })).rejects.toThrow('(nothing arrived for 0.5 s)');
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(fs.statSync(part).size).toBe(50_000);
+  });
+
+  it('fetches again a cached file that is not what it must be', async () => {
+    const { cacheDir, dir, weights } = freshCache();
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'config.json'), vaeConfig);
+    fs.writeFileSync(weights, '<html>not weights</html>');
+    requests.length = 0;
+    await download('vae-ema', { cacheDir, mirror: base });
+    expect(requests.map((r) => r.url)).toEqual([WEIGHTS_URL]);
+    expect(fs.readFileSync(weights).equals(vaeWeights)).toBe(true);
   });
 
   it('names the allowed downloads for an unknown one, and reports HTTP errors', async () => {
