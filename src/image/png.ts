@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
 import { FormatError, UsageError } from '../errors.js';
+import { makeFolder, writeFileAtomic, writeFilesAtomic } from '../atomic-write.js';
 import type { RgbImage } from './grid.js';
 
 const { PNG } = pngjs;
@@ -44,18 +45,6 @@ export function decodePng(bytes: Uint8Array, name = 'PNG data'): RgbImage {
 }
 
 /** Writes bytes to `file` via a temporary sibling and a rename; the temporary file never survives an error. */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    fs.writeFileSync(temp, bytes);
-    fs.renameSync(temp, file);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
-}
-
 export function writePng(file: string, image: RgbImage): void {
   writeFileAtomic(file, encodePng(image));
 }
@@ -66,10 +55,8 @@ export function readPng(file: string): RgbImage {
 
 /** One PNG per image, `000000.png`, `000001.png`, ... in `dir` (created if missing); returns the paths. */
 export function saveEach(dir: string, images: readonly RgbImage[]): string[] {
-  fs.mkdirSync(dir, { recursive: true });
-  return images.map((image, i) => {
-    const file = path.join(dir, `${String(i).padStart(6, '0')}.png`);
-    writePng(file, image);
-    return file;
-  });
+  makeFolder(dir);
+  const files = images.map((image, i) => [path.join(dir, `${String(i).padStart(6, '0')}.png`), encodePng(image)] as const);
+  writeFilesAtomic(files);
+  return files.map(([file]) => file);
 }

@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -27,6 +26,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DitError } from '../errors.js';
+import { makeFolder, writeFailure } from '../atomic-write.js';
 
 /** Bumped whenever the graph a builder emits changes, so that old entries are not reused. */
 export const GRAPH_FORMAT_VERSION = 1;
@@ -85,12 +86,23 @@ export function cachedModel(
     process.emitWarning(`the compiled model in ${dir} is damaged (${damage}); rebuilding it`, 'DitCacheWarning');
   }
 
-  mkdirSync(cacheDir, { recursive: true });
-  const tmp = mkdtempSync(path.join(cacheDir, `.${prefix}-${key}-tmp-${process.pid}-`));
+  const cannotWrite = (err: unknown): DitError =>
+    new DitError(`${(err instanceof DitError ? err : writeFailure(cacheDir, err)).message}; the compiled-model cache needs room there: free space, or pass --cache-dir DIR or --no-cache`);
+  let tmp: string;
   try {
-    build(path.join(tmp, 'model.onnx'));
-    const entry: EntryMeta = { key, parts: keyParts, created: new Date().toISOString(), files: describeFiles(tmp) };
-    writeFileSync(path.join(tmp, META), JSON.stringify(entry, null, 1));
+    makeFolder(cacheDir);
+    tmp = mkdtempSync(path.join(cacheDir, `.${prefix}-${key}-tmp-${process.pid}-`));
+  } catch (err) {
+    throw cannotWrite(err);
+  }
+  try {
+    try {
+      build(path.join(tmp, 'model.onnx'));
+      const entry: EntryMeta = { key, parts: keyParts, created: new Date().toISOString(), files: describeFiles(tmp) };
+      writeFileSync(path.join(tmp, META), JSON.stringify(entry, null, 1));
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code ? cannotWrite(err) : err;
+    }
     if (existsSync(dir) && (readMeta(dir)?.key !== key || checkEntry(dir, readMeta(dir)!) !== undefined)) rmSync(dir, { recursive: true, force: true }); // a broken entry
     try {
       renameSync(tmp, dir);

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { canMount, smallDisk, unmountAll } from '../helpers/disk.js';
 import { cachedModel } from '../../src/runtime/compiled-cache.js';
 
 function freshDir(): string {
@@ -80,5 +81,25 @@ describe('compiled-model cache integrity', () => {
     expect(path.basename(path.dirname(temp.modelPath))).toMatch(new RegExp(`^dit-ts-dit-${process.pid}-[A-Za-z0-9]{6}$`));
     temp.cleanup();
     expect(fs.existsSync(path.dirname(temp.modelPath))).toBe(false);
+  });
+});
+
+describe.skipIf(!canMount)('compiled-model cache on a full or read-only disk (needs root to mount a tmpfs)', () => {
+  afterAll(unmountAll);
+
+  it('a read-only cache folder says so and how to go on', () => {
+    const disk = smallDisk(64, true)!;
+    const cacheDir = path.join(disk, 'cache', 'compiled');
+    expect(() => cachedModel(cacheDir, 'dit', { a: 3 }, counter().build)).toThrow(
+      `cannot write ${cacheDir}: the file system is read-only (EROFS); the compiled-model cache needs room there: free space, or pass --cache-dir DIR or --no-cache`,
+    );
+  });
+
+  it('a full disk during a build names the cache folder, and leaves no partial entry', () => {
+    const disk = smallDisk(1024)!;
+    expect(() => cachedModel(disk, 'dit', { a: 4 }, counter().build)).toThrow(
+      `cannot write ${disk}: the disk is full (ENOSPC); the compiled-model cache needs room there: free space, or pass --cache-dir DIR or --no-cache`,
+    );
+    expect(fs.readdirSync(disk)).toEqual([]);
   });
 });
