@@ -13,7 +13,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { decodePng, encodePng } from '../image/png.js';
-import { writeFileAtomic } from '../atomic-write.js';
+import { makeFolder, writeFileAtomic } from '../atomic-write.js';
 import { composeSheet, type SheetCell } from '../image/sheet.js';
 import { upscaleNearest } from '../image/scale.js';
 import type { ImageBatch, RgbImage } from '../image/grid.js';
@@ -110,8 +110,10 @@ function checkPlanFolder(outDir: string, plan: SweepPlan): void {
   if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) {
     throw new UsageError(`--out ${outDir} is not empty and holds no sweep; choose an empty or new folder`);
   }
-  fs.mkdirSync(path.join(outDir, 'cells'), { recursive: true });
+  // The marker first: a folder left by a failed start is either empty or marked, never blocking a rerun.
+  makeFolder(outDir);
   writeFileAtomic(marker, Buffer.from(JSON.stringify({ fingerprint: plan.fingerprint, rows: plan.rows, columns: plan.columns, base: plan.base }, null, 1)));
+  makeFolder(path.join(outDir, 'cells'));
 }
 
 function readDoneCell(outDir: string, cell: SweepCell): CellResult | undefined {

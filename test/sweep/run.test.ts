@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,9 @@ import { makeGrid, splitImages } from '../../src/image/grid.js';
 import { encodePng, decodePng } from '../../src/image/png.js';
 import type { GenerateResult, Pipeline } from '../../src/pipeline.js';
 import { FASHION_MNIST_CLASSES } from '../../src/classes.js';
+import { canMount, smallDisk, unmountAll } from '../helpers/disk.js';
+
+afterAll(unmountAll);
 
 const defaults: ModelDefaults = {
   numClasses: 10,
@@ -115,5 +118,17 @@ describe('runSweep', () => {
     expect(result.resumed).toBe(1);
     expect(result.cells.map((c) => c.metrics.diversity)).toEqual([NaN, NaN]);
     expect(fs.readFileSync(result.files.markdown, 'utf8')).toContain('| 1 | 0.10 | 0.0100 | 0.00 | – | 0.00000 |');
+  });
+
+  it.skipIf(!canMount)('a sweep that cannot start on a full disk leaves a folder a rerun accepts (needs root for a tmpfs)', async () => {
+    const disk = smallDisk(64)!;
+    const filler = path.join(disk, 'filler');
+    fs.writeFileSync(filler, Buffer.alloc(64 * 1024));
+    const outDir = path.join(disk, 'out');
+    const plan = planSweep({ cfgScale: '1,5' }, ['--cfg-scale'], 'fake model');
+    await expect(runSweep({ plan, pipeline: fakePipeline(), outDir, title: 't' })).rejects.toThrow(/^cannot write .+: the disk is full \(ENOSPC\)$/);
+    fs.rmSync(filler);
+    const result = await runSweep({ plan, pipeline: fakePipeline(), outDir, title: 't' });
+    expect(result.cells).toHaveLength(2);
   });
 });
