@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import type { Pipeline } from '../../src/pipeline.js';
-import { createWorkerPipeline } from '../../src/server/worker-pipeline.js';
+import { createWorkerPipeline } from '../../src/server/pipeline-proxy.js';
 import { createDitServer, type DitServer } from '../../src/server/app.js';
 import { postGenerate } from './client.js';
 
