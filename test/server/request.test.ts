@@ -13,6 +13,8 @@ describe('fieldOfMessage', () => {
     ['class name "crane" is ambiguous: it matches …', 'classes'],
     ['unknown class name "sneakr" for Fashion-MNIST', 'classes'],
     ['9 images were asked for: at most 8 per run; split the run or lower --num-images', 'numImages'],
+    ['--guidance-interval "700,100" is not valid', 'guidanceInterval'],
+    ['--device "tpu" is not supported', undefined], // a flag, but not a request key
     ['something else entirely', undefined],
   ])('%s → %s', (message, field) => {
     expect(fieldOfMessage(message)).toBe(field);
