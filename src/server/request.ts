@@ -3,7 +3,7 @@
  * here (an object, known keys, scalar or list values); ranges, names and defaults are the
  * pipeline's resolver's job, so the page, the CLI and the library report the same message.
  */
-import { DitError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { ResolvedGenerateOptions, UserGenerateOptions } from '../options.js';
 import { GENERATE_FIELDS, type ApiError, type GenerateField, type ResolvedRequest } from './api.js';
 
@@ -79,7 +79,7 @@ export function resolveOrReject(resolve: (o: UserGenerateOptions) => ResolvedGen
   try {
     return resolve(options);
   } catch (err) {
-    if (err instanceof DitError) throw new RequestError(400, err.message, fieldOfMessage(err.message));
+    if (err instanceof UsageError) throw new RequestError(400, err.message, fieldOfMessage(err.message));
     throw err;
   }
 }
