@@ -151,21 +151,27 @@ function className(id: number): string {
   return nameIn(classNames, id);
 }
 
+/** A list item holding one button: the chips and the history are lists of these. */
+function buttonItem(className: string, label: string, onClick: () => void, ...content: (Node | string)[]): HTMLLIElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.append(...content);
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  const li = document.createElement('li');
+  li.append(b);
+  return li;
+}
+
 function renderChips(): void {
   els.chips.replaceChildren(
     ...chosen.map((id) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'chip';
-      b.textContent = `${className(id)} (${id}) ✕`;
-      b.setAttribute('aria-label', `Remove ${className(id)} (${id})`);
-      b.addEventListener('click', () => {
+      const remove = () => {
         setChosen(chosen.filter((c) => c !== id));
         els.search.focus();
-      });
-      li.append(b);
-      return li;
+      };
+      return buttonItem('chip', `Remove ${className(id)} (${id})`, remove, `${className(id)} (${id}) ✕`);
     }),
   );
 }
@@ -430,10 +436,6 @@ function addHistory(entry: HistoryEntry): void {
 function renderHistory(): void {
   els.history.replaceChildren(
     ...history.map((entry) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'history-item';
       const img = document.createElement('img');
       img.src = entry.images[0]?.src ?? '';
       img.alt = '';
@@ -445,11 +447,7 @@ function renderHistory(): void {
       when.dateTime = new Date(entry.when).toISOString();
       when.textContent = new Date(entry.when).toLocaleString();
       text.append(document.createElement('br'), when);
-      b.append(img, text);
-      b.setAttribute('aria-label', `Restore: ${text.textContent}`);
-      b.addEventListener('click', () => restore(entry));
-      li.append(b);
-      return li;
+      return buttonItem('history-item', `Restore: ${text.textContent}`, () => restore(entry), img, text);
     }),
   );
   els.historyClear.disabled = history.length === 0;
