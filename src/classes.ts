@@ -1,14 +1,14 @@
 /**
  * Class names: the ImageNet-1k table (index 207 = "golden retriever"), the Fashion-MNIST ten, or a
  * checkpoint's own id2label. Each class is a list of synonyms, the first being its display name.
- * Lookup by name is case-insensitive and treats '_', '-' and runs of spaces alike, so the
- * notebook's "golden_retriever" and "Golden Retriever" both find class 207.
+ * Names match by class-names.ts's rule ("golden_retriever" is "Golden Retriever", class 207).
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { assetPath } from './assets.js';
+import { namesContain, normaliseClassName, type ClassTable } from './class-names.js';
 
-export type ClassTable = readonly (readonly string[])[];
+export type { ClassTable } from './class-names.js';
 
 let imagenet: ClassTable | undefined;
 
@@ -31,15 +31,6 @@ export const FASHION_MNIST_CLASSES: ClassTable = [
   ['Ankle boot', 'boot'],
 ];
 
-/** The display name of class `id`, or `class <id>` when the table has none. */
-export function className(table: ClassTable | undefined, id: number): string {
-  return table?.[id]?.[0] ?? `class ${id}`;
-}
-
-function normalise(s: string): string {
-  return s.toLowerCase().replace(/[_\-\s]+/g, ' ').trim();
-}
-
 /**
  * Resolves class names to ids. A name must match one synonym of exactly one class; a name shared
  * by several classes ("crane": the bird 134 and the machine 517) lists the candidates; an unknown
@@ -52,10 +43,10 @@ export function resolveClassNames(names: readonly string[], table: ClassTable | 
     );
   }
   return names.map((raw) => {
-    const q = normalise(raw);
+    const q = normaliseClassName(raw);
     const exact: number[] = [];
     table.forEach((syns, id) => {
-      if (syns.some((s) => normalise(s) === q)) exact.push(id);
+      if (syns.some((s) => normaliseClassName(s) === q)) exact.push(id);
     });
     if (exact.length === 1) return exact[0]!;
     if (exact.length > 1) {
@@ -64,7 +55,7 @@ export function resolveClassNames(names: readonly string[], table: ClassTable | 
     }
     const partial: number[] = [];
     table.forEach((syns, id) => {
-      if (syns.some((s) => normalise(s).includes(q))) partial.push(id);
+      if (namesContain(syns, q)) partial.push(id);
     });
     const hint =
       partial.length > 0

@@ -4,10 +4,10 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { resolveLoadOptions } from '../options.js';
+import { MAX_IMAGES, resolveLoadOptions } from '../options.js';
 import type { Pipeline } from '../pipeline.js';
-import { checkAddress, createDitServer } from '../server/app.js';
-import { createWorkerPipeline } from '../server/worker-pipeline.js';
+import { SERVER_DEFAULTS, checkAddress, createDitServer } from '../server/app.js';
+import { createWorkerPipeline } from '../server/pipeline-proxy.js';
 import { addLoadFlags, loadOptionsFrom, type LoadFlags } from './sample.js';
 import { createProgress } from './progress.js';
 
@@ -35,12 +35,12 @@ export function register(program: Command): void {
   cmd
     .option('--port <n>', 'TCP port (0 picks a free one)', '7860')
     .option('--host <address>', 'address to listen on; 0.0.0.0 opens it to the network (no authentication)', '127.0.0.1')
-    .option('--max-images <n>', 'most images per request', '64')
-    .option('--max-queue <n>', 'most jobs waiting or running at once', '8')
+    .option('--max-images <n>', 'most images per request', String(SERVER_DEFAULTS.maxImages))
+    .option('--max-queue <n>', 'most jobs waiting or running at once', String(SERVER_DEFAULTS.maxQueue))
     .option('--quiet', 'no progress output while loading, no line per job')
     .action(async (flags: ServeFlags) => {
       const port = intFlag('--port', flags.port, 0, 65535, ' (0 picks a free port)');
-      const maxImages = intFlag('--max-images', flags.maxImages, 1, 256, ' (images per request)');
+      const maxImages = intFlag('--max-images', flags.maxImages, 1, MAX_IMAGES, ' (images per request)');
       const maxQueue = intFlag('--max-queue', flags.maxQueue, 1, 1000, ' (jobs waiting or running)');
       const host = flags.host.trim();
       if (host === '') throw new UsageError('--host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');

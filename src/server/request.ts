@@ -3,7 +3,7 @@
  * here (an object, known keys, scalar or list values); ranges, names and defaults are the
  * pipeline's resolver's job, so the page, the CLI and the library report the same message.
  */
-import { DitError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { ResolvedGenerateOptions, UserGenerateOptions } from '../options.js';
 import { GENERATE_FIELDS, type ApiError, type GenerateField, type ResolvedRequest } from './api.js';
 
@@ -44,10 +44,8 @@ export function parseGenerateBody(text: string): UserGenerateOptions {
   }
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
-    if (!(GENERATE_FIELDS as readonly string[]).includes(key)) {
-      throw new RequestError(400, `unknown option "${key}": allowed are ${GENERATE_FIELDS.join(', ')}`);
-    }
-    const field = key as GenerateField;
+    if (!isGenerateField(key)) throw new RequestError(400, `unknown option "${key}": allowed are ${GENERATE_FIELDS.join(', ')}`);
+    const field = key;
     if (value === null || value === undefined) continue; // "not set": the model's default
     const ok = isScalar(value) || (LIST_FIELDS.has(field) && Array.isArray(value) && value.every(isScalar));
     if (!ok) {
@@ -59,29 +57,19 @@ export function parseGenerateBody(text: string): UserGenerateOptions {
   return options as UserGenerateOptions;
 }
 
-/** CLI spelling in the resolver's messages → the request key the page shows the message next to. */
-const FLAG_FIELDS: Record<string, GenerateField> = {
-  '--class-labels': 'classLabels',
-  '--classes': 'classes',
-  '--num-images': 'numImages',
-  '--cfg-scale': 'cfgScale',
-  '--num-sampling-steps': 'numSamplingSteps',
-  '--sampler': 'sampler',
-  '--guidance': 'guidance',
-  '--guidance-interval': 'guidanceInterval',
-  '--spacing': 'spacing',
-  '--eta': 'eta',
-  '--seed': 'seed',
-  '--samples-per-row': 'samplesPerRow',
-};
+function isGenerateField(key: string): key is GenerateField {
+  return (GENERATE_FIELDS as readonly string[]).includes(key);
+}
 
 /**
- * Which request key a resolver message concerns: the first flag it names (messages lead with the
- * bad value's flag), or the class names for name-lookup messages, which quote the name instead.
+ * Which request key a resolver message concerns, so the page shows it next to that control:
+ * messages lead with the bad value's flag, and a request key is its flag in camelCase
+ * (--num-sampling-steps ↔ numSamplingSteps). Name-lookup messages quote the class name instead.
  */
 export function fieldOfMessage(message: string): GenerateField | undefined {
-  const flag = /--[a-z][a-z-]*/.exec(message)?.[0];
-  if (flag !== undefined && flag in FLAG_FIELDS) return FLAG_FIELDS[flag];
+  const flag = /--([a-z][a-z-]*)/.exec(message)?.[1];
+  const key = flag?.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  if (key !== undefined && isGenerateField(key)) return key;
   if (/^(unknown )?class name /.test(message)) return 'classes';
   return undefined;
 }
@@ -91,7 +79,7 @@ export function resolveOrReject(resolve: (o: UserGenerateOptions) => ResolvedGen
   try {
     return resolve(options);
   } catch (err) {
-    if (err instanceof DitError) throw new RequestError(400, err.message, fieldOfMessage(err.message));
+    if (err instanceof UsageError) throw new RequestError(400, err.message, fieldOfMessage(err.message));
     throw err;
   }
 }

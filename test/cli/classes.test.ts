@@ -6,6 +6,11 @@ describe('dit classes', () => {
     const r = await runCli(['classes', '--search', 'golden']);
     expect(r).toEqual({ code: 0, stdout: ' 207  golden retriever\n', stderr: '' });
   });
+  it('searches by id as the dit serve page does: that class first, then names containing the text', async () => {
+    expect(await runCli(['classes', '--search', '207'])).toEqual({ code: 0, stdout: ' 207  golden retriever\n', stderr: '' });
+    expect(await runCli(['classes', 'fashion-mnist', '--search', 'Ankle_Boot'])).toEqual({ code: 0, stdout: '   9  Ankle boot, boot\n', stderr: '' });
+    expect(await runCli(['classes', 'fashion-mnist', '--search', 'zebra'])).toEqual({ code: 0, stdout: 'no class matches "zebra"\n', stderr: '' });
+  });
   it('lists the Fashion-MNIST ten', async () => {
     const r = await runCli(['classes', 'fashion-mnist']);
     expect(r.stdout.trim().split('\n')).toHaveLength(10);

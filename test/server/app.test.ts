@@ -3,7 +3,8 @@ import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDitServer, type DitServer } from '../../src/server/app.js';
+import { SERVER_DEFAULTS, createDitServer, type DitServer } from '../../src/server/app.js';
+import { DitError, UsageError } from '../../src/errors.js';
 import { decodePng } from '../../src/image/png.js';
 import { makeGrid } from '../../src/image/grid.js';
 import { MAX_SAMPLING_STEPS } from '../../src/options.js';
@@ -31,6 +32,33 @@ afterEach(async () => {
   fake.release();
   await app.close();
   fs.rmSync(webRoot, { recursive: true, force: true });
+});
+
+describe('createDitServer settings', () => {
+  it('fills in the server defaults', () => {
+    const server = createDitServer({ pipeline: fake.pipeline, webRoot });
+    expect(server.info.limits).toEqual({ maxSamplingSteps: 1000, maxImages: 64, maxQueue: 8, maxBodyBytes: 16384 });
+    expect(SERVER_DEFAULTS).toMatchObject({ maxImages: 64, maxQueue: 8, maxBodyBytes: 16384 });
+  });
+
+  it('treats an out-of-range limit as a bug in the caller (dit serve checks its flags), not a usage error', () => {
+    const create = (limits: { maxImages?: number; maxQueue?: number }) => () => createDitServer({ pipeline: fake.pipeline, webRoot, ...limits });
+    expect(create({ maxImages: 257 })).toThrow(new Error('createDitServer: maxImages 257 is not an integer in 1..256'));
+    expect(create({ maxQueue: 0 })).toThrow(new Error('createDitServer: maxQueue 0 is not an integer ≥ 1'));
+    try {
+      create({ maxImages: 0 })();
+      expect.unreachable();
+    } catch (err) {
+      expect(err).not.toBeInstanceOf(DitError);
+    }
+  });
+
+  it('refuses a latent model loaded without a VAE as a usage error (--vae none)', () => {
+    const info = { ...fake.pipeline.info, config: { ...fake.pipeline.info.config, in_channels: 4 }, makesImages: false };
+    const create = () => createDitServer({ pipeline: { ...fake.pipeline, info }, webRoot });
+    expect(create).toThrow(UsageError);
+    expect(create).toThrow('dit serve shows images, but this 4-channel latent model was loaded without a VAE; drop --vae none (or pass --vae ema|mse|PATH)');
+  });
 });
 
 describe('GET /api/info and /api/classes', () => {

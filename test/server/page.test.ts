@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import type { Pipeline } from '../../src/pipeline.js';
-import { createWorkerPipeline } from '../../src/server/worker-pipeline.js';
+import { createWorkerPipeline } from '../../src/server/pipeline-proxy.js';
 import { createDitServer, type DitServer } from '../../src/server/app.js';
 import { postGenerate } from './client.js';
 
@@ -82,6 +82,10 @@ async function clearClasses(p: Page): Promise<void> {
 describe('dit serve page on the embedded model', () => {
   it('sets class, seed, steps and CFG, shows progress, shows and downloads the image', async () => {
     await clearClasses(page);
+    await page.fill('#class-search', '3'); // an id finds its class
+    await expect.poll(() => page.locator('#class-options [role=option]').allTextContents()).toEqual(['Dress (3)']);
+    // The steps limit comes from /api/info only.
+    expect([await page.getAttribute('#steps', 'max'), await page.getAttribute('#steps-range', 'max')]).toEqual(['1000', '1000']);
     await page.fill('#class-search', 'sneak');
     await expect.poll(() => page.locator('#class-options [role=option]').allTextContents()).toEqual(['Sneaker (7) · trainer']);
     await page.keyboard.press('Enter');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fieldOfMessage, parseGenerateBody, RequestError, resolveOrReject } from '../../src/server/request.js';
 import { resolveGenerateOptions } from '../../src/options.js';
+import { DitError, UsageError } from '../../src/errors.js';
 import { FAKE_DEFAULTS } from './fake-pipeline.js';
 
 const resolve = (o: object) => resolveGenerateOptions(o, FAKE_DEFAULTS);
@@ -13,6 +14,8 @@ describe('fieldOfMessage', () => {
     ['class name "crane" is ambiguous: it matches …', 'classes'],
     ['unknown class name "sneakr" for Fashion-MNIST', 'classes'],
     ['9 images were asked for: at most 8 per run; split the run or lower --num-images', 'numImages'],
+    ['--guidance-interval "700,100" is not valid', 'guidanceInterval'],
+    ['--device "tpu" is not supported', undefined], // a flag, but not a request key
     ['something else entirely', undefined],
   ])('%s → %s', (message, field) => {
     expect(fieldOfMessage(message)).toBe(field);
@@ -42,6 +45,23 @@ describe('fieldOfMessage', () => {
       expect((caught as RequestError).status).toBe(400);
       expect((caught as RequestError).field, JSON.stringify(options)).toBe(field);
     }
+  });
+});
+
+describe('resolveOrReject', () => {
+  it('turns only usage errors into a 400: a failure at run time or a bug stays what it is', () => {
+    const failing = (err: Error) => () => resolveOrReject(() => {
+      throw err;
+    }, {});
+    expect(failing(new UsageError('--eta 2 is out of range'))).toThrow(new RequestError(400, '--eta 2 is out of range', 'eta'));
+    const runtime = new DitError('the model worker thread stopped');
+    let caught: unknown;
+    try {
+      failing(runtime)();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBe(runtime);
   });
 });
 

@@ -7,6 +7,7 @@
 import './style.css';
 import { cancelJob, generate, getJson, ServerError, type ClassEntry, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
+import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
 
 type DoneEvent = Extract<JobEvent, { type: 'done' }>;
 type Field = NonNullable<ServerError['body']['field']>;
@@ -61,7 +62,8 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
 };
 
 let info: ServerInfo;
-let classes: ClassEntry[] = [];
+/** Per class id, its names (display name first), as GET /api/classes lists them. */
+let classNames: ClassTable = [];
 let chosen: number[] = [];
 let history: HistoryEntry[] = loadHistory();
 const active = { ids: new Set<string>(), controllers: new Set<AbortController>() };
@@ -146,24 +148,30 @@ function showError(err: unknown): void {
 let activeOption = -1;
 
 function className(id: number): string {
-  return classes[id]?.name ?? `class ${id}`;
+  return nameIn(classNames, id);
+}
+
+/** A list item holding one button: the chips and the history are lists of these. */
+function buttonItem(className: string, label: string, onClick: () => void, ...content: (Node | string)[]): HTMLLIElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.append(...content);
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  const li = document.createElement('li');
+  li.append(b);
+  return li;
 }
 
 function renderChips(): void {
   els.chips.replaceChildren(
     ...chosen.map((id) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'chip';
-      b.textContent = `${className(id)} (${id}) ✕`;
-      b.setAttribute('aria-label', `Remove ${className(id)} (${id})`);
-      b.addEventListener('click', () => {
+      const remove = () => {
         setChosen(chosen.filter((c) => c !== id));
         els.search.focus();
-      });
-      li.append(b);
-      return li;
+      };
+      return buttonItem('chip', `Remove ${className(id)} (${id})`, remove, `${className(id)} (${id}) ✕`);
     }),
   );
 }
@@ -182,27 +190,25 @@ function setChosen(next: number[]): void {
   renderChips();
 }
 
-function matches(q: string): ClassEntry[] {
-  const needle = q.toLowerCase().replace(/[_\-\s]+/g, ' ').trim();
-  if (needle === '') return [];
-  const byId = /^\d+$/.test(needle) ? classes.filter((c) => String(c.id) === needle) : [];
-  const byName = classes.filter((c) => String(c.id) !== needle && [c.name, ...c.synonyms].some((s) => s.toLowerCase().replace(/[_\-\s]+/g, ' ').includes(needle)));
-  return [...byId, ...byName].slice(0, 50);
+/** What the list offers for the search box's text: nothing until something is typed, then at most 50. */
+function matches(q: string): number[] {
+  return normaliseClassName(q) === '' ? [] : searchClasses(classNames, q).slice(0, 50);
 }
 
 function renderOptions(): void {
   const found = matches(els.search.value);
   activeOption = found.length > 0 ? 0 : -1;
   els.options.replaceChildren(
-    ...found.map((c, k) => {
+    ...found.map((id, k) => {
+      const [name, ...synonyms] = classNames[id]!;
       const li = document.createElement('li');
-      li.id = `class-option-${c.id}`;
+      li.id = `class-option-${id}`;
       li.setAttribute('role', 'option');
-      li.dataset.id = String(c.id);
-      li.textContent = `${c.name} (${c.id})${c.synonyms.length ? ` · ${c.synonyms.slice(0, 3).join(', ')}` : ''}`;
+      li.dataset.id = String(id);
+      li.textContent = `${name} (${id})${synonyms.length ? ` · ${synonyms.slice(0, 3).join(', ')}` : ''}`;
       li.setAttribute('aria-selected', String(k === activeOption));
       li.addEventListener('mousedown', (e) => e.preventDefault()); // keep focus in the search box
-      li.addEventListener('click', () => pick(c.id));
+      li.addEventListener('click', () => pick(id));
       return li;
     }),
   );
@@ -430,10 +436,6 @@ function addHistory(entry: HistoryEntry): void {
 function renderHistory(): void {
   els.history.replaceChildren(
     ...history.map((entry) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'history-item';
       const img = document.createElement('img');
       img.src = entry.images[0]?.src ?? '';
       img.alt = '';
@@ -445,11 +447,7 @@ function renderHistory(): void {
       when.dateTime = new Date(entry.when).toISOString();
       when.textContent = new Date(entry.when).toLocaleString();
       text.append(document.createElement('br'), when);
-      b.append(img, text);
-      b.setAttribute('aria-label', `Restore: ${text.textContent}`);
-      b.addEventListener('click', () => restore(entry));
-      li.append(b);
-      return li;
+      return buttonItem('history-item', `Restore: ${text.textContent}`, () => restore(entry), img, text);
     }),
   );
   els.historyClear.disabled = history.length === 0;
@@ -506,7 +504,9 @@ function fillSelect(select: HTMLSelectElement, values: readonly string[]): void 
 }
 
 async function init(): Promise<void> {
+  let classes: ClassEntry[];
   [info, classes] = await Promise.all([getJson<ServerInfo>('/api/info'), getJson<ClassEntry[]>('/api/classes')]);
+  classNames = classes.map((c) => [c.name, ...c.synonyms]);
   els.model.textContent = `${info.model} · ${info.imageSize}×${info.imageSize} · ${info.numClasses} classes`;
   els.steps.max = els.stepsRange.max = String(info.limits.maxSamplingSteps);
   els.numImages.max = String(info.limits.maxImages);

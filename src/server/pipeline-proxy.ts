@@ -1,8 +1,9 @@
 /**
- * The pipeline in a worker thread, behind the same Pipeline interface. `dit serve` needs this
- * because ONNX Runtime's Node binding runs inference synchronously on the calling thread: with
- * the model on the main thread, the HTTP server answers nothing (not even the page, or a cancel)
- * while a step runs, and a DiT-XL/2 step on a CPU takes seconds.
+ * The main thread's proxy for a pipeline that runs in a worker thread (pipeline-worker-main.ts),
+ * behind the same Pipeline interface. `dit serve` needs this because ONNX Runtime's Node binding
+ * runs inference synchronously on the calling thread: with the model on the main thread, the
+ * HTTP server answers nothing (not even the page, or a cancel) while a step runs, and a DiT-XL/2
+ * step on a CPU takes seconds.
  *
  * Options are resolved on this side too (same resolver, same model defaults), so a bad value is
  * refused at once; the worker resolves again before running, as the in-process pipeline does.
@@ -62,11 +63,11 @@ export function deserializeError(e: SerializedError): Error {
 
 function spawnWorker(load: UserLoadOptions): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./pipeline-worker.js', here), { workerData: { load } });
+  if (!here.endsWith('.ts')) return new Worker(new URL('./pipeline-worker-main.js', here), { workerData: { load } });
   // Running from the TypeScript sources (tests, tsx): the worker registers tsx, then loads the .ts module.
   // The ESM build of tsx's API (its exports' "import" condition; the CommonJS one fails in a worker).
   const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const entry = new URL('./pipeline-worker.ts', here).href;
+  const entry = new URL('./pipeline-worker-main.ts', here).href;
   const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { load } });
 }

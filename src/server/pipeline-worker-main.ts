@@ -1,8 +1,8 @@
-/** The worker-thread side of worker-pipeline.ts: one pipeline, driven by messages. */
+/** The worker thread's entry point: one pipeline, driven by pipeline-proxy.ts's messages. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import type { UserLoadOptions } from '../options.js';
-import { serializeError, type FromWorker, type ToWorker } from './worker-pipeline.js';
+import { serializeError, type FromWorker, type ToWorker } from './pipeline-proxy.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPipeline, type Pipeline, type StepInfo } from '../../src/pipeline.js';
-import { createWorkerPipeline } from '../../src/server/worker-pipeline.js';
+import { createWorkerPipeline } from '../../src/server/pipeline-proxy.js';
 import { UsageError } from '../../src/errors.js';
 
 let inProcess: Pipeline;
