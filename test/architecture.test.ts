@@ -58,7 +58,7 @@ describe('docs/ARCHITECTURE.md import rules', () => {
   const files = sourceFiles(src);
 
   it('lists every module of src/', () => {
-    const modules = [...new Set(files.map((f) => moduleOf(fileKey(f))))].sort();
+    const modules = [...new Set(files.map((f) => moduleOf(fileKey(f)))), 'web'].sort();
     expect(modules.filter((m) => !rules.has(m))).toEqual([]);
     expect([...rules.keys()].filter((m) => !modules.includes(m))).toEqual([]);
   });
@@ -81,6 +81,26 @@ describe('docs/ARCHITECTURE.md import rules', () => {
         if (!allowed(target, rules.get(from) ?? [])) broken.push(`${fileKey(file)} imports ${target}`);
       }
     }
+    expect(broken).toEqual([]);
+  });
+
+  it('the page (web/src) imports from src/ only the files the table allows, and those use no Node built-ins', () => {
+    const broken: string[] = [];
+    const webFiles = sourceFiles(path.join(root, 'web/src'));
+    for (const file of webFiles) {
+      for (const spec of importsOf(file)) {
+        if (!spec.startsWith('.')) continue;
+        const resolved = path.resolve(path.dirname(file), spec);
+        if (!resolved.startsWith(src + path.sep)) continue;
+        const target = fileKey(resolved);
+        if (!allowed(target, rules.get('web') ?? [])) broken.push(`${path.relative(root, file)} imports src/${target}`);
+        const text = fs.readFileSync(path.join(src, `${target}.ts`), 'utf8');
+        if (importsOf(path.join(src, `${target}.ts`)).some((i) => i.startsWith('node:')) || /\bprocess\./.test(text)) {
+          broken.push(`src/${target} is bundled into the page but uses Node`);
+        }
+      }
+    }
+    expect(webFiles.length).toBeGreaterThan(0);
     expect(broken).toEqual([]);
   });
 
