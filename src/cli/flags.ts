@@ -29,7 +29,7 @@ const LOAD_FLAGS = {
   device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
-  cacheDir: ['--cache-dir <dir>', 'model cache folder (default $DIT_CACHE_DIR or ~/.cache/dit-ts)'],
+  cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR or ~/.cache/dit-ts)'],
 } as const satisfies Record<keyof UserLoadOptions, FlagSpec>;
 
 /** What to sample (options.ts: UserGenerateOptions). */
