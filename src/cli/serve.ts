@@ -21,7 +21,7 @@ interface ServeFlags extends LoadFlags {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export function register(program: Command): void {
-  const cmd = program.command('serve').description('a local web page with the notebook\'s controls, live progress and history (default http://127.0.0.1:7860/)');
+  const cmd = program.command('serve').description(`a local web page with the notebook's controls, live progress and history (default http://${SERVE_DEFAULTS.host}:${SERVE_DEFAULTS.port}/)`);
   addFlags(cmd, LOAD_FLAG_NAMES);
   cmd
     .option('--port <n>', 'TCP port (0 picks a free one)', String(SERVE_DEFAULTS.port))
