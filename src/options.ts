@@ -49,7 +49,7 @@ export interface UserLoadOptions {
   imageSize?: number | string;
   numClasses?: number | string;
   device?: string;
-  /** CPU threads for ONNX Runtime (default: all cores). */
+  /** CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core). */
   threads?: number | string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
