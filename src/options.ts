@@ -6,27 +6,32 @@
  *   resolveLoadOptions(user)               what to load and where to run it
  *   resolveGenerateOptions(user, model)    what to sample (class ids < num_classes, defaults that
  *                                          differ between the embedded model and official DiT)
+ * and one resolver per command that needs more: resolveDecodeOptions, resolveBenchOptions,
+ * resolveServeOptions. Numbers may come as strings (a command line gives strings); they are
+ * converted here and quoted verbatim in messages.
  * Messages name the flag as the CLI spells it; the library's option names are the camelCase of
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_VARIANTS, findVariant, isLatentDiT, type DiTVariantName } from './models/dit-config.js';
+import { DIT_ATTENTION_FORMS, DIT_VARIANTS, ditConfigFor, type DiTAttentionForm, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
-import { TIMESTEP_SPACINGS, ddimStride, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
+import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
+import { DEVICE_NAMES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
 export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';
 export { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 export { TIMESTEP_SPACINGS as SPACINGS, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
-export const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
-export type DeviceName = (typeof DEVICES)[number];
+export { DEVICE_NAMES as DEVICES, type Device as DeviceName } from './runtime/devices.js';
 
 /** The notebook's limits: a steps slider 0..1000 (0 is no run) and 1000 training timesteps. */
 export const MAX_SAMPLING_STEPS = 1000;
 export const MAX_IMAGES = 256;
 export const MAX_SEED = 2n ** 64n - 1n;
+export const MAX_THREADS = 1024;
+export const DEFAULT_DEVICE: Device = 'cpu';
 
 /** What to load. All optional: nothing given means the embedded Fashion-MNIST model on the CPU. */
 export interface UserLoadOptions {
@@ -39,11 +44,11 @@ export interface UserLoadOptions {
   /** "ema" | "mse" (from the model cache folder) | a VAE folder or file | "none" (save latents only). */
   vae?: string;
   /** Image side in pixels (256 or 512 for the official models). */
-  imageSize?: number;
-  numClasses?: number;
+  imageSize?: number | string;
+  numClasses?: number | string;
   device?: string;
-  /** CPU threads for ONNX Runtime (default: all cores). */
-  threads?: number;
+  /** CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core). */
+  threads?: number | string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
   /** Where downloaded weights and compiled models live (default ~/.cache/dit-ts, or $DIT_CACHE_DIR). */
@@ -57,7 +62,7 @@ export interface ResolvedLoadOptions {
   readonly vae: string | undefined; // 'ema' | 'mse' | a path | 'none'; undefined = the default ('ema' for latent models)
   readonly imageSize: number | undefined;
   readonly numClasses: number | undefined;
-  readonly device: DeviceName;
+  readonly device: Device;
   readonly threads: number | undefined;
   readonly noCache: boolean;
   readonly cacheDir: string | undefined;
@@ -70,18 +75,18 @@ export interface UserGenerateOptions {
   /** Class names, e.g. ["golden retriever"]; resolved through the model's class table. */
   classes?: readonly string[] | string;
   /** Repeat the labels up to this many images, like `[207] * num_images` in the notebook. */
-  numImages?: number;
-  cfgScale?: number;
-  numSamplingSteps?: number;
+  numImages?: number | string;
+  cfgScale?: number | string;
+  numSamplingSteps?: number | string;
   sampler?: string;
   guidance?: string;
   /** Apply guidance only for original timesteps t in [lo, hi] (Kynkäänniemi et al. 2024). */
   guidanceInterval?: readonly [number, number] | string;
   spacing?: string;
   /** DDIM's eta (0 = deterministic). */
-  eta?: number;
+  eta?: number | string;
   seed?: number | bigint | string;
-  samplesPerRow?: number;
+  samplesPerRow?: number | string;
 }
 
 export interface ResolvedGenerateOptions {
@@ -125,8 +130,9 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   throw new UsageError(`${flag} "${value}" is not supported: must be one of ${allowed.join(', ')}`);
 }
 
+/** Strings must be written as plain integers (no 1e3, 0x10): what a user types is what is checked. */
 function intInRange(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const n = typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < lo || n > hi) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be an integer in ${lo}..${hi}${why}`);
   }
@@ -158,19 +164,22 @@ function splitList(value: readonly string[] | string): string[] {
   return items.map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** A variant name as the user spells it (DiT-XL/2, dit-xl-2...) → the table's name. */
+function variantOf(name: string): DiTVariantName {
+  const found = findVariant(name);
+  if (!found) throw new UsageError(`--model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
+  return found;
+}
+
+const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
+const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
+
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
-  let model: DiTVariantName | undefined;
-  if (user.model !== undefined) {
-    model = findVariant(user.model);
-    if (!model) {
-      throw new UsageError(`--model "${user.model}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
-    }
-  }
-  const imageSize =
-    user.imageSize === undefined ? undefined : intInRange('--image-size', user.imageSize, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
+  const model = user.model === undefined ? undefined : variantOf(user.model);
+  const imageSize = user.imageSize === undefined ? undefined : imageSizeOf(user.imageSize);
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, 1_000_000);
-  const device = oneOf('--device', user.device ?? 'cpu', DEVICES);
-  const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, 1024);
+  const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
+  const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
   return Object.freeze({
     model,
     ckpt: user.ckpt,
@@ -198,12 +207,12 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const spacing = oneOf('--spacing', user.spacing ?? 'uniform', TIMESTEP_SPACINGS);
   if (spacing === 'ddim' && ddimStride(numSamplingSteps) === undefined) {
     throw new UsageError(
-      `--num-sampling-steps ${numSamplingSteps} cannot be laid out with --spacing ddim (no integer stride gives exactly that many of 1000 steps); use --spacing uniform or another count, e.g. 50, 100, 250`,
+      `--num-sampling-steps ${numSamplingSteps} cannot be laid out with --spacing ddim (no integer stride gives exactly that many of 1000 steps); use a count near it that can (${nearbyDdimCounts(numSamplingSteps).join(', ')}) or --spacing uniform`,
     );
   }
   const eta = user.eta === undefined ? 0 : finiteNumber('--eta', user.eta, 0, 1);
   const seed = user.seed === undefined ? NOTEBOOK_DEFAULTS.seed : parseSeed(user.seed);
-  const samplesPerRow = user.samplesPerRow === undefined ? model.samplesPerRow : intInRange('--samples-per-row', user.samplesPerRow, 1, MAX_IMAGES);
+  const samplesPerRow = user.samplesPerRow === undefined ? model.samplesPerRow : samplesPerRowOf(user.samplesPerRow);
 
   let guidanceInterval: [number, number] | undefined;
   if (user.guidanceInterval !== undefined) {
@@ -262,4 +271,110 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
     seed,
     samplesPerRow,
   });
+}
+
+/** `dit decode`: saved latents → images. The VAE and the files are paths, checked where they are read. */
+export interface UserDecodeOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir'> {
+  samplesPerRow?: number | string;
+  /** Decode latents larger than tile×tile in overlapping tiles (latent pixels per side). */
+  tile?: number | string;
+}
+
+export interface ResolvedDecodeOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir'> {
+  readonly samplesPerRow: number;
+  readonly tile: number | undefined;
+}
+
+export const DECODE_DEFAULTS = { samplesPerRow: 4 } as const;
+
+export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDecodeOptions {
+  const { device, threads, noCache, cacheDir } = resolveLoadOptions({ device: user.device, threads: user.threads, noCache: user.noCache, cacheDir: user.cacheDir });
+  return Object.freeze({
+    device,
+    threads,
+    noCache,
+    cacheDir,
+    samplesPerRow: samplesPerRowOf(user.samplesPerRow ?? DECODE_DEFAULTS.samplesPerRow),
+    tile: user.tile === undefined ? undefined : intInRange('--tile', user.tile, 2, 4096, ' (latent pixels per tile side, e.g. 32 for 256-pixel tiles)'),
+  });
+}
+
+export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as AttentionForm } from './models/dit-config.js';
+export { GRAPH_OPTIMIZATION_LEVELS };
+
+/** `dit bench`: a named variant's forward pass with random weights. */
+export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'device' | 'threads'> {
+  /** Images per forward (2 = one image with guidance). */
+  batch?: number | string;
+  attention?: string;
+  /** Timed forwards after one warm-up. */
+  repeats?: number | string;
+  optLevel?: string;
+}
+
+export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads'> {
+  readonly model: DiTVariantName;
+  readonly config: DiTConfig;
+  readonly batch: number;
+  readonly attention: DiTAttentionForm;
+  readonly repeats: number;
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
+}
+
+export const BENCH_DEFAULTS = { model: 'DiT-XL/2', imageSize: 256, batch: 2, attention: 'fused', repeats: 5, optLevel: 'all' } as const;
+
+export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchOptions {
+  const load = resolveLoadOptions({
+    model: user.model ?? BENCH_DEFAULTS.model,
+    imageSize: user.imageSize ?? BENCH_DEFAULTS.imageSize,
+    device: user.device,
+    threads: user.threads,
+  });
+  const model = load.model!;
+  const size = load.imageSize!;
+  // Named variants sample SD-VAE latents: the image side must cut into whole latent patches.
+  const base = ditConfigFor(model);
+  const pixelsPerToken = pixelsPerCell(base) * base.patch_size;
+  if (size % pixelsPerToken !== 0) {
+    throw new UsageError(
+      `--image-size ${size} cannot be cut into ${model}'s tokens: it must be a multiple of ${pixelsPerToken} (latent = image / ${pixelsPerCell(base)}, patch ${base.patch_size})`,
+    );
+  }
+  return Object.freeze({
+    model,
+    config: ditConfigFor(model, { input_size: size / pixelsPerCell(base) }),
+    device: load.device,
+    threads: load.threads,
+    batch: intInRange('--batch', user.batch ?? BENCH_DEFAULTS.batch, 1, 1024, ' (2 = one image with guidance)'),
+    attention: oneOf('--attention', user.attention ?? BENCH_DEFAULTS.attention, DIT_ATTENTION_FORMS),
+    repeats: intInRange('--repeats', user.repeats ?? BENCH_DEFAULTS.repeats, 1, 1000),
+    graphOptimizationLevel: oneOf('--opt-level', user.optLevel ?? BENCH_DEFAULTS.optLevel, GRAPH_OPTIMIZATION_LEVELS),
+  });
+}
+
+/** `dit serve`: where to listen and how much one page may ask for. */
+export interface UserServeOptions {
+  port?: number | string;
+  host?: string;
+  maxImages?: number | string;
+  maxQueue?: number | string;
+}
+
+export interface ResolvedServeOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly maxImages: number;
+  readonly maxQueue: number;
+}
+
+/** `dit serve`: max images per request is well under MAX_IMAGES, so one request cannot hold the queue for long. */
+export const SERVE_DEFAULTS = { port: 7860, host: '127.0.0.1', maxImages: 64, maxQueue: 8 } as const;
+
+export function resolveServeOptions(user: UserServeOptions = {}): ResolvedServeOptions {
+  const port = intInRange('--port', user.port ?? SERVE_DEFAULTS.port, 0, 65535, ' (0 picks a free port)');
+  const maxImages = intInRange('--max-images', user.maxImages ?? SERVE_DEFAULTS.maxImages, 1, MAX_IMAGES, ' (images per request)');
+  const maxQueue = intInRange('--max-queue', user.maxQueue ?? SERVE_DEFAULTS.maxQueue, 1, 1000, ' (jobs waiting or running)');
+  const host = (user.host ?? SERVE_DEFAULTS.host).trim();
+  if (host === '') throw new UsageError('--host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
+  return Object.freeze({ port, host, maxImages, maxQueue });
 }

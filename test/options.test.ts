@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { resolveGenerateOptions, resolveLoadOptions, parseSeed, type ModelDefaults } from '../src/options.js';
+import {
+  DEVICES,
+  resolveBenchOptions,
+  resolveDecodeOptions,
+  resolveGenerateOptions,
+  resolveLoadOptions,
+  resolveServeOptions,
+  parseSeed,
+  type ModelDefaults,
+} from '../src/options.js';
+import { DEVICE_PROVIDERS } from '../src/runtime/devices.js';
+import { InternalError, UsageError } from '../src/errors.js';
+import { spaceTimesteps } from '../src/diffusion/schedule.js';
+import { validateGuidance } from '../src/diffusion/guidance.js';
 import { imagenetClasses, FASHION_MNIST_CLASSES, resolveClassNames } from '../src/classes.js';
 
 const imagenetModel: ModelDefaults = {
@@ -48,6 +61,10 @@ describe('resolveGenerateOptions', () => {
     [{ guidance: 'half' }, '--guidance "half" is not supported: must be one of dit, all, off'],
     [{ guidanceInterval: '800,100' }, '--guidance-interval "800,100" is not valid'],
     [{ numSamplingSteps: 333, spacing: 'ddim' }, '--num-sampling-steps 333 cannot be laid out with --spacing ddim'],
+    [{ numSamplingSteps: 45, spacing: 'ddim' }, 'use a count near it that can (42, 44, 46, 48) or --spacing uniform'],
+    [{ guidanceInterval: '0,1000' }, '--guidance-interval "0,1000" is not valid: must be "lo,hi" timesteps with 0 ≤ lo ≤ hi ≤ 999'],
+    [{ guidanceInterval: '-1,500' }, '--guidance-interval "-1,500" is not valid'],
+    [{ samplesPerRow: '0' }, '--samples-per-row "0" is out of range: must be an integer in 1..256'],
     [{ classes: 'crane' }, 'class name "crane" is ambiguous: it matches 134 (crane); 517 (crane)'],
     [{ classes: 'retriever' }, 'unknown class name "retriever" for ImageNet-1k; did you mean "flat-coated retriever" (205)'],
     [{ classLabels: '1', classes: 'tench' }, '--class-labels and --classes were both given'],
@@ -70,6 +87,88 @@ describe('resolveLoadOptions', () => {
   it('rejects unknown devices and variants, listing the allowed ones', () => {
     expect(() => resolveLoadOptions({ device: 'tpu' })).toThrow('--device "tpu" is not supported: must be one of cpu, webgpu, cuda');
     expect(() => resolveLoadOptions({ model: 'DiT-M/2' })).toThrow('must be one of DiT-XL/2, DiT-XL/4');
+  });
+  it('lists the devices of the one provider table, in its order', () => {
+    expect(DEVICES).toEqual(Object.keys(DEVICE_PROVIDERS));
+    expect(resolveLoadOptions({}).device).toBe('cpu');
+  });
+  it('takes numbers as a command line gives them, and only plain integers', () => {
+    expect(resolveLoadOptions({ threads: ' 4 ', imageSize: '256', numClasses: 10 })).toMatchObject({ threads: 4, imageSize: 256, numClasses: 10 });
+    for (const threads of ['1e3', '0x10', '4.0', '', '0', '1025']) {
+      expect(() => resolveLoadOptions({ threads }), threads).toThrow(`--threads ${JSON.stringify(threads)} is out of range: must be an integer in 1..1024`);
+    }
+    expect(() => resolveLoadOptions({ imageSize: '7' })).toThrow('--image-size "7" is out of range: must be an integer in 8..4096 (pixels; 256 or 512 for the official DiT)');
+  });
+});
+
+describe('resolveDecodeOptions', () => {
+  it('defaults to 4 columns and whole decodes, and checks device and threads as every command does', () => {
+    expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined });
+    expect(resolveDecodeOptions({ samplesPerRow: '2', tile: '32', threads: '3' })).toMatchObject({ samplesPerRow: 2, tile: 32, threads: 3 });
+    expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is out of range: must be an integer in 1..256');
+    expect(() => resolveDecodeOptions({ tile: '1' })).toThrow('--tile "1" is out of range: must be an integer in 2..4096 (latent pixels per tile side, e.g. 32 for 256-pixel tiles)');
+    expect(() => resolveDecodeOptions({ threads: '0' })).toThrow('--threads "0" is out of range: must be an integer in 1..1024');
+    expect(() => resolveDecodeOptions({ device: 'tpu' })).toThrow('--device "tpu" is not supported: must be one of cpu, webgpu, cuda');
+  });
+});
+
+describe('resolveBenchOptions', () => {
+  it('accepts every spelling of a variant that sample accepts', () => {
+    for (const model of ['DiT-XL/2', 'DiT-XL-2', 'dit-xl-2', 'dit-xl/2']) {
+      expect(resolveBenchOptions({ model }).model, model).toBe('DiT-XL/2');
+    }
+  });
+  it('gives the defaults: DiT-XL/2 at 256 pixels (latent 32), batch 2, fused attention, all optimisations', () => {
+    const o = resolveBenchOptions({});
+    expect(o).toMatchObject({ model: 'DiT-XL/2', batch: 2, repeats: 5, device: 'cpu', threads: undefined, attention: 'fused', graphOptimizationLevel: 'all' });
+    expect(o.config).toMatchObject({ input_size: 32, patch_size: 2, hidden_size: 1152, in_channels: 4 });
+    expect(resolveBenchOptions({ model: 'DiT-S/8', imageSize: '128' }).config.input_size).toBe(16);
+  });
+  it.each([
+    [{ model: 'DiT-Q/2' }, '--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4'],
+    [{ imageSize: '100' }, "--image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)"],
+    [{ model: 'DiT-S/8', imageSize: 96 }, "--image-size 96 cannot be cut into DiT-S/8's tokens: it must be a multiple of 64 (latent = image / 8, patch 8)"],
+    [{ imageSize: '4' }, '--image-size "4" is out of range: must be an integer in 8..4096'],
+    [{ batch: '0' }, '--batch "0" is out of range: must be an integer in 1..1024 (2 = one image with guidance)'],
+    [{ repeats: '1001' }, '--repeats "1001" is out of range: must be an integer in 1..1000'],
+    [{ attention: 'flash' }, '--attention "flash" is not supported: must be one of fused, plain'],
+    [{ optLevel: 'max' }, '--opt-level "max" is not supported: must be one of disabled, basic, extended, all'],
+    [{ threads: '0' }, '--threads "0" is out of range: must be an integer in 1..1024'],
+    [{ device: 'tpu' }, '--device "tpu" is not supported: must be one of cpu, webgpu, cuda'],
+  ])('rejects %j', (opts, message) => {
+    expect(() => resolveBenchOptions(opts)).toThrow(UsageError);
+    expect(() => resolveBenchOptions(opts)).toThrow(message);
+  });
+});
+
+describe('resolveServeOptions', () => {
+  it('defaults to the loopback port 7860, 64 images a request, 8 jobs', () => {
+    expect(resolveServeOptions({})).toEqual({ port: 7860, host: '127.0.0.1', maxImages: 64, maxQueue: 8 });
+    expect(resolveServeOptions({ port: '0', host: ' 0.0.0.0 ', maxImages: '256', maxQueue: '1' })).toEqual({ port: 0, host: '0.0.0.0', maxImages: 256, maxQueue: 1 });
+  });
+  it.each([
+    [{ port: '65536' }, '--port "65536" is out of range: must be an integer in 0..65535 (0 picks a free port)'],
+    [{ port: '1e3' }, '--port "1e3" is out of range'],
+    [{ maxImages: '257' }, '--max-images "257" is out of range: must be an integer in 1..256 (images per request)'],
+    [{ maxQueue: '0' }, '--max-queue "0" is out of range: must be an integer in 1..1000 (jobs waiting or running)'],
+    [{ host: ' ' }, '--host is empty: pass an address such as 127.0.0.1'],
+  ])('rejects %j', (opts, message) => {
+    expect(() => resolveServeOptions(opts)).toThrow(message);
+  });
+});
+
+describe('deeper layers assert what options.ts validated: a bug, not a usage error', () => {
+  it('the schedule and guidance raise InternalError for values the resolver refuses', () => {
+    expect(() => resolveGenerateOptions({ numSamplingSteps: 45, spacing: 'ddim' }, imagenetModel)).toThrow(UsageError);
+    expect(() => spaceTimesteps(45, 'ddim')).toThrow(InternalError);
+    expect(() => spaceTimesteps(0, 'uniform')).toThrow(InternalError);
+    expect(() => validateGuidance({ form: 'dit', scale: 4, interval: [700, 100] })).toThrow(InternalError);
+    expect(() => validateGuidance({ form: 'dit', scale: -1 })).toThrow(InternalError);
+  });
+  it('what the resolver accepts, the deeper layers accept', () => {
+    const r = resolveGenerateOptions({ numSamplingSteps: 50, spacing: 'ddim', guidanceInterval: '0,999' }, imagenetModel);
+    expect(spaceTimesteps(r.numSamplingSteps, r.spacing)).toHaveLength(50);
+    expect(() => validateGuidance({ form: r.guidance, scale: r.cfgScale, interval: r.guidanceInterval })).not.toThrow();
   });
 });
 

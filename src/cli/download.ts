@@ -2,15 +2,16 @@ import type { Command } from 'commander';
 import { DOWNLOADS, download } from '../download.js';
 import { defaultCacheDir } from '../model-files.js';
 import { createProgress } from './progress.js';
+import { flag } from './flags.js';
 
 export function register(program: Command): void {
   program
     .command('download')
     .description(`fetch official weights into the cache folder: ${Object.keys(DOWNLOADS).join(' | ')}`)
     .argument('<names...>', 'what to fetch')
-    .option('--cache-dir <dir>', 'cache folder (default $DIT_CACHE_DIR or ~/.cache/dit-ts)')
+    .addOption(flag('cacheDir'))
     .option('--mirror <url>', 'fetch <url>/<path> instead of the official hosts')
-    .option('--quiet', 'no progress output')
+    .addOption(flag('quiet'))
     .action(async (names: string[], opts: { cacheDir?: string; mirror?: string; quiet?: boolean }) => {
       const cacheDir = opts.cacheDir ?? defaultCacheDir();
       const progress = createProgress({ quiet: opts.quiet ?? false });

@@ -5,42 +5,29 @@
  */
 import type { Command } from 'commander';
 import { inspectDiTCheckpoint, loadVaeCheckpoint, type DiTInspection } from '../checkpoint/index.js';
-import { DitError, UsageError } from '../errors.js';
+import { DitError } from '../errors.js';
+import { resolveLoadOptions } from '../options.js';
+import { addFlags, type LoadFlags } from './flags.js';
 
-interface InspectFlags {
+interface InspectFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'numClasses' | 'config'> {
   json?: boolean;
-  model?: string;
-  imageSize?: string;
-  numClasses?: string;
-  config?: string;
-}
-
-function positiveInt(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag} ${v} must be a positive integer`);
-  return n;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('inspect')
-    .description('show what a checkpoint is (format, layout, dtypes, parameters, config, variant) and any problems')
-    .argument('<path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder, VAE folder)')
-    .option('--json', 'print one JSON object')
-    .option('--model <name>', 'check the file against a variant, e.g. DiT-XL/2')
-    .option('--image-size <px>', 'check the file against an image size in pixels')
-    .option('--num-classes <n>', 'check the file against a number of classes')
-    .option('--config <file>', 'config.json with the DiT constructor arguments (num_heads...)')
-    .action((target: string, flags: InspectFlags) => {
-      const opts = { model: flags.model, imageSize: positiveInt('--image-size', flags.imageSize), numClasses: positiveInt('--num-classes', flags.numClasses), config: flags.config };
-      const info = inspectDiTCheckpoint(target, opts);
-      info.weights.close();
-      const notDiT = info.config === undefined && info.problems.some((p) => p.includes('not a DiT checkpoint'));
-      if (notDiT && flags.model === undefined && tryVae(target, flags.json === true)) return;
-      process.stdout.write(flags.json ? `${JSON.stringify(ditJson(info))}\n` : ditText(info));
-      if (info.problems.length > 0) throw new DitError(`${info.path}: ${info.problems.length} problem${info.problems.length > 1 ? 's' : ''} (listed above)`);
-    });
+    .description('show what a checkpoint is (format, layout, dtypes, parameters, config, variant) and any problems; --model, --image-size and --num-classes are checked against the file')
+    .argument('<path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder, VAE folder)');
+  addFlags(cmd, ['json', 'model', 'imageSize', 'numClasses', 'config']);
+  cmd.action((target: string, flags: InspectFlags) => {
+    const { model, imageSize, numClasses, config } = resolveLoadOptions(flags);
+    const info = inspectDiTCheckpoint(target, { model, imageSize, numClasses, config });
+    info.weights.close();
+    const notDiT = info.config === undefined && info.problems.some((p) => p.includes('not a DiT checkpoint'));
+    if (notDiT && flags.model === undefined && tryVae(target, flags.json === true)) return;
+    process.stdout.write(flags.json ? `${JSON.stringify(ditJson(info))}\n` : ditText(info));
+    if (info.problems.length > 0) throw new DitError(`${info.path}: ${info.problems.length} problem${info.problems.length > 1 ? 's' : ''} (listed above)`);
+  });
 }
 
 function ditJson(i: DiTInspection): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /**
  * The `dit` command: a thin layer that turns flags into options, calls the library, and turns a
  * DitError into one line on stderr and an exit code (2 usage, 1 runtime). No stack traces for
- * errors a user can fix.
+ * errors a user can fix; any other error is a bug and says so (exit 1).
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
@@ -39,6 +39,10 @@ export function reportError(err: unknown): number {
     process.stderr.write(`dit: ${e.code} on ${e.path}: ${e.message}\n`);
     return 1;
   }
-  process.stderr.write(`dit: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // Anything else (an InternalError from assert() included) is a bug: one line that says so, exit 1;
+  // the stack only on request, for the bug report.
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`dit: internal error: ${message.split('\n')[0]} (this is a bug in dit-ts; please report it, with DIT_DEBUG=1 for the stack trace)\n`);
+  if (process.env.DIT_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return 1;
 }

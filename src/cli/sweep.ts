@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { resolveLoadOptions } from '../options.js';
-import { planSweep, type RawGenerateFlags } from '../sweep/plan.js';
+import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { openEmbeddedClassifier } from '../model-files.js';
-import { addGenerateFlags, addLoadFlags, generateOptionsFrom, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './sample.js';
+import { addFlags, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 import { createProgress, formatSeconds } from './progress.js';
 import { checkWritable } from './output.js';
 
@@ -21,16 +21,15 @@ export function register(program: Command): void {
   const cmd = program
     .command('sweep')
     .description('compare settings side by side: e.g. --cfg-scale 1,5,10 --num-sampling-steps 50,250,500 → contact sheet, timings, metrics');
-  addLoadFlags(cmd);
-  addGenerateFlags(cmd);
+  addFlags(cmd, [...LOAD_FLAG_NAMES, ...GENERATE_FLAG_NAMES]);
   cmd
+    // A folder here, not sample's grid file.
     .option('--out <dir>', 'output folder (resumes a sweep stopped half-way)', 'sweep')
-    .option('--quiet', 'no progress output')
+    .addOption(flag('quiet'))
     .action(async (flags: SweepFlags) => {
-      const load = loadOptionsFrom(flags);
-      resolveLoadOptions(load);
+      const load = resolveLoadOptions(loadOptionsFrom(flags));
       checkWritable(flags.out, { directory: true });
-      const raw = generateOptionsFrom(flags) as RawGenerateFlags;
+      const raw = generateOptionsFrom(flags);
       // The study compares the notebook's sampler unless told otherwise.
       raw.sampler ??= 'ddpm';
       const progress = createProgress({ quiet: flags.quiet ?? false });

@@ -4,7 +4,7 @@
  * (Kynkäänniemi et al. 2024, "Applying Guidance in a Limited Interval Improves Sample and
  * Distribution Quality in Diffusion Models").
  */
-import { DitError, UsageError } from '../errors.js';
+import { assert, DitError } from '../errors.js';
 import type { ConditionalModelFn, LatentShape, ModelFn } from './types.js';
 
 /**
@@ -62,21 +62,16 @@ export function guidanceActive(guidance: GuidanceOptions, t: number): boolean {
   return lo <= t && t <= hi;
 }
 
-/** Checks the options once, so that the sampling loop never has to. */
+/** Checks the caller's options once (options.ts validated the user's), so that the sampling loop never has to. */
 export function validateGuidance(guidance: GuidanceOptions): void {
-  if (!GUIDANCE_FORMS.includes(guidance.form)) {
-    throw new UsageError(`guidance '${String(guidance.form)}' is unknown; use one of: ${GUIDANCE_FORMS.join(', ')}`);
-  }
-  if (!Number.isFinite(guidance.scale) || guidance.scale < 0) {
-    throw new UsageError(`cfg scale ${guidance.scale} is invalid; it must be a finite number ≥ 0 (1 = no guidance)`);
-  }
+  assert(GUIDANCE_FORMS.includes(guidance.form), `guidance '${String(guidance.form)}' is unknown; use one of: ${GUIDANCE_FORMS.join(', ')}`);
+  assert(Number.isFinite(guidance.scale) && guidance.scale >= 0, `cfg scale ${guidance.scale} is invalid; it must be a finite number ≥ 0 (1 = no guidance)`);
   if (guidance.interval !== undefined) {
     const [lo, hi] = guidance.interval;
-    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
-      throw new UsageError(
-        `guidance interval [${lo}, ${hi}] is invalid; give original timesteps lo ≤ hi within 0 … 999, e.g. [0, 700]`,
-      );
-    }
+    assert(
+      Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi,
+      `guidance interval [${lo}, ${hi}] is invalid; give original timesteps lo ≤ hi within 0 … 999, e.g. [0, 700]`,
+    );
   }
 }
 

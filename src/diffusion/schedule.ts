@@ -2,7 +2,7 @@
  * The DiT noise schedule (facebookresearch/DiT diffusion/gaussian_diffusion.py and respace.py):
  * 1000 linear betas, respaced to the sampling step count, every term in float64 like the numpy code.
  */
-import { UsageError } from '../errors.js';
+import { assert } from '../errors.js';
 
 /** Training steps of every DiT checkpoint. */
 export const TRAIN_TIMESTEPS = 1000;
@@ -61,25 +61,23 @@ function roundHalfEven(v: number): number {
  * or `space_timesteps(1000, "ddimN")`.
  */
 export function spaceTimesteps(numSteps: number, spacing: TimestepSpacing): number[] {
-  if (!Number.isInteger(numSteps) || numSteps < 1 || numSteps > TRAIN_TIMESTEPS) {
-    throw new UsageError(
-      `number of sampling steps ${numSteps} is invalid; it must be an integer from 1 to ${TRAIN_TIMESTEPS}`,
-    );
-  }
+  // options.ts has validated the user's values; these are promises from the caller.
+  assert(
+    Number.isInteger(numSteps) && numSteps >= 1 && numSteps <= TRAIN_TIMESTEPS,
+    `number of sampling steps ${numSteps} is invalid; it must be an integer from 1 to ${TRAIN_TIMESTEPS}`,
+  );
+  assert(TIMESTEP_SPACINGS.includes(spacing), `timestep spacing '${String(spacing)}' is unknown; use one of: ${TIMESTEP_SPACINGS.join(', ')}`);
   if (spacing === 'ddim') {
     const stride = ddimStride(numSteps);
-    if (stride !== undefined) {
-      const steps: number[] = [];
-      for (let t = 0; t < TRAIN_TIMESTEPS; t += stride) steps.push(t);
-      return steps;
-    }
-    throw new UsageError(
-      `ddim spacing cannot make exactly ${numSteps} steps from ${TRAIN_TIMESTEPS} with an integer stride ` +
-        `(possible nearby: ${nearbyDdimCounts(numSteps).join(', ')}); pick one of those or use uniform spacing`,
+    assert(
+      stride !== undefined,
+      () =>
+        `ddim spacing cannot make exactly ${numSteps} steps from ${TRAIN_TIMESTEPS} with an integer stride ` +
+          `(possible nearby: ${nearbyDdimCounts(numSteps).join(', ')}); pick one of those or use uniform spacing`,
     );
-  }
-  if (spacing !== 'uniform') {
-    throw new UsageError(`timestep spacing '${String(spacing)}' is unknown; use one of: ${TIMESTEP_SPACINGS.join(', ')}`);
+    const steps: number[] = [];
+    for (let t = 0; t < TRAIN_TIMESTEPS; t += stride) steps.push(t);
+    return steps;
   }
   // One section covering all 1000 steps; the index accumulates the float stride like the Python loop.
   const fracStride = numSteps <= 1 ? 1 : (TRAIN_TIMESTEPS - 1) / (numSteps - 1);
@@ -101,7 +99,7 @@ export function ddimStride(numSteps: number): number | undefined {
 }
 
 /** The achievable ddim step counts just below and just above `numSteps`. */
-function nearbyDdimCounts(numSteps: number): number[] {
+export function nearbyDdimCounts(numSteps: number): number[] {
   const counts = new Set<number>();
   for (let stride = 1; stride < TRAIN_TIMESTEPS; stride++) counts.add(Math.ceil(TRAIN_TIMESTEPS / stride));
   const sorted = [...counts].sort((a, b) => a - b);

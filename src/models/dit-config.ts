@@ -82,3 +82,7 @@ export function isLatentDiT(c: Pick<DiTConfig, 'in_channels'>): boolean {
 export function pixelsPerCell(c: Pick<DiTConfig, 'in_channels'>): number {
   return isLatentDiT(c) ? vaeUpscale(SD_VAE_CONFIG) : 1;
 }
+
+/** How the DiT graph computes attention: com.microsoft.MultiHeadAttention (fused) or MatMul/Softmax (plain). */
+export const DIT_ATTENTION_FORMS = ['fused', 'plain'] as const;
+export type DiTAttentionForm = (typeof DIT_ATTENTION_FORMS)[number];

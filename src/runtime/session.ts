@@ -4,18 +4,16 @@
  * cannot run gives a DitError listing the devices that work here and why the others do not.
  */
 import * as ort from 'onnxruntime-node';
-import { DitError, UsageError } from '../errors.js';
+import { assert, DitError } from '../errors.js';
 import { encodeModel, GraphBuilder } from '../graph/index.js';
+import { DEVICE_NAMES, DEVICE_PROVIDERS, isDevice, type Device, type GraphOptimizationLevel } from './devices.js';
+export type { GraphOptimizationLevel };
 
-/** Device name → ONNX Runtime execution provider. */
-export const DEVICES = Object.freeze({
-  cpu: 'cpu',
-  webgpu: 'webgpu',
-  cuda: 'cuda',
-} as const);
-export type Device = keyof typeof DEVICES;
+export { DEVICE_PROVIDERS as DEVICES, isDevice, type Device };
+// The provider table is checked against the names this onnxruntime knows, so neither can drift.
+DEVICE_PROVIDERS satisfies Record<Device, ort.InferenceSession.ExecutionProviderName>;
 
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
 
 export interface SessionOptions {
   /** Execution device; default 'cpu'. */
@@ -48,16 +46,12 @@ export interface Session {
   release(): Promise<void>;
 }
 
-export function isDevice(d: string): d is Device {
-  return Object.hasOwn(DEVICES, d);
-}
-
 /** Which devices this install can use, with the reason for each that it cannot. */
 export function deviceSupport(): Record<Device, { available: boolean; reason?: string }> {
   const backends = new Map(ort.listSupportedBackends().map((b) => [b.name, b.bundled]));
   const out = {} as Record<Device, { available: boolean; reason?: string }>;
-  for (const d of Object.keys(DEVICES) as Device[]) {
-    const ep = DEVICES[d];
+  for (const d of DEVICE_NAMES) {
+    const ep = DEVICE_PROVIDERS[d];
     if (!backends.has(ep)) out[d] = { available: false, reason: `onnxruntime-node on ${process.platform}-${process.arch} has no ${ep} execution provider` };
     else if (!backends.get(ep)) out[d] = { available: false, reason: `the ${ep} provider is not bundled; install it (npm install onnxruntime-node --onnxruntime-node-install=cuda12 for CUDA 12)` };
     else out[d] = { available: true };
@@ -66,9 +60,8 @@ export function deviceSupport(): Record<Device, { available: boolean; reason?: s
 }
 
 function checkDevice(device: string): Device {
-  if (!isDevice(device)) {
-    throw new UsageError(`unknown device "${device}"; use one of: ${Object.keys(DEVICES).join(', ')}`);
-  }
+  // The user's --device was checked by options.ts; here it is a caller's promise.
+  assert(isDevice(device), `unknown device "${device}"; use one of: ${DEVICE_NAMES.join(', ')}`);
   const s = deviceSupport()[device];
   if (!s.available) {
     const ok = Object.entries(deviceSupport()).filter(([, v]) => v.available).map(([k]) => k);
@@ -79,11 +72,9 @@ function checkDevice(device: string): Device {
 
 function ortOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   const device = checkDevice(opts.device ?? 'cpu');
-  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
-    throw new UsageError(`threads ${opts.threads} must be a positive integer`);
-  }
+  assert(opts.threads === undefined || (Number.isInteger(opts.threads) && opts.threads >= 1), `threads ${opts.threads} must be a positive integer`);
   return {
-    executionProviders: device === 'cpu' ? ['cpu'] : [DEVICES[device], 'cpu'],
+    executionProviders: device === 'cpu' ? ['cpu'] : [DEVICE_PROVIDERS[device], 'cpu'],
     ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads }),
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
@@ -110,7 +101,7 @@ export function deviceFailure(device: Device): Promise<string | undefined> {
     const s = deviceSupport()[device];
     p = !s.available
       ? Promise.resolve(s.reason)
-      : ort.InferenceSession.create(probeModel(), { executionProviders: [DEVICES[device]], logSeverityLevel: 3 }).then(
+      : ort.InferenceSession.create(probeModel(), { executionProviders: [DEVICE_PROVIDERS[device]], logSeverityLevel: 3 }).then(
           async (session) => {
             await session.release();
             return undefined;
@@ -123,9 +114,8 @@ export function deviceFailure(device: Device): Promise<string | undefined> {
 }
 
 async function workingDevices(): Promise<string> {
-  const names = Object.keys(DEVICES) as Device[];
-  const failures = await Promise.all(names.map((d) => deviceFailure(d)));
-  return names.filter((_, i) => failures[i] === undefined).join(', ');
+  const failures = await Promise.all(DEVICE_NAMES.map((d) => deviceFailure(d)));
+  return DEVICE_NAMES.filter((_, i) => failures[i] === undefined).join(', ');
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_IMAGES, MAX_SAMPLING_STEPS, SAMPLERS, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
+import { MAX_IMAGES, MAX_SAMPLING_STEPS, SERVE_DEFAULTS, SAMPLERS, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
 import type { ModelInfo, Pipeline } from '../pipeline.js';
 import { className, searchClasses, type ClassTable } from '../class-names.js';
 import { DitError, UsageError } from '../errors.js';
@@ -44,9 +44,8 @@ export interface DitServer {
 
 /** The server's own limits when `dit serve` or a caller leaves them out. */
 export const SERVER_DEFAULTS = Object.freeze({
-  /** Images per request: well under the library's MAX_IMAGES, so one request cannot hold the queue for long. */
-  maxImages: 64,
-  maxQueue: 8,
+  maxImages: SERVE_DEFAULTS.maxImages,
+  maxQueue: SERVE_DEFAULTS.maxQueue,
   /** A full request is a few hundred bytes. */
   maxBodyBytes: 16 * 1024,
   keepResults: 32,

@@ -17,12 +17,18 @@ describe('dit bench', () => {
     expect(j.gflops_per_s as number).toBeCloseTo((j.gops_per_forward as number) / (j.seconds_per_forward as number), 6);
   });
 
-  it('rejects bad flags with exit code 2 and a message naming the value', async () => {
-    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model DiT-Q/2: must be one of DiT-XL/2, DiT-XL/4') });
-    expect(await runCli(['bench', '--image-size', '100'])).toMatchObject({ code: 2, stderr: 'dit: --image-size 100: must be a multiple of 8 (the VAE downsamples by 8)\n' });
-    expect(await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '96'])).toMatchObject({ code: 2, stderr: "dit: --image-size 96: the latent side 12 must be a multiple of DiT-S/8's patch size 8\n" });
-    expect(await runCli(['bench', '--attention', 'flash'])).toMatchObject({ code: 2, stderr: 'dit: --attention flash: must be fused or plain\n' });
-    expect(await runCli(['bench', '--device', 'tpu'])).toMatchObject({ code: 2, stderr: 'dit: --device tpu: must be one of cpu, webgpu, cuda\n' });
-    expect(await runCli(['bench', '--batch', '0'])).toMatchObject({ code: 2, stderr: 'dit: --batch 0: must be an integer from 1 to 1024\n' });
+  it('accepts every spelling of a variant that dit sample accepts', async () => {
+    const r = await runCli(['bench', '--model', 'dit-s-8', '--image-size', '64', '--batch', '1', '--repeats', '1', '--threads', '1', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout) as Record<string, unknown>).toMatchObject({ model: 'DiT-S/8', image_size: 64, batch: 1 });
+  });
+
+  it('rejects bad flags with exit code 2 and the resolver\'s message naming the value', async () => {
+    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4') });
+    expect(await runCli(['bench', '--image-size', '100'])).toMatchObject({ code: 2, stderr: "dit: --image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)\n" });
+    expect(await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '96'])).toMatchObject({ code: 2, stderr: "dit: --image-size 96 cannot be cut into DiT-S/8's tokens: it must be a multiple of 64 (latent = image / 8, patch 8)\n" });
+    expect(await runCli(['bench', '--attention', 'flash'])).toMatchObject({ code: 2, stderr: 'dit: --attention "flash" is not supported: must be one of fused, plain\n' });
+    expect(await runCli(['bench', '--device', 'tpu'])).toMatchObject({ code: 2, stderr: 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda\n' });
+    expect(await runCli(['bench', '--batch', '0'])).toMatchObject({ code: 2, stderr: 'dit: --batch "0" is out of range: must be an integer in 1..1024 (2 = one image with guidance)\n' });
   });
 });

@@ -38,6 +38,10 @@ describe('dit sample: user errors give one line and exit code 2, before any work
     [['--sampler', 'euler'], 'dit: --sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
     [['--guidance', 'some'], 'dit: --guidance "some" is not supported: must be one of dit, all, off'],
     [['--device', 'tpu'], 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda'],
+    // the same lines as dit decode's and dit bench's
+    [['--threads', '0'], 'dit: --threads "0" is out of range: must be an integer in 1..1024'],
+    [['--samples-per-row', '0'], 'dit: --samples-per-row "0" is out of range: must be an integer in 1..256'],
+    [['--num-sampling-steps', '45', '--spacing', 'ddim'], 'dit: --num-sampling-steps 45 cannot be laid out with --spacing ddim (no integer stride gives exactly that many of 1000 steps); use a count near it that can (42, 44, 46, 48) or --spacing uniform'],
   ])('%j', async (flags, message) => {
     const dir = tmp();
     const r = await runCli([...base, '--save-latents', path.join(dir, 'x.npy'), ...flags]);

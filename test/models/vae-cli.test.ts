@@ -65,9 +65,9 @@ describe('dit decode (vae-tiny fixture)', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--latents', ints], /--latents .*ints\.npy holds int64 of shape \[1, 4\]; expected float32 latents \(N, 4, h, w\)/],
       [['--latents', path.join(dir, 'none.npy')], /--latents .*none\.npy: no such file/],
-      [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" must be a whole number ≥ 1/],
+      [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" is out of range: must be an integer in 1\.\.256/],
       [['--latents', LATENTS, '--device', 'tpu'], /--device/],
-      [['--latents', LATENTS, '--tile', '1'], /--tile "1" must be a whole number ≥ 2/],
+      [['--latents', LATENTS, '--tile', '1'], /--tile "1" is out of range: must be an integer in 2\.\.4096/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(['decode', '--vae', FIXTURE, ...args, '--out', path.join(dir, 'g.png'), '--no-cache']);

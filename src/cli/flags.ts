@@ -1,0 +1,105 @@
+/**
+ * The flags of the `dit` commands, each declared once: the same spelling and wording in every
+ * command that takes it. Values stay the strings commander gives; options.ts converts and validates
+ * them and owns the defaults, which commands pass here only so that --help shows them.
+ */
+import { Option, type Command } from 'commander';
+import { DIT_VARIANTS } from '../models/dit-config.js';
+import {
+  DEFAULT_DEVICE,
+  DEVICES,
+  GUIDANCE_FORMS,
+  MAX_SAMPLING_STEPS,
+  SAMPLERS,
+  SPACINGS,
+  type UserGenerateOptions,
+  type UserLoadOptions,
+} from '../options.js';
+
+type FlagSpec = readonly [flags: string, description: string, defaultValue?: string];
+
+/** What to load and where to run it (options.ts: UserLoadOptions). */
+const LOAD_FLAGS = {
+  model: ['--model <name>', `DiT variant: ${Object.keys(DIT_VARIANTS).join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
+  ckpt: ['--ckpt <path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder); default: the official weights of --model from the cache folder, else the embedded Fashion-MNIST model'],
+  config: ['--config <file>', 'config.json with the DiT constructor arguments (num_heads...)'],
+  vae: ['--vae <ema|mse|path|none>', 'VAE for latent models: ema or mse (the official VAE in the cache folder), a folder (config.json + weights) or weights file, or none (keep latents only)'],
+  imageSize: ['--image-size <px>', 'image size in pixels (256 or 512 for the official DiT-XL/2)'],
+  numClasses: ['--num-classes <n>', 'number of classes (checked against the checkpoint)'],
+  device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
+  threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
+  noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
+  cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR or ~/.cache/dit-ts)'],
+} as const satisfies Record<keyof UserLoadOptions, FlagSpec>;
+
+/** What to sample (options.ts: UserGenerateOptions). */
+const GENERATE_FLAGS = {
+  classLabels: ['--class-labels <ids>', 'class ids, comma-separated, e.g. 207,360 (as in the notebook)'],
+  classes: ['--classes <names>', 'class names, comma-separated, e.g. "golden retriever" or "sneaker"'],
+  numImages: ['--num-images <n>', 'repeat the labels up to this many images (like [207] * n)'],
+  cfgScale: ['--cfg-scale <s>', 'classifier-free guidance scale (1 = none; notebook slider 1..10)'],
+  numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS}`],
+  sampler: ['--sampler <name>', SAMPLERS.join(' | ')],
+  guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (dit: the official form, first 3 channels)`],
+  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (0..999)'],
+  spacing: [`--spacing <${SPACINGS.join('|')}>`, 'timestep respacing: uniform ("N", the default) or ddim ("ddimN")'],
+  eta: ['--eta <x>', 'DDIM eta (0 = deterministic)'],
+  seed: ['--seed <n>', 'random seed (torch.manual_seed), default 0'],
+  samplesPerRow: ['--samples-per-row <n>', 'grid columns'],
+} as const satisfies Record<keyof UserGenerateOptions, FlagSpec>;
+
+/** What to write, and how much to say. */
+const OUTPUT_FLAGS = {
+  out: ['--out <file>', 'the grid PNG'],
+  saveEach: ['--save-each <dir>', 'also write one PNG per image into this folder'],
+  saveLatents: ['--save-latents <file>', 'also write the final latents (kept half, float32 .npy)'],
+  saveImages: ['--save-images <file>', "write the decoder's float output (N, 3, H, W), before clamping, as .npy"],
+  quiet: ['--quiet', 'no progress output or log lines'],
+  json: ['--json', 'print one JSON line only'],
+} as const satisfies Record<string, FlagSpec>;
+
+const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS };
+export type FlagName = keyof typeof FLAGS;
+export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
+export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
+
+/**
+ * One flag as a commander option. A default (options.ts's, so --help shows it) reaches the action
+ * as a string, like a typed value.
+ */
+export function flag(name: FlagName, defaultValue?: string | number): Option {
+  const [flags, description, specDefault] = FLAGS[name] as FlagSpec;
+  const value = defaultValue ?? specDefault;
+  const option = new Option(flags, description);
+  return value === undefined ? option : option.default(String(value));
+}
+
+/** Adds flags to a command, in the order given. */
+export function addFlags<K extends FlagName>(cmd: Command, names: readonly K[], defaults: Partial<Record<K, string | number>> = {}): Command {
+  for (const name of names) cmd.addOption(flag(name, defaults[name]));
+  return cmd;
+}
+
+/** The values commander hands an action: strings, and `cache` false for --no-cache. */
+export type LoadFlags = { [K in Exclude<keyof UserLoadOptions, 'noCache'>]?: string } & { cache?: boolean };
+export type GenerateFlags = { [K in keyof UserGenerateOptions]?: string };
+
+export function loadOptionsFrom(flags: LoadFlags): UserLoadOptions {
+  const { cache, ...rest } = flags;
+  return { ...pick(rest, LOAD_FLAG_NAMES), noCache: cache === false };
+}
+
+/** The generate options alone, still strings (a UserGenerateOptions; `dit sweep` splits its lists). */
+export function generateOptionsFrom(flags: GenerateFlags): GenerateFlags {
+  return pick(flags, GENERATE_FLAG_NAMES);
+}
+
+/** The given keys of `flags` that are set (a command's action also receives its other flags). */
+function pick<T extends object, K extends string>(flags: T, keys: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const k of keys) {
+    const v = (flags as Record<string, unknown>)[k];
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * The devices a user can name and the ONNX Runtime execution provider each one needs. Apart from
+ * session.ts so that option validation can list them without loading onnxruntime-node.
+ */
+export const DEVICE_PROVIDERS = Object.freeze({
+  cpu: 'cpu',
+  webgpu: 'webgpu',
+  cuda: 'cuda',
+} as const);
+
+export type Device = keyof typeof DEVICE_PROVIDERS;
+
+/** The names, in the table's order (the order error messages list them in). */
+export const DEVICE_NAMES: readonly Device[] = Object.freeze(Object.keys(DEVICE_PROVIDERS) as Device[]);
+
+/** ONNX Runtime's graph optimisation levels, by its names. */
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+
+export function isDevice(name: string): name is Device {
+  return Object.hasOwn(DEVICE_PROVIDERS, name);
+}

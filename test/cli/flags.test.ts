@@ -1,0 +1,69 @@
+/** One declaration per flag, one message per rule: every command that takes a flag says the same. */
+import { describe, expect, it } from 'vitest';
+import { Command, type Option } from 'commander';
+import { commands } from '../../src/cli/commands.js';
+import { runCli } from '../helpers/run-cli.js';
+
+function commandOptions(): Map<string, readonly Option[]> {
+  const program = new Command('dit');
+  for (const register of commands) register(program);
+  return new Map(program.commands.map((c) => [c.name(), c.options]));
+}
+
+describe('flag declarations', () => {
+  it('a flag that several commands take has the same value name and wording in each', () => {
+    const seen = new Map<string, { command: string; text: string }>();
+    let shared = 0;
+    for (const [command, options] of commandOptions()) {
+      for (const o of options) {
+        // sweep's --out is a folder, the others' a grid PNG: a different flag under one name.
+        if (o.long === '--out' && command === 'sweep') continue;
+        const text = `${o.flags} | ${o.description}`;
+        const first = seen.get(o.long!);
+        if (first === undefined) seen.set(o.long!, { command, text });
+        else {
+          shared++;
+          expect(text, `${o.long} in ${command} vs ${first.command}`).toBe(first.text);
+        }
+      }
+    }
+    // --model, --image-size, --device, --threads, --no-cache, --cache-dir, --samples-per-row... in several commands.
+    expect(shared).toBeGreaterThan(20);
+  });
+
+  it('decode and bench show the resolvers\' defaults', () => {
+    const options = commandOptions();
+    const defaults = (command: string) => Object.fromEntries(options.get(command)!.map((o) => [o.long, o.defaultValue]));
+    expect(defaults('decode')).toMatchObject({ '--samples-per-row': '4', '--device': 'cpu' });
+    expect(defaults('bench')).toMatchObject({ '--model': 'DiT-XL/2', '--image-size': '256', '--batch': '2', '--repeats': '5', '--attention': 'fused', '--opt-level': 'all', '--device': 'cpu' });
+    expect(defaults('serve')).toMatchObject({ '--port': '7860', '--host': '127.0.0.1', '--max-images': '64', '--max-queue': '8' });
+  });
+});
+
+describe('every command refuses a bad value with the same line and exit code 2, before any work', () => {
+  // The least each command needs to reach its options (required flags and arguments).
+  const base: Record<string, string[]> = {
+    sample: ['sample'],
+    sweep: ['sweep'],
+    serve: ['serve'],
+    decode: ['decode', '--vae', 'ema', '--latents', 'none.npy'],
+    bench: ['bench'],
+    inspect: ['inspect', 'none.pt'],
+  };
+  const cases: Array<[string[], string[], string]> = [
+    [['--threads', '0'], ['sample', 'sweep', 'serve', 'decode', 'bench'], 'dit: --threads "0" is out of range: must be an integer in 1..1024\n'],
+    [['--threads', '1e3'], ['sample', 'decode', 'bench'], 'dit: --threads "1e3" is out of range: must be an integer in 1..1024\n'],
+    [['--device', 'tpu'], ['sample', 'sweep', 'serve', 'decode', 'bench'], 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda\n'],
+    [
+      ['--model', 'DiT-Q/2'],
+      ['sample', 'sweep', 'serve', 'bench', 'inspect'],
+      'dit: --model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4, DiT-XL/8, DiT-L/2, DiT-L/4, DiT-L/8, DiT-B/2, DiT-B/4, DiT-B/8, DiT-S/2, DiT-S/4, DiT-S/8\n',
+    ],
+    [['--image-size', '7'], ['sample', 'bench', 'inspect'], 'dit: --image-size "7" is out of range: must be an integer in 8..4096 (pixels; 256 or 512 for the official DiT)\n'],
+  ];
+  for (const [flags, names, message] of cases) {
+    it.each(names)(`${flags.join(' ')}: %s`, async (name) => {
+      expect(await runCli([...base[name]!, ...flags])).toEqual({ code: 2, stdout: '', stderr: message });
+    });
+  }
+});
