@@ -3,7 +3,7 @@
  * fonts. Each glyph is 7 rows of 5 columns ('#' ink, '.' paper); text advances 6 columns per
  * character (one blank column between glyphs) and 8 rows per line, times an integer scale.
  */
-import { UsageError } from '../errors.js';
+import { InternalError } from '../errors.js';
 import type { RgbImage } from './grid.js';
 
 export const GLYPH_WIDTH = 5;
@@ -147,7 +147,7 @@ export interface TextStyle {
 
 function checkScale(scale: number): void {
   if (!Number.isInteger(scale) || scale < 1) {
-    throw new UsageError(`text scale ${scale} must be a whole number ≥ 1`);
+    throw new InternalError(`text scale ${scale} must be a whole number ≥ 1`);
   }
 }
 

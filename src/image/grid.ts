@@ -2,7 +2,7 @@
  * The image grid exactly as torchvision's `save_image(x, nrow, normalize=True, value_range=(-1, 1))`
  * writes it (docs/REFERENCE.md §7), byte for byte: DiT users compare our PNGs with theirs.
  */
-import { UsageError } from '../errors.js';
+import { InternalError } from '../errors.js';
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved (R, G, B). */
 export interface RgbImage {
@@ -43,13 +43,13 @@ export function toByte(x: number): number {
 function checkBatch(batch: ImageBatch): [number, number, number, number] {
   const [n, c, h, w] = batch.shape;
   if (batch.shape.length !== 4 || !(n >= 1) || !(h >= 1) || !(w >= 1)) {
-    throw new UsageError(`image batch shape [${batch.shape.join(', ')}] must be (N, C, H, W) with N, H, W ≥ 1`);
+    throw new InternalError(`image batch shape [${batch.shape.join(', ')}] must be (N, C, H, W) with N, H, W ≥ 1`);
   }
   if (c !== 1 && c !== 3) {
-    throw new UsageError(`image batch has ${c} channels; allowed: 1 (grey, repeated to RGB) or 3 (RGB)`);
+    throw new InternalError(`image batch has ${c} channels; allowed: 1 (grey, repeated to RGB) or 3 (RGB)`);
   }
   if (batch.data.length !== n * c * h * w) {
-    throw new UsageError(`image batch holds ${batch.data.length} values but shape [${n}, ${c}, ${h}, ${w}] needs ${n * c * h * w}`);
+    throw new InternalError(`image batch holds ${batch.data.length} values but shape [${n}, ${c}, ${h}, ${w}] needs ${n * c * h * w}`);
   }
   return [n, c, h, w];
 }
@@ -80,10 +80,10 @@ export function makeGrid(batch: ImageBatch, options: GridOptions = {}): RgbImage
   const samplesPerRow = options.samplesPerRow ?? 4;
   const padding = options.padding ?? 2;
   if (!Number.isInteger(samplesPerRow) || samplesPerRow < 1) {
-    throw new UsageError(`samples per row ${samplesPerRow} must be a whole number ≥ 1 (e.g. --samples-per-row 4)`);
+    throw new InternalError(`samples per row ${samplesPerRow} must be a whole number ≥ 1 (e.g. --samples-per-row 4)`);
   }
   if (!Number.isInteger(padding) || padding < 0) {
-    throw new UsageError(`grid padding ${padding} must be a whole number ≥ 0`);
+    throw new InternalError(`grid padding ${padding} must be a whole number ≥ 0`);
   }
   if (n === 1) {
     const single: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3) };

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
-import { FormatError, UsageError } from '../errors.js';
+import { FormatError, InternalError } from '../errors.js';
 import { makeFolder, writeFileAtomic, writeFilesAtomic } from '../atomic-write.js';
 import type { RgbImage } from './grid.js';
 
@@ -16,7 +16,7 @@ const COLOR_RGB = 2;
 /** Encodes an RGB image as an 8-bit RGB PNG (no alpha channel, as torchvision/PIL writes it). */
 export function encodePng(image: RgbImage): Buffer {
   if (image.data.length !== image.width * image.height * 3) {
-    throw new UsageError(`RGB image ${image.width}×${image.height} needs ${image.width * image.height * 3} bytes, has ${image.data.length}`);
+    throw new InternalError(`RGB image ${image.width}×${image.height} needs ${image.width * image.height * 3} bytes, has ${image.data.length}`);
   }
   const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
   return PNG.sync.write({ width: image.width, height: image.height, data } as InstanceType<typeof PNG>, {

@@ -4,7 +4,7 @@
  * caption under it (e.g. "12.3 s"). Returns the layout with the image so callers and tests can
  * find every part by its rectangle.
  */
-import { UsageError } from '../errors.js';
+import { InternalError } from '../errors.js';
 import { drawText, measureText } from './font.js';
 import type { RgbImage } from './grid.js';
 
@@ -62,14 +62,14 @@ const INK: [number, number, number] = [0, 0, 0];
 
 function checkInput(input: SheetInput): void {
   if (input.rows.length === 0 || input.columns.length === 0) {
-    throw new UsageError(`a contact sheet needs at least one row and one column; got ${input.rows.length} rows × ${input.columns.length} columns`);
+    throw new InternalError(`a contact sheet needs at least one row and one column; got ${input.rows.length} rows × ${input.columns.length} columns`);
   }
   if (input.cells.length !== input.rows.length) {
-    throw new UsageError(`contact sheet has ${input.rows.length} row headers but ${input.cells.length} rows of cells; give one row of cells per row value`);
+    throw new InternalError(`contact sheet has ${input.rows.length} row headers but ${input.cells.length} rows of cells; give one row of cells per row value`);
   }
   input.cells.forEach((row, r) => {
     if (row.length !== input.columns.length) {
-      throw new UsageError(`contact sheet row ${r} ("${input.rows[r]}") has ${row.length} cells; expected ${input.columns.length}, one per column value`);
+      throw new InternalError(`contact sheet row ${r} ("${input.rows[r]}") has ${row.length} cells; expected ${input.columns.length}, one per column value`);
     }
   });
 }

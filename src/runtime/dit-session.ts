@@ -4,7 +4,7 @@
  */
 import { saveModel } from '../graph/index.js';
 import { buildDiTGraph, ditOutChannels, type DiTConfig, type DiTGraphOptions, type DiTWeights } from '../models/dit.js';
-import { UsageError } from '../errors.js';
+import { assert } from '../errors.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Device, type SessionOptions } from './session.js';
 
@@ -83,9 +83,9 @@ export async function createDiTSession(source: DiTModelSource, opts: DiTSessionO
     fromCache: model.fromCache,
     timings: { buildSeconds: built ? (t1 - t0) / 1000 : 0, sessionSeconds: (t2 - t1) / 1000 },
     async run(x, t, y, batch) {
-      if (!Number.isInteger(batch) || batch < 1) throw new UsageError(`batch ${batch} must be a positive integer`);
-      if (x.length !== batch * perSample) throw new UsageError(`x has ${x.length} values; batch ${batch} × (${C}, ${S}, ${S}) needs ${batch * perSample}`);
-      if (t.length !== batch || y.length !== batch) throw new UsageError(`t and y need ${batch} values each, got ${t.length} and ${y.length}`);
+      assert(Number.isInteger(batch) && batch >= 1, () => `batch ${batch} must be a positive integer`);
+      assert(x.length === batch * perSample, () => `x has ${x.length} values; batch ${batch} × (${C}, ${S}, ${S}) needs ${batch * perSample}`);
+      assert(t.length === batch && y.length === batch, () => `t and y need ${batch} values each, got ${t.length} and ${y.length}`);
       const tf = Float32Array.from(t as ArrayLike<number | bigint>, Number);
       const yi = BigInt64Array.from(y as ArrayLike<number | bigint>, (v) => BigInt(v));
       const out = await ready.run({

@@ -4,7 +4,7 @@
  * ONNX model is built per latent size on first use (and kept in the compiled-model cache when a
  * cache folder is given); the batch dim is symbolic.
  */
-import { UsageError } from '../errors.js';
+import { assert, UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { buildVaeDecoder, type VaeDecoderOptions } from '../models/vae.js';
@@ -53,7 +53,7 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
   const config = source.config;
   const scalingFactor = source.scalingFactor ?? config.scaling_factor;
   const maxBatch = opts.maxBatch ?? 4;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new UsageError(`VAE maxBatch ${maxBatch} must be a whole number ≥ 1`);
+  assert(Number.isInteger(maxBatch) && maxBatch >= 1, () => `VAE maxBatch ${maxBatch} must be a whole number ≥ 1`);
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const identity = useCache ? fileIdentity(source.path!) : null;
   const sessions = new Map<string, Promise<Session>>();

@@ -6,7 +6,7 @@
  * tile − blend before the pieces are joined. Peak memory then follows the tile, not the image.
  * The result differs slightly from a whole decode (GroupNorm statistics and attention are per tile).
  */
-import { UsageError } from '../errors.js';
+import { assert } from '../errors.js';
 
 export interface TileOptions {
   /** Latent tile side; diffusers uses sample_size / 8 (32 for the SD VAEs). */
@@ -78,13 +78,13 @@ export async function decodeTiled(latents: Float32Array, shape: Shape4, upscale:
   const [n, c, h, w] = shape;
   const tile = options.latentTile;
   const overlap = options.overlap ?? 0.25;
-  if (!Number.isInteger(tile) || tile < 2) throw new UsageError(`VAE tile ${tile} must be a whole number of latent pixels ≥ 2 (e.g. 32 for 256-pixel tiles)`);
-  if (!(overlap >= 0 && overlap < 1)) throw new UsageError(`VAE tile overlap ${overlap} must be in [0, 1), e.g. 0.25`);
+  assert(Number.isInteger(tile) && tile >= 2, () => `VAE tile ${tile} must be a whole number of latent pixels ≥ 2 (e.g. 32 for 256-pixel tiles)`);
+  assert(overlap >= 0 && overlap < 1, () => `VAE tile overlap ${overlap} must be in [0, 1), e.g. 0.25`);
   const stride = Math.floor(tile * (1 - overlap));
   const tileImage = tile * upscale;
   const blend = Math.floor(tileImage * overlap);
   const keep = tileImage - blend;
-  if (stride < 1) throw new UsageError(`VAE tile ${tile} with overlap ${overlap} leaves no stride; lower the overlap or enlarge the tile`);
+  assert(stride >= 1, () => `VAE tile ${tile} with overlap ${overlap} leaves no stride; lower the overlap or enlarge the tile`);
 
   const rows: Tile[][] = [];
   let outChannels = 0;

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { assert, UsageError } from '../errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { decodePng, encodePng } from '../image/png.js';
 import { makeFolder, writeFileAtomic } from '../atomic-write.js';
@@ -167,7 +167,7 @@ export async function runSweep(opts: SweepRunOptions): Promise<SweepResult> {
         });
       },
     });
-    if (!result.images || !result.png || !result.grid) throw new UsageError('the pipeline returned no images to compare');
+    assert(result.images && result.png && result.grid, 'the pipeline returned no images to compare');
     measuredSteps += steps;
     measuredSeconds += result.timings.sampleSeconds;
     stepsLeft -= steps;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeGrid, splitImages, toByte, type ImageBatch, type RgbImage } from '../../src/image/grid.js';
-import { UsageError } from '../../src/errors.js';
+import { InternalError } from '../../src/errors.js';
 
 function pixel(img: RgbImage, x: number, y: number): number[] {
   const o = (y * img.width + x) * 3;
@@ -95,7 +95,7 @@ describe('makeGrid (torchvision make_grid, padding 2, black)', () => {
 
   it('rejects shapes it cannot draw, naming the value', () => {
     expect(() => makeGrid({ data: new Float32Array(8), shape: [1, 2, 2, 2] })).toThrow(/2 channels; allowed: 1 .* or 3/);
-    expect(() => makeGrid(constantBatch([[0], [0]], 1, 1), { samplesPerRow: 0 })).toThrow(UsageError);
+    expect(() => makeGrid(constantBatch([[0], [0]], 1, 1), { samplesPerRow: 0 })).toThrow(InternalError);
     expect(() => makeGrid({ data: new Float32Array(3), shape: [1, 1, 2, 2] })).toThrow(/holds 3 values/);
   });
 });
