@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ditOutChannels, type DiTConfig } from '../../src/models/dit-config.js';
-import { ditParameterShapes, float32ToHalfBits, writeSafetensors, writeStoredZip, type DType, type TensorToWrite } from '../../src/checkpoint/index.js';
+import { ditParameterShapes } from '../../src/models/dit-shapes.js';
+import { float32ToHalfBits, writeSafetensors, writeStoredZip, type DType, type TensorToWrite } from '../../src/checkpoint/index.js';
 
 /** A tensor for the torch writer: raw little-endian storage bytes plus the view on them. */
 export interface TorchTensorSpec {
