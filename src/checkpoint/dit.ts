@@ -86,7 +86,7 @@ function variantName(name: string): DiTVariantName {
 }
 
 /** What `dit inspect` says a checkpoint is, e.g. "DiT-XL/2 256×256 checkpoint (input_size 32, 1000 classes + null class)". */
-export function describeDiT(c: DiTConfig, variant: DiTVariantName | undefined): string {
+function describeDiT(c: DiTConfig, variant: DiTVariantName | undefined): string {
   const px = pixelsOf(c);
   const name = variant ?? `DiT (depth ${c.depth}, hidden ${c.hidden_size}, patch ${c.patch_size})`;
   return `${name} ${px}×${px} checkpoint (input_size ${c.input_size}, ${c.num_classes} classes${c.class_dropout_prob > 0 ? ' + null class' : ''})`;

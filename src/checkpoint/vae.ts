@@ -46,7 +46,7 @@ function ldmToDiffusers(key: string, levels: number): string | undefined {
   return undefined;
 }
 
-export function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: Map<string, LazyTensor>; layout: VaeLayout; warnings: string[] } {
+function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: Map<string, LazyTensor>; layout: VaeLayout; warnings: string[] } {
   const warnings: string[] = [];
   let entries = [...source];
   // A full Stable Diffusion checkpoint carries the VAE under first_stage_model.

@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.js';
 
 /** Training steps of every DiT checkpoint. */
-export const TRAIN_TIMESTEPS = 1000;
+const TRAIN_TIMESTEPS = 1000;
 const BETA_START = 1e-4;
 const BETA_END = 0.02;
 

@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDiTCheckpoint, writeSafetensors } from '../../src/checkpoint/index.js';
+import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
 import { encodeModel } from '../../src/graph/index.js';
 import { buildDiTGraph, type DiTConfig } from '../../src/models/dit.js';
 import { ditMlpWidth } from '../../src/models/dit-config.js';
 import { createSession } from '../../src/runtime/index.js';
-import { fillRandom, syntheticDiT } from '../helpers/checkpoint-writers.js';
+import { fillRandom, syntheticDiT, writeSafetensors } from '../helpers/checkpoint-writers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-mlp-width-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

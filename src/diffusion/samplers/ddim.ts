@@ -41,8 +41,7 @@ export async function sampleDdim(options: SamplerOptions): Promise<Float32Array>
     const x0 = new Float32Array(layout.size);
     for (let e = 0; e < layout.size; e++) {
       const scaledX = f32(recip * x[e]);
-      let pred = f32(scaledX - f32(recipm1 * out[outIndex(layout, e)]));
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
+      const pred = f32(scaledX - f32(recipm1 * out[outIndex(layout, e)]));
       const eps = f32(f32(scaledX - pred) / recipm1);
       const mean = f32(f32(pred * sqrtAbarPrev) + f32(epsCoef * eps));
       next[e] = noise === undefined ? mean : mean + f32(noiseCoef * noise[e]);

@@ -43,8 +43,7 @@ export async function sampleDdpm(options: SamplerOptions): Promise<Float32Array>
     const x0 = new Float32Array(layout.size);
     for (let e = 0; e < layout.size; e++) {
       const o = outIndex(layout, e);
-      let pred = f32(f32(recip * x[e]) - f32(recipm1 * out[o]));
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
+      const pred = f32(f32(recip * x[e]) - f32(recipm1 * out[o]));
       const mean = f32(f32(coef1 * pred) + f32(coef2 * x[e]));
       let std = fixedStd;
       if (variance === 'learned-range') {

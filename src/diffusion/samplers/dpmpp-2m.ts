@@ -32,11 +32,7 @@ export async function sampleDpmSolverPp2m(options: SamplerOptions): Promise<Floa
     const out = await runModel(options, layout, x, t);
 
     const x0 = new Float32Array(layout.size);
-    for (let e = 0; e < layout.size; e++) {
-      let pred = (x[e] - sigma(k) * out[outIndex(layout, e)]) / alpha(k);
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
-      x0[e] = pred;
-    }
+    for (let e = 0; e < layout.size; e++) x0[e] = (x[e] - sigma(k) * out[outIndex(layout, e)]) / alpha(k);
 
     let next: Float32Array;
     if (k === 0) {
