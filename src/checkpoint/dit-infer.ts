@@ -1,6 +1,6 @@
 /**
  * A DiT's config read from its weights' shapes, with what the weights cannot say (the heads, and
- * for diffusers files the input size) taken from a config.json, train.py's args, the variant the
+ * for diffusers files the input size) taken from a config.json, the official train.py's args, the variant the
  * user asked for, or the named variant the shapes match.
  */
 import * as fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * DiT key names of every layout, renamed to the official ones (models.py): ddp and compile
+ * DiT key names of every layout, renamed to the official ones (facebookresearch/DiT models.py): ddp and compile
  * prefixes, diffusers Transformer2DModel names, and the split attention projections of forks that
  * replaced timm's Attention (to_q/to_k/to_v, q/k/v, q_proj…, in_proj_weight, out_proj).
  */

@@ -1,8 +1,8 @@
 /**
- * DiT checkpoints in every layout people have, normalised to the official key names (models.py),
+ * DiT checkpoints in every layout people have, normalised to the official key names (facebookresearch/DiT models.py),
  * with the config inferred from tensor shapes and validated against what the user asked for.
  *
- * Layouts: official (bare state dict), ddp (`module.` prefixes), train-checkpoint (train.py's
+ * Layouts: official (bare state dict), ddp (`module.` prefixes), train-checkpoint (the official train.py's
  * {model, ema, opt, args}: ema is used), diffusers (Transformer2DModel, facebook/DiT-XL-2-256), and
  * split-qkv (forks that replaced timm Attention: to_q/to_k/to_v, q/k/v, in_proj_weight, out_proj).
  * The steps live beside this file: discovery.ts (which files), dit-rename.ts (key names),
@@ -46,7 +46,7 @@ export interface DiTInspection {
   readonly imageSize: number | undefined; // pixels
   readonly classLabels: string[] | undefined; // diffusers model_index.json id2label
   readonly description: string;
-  readonly weights: StateDict; // canonical official names, in models.py order
+  readonly weights: StateDict; // canonical official names, in the official state_dict order
   readonly warnings: string[];
   /** Why the file cannot be used as asked: missing/unexpected/mis-shaped keys, mismatches. */
   readonly problems: string[];

@@ -20,7 +20,7 @@ export type ConditionalModelFn = (x: Float32Array, t: Int32Array, y: Int32Array,
 export type ModelFn = (x: Float32Array, t: Int32Array) => Promise<Float32Array>;
 
 /**
- * DDPM's reverse-step variance (gaussian_diffusion.py ModelVarType): `learned-range` interpolates
+ * DDPM's reverse-step variance (ModelVarType in facebookresearch/DiT diffusion/gaussian_diffusion.py): `learned-range` interpolates
  * log β̃ … log β with the model's v channels; `fixed-small` is β̃, `fixed-large` β (models without
  * learned sigma; create_diffusion's default for them is fixed-large).
  */

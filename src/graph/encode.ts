@@ -10,7 +10,7 @@ import { encodeNode, encodeTensor, encodeValueInfo, ProtoWriter, type TensorPayl
 const INLINE_MAX_BYTES = 1.8 * 1024 ** 3;
 
 function irVersionFor(opset: number): number {
-  // onnx/docs/Versioning.md: opset 17-18 ↔ IR 8, 19-20 ↔ IR 9, 21-22 ↔ IR 10.
+  // ONNX's versioning table (onnx/onnx, docs/Versioning.md): opset 17-18 ↔ IR 8, 19-20 ↔ IR 9, 21-22 ↔ IR 10.
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
   return 10;

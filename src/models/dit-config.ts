@@ -1,6 +1,6 @@
 import { SD_VAE_CONFIG, vaeUpscale } from './vae-config.js';
 
-/** Hyper-parameters of a DiT, named as the official DiT constructor names them (models.py). */
+/** Hyper-parameters of a DiT, named as the official DiT constructor names them (facebookresearch/DiT models.py). */
 export interface DiTConfig {
   readonly input_size: number; // latent (or pixel) side length, e.g. 32 for a 256×256 image
   readonly patch_size: number; // p: tokens are p×p patches
@@ -32,7 +32,7 @@ export const DIT_VARIANTS = {
 
 export type DiTVariantName = keyof typeof DIT_VARIANTS;
 
-/** The official constructor defaults (models.py) for what a variant does not fix. */
+/** The official constructor defaults (facebookresearch/DiT models.py) for what a variant does not fix. */
 export const DIT_DEFAULTS = {
   input_size: 32,
   in_channels: 4,

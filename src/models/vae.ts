@@ -1,5 +1,5 @@
 /**
- * The AutoencoderKL decoder (diffusers `AutoencoderKL.decode`, REFERENCE.md §6) as an ONNX graph,
+ * The AutoencoderKL decoder (diffusers `AutoencoderKL.decode`) as an ONNX graph,
  * built from canonical weights (diffusers' new naming: to_q/to_k/to_v/to_out.0) with graph/.
  *
  *   latents (N, 4, h, w)                        DiT's latent space, as the sampler returns it

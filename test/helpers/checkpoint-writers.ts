@@ -366,7 +366,7 @@ export function picklePyTorch(root: PickleValue): { pickle: Uint8Array; storages
   return { pickle: Uint8Array.from(out), storages };
 }
 
-export function contiguousStride(shape: readonly number[]): number[] {
+function contiguousStride(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -403,7 +403,7 @@ export function bytesOf(v: ArrayBufferView): Uint8Array {
 }
 
 /** A tensor spec over float32 data converted to `dtype` (F32 or F16). */
-export function tensorSpec(t: { shape: readonly number[]; data: Float32Array }, dtype: 'F32' | 'F16' = 'F32'): TorchTensorSpec {
+function tensorSpec(t: { shape: readonly number[]; data: Float32Array }, dtype: 'F32' | 'F16' = 'F32'): TorchTensorSpec {
   return { dtype, shape: t.shape, storageNumel: t.data.length, storage: () => (dtype === 'F16' ? bytesOf(float32ToHalfBits(t.data)) : bytesOf(t.data)) };
 }
 
@@ -426,7 +426,7 @@ function splitQkv(t: NamedTensor): [Float32Array, Float32Array, Float32Array] {
 }
 
 /** The official names rewritten as diffusers' Transformer2DModel stores them (convert_dit_to_diffusers). */
-export function toDiffusersLayout(tensors: readonly NamedTensor[], depth: number): NamedTensor[] {
+function toDiffusersLayout(tensors: readonly NamedTensor[], depth: number): NamedTensor[] {
   const out: NamedTensor[] = [];
   const get = (n: string): NamedTensor => tensors.find((t) => t.name === n)!;
   const as = (name: string, t: NamedTensor, data = t.data, shape = t.shape): void => void out.push({ name, shape, data });
