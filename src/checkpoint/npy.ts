@@ -106,7 +106,6 @@ export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly nu
   return out;
 }
 
-
 /** Writes a .npy file (temp file + rename, so a reader never sees half an array). */
 export function writeNpy(path: string, data: Float32Array | BigInt64Array, shape: readonly number[]): void {
   const head = npyHeader(data, shape);
@@ -115,7 +114,6 @@ export function writeNpy(path: string, data: Float32Array | BigInt64Array, shape
     writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   });
 }
-
 
 /** Lazy view of an .npz's float arrays (for openStateDict). */
 export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {

@@ -4,7 +4,7 @@
  */
 import { FormatError } from '../errors.js';
 import { DTYPE_BYTES, numelOf } from './dtype.js';
-import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
+import { CheckpointFile } from './file.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor, StateDict } from './types.js';
 

@@ -4,7 +4,7 @@
  * stays on disk until a tensor asks for it.
  */
 import { FormatError } from '../errors.js';
-import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
+import { CheckpointFile } from './file.js';
 
 export interface ZipEntry {
   readonly name: string;

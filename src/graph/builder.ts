@@ -204,7 +204,7 @@ const INFER: Record<string, Infer> = {
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
   },
   Concat: (ins, at) => {
-    const xs = ins.map((v, i) => req(ins, i, `input ${i}`));
+    const xs = ins.map((_, i) => req(ins, i, `input ${i}`));
     need(xs.length >= 1, 'Concat needs at least one input');
     const rank = xs[0]!.shape.length;
     const axis = normAxis(numAttr(at, 'axis', 0), rank);
