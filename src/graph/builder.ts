@@ -490,22 +490,16 @@ export class GraphBuilder {
 
   // ---- linear algebra ----
   matMul(a: Value, b: Value, name?: string): Value { return this.one('MatMul', [a, b], {}, name); }
-  /** Y = alpha · A' · B' + beta · C with A' = Aᵀ if transA, B' = Bᵀ if transB. */
-  gemm(a: Value, b: Value, c?: Value, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}, name?: string): Value {
-    return this.one('Gemm', [a, b, c], {
-      transA: opts.transA ? 1 : undefined,
-      transB: opts.transB ? 1 : undefined,
-      alpha: opts.alpha === undefined ? undefined : { float: opts.alpha },
-      beta: opts.beta === undefined ? undefined : { float: opts.beta },
-    }, name);
+  /** Y = A · B' + C with B' = Bᵀ if transB (nn.Linear's stored (out, in) weight). */
+  gemm(a: Value, b: Value, c?: Value, opts: { transB?: boolean } = {}, name?: string): Value {
+    return this.one('Gemm', [a, b, c], { transB: opts.transB ? 1 : undefined }, name);
   }
-  /** 2-D convolution, W (M, C/group, kH, kW); pads [top, left, bottom, right]. */
-  conv(x: Value, w: Value, b?: Value, opts: { strides?: readonly number[]; pads?: readonly number[]; group?: number } = {}, name?: string): Value {
+  /** 2-D convolution, W (M, C, kH, kW); pads [top, left, bottom, right]. */
+  conv(x: Value, w: Value, b?: Value, opts: { strides?: readonly number[]; pads?: readonly number[] } = {}, name?: string): Value {
     return this.one('Conv', [x, w, b], {
       kernel_shape: [w.shape[2] as number, w.shape[3] as number],
       strides: opts.strides ? [...opts.strides] : undefined,
       pads: opts.pads ? [...opts.pads] : undefined,
-      group: opts.group,
     }, name);
   }
 
