@@ -13,9 +13,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDiTCheckpoint, writeSafetensors } from '../src/checkpoint/index.js';
+import { loadDiTCheckpoint } from '../src/checkpoint/index.js';
 import { ditConfigFor, type DiTVariantName } from '../src/models/dit-config.js';
-import { syntheticDiT, writeSyntheticTorch } from '../test/helpers/checkpoint-writers.js';
+import { syntheticDiT, writeSafetensors, writeSyntheticTorch } from '../test/helpers/checkpoint-writers.js';
 
 interface ChildResult {
   format: string;

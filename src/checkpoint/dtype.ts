@@ -79,45 +79,6 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: DType, indices?: Int32A
   return out;
 }
 
-/** Rounds float32 values to the nearest half (ties to even) and returns the raw half bits. */
-export function float32ToHalfBits(values: Float32Array): Uint16Array {
-  const out = new Uint16Array(values.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < values.length; i++) {
-    f[0] = values[i]!;
-    const x = u[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    const mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 31) {
-      out[i] = sign | 0x7c00;
-    } else if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-      } else {
-        const m = mant | 0x800000;
-        const shift = 14 - e;
-        let h = m >>> shift;
-        const rem = m & ((1 << shift) - 1);
-        const half = 1 << (shift - 1);
-        if (rem > half || (rem === half && (h & 1))) h++;
-        out[i] = sign | h;
-      }
-    } else {
-      let h = (e << 10) | (mant >>> 13);
-      const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-      out[i] = sign | h;
-    }
-  }
-  return out;
-}
 
 export function numelOf(shape: readonly number[]): number {
   let n = 1;

@@ -7,7 +7,7 @@ import { DTYPE_BYTES, numelOf } from './dtype.js';
 import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
-import { openZip, writeStoredZip } from './zip.js';
+import { openZip } from './zip.js';
 
 export interface NpyArray {
   readonly data: Float32Array | BigInt64Array;
@@ -88,7 +88,8 @@ export function readNpy(path: string): NpyArray {
   }
 }
 
-function headerBytes(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
+/** The .npy header numpy writes for this array (format 1.0). */
+export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
   if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
   const descr = data instanceof Float32Array ? '<f4' : '<i8';
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
@@ -105,37 +106,13 @@ function headerBytes(data: Float32Array | BigInt64Array, shape: readonly number[
   return out;
 }
 
-function npyBytes(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
-  const head = headerBytes(data, shape);
-  const out = new Uint8Array(head.length + data.byteLength);
-  out.set(head, 0);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
-  return out;
-}
-
 /** Writes a .npy file (temp file + rename, so a reader never sees half an array). */
 export function writeNpy(path: string, data: Float32Array | BigInt64Array, shape: readonly number[]): void {
-  const head = headerBytes(data, shape);
+  const head = npyHeader(data, shape);
   writeFileAtomic(path, (fd) => {
     writeAll(fd, head);
     writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   });
-}
-
-/** Reads every array of an .npz (stored, not compressed), keyed by name without ".npy". */
-export function readNpz(path: string): Map<string, NpyArray> {
-  const file = new CheckpointFile(path);
-  try {
-    const zip = openZip(file);
-    const out = new Map<string, NpyArray>();
-    for (const e of zip.entries.values()) {
-      const where = `${path}:${e.name}`;
-      out.set(e.name.replace(/\.npy$/, ''), toArray(file, readHeader(file, zip.dataOffset(e), e.size, where), where));
-    }
-    return out;
-  } finally {
-    file.close();
-  }
 }
 
 /** Lazy view of an .npz's float arrays (for openStateDict). */
@@ -149,12 +126,4 @@ export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {
     out.set(e.name.slice(0, -4), contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where));
   }
   return out;
-}
-
-/** Writes an .npz of stored (uncompressed) arrays, like numpy.savez. */
-export function writeNpz(path: string, arrays: Readonly<Record<string, NpyArray>>): void {
-  writeStoredZip(
-    path,
-    Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: () => npyBytes(a.data, a.shape) })),
-  );
 }

@@ -1,5 +1,5 @@
 /**
- * DiT's fixed 2-D sin-cos position embedding (models.py get_2d_sincos_pos_embed), for layouts that
+ * DiT's fixed 2-D sin-cos position embedding (get_2d_sincos_pos_embed in facebookresearch/DiT models.py), for layouts that
  * do not store it (diffusers). Computed in float64 like NumPy, then rounded to float32.
  */
 

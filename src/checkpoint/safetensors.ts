@@ -4,7 +4,7 @@
  */
 import { FormatError } from '../errors.js';
 import { DTYPE_BYTES, numelOf } from './dtype.js';
-import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
+import { CheckpointFile } from './file.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor, StateDict } from './types.js';
 
@@ -95,41 +95,4 @@ function parse(file: CheckpointFile): SafetensorsFile {
     if (b < pe) throw new FormatError(`${where}: tensors "${pn}" and "${nm}" overlap (bytes ${b}..${pe}): the header is corrupt`);
   }
   return { tensors, metadata, close: () => file.close() };
-}
-
-/** One tensor to write; `data` may be a function so a large file is produced tensor by tensor. */
-export interface TensorToWrite {
-  readonly name: string;
-  readonly dtype: DType;
-  readonly shape: readonly number[];
-  readonly data: ArrayBufferView | (() => ArrayBufferView);
-}
-
-/** Writes a safetensors file (temp file + rename). */
-export function writeSafetensors(path: string, entries: readonly TensorToWrite[], metadata?: Record<string, string>): void {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const e of entries) {
-    const bytes = numelOf(e.shape) * DTYPE_BYTES[e.dtype];
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const jsonBytes = Buffer.from(json, 'utf-8');
-  writeFileAtomic(path, (fd) => {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(jsonBytes.length));
-    writeAll(fd, len);
-    writeAll(fd, jsonBytes);
-    for (const e of entries) {
-      const v = typeof e.data === 'function' ? e.data() : e.data;
-      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-      const expected = numelOf(e.shape) * DTYPE_BYTES[e.dtype];
-      if (bytes.length !== expected) throw new Error(`writeSafetensors: "${e.name}" has ${bytes.length} bytes, shape needs ${expected}`);
-      writeAll(fd, bytes);
-    }
-  });
 }

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../models/vae-config.js';
-import { diffAgainst, pickWeightsFile } from './dit.js';
+import { pickWeightsFile } from './discovery.js';
+import { diffAgainst, inExpectedOrder } from './key-diff.js';
 import { reshaped } from './lazy.js';
 import { openStateDict, type CheckpointFormat } from './open.js';
 import type { LazyTensor, StateDict } from './types.js';
@@ -45,7 +46,7 @@ function ldmToDiffusers(key: string, levels: number): string | undefined {
   return undefined;
 }
 
-export function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: Map<string, LazyTensor>; layout: VaeLayout; warnings: string[] } {
+function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: Map<string, LazyTensor>; layout: VaeLayout; warnings: string[] } {
   const warnings: string[] = [];
   let entries = [...source];
   // A full Stable Diffusion checkpoint carries the VAE under first_stage_model.
@@ -146,9 +147,7 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
     const decoderOnly = new Map([...t].filter(([k]) => k.startsWith('decoder.') || k === 'post_quant_conv.weight' || k === 'post_quant_conv.bias'));
     problems.push(...diffAgainst(expected, decoderOnly));
     if (problems.length > 0) throw new UsageError(`${file} is not a usable AutoencoderKL:\n  ${problems.join('\n  ')}`);
-    const weights = new Map<string, LazyTensor>();
-    for (const k of expected.keys()) weights.set(k, t.get(k)!);
-    for (const [k, v] of t) if (!weights.has(k)) weights.set(k, v);
+    const weights = inExpectedOrder(expected, t);
     return {
       path: file,
       config: inferred,

@@ -11,7 +11,7 @@ import type { ConditionalModelFn, LatentShape, ModelFn } from './types.js';
  * `dit`: official forward_with_cfg — guides output channels 0..2 only (`model_out[:, :3]`); channel 3
  * and the variance channels keep the conditional values (kept for exact reproduction of the paper).
  * `all`: guides every eps channel; variance channels stay conditional (diffusers' form).
- * `off`: conditional model only, no unconditional branch (sample_ddp.py with cfg ≤ 1).
+ * `off`: conditional model only, no unconditional branch (the official sample_ddp.py with cfg ≤ 1).
  */
 export type GuidanceForm = 'dit' | 'all' | 'off';
 export const GUIDANCE_FORMS: readonly GuidanceForm[] = ['dit', 'all', 'off'];
@@ -40,8 +40,8 @@ export interface GuidedModelSpec extends GuidanceOptions {
 export type GuidedModel = ModelFn & { readonly noiseBatch: number };
 
 /**
- * Images per `randn_like(x)` draw in the official loop: sample.py doubles the batch whenever it
- * guides (even at scale 1), so reproducing its noise needs 2N draws unless guidance is `off`.
+ * Images per `randn_like(x)` draw in the official loop: the official sample.py doubles the batch
+ * whenever it guides (even at scale 1), so reproducing its noise needs 2N draws unless guidance is `off`.
  */
 export function officialNoiseBatch(form: GuidanceForm, n: number): number {
   return form === 'off' ? n : 2 * n;

@@ -5,13 +5,13 @@
 import { assert } from '../errors.js';
 
 /** Training steps of every DiT checkpoint. */
-export const TRAIN_TIMESTEPS = 1000;
+const TRAIN_TIMESTEPS = 1000;
 const BETA_START = 1e-4;
 const BETA_END = 0.02;
 
 /**
  * `uniform`: `space_timesteps(1000, "N")` (one section, fractional stride, Python rounding), what
- * sample.py uses for every sampler. `ddim`: `"ddimN"`, the DDIM paper's integer stride.
+ * the official sample.py uses for every sampler. `ddim`: `"ddimN"`, the DDIM paper's integer stride.
  */
 export type TimestepSpacing = 'uniform' | 'ddim';
 export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ['uniform', 'ddim'];

@@ -20,15 +20,14 @@ export type ConditionalModelFn = (x: Float32Array, t: Int32Array, y: Int32Array,
 export type ModelFn = (x: Float32Array, t: Int32Array) => Promise<Float32Array>;
 
 /**
- * DDPM's reverse-step variance (gaussian_diffusion.py ModelVarType): `learned-range` interpolates
+ * DDPM's reverse-step variance (ModelVarType in facebookresearch/DiT diffusion/gaussian_diffusion.py): `learned-range` interpolates
  * log β̃ … log β with the model's v channels; `fixed-small` is β̃, `fixed-large` β (models without
  * learned sigma; create_diffusion's default for them is fixed-large).
  */
 export type VarianceType = 'learned-range' | 'fixed-small' | 'fixed-large';
-export const VARIANCE_TYPES: readonly VarianceType[] = ['learned-range', 'fixed-small', 'fixed-large'];
 
 /** Reported once per step, after it: the new sample and the x0 the model predicted on the way. */
-export interface StepInfo {
+export interface SamplerStep {
   readonly i: number; // 0 … numSteps − 1
   readonly numSteps: number;
   readonly t: number; // original timestep the model saw at this step
@@ -55,8 +54,7 @@ export interface SamplerOptions {
   readonly noiseBatch?: number;
   readonly variance?: VarianceType; // ddpm; default learned-range when learnedSigma, else fixed-large
   readonly eta?: number; // ddim; 0 (default) is deterministic
-  readonly clipDenoised?: boolean; // clamp predicted x0 to [−1, 1]; default false as in sample.py
-  readonly onStep?: (step: StepInfo) => void;
+  readonly onStep?: (step: SamplerStep) => void;
   readonly signal?: AbortSignal; // checked before every step
 }
 

@@ -61,7 +61,7 @@ export class GraphBuildError extends Error {
   }
 }
 
-export const MS_DOMAIN = 'com.microsoft';
+const MS_DOMAIN = 'com.microsoft';
 
 type Attrs = Record<string, AttrValue | undefined>;
 type Infer = (inputs: readonly (Value | undefined)[], attrs: Attrs, b: GraphBuilder) => Array<{ dtype: ElemType; shape: Shape }>;
@@ -143,18 +143,11 @@ function constInts(b: GraphBuilder, v: Value | undefined, what: string): number[
 /** Ops the builder knows: output shape inference for each. Anything else is refused at build time. */
 const INFER: Record<string, Infer> = {
   Add: binary,
-  Sub: binary,
   Mul: binary,
   Div: binary,
-  Pow: binary,
   Sigmoid: unaryFloat,
-  Tanh: unaryFloat,
   Sin: unaryFloat,
   Cos: unaryFloat,
-  Exp: unaryFloat,
-  Sqrt: unaryFloat,
-  Erf: unaryFloat,
-  Neg: unaryFloat,
   Relu: unaryFloat,
   Identity: (ins) => [{ dtype: req(ins, 0, 'X').dtype, shape: req(ins, 0, 'X').shape }],
   MatMul: (ins) => {
@@ -211,7 +204,7 @@ const INFER: Record<string, Infer> = {
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
   },
   Concat: (ins, at) => {
-    const xs = ins.map((v, i) => req(ins, i, `input ${i}`));
+    const xs = ins.map((_, i) => req(ins, i, `input ${i}`));
     need(xs.length >= 1, 'Concat needs at least one input');
     const rank = xs[0]!.shape.length;
     const axis = normAxis(numAttr(at, 'axis', 0), rank);
@@ -227,23 +220,6 @@ const INFER: Record<string, Infer> = {
       }
     }
     return [{ dtype: sameFloat(xs), shape: out }];
-  },
-  Slice: (ins, _at, b) => {
-    const x = req(ins, 0, 'data');
-    const starts = constInts(b, ins[1], 'starts');
-    const ends = constInts(b, ins[2], 'ends');
-    const axes = ins[3] ? constInts(b, ins[3], 'axes') : starts.map((_, i) => i);
-    const steps = ins[4] ? constInts(b, ins[4], 'steps') : starts.map(() => 1);
-    const out = [...x.shape];
-    axes.forEach((a0, i) => {
-      const a = normAxis(a0, x.shape.length);
-      const d = x.shape[a]!;
-      need(typeof d === 'number', `slicing the symbolic dim ${d} (axis ${a}) is not supported`);
-      need(steps[i] === 1, `only step 1 is supported, got ${steps[i]}`);
-      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
-      out[a] = Math.max(0, clamp(ends[i]!) - clamp(starts[i]!));
-    });
-    return [{ dtype: x.dtype, shape: out }];
   },
   Split: (ins, at, b) => {
     const x = req(ins, 0, 'input');
@@ -316,20 +292,6 @@ const INFER: Record<string, Infer> = {
     need(typeof to === 'number' && names.has(to), `Cast "to" ${String(to)} must be one of ${[...names.keys()].join(', ')}`);
     return [{ dtype: names.get(to)!, shape: x.shape }];
   },
-  Where: (ins) => {
-    const c = req(ins, 0, 'condition');
-    const x = req(ins, 1, 'X');
-    const y = req(ins, 2, 'Y');
-    need(c.dtype === 'bool', `condition ${c.name} must be bool, got ${c.dtype}`);
-    return [{ dtype: sameFloat([x, y]), shape: broadcastOf([c, x, y]) }];
-  },
-  Expand: (ins, _at, b) => {
-    const x = req(ins, 0, 'input');
-    const target = constInts(b, ins[1], 'shape');
-    const s = broadcastShapes([x.shape, target]);
-    need(s, `${formatShape(x.shape)} does not broadcast to ${formatShape(target)}`);
-    return [{ dtype: x.dtype, shape: s }];
-  },
   'com.microsoft:MultiHeadAttention': (ins, at) => {
     const q = req(ins, 0, 'query');
     const k = req(ins, 1, 'key');
@@ -352,7 +314,7 @@ const INFER: Record<string, Infer> = {
   },
 };
 
-export const SUPPORTED_OPS: readonly string[] = Object.keys(INFER);
+const SUPPORTED_OPS: readonly string[] = Object.keys(INFER);
 
 export interface GraphBuilderOptions {
   readonly name?: string;
@@ -514,43 +476,30 @@ export class GraphBuilder {
 
   // ---- elementwise ----
   add(a: Value, b: Value, name?: string): Value { return this.one('Add', [a, b], {}, name); }
-  sub(a: Value, b: Value, name?: string): Value { return this.one('Sub', [a, b], {}, name); }
   mul(a: Value, b: Value, name?: string): Value { return this.one('Mul', [a, b], {}, name); }
   div(a: Value, b: Value, name?: string): Value { return this.one('Div', [a, b], {}, name); }
-  pow(a: Value, b: Value, name?: string): Value { return this.one('Pow', [a, b], {}, name); }
   sigmoid(x: Value, name?: string): Value { return this.one('Sigmoid', [x], {}, name); }
-  tanh(x: Value, name?: string): Value { return this.one('Tanh', [x], {}, name); }
   sin(x: Value, name?: string): Value { return this.one('Sin', [x], {}, name); }
   cos(x: Value, name?: string): Value { return this.one('Cos', [x], {}, name); }
-  exp(x: Value, name?: string): Value { return this.one('Exp', [x], {}, name); }
-  sqrt(x: Value, name?: string): Value { return this.one('Sqrt', [x], {}, name); }
   relu(x: Value, name?: string): Value { return this.one('Relu', [x], {}, name); }
   /** x · sigmoid(x); ORT fuses the pair. */
   silu(x: Value, name?: string): Value { return this.mul(x, this.sigmoid(x), name); }
   /** GELU, tanh approximation (PyTorch `approximate="tanh"`), as one com.microsoft.FastGelu node; optional bias fused. */
   geluTanh(x: Value, bias?: Value, name?: string): Value { return this.one('com.microsoft:FastGelu', [x, bias], {}, name); }
   cast(x: Value, to: ElemType, name?: string): Value { return this.one('Cast', [x], { to: ONNX_DTYPE[to] }, name); }
-  where(cond: Value, x: Value, y: Value, name?: string): Value { return this.one('Where', [cond, x, y], {}, name); }
-  expand(x: Value, shape: readonly number[], name?: string): Value { return this.one('Expand', [x, this.int64(shape, 'shape')], {}, name); }
 
   // ---- linear algebra ----
   matMul(a: Value, b: Value, name?: string): Value { return this.one('MatMul', [a, b], {}, name); }
-  /** Y = alpha · A' · B' + beta · C with A' = Aᵀ if transA, B' = Bᵀ if transB. */
-  gemm(a: Value, b: Value, c?: Value, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}, name?: string): Value {
-    return this.one('Gemm', [a, b, c], {
-      transA: opts.transA ? 1 : undefined,
-      transB: opts.transB ? 1 : undefined,
-      alpha: opts.alpha === undefined ? undefined : { float: opts.alpha },
-      beta: opts.beta === undefined ? undefined : { float: opts.beta },
-    }, name);
+  /** Y = A · B' + C with B' = Bᵀ if transB (nn.Linear's stored (out, in) weight). */
+  gemm(a: Value, b: Value, c?: Value, opts: { transB?: boolean } = {}, name?: string): Value {
+    return this.one('Gemm', [a, b, c], { transB: opts.transB ? 1 : undefined }, name);
   }
-  /** 2-D convolution, W (M, C/group, kH, kW); pads [top, left, bottom, right]. */
-  conv(x: Value, w: Value, b?: Value, opts: { strides?: readonly number[]; pads?: readonly number[]; group?: number } = {}, name?: string): Value {
+  /** 2-D convolution, W (M, C, kH, kW); pads [top, left, bottom, right]. */
+  conv(x: Value, w: Value, b?: Value, opts: { strides?: readonly number[]; pads?: readonly number[] } = {}, name?: string): Value {
     return this.one('Conv', [x, w, b], {
       kernel_shape: [w.shape[2] as number, w.shape[3] as number],
       strides: opts.strides ? [...opts.strides] : undefined,
       pads: opts.pads ? [...opts.pads] : undefined,
-      group: opts.group,
     }, name);
   }
 
@@ -558,9 +507,6 @@ export class GraphBuilder {
   reshape(x: Value, shape: readonly number[], name?: string): Value { return this.one('Reshape', [x, this.int64(shape, 'shape')], {}, name); }
   transpose(x: Value, perm: readonly number[], name?: string): Value { return this.one('Transpose', [x], { perm: [...perm] }, name); }
   concat(xs: readonly Value[], axis: number, name?: string): Value { return this.one('Concat', xs, { axis }, name); }
-  slice(x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[], name?: string): Value {
-    return this.one('Slice', [x, this.int64(starts, 'starts'), this.int64(ends, 'ends'), this.int64(axes, 'axes')], {}, name);
-  }
   split(x: Value, sizes: readonly number[], axis: number, name?: string): Value[] {
     return this.node('Split', [x, this.int64(sizes, 'split')], { axis }, name === undefined ? {} : { name });
   }

@@ -9,8 +9,8 @@ import { encodeNode, encodeTensor, encodeValueInfo, ProtoWriter, type TensorPayl
 /** A little under protobuf's 2 GiB limit, leaving room for the graph itself. */
 const INLINE_MAX_BYTES = 1.8 * 1024 ** 3;
 
-export function irVersionFor(opset: number): number {
-  // onnx/docs/Versioning.md: opset 17-18 ↔ IR 8, 19-20 ↔ IR 9, 21-22 ↔ IR 10.
+function irVersionFor(opset: number): number {
+  // ONNX's versioning table (onnx/onnx, docs/Versioning.md): opset 17-18 ↔ IR 8, 19-20 ↔ IR 9, 21-22 ↔ IR 10.
   if (opset <= 18) return 8;
   if (opset <= 20) return 9;
   return 10;

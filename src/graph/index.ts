@@ -16,10 +16,10 @@
  * Every op method checks its inputs and infers output shapes when called; a mismatch or an op the
  * builder does not know throws GraphBuildError naming the node (scopes make names like
  * `blocks.3/attn/MatMul`). `g.node(op, inputs, attrs)` reaches any supported op by name
- * (`SUPPORTED_OPS`; `com.microsoft:` prefix for contrib ops). Dims are numbers or one symbol
- * (`"N"`, `"N*256"` after flattening). Reshape/Slice/Split/Unsqueeze/Expand take constant lists.
+ * (those with a method, `com.microsoft:` prefix for contrib ops). Dims are numbers or one symbol
+ * (`"N"`, `"N*256"` after flattening). Reshape/Split/Unsqueeze take constant lists.
  */
-export { GraphBuilder, GraphBuildError, MS_DOMAIN, SUPPORTED_OPS } from './builder.js';
+export { GraphBuilder, GraphBuildError } from './builder.js';
 export type { Dim, ElemType, Graph, GraphBuilderOptions, GraphNode, Initializer, Shape, TensorData, Value } from './builder.js';
 export { encodeModel } from './encode.js';
 export { saveModel, type SavedModel } from './save.js';

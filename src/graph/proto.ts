@@ -98,7 +98,7 @@ export class ProtoWriter {
 export type AttrValue = number | string | readonly number[] | { readonly floats: readonly number[] } | { readonly float: number };
 
 /** An attribute: integers are INT/INTS, `{ float }`/`{ floats }` are FLOAT/FLOATS, strings are STRING. */
-export function encodeAttribute(w: ProtoWriter, name: string, value: AttrValue): void {
+function encodeAttribute(w: ProtoWriter, name: string, value: AttrValue): void {
   w.string(1, name);
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new Error(`attribute ${name}=${value}: use { float: ${value} } for a float attribute`);

@@ -42,12 +42,12 @@ export function dimEq(a: Dim, b: Dim): boolean {
   return fromSym(toSym(a)) === fromSym(toSym(b));
 }
 
-export function dimProduct(shape: Shape): Dim {
+function dimProduct(shape: Shape): Dim {
   return fromSym(shape.reduce<Sym>((acc, d) => mulSym(acc, toSym(d)), { name: '', k: 1 }));
 }
 
 /** a / b when exact (same symbol or none in b), else undefined. */
-export function dimDiv(a: Dim, b: Dim): Dim | undefined {
+function dimDiv(a: Dim, b: Dim): Dim | undefined {
   const x = toSym(a);
   const y = toSym(b);
   if (y.name !== '' && y.name !== x.name) return undefined;

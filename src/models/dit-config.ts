@@ -1,6 +1,6 @@
 import { SD_VAE_CONFIG, vaeUpscale } from './vae-config.js';
 
-/** Hyper-parameters of a DiT, named as the official DiT constructor names them (models.py). */
+/** Hyper-parameters of a DiT, named as the official DiT constructor names them (facebookresearch/DiT models.py). */
 export interface DiTConfig {
   readonly input_size: number; // latent (or pixel) side length, e.g. 32 for a 256×256 image
   readonly patch_size: number; // p: tokens are p×p patches
@@ -8,7 +8,7 @@ export interface DiTConfig {
   readonly hidden_size: number; // D
   readonly depth: number; // number of DiT blocks
   readonly num_heads: number; // attention heads; D / num_heads is the head size
-  readonly mlp_ratio: number; // MLP hidden = mlp_ratio · D
+  readonly mlp_ratio: number; // MLP width = int(mlp_ratio · D), see ditMlpWidth
   readonly class_dropout_prob: number; // > 0 means the label table has a null row (index num_classes)
   readonly num_classes: number; // 1000 for ImageNet
   readonly learn_sigma: boolean; // out_channels = 2 · in_channels when true
@@ -32,7 +32,7 @@ export const DIT_VARIANTS = {
 
 export type DiTVariantName = keyof typeof DIT_VARIANTS;
 
-/** The official constructor defaults (models.py) for what a variant does not fix. */
+/** The official constructor defaults (facebookresearch/DiT models.py) for what a variant does not fix. */
 export const DIT_DEFAULTS = {
   input_size: 32,
   in_channels: 4,
@@ -45,6 +45,21 @@ export const DIT_DEFAULTS = {
 /** out_channels of the final layer. */
 export function ditOutChannels(c: DiTConfig): number {
   return c.learn_sigma ? 2 * c.in_channels : c.in_channels;
+}
+
+/** The MLP's hidden width: the official constructor truncates, `int(hidden_size * mlp_ratio)`. */
+export function ditMlpWidth(c: Pick<DiTConfig, 'hidden_size' | 'mlp_ratio'>): number {
+  return Math.trunc(c.hidden_size * c.mlp_ratio);
+}
+
+/**
+ * An mlp_ratio whose ditMlpWidth is `width`, for weights that state no ratio. width / hidden is the
+ * natural answer, but its product with hidden can land just below width in floating point
+ * (56 · (61 / 56) = 60.99…); the midpoint (width + ½) / hidden truncates to width whatever the rounding.
+ */
+export function ditMlpRatioFor(hiddenSize: number, width: number): number {
+  const ratio = width / hiddenSize;
+  return ditMlpWidth({ hidden_size: hiddenSize, mlp_ratio: ratio }) === width ? ratio : (width + 0.5) / hiddenSize;
 }
 
 /** Builds the full config of a named variant, e.g. ditConfigFor('DiT-XL/2', { input_size: 64 }). */

@@ -14,10 +14,12 @@
  */
 import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
 import type { StateDict } from '../checkpoint/types.js';
-import { ditOutChannels, type DiTConfig } from './dit-config.js';
+import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig } from './dit-config.js';
+import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { UsageError } from '../errors.js';
 
-export { DIT_VARIANTS, DIT_DEFAULTS, ditConfigFor, ditOutChannels, matchVariant } from './dit-config.js';
+export { DIT_VARIANTS, ditConfigFor, ditOutChannels } from './dit-config.js';
+export { ditParameterShapes } from './dit-shapes.js';
 export type { DiTConfig, DiTVariantName } from './dit-config.js';
 
 /** Weights by canonical (official) key name: a state dict, or a function returning float32 data. */
@@ -25,7 +27,7 @@ export type DiTWeights = StateDict | ((name: string) => Float32Array);
 
 export interface DiTGraphOptions {
   /** 'fused': one com.microsoft.MultiHeadAttention node (CPU, WebGPU); 'plain': MatMul/Softmax/MatMul. */
-  readonly attention?: 'fused' | 'plain';
+  readonly attention?: DiTAttentionForm;
   /** 'gemm': Gemm with transB (bias fused, weights as stored); 'matmul': MatMul on transposed weights + Add. */
   readonly linear?: 'gemm' | 'matmul';
   /** 'split': q, k, v as three Linear layers; 'packed': one qkv Linear then Split (as the checkpoint stores it). */
@@ -37,7 +39,6 @@ export interface DiTGraphOptions {
 }
 
 const LN_EPS = 1e-6;
-const FREQ_DIM = 256; // timestep embedding size (TimestepEmbedder.frequency_embedding_size)
 const MAX_PERIOD = 10000;
 
 /** Sinusoid frequencies exactly as PyTorch computes them in float32: exp(-ln(10000)·i/128). */
@@ -54,47 +55,10 @@ export function ditForwardOps(c: DiTConfig, batch: number): number {
   const D = c.hidden_size;
   const T = (c.input_size / c.patch_size) ** 2;
   const patchIn = c.in_channels * c.patch_size ** 2;
-  const mlp = Math.round(D * c.mlp_ratio);
+  const mlp = ditMlpWidth(c);
   const perBlock = T * (3 * D * D + D * D + 2 * D * mlp) + 2 * T * T * D + D * 6 * D;
   const macs = T * D * patchIn + FREQ_DIM * D + D * D + c.depth * perBlock + D * 2 * D + T * D * patchIn * (ditOutChannels(c) / c.in_channels);
   return 2 * batch * macs;
-}
-
-/** Names and shapes of every weight the graph reads (official key names). */
-export function ditWeightShapes(c: DiTConfig): Map<string, number[]> {
-  const D = c.hidden_size;
-  const p = c.patch_size;
-  const T = (c.input_size / p) ** 2;
-  const mlp = Math.round(D * c.mlp_ratio);
-  const rows = c.num_classes + (c.class_dropout_prob > 0 ? 1 : 0);
-  const m = new Map<string, number[]>([
-    ['x_embedder.proj.weight', [D, c.in_channels, p, p]],
-    ['x_embedder.proj.bias', [D]],
-    ['pos_embed', [1, T, D]],
-    ['t_embedder.mlp.0.weight', [D, FREQ_DIM]],
-    ['t_embedder.mlp.0.bias', [D]],
-    ['t_embedder.mlp.2.weight', [D, D]],
-    ['t_embedder.mlp.2.bias', [D]],
-    ['y_embedder.embedding_table.weight', [rows, D]],
-  ]);
-  for (let i = 0; i < c.depth; i++) {
-    const b = `blocks.${i}`;
-    m.set(`${b}.attn.qkv.weight`, [3 * D, D]);
-    m.set(`${b}.attn.qkv.bias`, [3 * D]);
-    m.set(`${b}.attn.proj.weight`, [D, D]);
-    m.set(`${b}.attn.proj.bias`, [D]);
-    m.set(`${b}.mlp.fc1.weight`, [mlp, D]);
-    m.set(`${b}.mlp.fc1.bias`, [mlp]);
-    m.set(`${b}.mlp.fc2.weight`, [D, mlp]);
-    m.set(`${b}.mlp.fc2.bias`, [D]);
-    m.set(`${b}.adaLN_modulation.1.weight`, [6 * D, D]);
-    m.set(`${b}.adaLN_modulation.1.bias`, [6 * D]);
-  }
-  m.set('final_layer.adaLN_modulation.1.weight', [2 * D, D]);
-  m.set('final_layer.adaLN_modulation.1.bias', [2 * D]);
-  m.set('final_layer.linear.weight', [p * p * ditOutChannels(c), D]);
-  m.set('final_layer.linear.bias', [p * p * ditOutChannels(c)]);
-  return m;
 }
 
 function validateConfig(c: DiTConfig): void {
@@ -104,6 +68,19 @@ function validateConfig(c: DiTConfig): void {
   if (c.input_size % c.patch_size !== 0) bad(`input_size ${c.input_size} is not a multiple of patch_size ${c.patch_size}`);
   if (c.hidden_size % c.num_heads !== 0) bad(`hidden_size ${c.hidden_size} does not divide by num_heads ${c.num_heads}`);
   if ((c.hidden_size / 2) % 2 !== 0) bad(`hidden_size ${c.hidden_size} must be a multiple of 4 (2-D sin-cos positions)`);
+}
+
+/**
+ * The MLP width is what the weights have (fc1's rows); the table's int(hidden × mlp_ratio) must agree,
+ * checked now rather than when the graph is written, since every other shape follows from the config.
+ */
+function checkMlpWidth(c: DiTConfig, weights: DiTWeights): void {
+  if (typeof weights === 'function') return;
+  const rows = weights.tensors.get('blocks.0.mlp.fc1.weight')?.shape[0];
+  const width = ditMlpWidth(c);
+  if (rows !== undefined && rows !== width) {
+    throw new UsageError(`checkpoint MLP width ${rows} (rows of blocks.0.mlp.fc1.weight) is not the config's int(hidden_size ${c.hidden_size} × mlp_ratio ${c.mlp_ratio}) = ${width}`);
+  }
 }
 
 /**
@@ -151,7 +128,8 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const attention = opts.attention ?? 'fused';
   const linearKind = opts.linear ?? 'gemm';
   const qkvLayout = opts.qkv ?? 'split';
-  const shapes = ditWeightShapes(config);
+  const shapes = ditParameterShapes(config);
+  checkMlpWidth(config, weights);
   const w = weightReader(weights, shapes);
 
   const D = config.hidden_size;
@@ -162,7 +140,6 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const S = config.input_size;
   const h = S / p; // tokens per side
   const T = h * h;
-  const mlp = Math.round(D * config.mlp_ratio);
   const outC = ditOutChannels(config);
   const N = opts.batch ?? 'N';
 
@@ -277,7 +254,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
       const attn = g.scope('attn', () => attentionOf(modulate(tokens, shiftMsa, scaleMsa), b));
       let xb = g.add(tokens, g.mul(to3d(attn), gateMsa)); // (N, T, D)
       const m = g.scope('mlp', () => {
-        const h1 = linear(to2d(modulate(xb, shiftMlp, scaleMlp)), `${b}.mlp.fc1`, undefined, false); // (N·T, 4D)
+        const h1 = linear(to2d(modulate(xb, shiftMlp, scaleMlp)), `${b}.mlp.fc1`, undefined, false); // (N·T, mlp)
         const act = g.geluTanh(h1, param(`${b}.mlp.fc1.bias`));
         return linear(act, `${b}.mlp.fc2`); // (N·T, D)
       });

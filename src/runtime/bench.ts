@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeModel, GraphBuilder, saveModel } from '../graph/index.js';
-import { buildDiTGraph, ditForwardOps, ditWeightShapes, type DiTConfig, type DiTGraphOptions } from '../models/dit.js';
+import { buildDiTGraph, ditForwardOps, ditParameterShapes, type DiTConfig, type DiTGraphOptions } from '../models/dit.js';
+import { ditMlpWidth, pixelsPerCell } from '../models/dit-config.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
 
 export interface BenchOptions extends SessionOptions {
@@ -73,7 +74,7 @@ function hashName(name: string, seed: number): number {
 
 /** Random weights for every key of `config`, scaled like PyTorch's default Linear init (±1/√fan_in). */
 export function randomDiTWeights(config: DiTConfig, seed = 0): (name: string) => Float32Array {
-  const shapes = ditWeightShapes(config);
+  const shapes = ditParameterShapes(config);
   return (name) => {
     const shape = shapes.get(name);
     if (!shape) throw new Error(`no weight named ${name}`);
@@ -84,8 +85,7 @@ export function randomDiTWeights(config: DiTConfig, seed = 0): (name: string) =>
 }
 
 /** Wall seconds of each run (and, in `cpu`, process CPU seconds: robust to other load with 1 thread). */
-async function timeRuns(repeats: number, once: () => Promise<unknown>, warmUp = true, cpu?: number[]): Promise<number[]> {
-  if (warmUp) await once(); // the first run allocates the arena and plans memory
+async function timeRuns(repeats: number, once: () => Promise<unknown>, cpu: number[]): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const c0 = process.cpuUsage();
@@ -93,7 +93,7 @@ async function timeRuns(repeats: number, once: () => Promise<unknown>, warmUp = 
     await once();
     times.push((performance.now() - t0) / 1000);
     const c = process.cpuUsage(c0);
-    cpu?.push((c.user + c.system) / 1e6);
+    cpu.push((c.user + c.system) / 1e6);
   }
   return times;
 }
@@ -106,16 +106,6 @@ async function matMulRunner(m: number, k: number, n: number, opts: SessionOption
   const s = await createSession(encodeModel(g.finish()), opts);
   const x = randomTensor(m * k, 3, 1);
   return { run: () => s.run({ a: { type: 'float32', data: x, dims: [m, k] } }), release: () => s.release() };
-}
-
-/** G-op/s of a plain (m × k) · (k × n) MatMul, median of `repeats`. */
-export async function benchMatMul(m: number, k: number, n: number, opts: SessionOptions, repeats = 5): Promise<number> {
-  const mm = await matMulRunner(m, k, n, opts);
-  try {
-    return (2 * m * k * n) / median(await timeRuns(repeats, mm.run)) / 1e9;
-  } finally {
-    await mm.release();
-  }
 }
 
 export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
@@ -141,9 +131,9 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
       y: { type: 'int64' as const, data: y, dims: [batch] },
     };
     const ready = session;
-    // The MLP's first matmul: tokens of the whole batch × hidden → 4·hidden.
+    // The MLP's first matmul: tokens of the whole batch × hidden → MLP width.
     const T = (S / config.patch_size) ** 2;
-    const mm: [number, number, number] = [batch * T, config.hidden_size, Math.round(config.hidden_size * config.mlp_ratio)];
+    const mm: [number, number, number] = [batch * T, config.hidden_size, ditMlpWidth(config)];
     const reference = await matMulRunner(mm[0], mm[1], mm[2], opts);
     // Forwards and reference matmuls alternate, so that load from other processes hits both alike.
     const times: number[] = [];
@@ -154,8 +144,8 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
       await ready.run(feeds);
       await reference.run();
       for (let i = 0; i < repeats; i++) {
-        times.push(...(await timeRuns(1, () => ready.run(feeds), false, cpu)));
-        mmTimes.push(...(await timeRuns(3, reference.run, false, mmCpu)));
+        times.push(...(await timeRuns(1, () => ready.run(feeds), cpu)));
+        mmTimes.push(...(await timeRuns(3, reference.run, mmCpu)));
       }
     } finally {
       await reference.release();
@@ -166,7 +156,7 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
     const gflops = ops / secs / 1e9;
     return {
       model: opts.model,
-      image_size: S * 8,
+      image_size: S * pixelsPerCell(config),
       batch,
       device: opts.device ?? 'cpu',
       threads: opts.threads ?? null,

@@ -1,12 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ditParameterShapes, float32ToHalfBits, inspectDiTCheckpoint, loadDiTCheckpoint, openStateDict, writeSafetensors, type DiTCheckpoint } from '../../src/checkpoint/index.js';
+import { inspectDiTCheckpoint, loadDiTCheckpoint, openStateDict, type DiTCheckpoint } from '../../src/checkpoint/index.js';
 import { ditConfigFor, type DiTConfig } from '../../src/models/dit-config.js';
+import { ditParameterShapes } from '../../src/models/dit-shapes.js';
 import {
+  float32ToHalfBits,
   syntheticDiT,
   toSplitQkvLayout,
   writeDiffusersFolder,
+  writeSafetensors,
   writeSafetensorsOf,
   writeSyntheticTorch,
   writeTorchStateDict,

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inspectDiTCheckpoint, openStateDict, readNpy, writeStoredZip } from '../../src/checkpoint/index.js';
+import { inspectDiTCheckpoint, openStateDict, readNpy } from '../../src/checkpoint/index.js';
 import { DitError, FormatError } from '../../src/errors.js';
-import { bytesOf, picklePyTorch, writeTorchZip, type PickleValue } from '../helpers/checkpoint-writers.js';
+import { bytesOf, picklePyTorch, writeStoredZip, writeTorchZip, type PickleValue } from '../helpers/checkpoint-writers.js';
 import { ditTiny, tempDir } from './fixture-paths.js';
 
 const tmp = tempDir();

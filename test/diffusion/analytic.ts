@@ -8,7 +8,7 @@
 import { linearBetas } from '../../src/diffusion/schedule.js';
 import type { LatentShape, ModelFn } from '../../src/diffusion/types.js';
 
-export const ORIGINAL_ALPHAS_CUMPROD: Float64Array = (() => {
+const ORIGINAL_ALPHAS_CUMPROD: Float64Array = (() => {
   const betas = linearBetas();
   const out = new Float64Array(betas.length);
   let acc = 1;

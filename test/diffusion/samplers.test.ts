@@ -5,7 +5,7 @@ import { sampleDdim } from '../../src/diffusion/samplers/ddim.js';
 import { sampleDdpm } from '../../src/diffusion/samplers/ddpm.js';
 import { sampleDpmSolverPp2m } from '../../src/diffusion/samplers/dpmpp-2m.js';
 import { SAMPLER_FUNCTIONS } from '../../src/diffusion/samplers/index.js';
-import type { LatentShape, ModelFn, SamplerOptions, StepInfo } from '../../src/diffusion/types.js';
+import type { LatentShape, ModelFn, SamplerOptions, SamplerStep } from '../../src/diffusion/types.js';
 import { exactOdeEndpoint, gaussianEpsModel, relativeError, type GaussianData } from './analytic.js';
 
 const data: GaussianData = { mean: [0.5, -1, 0], std: [0.3, 1, 0.5] };
@@ -99,7 +99,7 @@ describe('DDPM', () => {
       const model: ModelFn = async () => Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? 0.1 : v));
       const rng = createTorchGenerator(7);
       const replay = createTorchGenerator(7);
-      const steps: StepInfo[] = [];
+      const steps: SamplerStep[] = [];
       await sampleDdpm({ model, x, shape, schedule, learnedSigma: true, rng, noiseBatch: 2, onStep: (s) => steps.push(s) });
       const noise = replay.randn(2 * 8).subarray(0, 8); // the doubled batch's draw; the first image's half is used
       replay.randn(16); // the last step's draw

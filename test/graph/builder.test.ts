@@ -139,20 +139,18 @@ describe('ops run in ONNX Runtime as the builder says', () => {
     expect(maxAbsDiff(r.fused!.data, r.plain!.data)).toBeLessThan(1e-6);
   });
 
-  it('LayerNorm, InstanceNorm, Split, Concat, Slice, Gather follow their definitions', async () => {
+  it('LayerNorm, InstanceNorm, Split, Concat, Gather follow their definitions', async () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', [2, 3, 4]);
     const ln = g.layerNorm(x, g.float32([1, 1, 1, 1], [4]), undefined, { epsilon: 1e-6 });
     const inorm = g.instanceNorm(x, g.float32([1, 2, 3], [3]), g.float32([0, 0, 1], [3]), 1e-5);
     const [a, b] = g.split(x, [1, 3], 2);
     const swapped = g.concat([b!, a!], 2);
-    const sliced = g.slice(x, [1], [3], [2]);
     const rowsOf = g.gather(g.reshape(x, [6, 4]), g.int64([5, 0]));
-    expect([swapped.shape, sliced.shape, rowsOf.shape]).toEqual([[2, 3, 4], [2, 3, 2], [2, 4]]);
+    expect([swapped.shape, rowsOf.shape]).toEqual([[2, 3, 4], [2, 4]]);
     g.output(ln, 'ln');
     g.output(inorm, 'inorm');
     g.output(swapped, 'swapped');
-    g.output(sliced, 'sliced');
     g.output(rowsOf, 'rows');
     const xv = values(24, 9);
     const r = await run(g.finish(), { x: { data: xv, dims: [2, 3, 4] } });
@@ -173,7 +171,6 @@ describe('ops run in ONNX Runtime as the builder says', () => {
     const swapRef = new Float32Array(24);
     for (let row = 0; row < 6; row++) for (let i = 0; i < 4; i++) swapRef[row * 4 + i] = xv[row * 4 + ((i + 1) % 4)]!;
     expect(Array.from(r.swapped!.data)).toEqual(Array.from(swapRef));
-    expect(Array.from(r.sliced!.data)).toEqual(Array.from({ length: 12 }, (_, i) => xv[Math.floor(i / 2) * 4 + 1 + (i % 2)]!));
     expect(Array.from(r.rows!.data)).toEqual([...xv.subarray(20, 24), ...xv.subarray(0, 4)]);
   });
 });

@@ -1,12 +1,236 @@
 /**
- * Writers for synthetic checkpoints, shared by tests and benchmarks: PyTorch zip files (the pickle
- * is written here by hand, so no PyTorch is needed), diffusers folders, split-qkv forks, and
- * random DiTs of any named shape.
+ * Writers for synthetic checkpoints, shared by tests and benchmarks: safetensors, stored zips and
+ * .npz, PyTorch zip files (the pickle is written here by hand, so no PyTorch is needed), diffusers
+ * folders, split-qkv forks, and random DiTs of any named shape. The project itself only reads
+ * these formats; the writers live here.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ditOutChannels, type DiTConfig } from '../../src/models/dit-config.js';
-import { ditParameterShapes, float32ToHalfBits, writeSafetensors, writeStoredZip, type DType, type TensorToWrite } from '../../src/checkpoint/index.js';
+import { ditParameterShapes } from '../../src/models/dit-shapes.js';
+import type { DType, NpyArray } from '../../src/checkpoint/index.js';
+import { DTYPE_BYTES, numelOf } from '../../src/checkpoint/dtype.js';
+import { writeAll, writeFileAtomic } from '../../src/checkpoint/file.js';
+import { npyHeader } from '../../src/checkpoint/npy.js';
+import { CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG } from '../../src/checkpoint/zip.js';
+
+/** One tensor to write; `data` may be a function so a large file is produced tensor by tensor. */
+export interface TensorToWrite {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: ArrayBufferView | (() => ArrayBufferView);
+}
+
+/** Writes a safetensors file (temp file + rename). */
+export function writeSafetensors(path: string, entries: readonly TensorToWrite[], metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const e of entries) {
+    const bytes = numelOf(e.shape) * DTYPE_BYTES[e.dtype];
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const jsonBytes = Buffer.from(json, 'utf-8');
+  writeFileAtomic(path, (fd) => {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(jsonBytes.length));
+    writeAll(fd, len);
+    writeAll(fd, jsonBytes);
+    for (const e of entries) {
+      const v = typeof e.data === 'function' ? e.data() : e.data;
+      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      const expected = numelOf(e.shape) * DTYPE_BYTES[e.dtype];
+      if (bytes.length !== expected) throw new Error(`writeSafetensors: "${e.name}" has ${bytes.length} bytes, shape needs ${expected}`);
+      writeAll(fd, bytes);
+    }
+  });
+}
+
+let crcTable: Uint32Array | undefined;
+
+function crc32(data: Uint8Array, crc = 0): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export interface ZipEntryToWrite {
+  readonly name: string;
+  readonly data: Uint8Array | (() => Uint8Array);
+}
+
+export interface ZipWriteOptions {
+  /** Pad each entry's data to this alignment (torch.save uses 64) via the local extra field. */
+  readonly align?: number;
+  /** Write zip64 records even when not needed (for testing readers). */
+  readonly forceZip64?: boolean;
+}
+
+/** Writes a zip of stored entries, one entry in memory at a time. */
+export function writeStoredZip(path: string, entries: readonly ZipEntryToWrite[], opts: ZipWriteOptions = {}): void {
+  const align = opts.align ?? 1;
+  writeFileAtomic(path, (fd) => {
+    let pos = 0;
+    const put = (b: Uint8Array): void => {
+      writeAll(fd, b);
+      pos += b.length;
+    };
+    const central: Uint8Array[] = [];
+    for (const e of entries) {
+      const data = typeof e.data === 'function' ? e.data() : e.data;
+      const name = Buffer.from(e.name, 'utf-8');
+      const crc = crc32(data);
+      const offset = pos;
+      const z64 = opts.forceZip64 === true || data.length >= 0xffffffff || offset >= 0xffffffff;
+      const z64Local = z64 ? 20 : 0;
+      const base = offset + 30 + name.length + z64Local;
+      const pad = align > 1 ? (align - ((base + 4) % align)) % align : 0;
+      const extraLen = z64Local + (align > 1 ? 4 + pad : 0);
+      const local = Buffer.alloc(30 + name.length + extraLen);
+      local.writeUInt32LE(LOCAL_SIG, 0);
+      local.writeUInt16LE(z64 ? 45 : 20, 4);
+      local.writeUInt32LE(crc, 14);
+      local.writeUInt32LE(z64 ? 0xffffffff : data.length, 18);
+      local.writeUInt32LE(z64 ? 0xffffffff : data.length, 22);
+      local.writeUInt16LE(name.length, 26);
+      local.writeUInt16LE(extraLen, 28);
+      name.copy(local, 30);
+      let x = 30 + name.length;
+      if (z64) {
+        local.writeUInt16LE(0x0001, x);
+        local.writeUInt16LE(16, x + 2);
+        local.writeBigUInt64LE(BigInt(data.length), x + 4);
+        local.writeBigUInt64LE(BigInt(data.length), x + 12);
+        x += 20;
+      }
+      if (align > 1) {
+        local.writeUInt16LE(0x4b46, x); // an unregistered id: readers skip it
+        local.writeUInt16LE(pad, x + 2);
+      }
+      put(local);
+      put(data);
+      const cextra = z64 ? 28 : 0;
+      const c = Buffer.alloc(46 + name.length + cextra);
+      c.writeUInt32LE(CENTRAL_SIG, 0);
+      c.writeUInt16LE(z64 ? 45 : 20, 4);
+      c.writeUInt16LE(z64 ? 45 : 20, 6);
+      c.writeUInt32LE(crc, 16);
+      c.writeUInt32LE(z64 ? 0xffffffff : data.length, 20);
+      c.writeUInt32LE(z64 ? 0xffffffff : data.length, 24);
+      c.writeUInt16LE(name.length, 28);
+      c.writeUInt16LE(cextra, 30);
+      c.writeUInt32LE(z64 ? 0xffffffff : offset, 42);
+      name.copy(c, 46);
+      if (z64) {
+        const y = 46 + name.length;
+        c.writeUInt16LE(0x0001, y);
+        c.writeUInt16LE(24, y + 2);
+        c.writeBigUInt64LE(BigInt(data.length), y + 4);
+        c.writeBigUInt64LE(BigInt(data.length), y + 12);
+        c.writeBigUInt64LE(BigInt(offset), y + 20);
+      }
+      central.push(c);
+    }
+    const cdOffset = pos;
+    for (const c of central) put(c);
+    const cdSize = pos - cdOffset;
+    const z64 = opts.forceZip64 === true || cdOffset >= 0xffffffff || entries.length >= 0xffff;
+    if (z64) {
+      const z64At = pos;
+      const r = Buffer.alloc(56);
+      r.writeUInt32LE(ZIP64_EOCD_SIG, 0);
+      r.writeBigUInt64LE(44n, 4);
+      r.writeUInt16LE(45, 12);
+      r.writeUInt16LE(45, 14);
+      r.writeBigUInt64LE(BigInt(entries.length), 24);
+      r.writeBigUInt64LE(BigInt(entries.length), 32);
+      r.writeBigUInt64LE(BigInt(cdSize), 40);
+      r.writeBigUInt64LE(BigInt(cdOffset), 48);
+      put(r);
+      const l = Buffer.alloc(20);
+      l.writeUInt32LE(ZIP64_LOCATOR_SIG, 0);
+      l.writeBigUInt64LE(BigInt(z64At), 8);
+      l.writeUInt32LE(1, 16);
+      put(l);
+    }
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(EOCD_SIG, 0);
+    end.writeUInt16LE(z64 ? 0xffff : entries.length, 8);
+    end.writeUInt16LE(z64 ? 0xffff : entries.length, 10);
+    end.writeUInt32LE(z64 ? 0xffffffff : cdSize, 12);
+    end.writeUInt32LE(z64 ? 0xffffffff : cdOffset, 16);
+    put(end);
+  });
+}
+
+function npyBytes(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
+  const head = npyHeader(data, shape);
+  const out = new Uint8Array(head.length + data.byteLength);
+  out.set(head, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
+  return out;
+}
+
+/** Writes an .npz of stored (uncompressed) arrays, like numpy.savez. */
+export function writeNpz(path: string, arrays: Readonly<Record<string, NpyArray>>): void {
+  writeStoredZip(
+    path,
+    Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: () => npyBytes(a.data, a.shape) })),
+  );
+}
+
+/** Rounds float32 values to the nearest half (ties to even) and returns the raw half bits. */
+export function float32ToHalfBits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < values.length; i++) {
+    f[0] = values[i]!;
+    const x = u[0]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+      } else {
+        const m = mant | 0x800000;
+        const shift = 14 - e;
+        let h = m >>> shift;
+        const rem = m & ((1 << shift) - 1);
+        const half = 1 << (shift - 1);
+        if (rem > half || (rem === half && (h & 1))) h++;
+        out[i] = sign | h;
+      }
+    } else {
+      let h = (e << 10) | (mant >>> 13);
+      const rem = mant & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+      out[i] = sign | h;
+    }
+  }
+  return out;
+}
 
 /** A tensor for the torch writer: raw little-endian storage bytes plus the view on them. */
 export interface TorchTensorSpec {
@@ -142,7 +366,7 @@ export function picklePyTorch(root: PickleValue): { pickle: Uint8Array; storages
   return { pickle: Uint8Array.from(out), storages };
 }
 
-export function contiguousStride(shape: readonly number[]): number[] {
+function contiguousStride(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -179,7 +403,7 @@ export function bytesOf(v: ArrayBufferView): Uint8Array {
 }
 
 /** A tensor spec over float32 data converted to `dtype` (F32 or F16). */
-export function tensorSpec(t: { shape: readonly number[]; data: Float32Array }, dtype: 'F32' | 'F16' = 'F32'): TorchTensorSpec {
+function tensorSpec(t: { shape: readonly number[]; data: Float32Array }, dtype: 'F32' | 'F16' = 'F32'): TorchTensorSpec {
   return { dtype, shape: t.shape, storageNumel: t.data.length, storage: () => (dtype === 'F16' ? bytesOf(float32ToHalfBits(t.data)) : bytesOf(t.data)) };
 }
 
@@ -202,7 +426,7 @@ function splitQkv(t: NamedTensor): [Float32Array, Float32Array, Float32Array] {
 }
 
 /** The official names rewritten as diffusers' Transformer2DModel stores them (convert_dit_to_diffusers). */
-export function toDiffusersLayout(tensors: readonly NamedTensor[], depth: number): NamedTensor[] {
+function toDiffusersLayout(tensors: readonly NamedTensor[], depth: number): NamedTensor[] {
   const out: NamedTensor[] = [];
   const get = (n: string): NamedTensor => tensors.find((t) => t.name === n)!;
   const as = (name: string, t: NamedTensor, data = t.data, shape = t.shape): void => void out.push({ name, shape, data });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { float32ToHalfBits, loadDiTCheckpoint } from '../../src/checkpoint/index.js';
+import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
+import { float32ToHalfBits } from '../helpers/checkpoint-writers.js';
 import { createDiTSession, type DiTModelSource } from '../../src/runtime/index.js';
 import { FIXTURE_DIR, forwardCase, relativeError } from './dit-fixture.js';
 

@@ -30,6 +30,19 @@ export function layoutOf(options: SamplerOptions): SamplerLayout {
   return { n, channels, planeSize, imageSize, size, outChannels: options.learnedSigma ? 2 * channels : channels };
 }
 
+/**
+ * The steps from noise to clean, checking `signal` before each: i counts up from 0, k is the
+ * respaced schedule index (numSteps − 1 down to 0), t the original timestep the model sees.
+ */
+export function* reverseSteps(options: SamplerOptions): Generator<{ i: number; k: number; t: number }> {
+  const { schedule, signal } = options;
+  for (let i = 0; i < schedule.numSteps; i++) {
+    signal?.throwIfAborted();
+    const k = schedule.numSteps - 1 - i;
+    yield { i, k, t: schedule.timestepMap[k] };
+  }
+}
+
 /** Runs the model and checks its output size against the announced channel layout. */
 export async function runModel(options: SamplerOptions, layout: SamplerLayout, x: Float32Array, t: number): Promise<Float32Array> {
   const out = await options.model(x, new Int32Array(layout.n).fill(t));

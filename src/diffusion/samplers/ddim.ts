@@ -6,23 +6,20 @@
  */
 import { DitError } from '../../errors.js';
 import type { SamplerOptions } from '../types.js';
-import { drawStepNoise, layoutOf, outIndex, runModel } from './common.js';
+import { drawStepNoise, layoutOf, outIndex, reverseSteps, runModel } from './common.js';
 
 const f32 = Math.fround;
 
 export async function sampleDdim(options: SamplerOptions): Promise<Float32Array> {
   const layout = layoutOf(options);
-  const { schedule, onStep, signal } = options;
+  const { schedule, onStep } = options;
   const eta = options.eta ?? 0;
   if (!Number.isFinite(eta) || eta < 0) throw new DitError(`ddim eta ${eta} is invalid; it must be ≥ 0 (0 = deterministic)`);
   if (eta > 0 && options.rng === undefined) throw new DitError(`ddim with eta ${eta} draws noise; pass rng`);
   const numSteps = schedule.numSteps;
   let x: Float32Array = Float32Array.from(options.x);
 
-  for (let i = 0; i < numSteps; i++) {
-    signal?.throwIfAborted();
-    const k = numSteps - 1 - i;
-    const t = schedule.timestepMap[k];
+  for (const { i, k, t } of reverseSteps(options)) {
     const out = await runModel(options, layout, x, t);
 
     const recip = f32(schedule.sqrtRecipAlphasCumprod[k]);
@@ -41,8 +38,7 @@ export async function sampleDdim(options: SamplerOptions): Promise<Float32Array>
     const x0 = new Float32Array(layout.size);
     for (let e = 0; e < layout.size; e++) {
       const scaledX = f32(recip * x[e]);
-      let pred = f32(scaledX - f32(recipm1 * out[outIndex(layout, e)]));
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
+      const pred = f32(scaledX - f32(recipm1 * out[outIndex(layout, e)]));
       const eps = f32(f32(scaledX - pred) / recipm1);
       const mean = f32(f32(pred * sqrtAbarPrev) + f32(epsCoef * eps));
       next[e] = noise === undefined ? mean : mean + f32(noiseCoef * noise[e]);

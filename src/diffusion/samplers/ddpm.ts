@@ -7,13 +7,13 @@
  */
 import { DitError } from '../../errors.js';
 import type { SamplerOptions, VarianceType } from '../types.js';
-import { drawStepNoise, layoutOf, outIndex, runModel } from './common.js';
+import { drawStepNoise, layoutOf, outIndex, reverseSteps, runModel } from './common.js';
 
 const f32 = Math.fround;
 
 export async function sampleDdpm(options: SamplerOptions): Promise<Float32Array> {
   const layout = layoutOf(options);
-  const { schedule, onStep, signal } = options;
+  const { schedule, onStep } = options;
   const variance: VarianceType = options.variance ?? (options.learnedSigma ? 'learned-range' : 'fixed-large');
   if (variance === 'learned-range' && !options.learnedSigma) {
     throw new DitError("variance 'learned-range' needs a model that learns sigma (2C output channels); use fixed-small or fixed-large");
@@ -22,10 +22,7 @@ export async function sampleDdpm(options: SamplerOptions): Promise<Float32Array>
   const numSteps = schedule.numSteps;
   let x: Float32Array = Float32Array.from(options.x);
 
-  for (let i = 0; i < numSteps; i++) {
-    signal?.throwIfAborted();
-    const k = numSteps - 1 - i;
-    const t = schedule.timestepMap[k];
+  for (const { i, k, t } of reverseSteps(options)) {
     const out = await runModel(options, layout, x, t);
     const noise = drawStepNoise(options, layout);
 
@@ -43,8 +40,7 @@ export async function sampleDdpm(options: SamplerOptions): Promise<Float32Array>
     const x0 = new Float32Array(layout.size);
     for (let e = 0; e < layout.size; e++) {
       const o = outIndex(layout, e);
-      let pred = f32(f32(recip * x[e]) - f32(recipm1 * out[o]));
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
+      const pred = f32(f32(recip * x[e]) - f32(recipm1 * out[o]));
       const mean = f32(f32(coef1 * pred) + f32(coef2 * x[e]));
       let std = fixedStd;
       if (variance === 'learned-range') {

@@ -11,11 +11,11 @@
  * Deterministic: it draws no noise, so `rng` and `noiseBatch` are ignored.
  */
 import type { SamplerOptions } from '../types.js';
-import { layoutOf, outIndex, runModel } from './common.js';
+import { layoutOf, outIndex, reverseSteps, runModel } from './common.js';
 
 export async function sampleDpmSolverPp2m(options: SamplerOptions): Promise<Float32Array> {
   const layout = layoutOf(options);
-  const { schedule, onStep, signal } = options;
+  const { schedule, onStep } = options;
   const numSteps = schedule.numSteps;
   const alpha = (k: number): number => (k < 0 ? 1 : Math.sqrt(schedule.alphasCumprod[k]));
   const sigma = (k: number): number => (k < 0 ? 0 : Math.sqrt(1 - schedule.alphasCumprod[k]));
@@ -25,18 +25,12 @@ export async function sampleDpmSolverPp2m(options: SamplerOptions): Promise<Floa
   let previousX0: Float32Array | undefined; // the multistep history: the last step's x0 prediction
   let previousH = 0;
 
-  for (let i = 0; i < numSteps; i++) {
-    signal?.throwIfAborted();
-    const k = numSteps - 1 - i; // current respaced index; the step goes to k − 1 (−1 = clean)
-    const t = schedule.timestepMap[k];
+  // Each step goes from respaced index k to k − 1 (−1 = clean).
+  for (const { i, k, t } of reverseSteps(options)) {
     const out = await runModel(options, layout, x, t);
 
     const x0 = new Float32Array(layout.size);
-    for (let e = 0; e < layout.size; e++) {
-      let pred = (x[e] - sigma(k) * out[outIndex(layout, e)]) / alpha(k);
-      if (options.clipDenoised) pred = Math.min(1, Math.max(-1, pred));
-      x0[e] = pred;
-    }
+    for (let e = 0; e < layout.size; e++) x0[e] = (x[e] - sigma(k) * out[outIndex(layout, e)]) / alpha(k);
 
     let next: Float32Array;
     if (k === 0) {

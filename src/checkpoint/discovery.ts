@@ -1,0 +1,45 @@
+/**
+ * Which files a checkpoint path means: a weights file, a folder holding one, or a diffusers folder
+ * (pipeline with transformer/ and model_index.json, or the transformer folder itself), with the
+ * config.json beside the weights.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../errors.js';
+
+const WEIGHT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
+
+/** The one weights file of a folder: the first `preferred` name present, else the only weights file. */
+export function pickWeightsFile(dir: string, preferred: readonly string[] = ['diffusion_pytorch_model.safetensors', 'model.safetensors', 'diffusion_pytorch_model.bin']): string {
+  const names = fs.readdirSync(dir).filter((n) => WEIGHT_EXTENSIONS.some((e) => n.endsWith(e)));
+  const pick = preferred.find((p) => names.includes(p)) ?? (names.length === 1 ? names[0] : undefined);
+  if (pick === undefined) {
+    throw new UsageError(
+      names.length === 0
+        ? `folder ${dir} has no weights file (${WEIGHT_EXTENSIONS.join(', ')}); pass the file itself or a diffusers folder`
+        : `folder ${dir} has several weights files (${names.join(', ')}); pass the one to use`,
+    );
+  }
+  return path.join(dir, pick);
+}
+
+export interface DiTFiles {
+  readonly weights: string;
+  readonly config: string | undefined; // DiT constructor arguments or a diffusers transformer config
+  readonly modelIndex: string | undefined; // a diffusers pipeline's model_index.json (class labels)
+}
+
+/** A folder (diffusers pipeline, transformer/ folder, or a folder with one weights file) or a file. */
+export function resolveDiTFiles(pathOrDir: string, configOverride: string | undefined): DiTFiles {
+  if (!fs.existsSync(pathOrDir)) throw new UsageError(`checkpoint ${pathOrDir} does not exist: pass a .pt/.pth/.bin/.safetensors file or a diffusers folder`);
+  let weights = pathOrDir;
+  if (fs.statSync(pathOrDir).isDirectory()) {
+    const dir = fs.existsSync(path.join(pathOrDir, 'transformer')) ? path.join(pathOrDir, 'transformer') : pathOrDir;
+    weights = pickWeightsFile(dir);
+  }
+  const dir = path.dirname(weights);
+  const besides = path.join(dir, 'config.json');
+  const modelIndex = [path.join(dir, 'model_index.json'), path.join(dir, '..', 'model_index.json')].find((p) => fs.existsSync(p));
+  if (configOverride !== undefined && !fs.existsSync(configOverride)) throw new UsageError(`--config ${configOverride} does not exist`);
+  return { weights, config: configOverride ?? (fs.existsSync(besides) ? besides : undefined), modelIndex };
+}

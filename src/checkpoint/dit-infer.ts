@@ -1,0 +1,233 @@
+/**
+ * A DiT's config read from its weights' shapes, with what the weights cannot say (the heads, and
+ * for diffusers files the input size) taken from a config.json, the official train.py's args, the variant the
+ * user asked for, or the named variant the shapes match.
+ */
+import * as fs from 'node:fs';
+import { UsageError } from '../errors.js';
+import { DIT_DEFAULTS, DIT_VARIANTS, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
+import type { LazyTensor } from './types.js';
+
+/** Far above any real DiT (XL has 28 blocks). */
+const MAX_DEPTH = 1024;
+
+/** What the files say besides the weights: a config.json (in DiT names) and train.py's args. */
+export interface StatedConfig {
+  readonly path: string | undefined; // the config.json, for messages
+  readonly json: Partial<DiTConfig>;
+  readonly args: Readonly<Record<string, unknown>>;
+}
+
+/** The config as far as it could be read; undefined when the weights are no DiT or something is not given. */
+export interface InferredDiT {
+  readonly config: DiTConfig | undefined;
+  readonly variant: DiTVariantName | undefined; // the named variant the shapes match
+}
+
+export function readStatedConfig(configFile: string | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
+  return { path: configFile, json: configFile ? configFromJson(readJson(configFile)) : {}, args: trainArgs ?? {} };
+}
+
+/** A diffusers pipeline's id2label, as an array indexed by class id. */
+export function readClassLabels(modelIndex: string | undefined): string[] | undefined {
+  if (!modelIndex) return undefined;
+  const id2label = readJson(modelIndex).id2label;
+  if (!id2label || typeof id2label !== 'object') return undefined;
+  const entries = Object.entries(id2label as Record<string, unknown>).filter(([k, v]) => /^\d+$/.test(k) && typeof v === 'string');
+  const labels: string[] = [];
+  for (const [k, v] of entries) labels[Number(k)] = v as string;
+  return labels;
+}
+
+/**
+ * Reads the config from the canonical tensors `t` (official names). Every reason it cannot, and
+ * every contradiction with what is stated, goes to `problems`. `fileKeys` are the keys as stored
+ * (for the message when this is no DiT at all).
+ */
+export function inferDiTConfig(
+  t: ReadonlyMap<string, LazyTensor>,
+  fileKeys: Iterable<string>,
+  stated: StatedConfig,
+  requested: DiTVariantName | undefined,
+  imageSize: number | undefined,
+  problems: string[],
+): InferredDiT {
+  const arch = readArchitecture(t, fileKeys, problems);
+  if (!arch) return { config: undefined, variant: undefined };
+  const { hidden, inChannels, patch, depth } = arch;
+  const learnSigma = readLearnSigma(t, arch, problems);
+  const mlpRatio = readMlpRatio(t, hidden, stated.json.mlp_ratio);
+  const classes = readClasses(t, stated, problems);
+  const inputSize = readInputSize(t, arch, stated, imageSize, problems);
+  const variant = matchVariant({ depth, hidden_size: hidden, patch_size: patch });
+  const heads = chooseHeads(arch, stated, requested, variant, problems);
+  if (inputSize === undefined) {
+    problems.push('the input size cannot be read from this file (no pos_embed and no sample_size in a config): pass --image-size');
+  }
+  if (heads === undefined || inputSize === undefined) return { config: undefined, variant };
+  const config: DiTConfig = {
+    input_size: inputSize,
+    patch_size: patch,
+    in_channels: inChannels,
+    hidden_size: hidden,
+    depth,
+    num_heads: heads,
+    mlp_ratio: mlpRatio,
+    class_dropout_prob: classes.dropout,
+    num_classes: classes.numClasses,
+    learn_sigma: learnSigma,
+  };
+  checkAgainstStated(config, stated, t.has('pos_embed'), problems);
+  return { config, variant };
+}
+
+interface Architecture {
+  readonly hidden: number;
+  readonly inChannels: number;
+  readonly patch: number;
+  readonly depth: number;
+}
+
+/** The patch embedding fixes hidden, channels and patch; the highest block index the depth. */
+function readArchitecture(t: ReadonlyMap<string, LazyTensor>, fileKeys: Iterable<string>, problems: string[]): Architecture | undefined {
+  const xw = t.get('x_embedder.proj.weight');
+  if (!xw || xw.shape.length !== 4 || xw.shape[2] !== xw.shape[3]) {
+    const sample = [...fileKeys].slice(0, 4).join(', ');
+    problems.push(`no patch embedding (x_embedder.proj.weight [hidden, channels, p, p]), so this is not a DiT checkpoint; its keys start with: ${sample}`);
+    return undefined;
+  }
+  const [hidden, inChannels, patch] = xw.shape as [number, number, number, number];
+  const blockIds = new Set<number>();
+  for (const k of t.keys()) {
+    const m = /^blocks\.(\d+)\./.exec(k);
+    if (m) blockIds.add(Number(m[1]));
+  }
+  const depth = blockIds.size === 0 ? 0 : Math.max(...blockIds) + 1;
+  if (depth > MAX_DEPTH) {
+    // A corrupt or hostile key like blocks.999999999.x must not make us enumerate a billion blocks.
+    problems.push(`block index ${depth - 1} is implausible (at most ${MAX_DEPTH - 1}); the key names are corrupt`);
+    return undefined;
+  }
+  return { hidden, inChannels, patch, depth };
+}
+
+/** learn_sigma: the final layer puts out twice the input channels (eps, then the variance channels). */
+function readLearnSigma(t: ReadonlyMap<string, LazyTensor>, { inChannels, patch }: Architecture, problems: string[]): boolean {
+  const finalW = t.get('final_layer.linear.weight')?.shape;
+  const outChannels = finalW ? finalW[0]! / (patch * patch) : inChannels;
+  const learnSigma = outChannels === 2 * inChannels;
+  if (finalW && outChannels !== inChannels && !learnSigma) {
+    problems.push(`final_layer.linear.weight [${finalW.join(', ')}] gives ${outChannels} output channels for ${inChannels} input channels; expected ${inChannels} or ${2 * inChannels}`);
+  }
+  return learnSigma;
+}
+
+/** The stated mlp_ratio when it gives fc1's width, else one that does. */
+function readMlpRatio(t: ReadonlyMap<string, LazyTensor>, hidden: number, statedRatio: number | undefined): number {
+  const width = t.get('blocks.0.mlp.fc1.weight')?.shape[0];
+  if (width === undefined) return DIT_DEFAULTS.mlp_ratio;
+  if (statedRatio !== undefined && ditMlpWidth({ hidden_size: hidden, mlp_ratio: statedRatio }) === width) return statedRatio;
+  return ditMlpRatioFor(hidden, width);
+}
+
+/** The class table has num_classes rows, plus the null class's when labels are dropped in training. */
+function readClasses(t: ReadonlyMap<string, LazyTensor>, { json, args }: StatedConfig, problems: string[]): { numClasses: number; dropout: number } {
+  const table = t.get('y_embedder.embedding_table.weight')?.shape;
+  const rows = table ? table[0]! : 0;
+  const statedClasses = json.num_classes ?? num(args.num_classes);
+  if (statedClasses !== undefined && rows === statedClasses) return { numClasses: rows, dropout: 0 };
+  if (statedClasses !== undefined && rows !== statedClasses + 1) {
+    problems.push(`the class table has ${rows} rows but the config says ${statedClasses} classes (expected ${statedClasses} or ${statedClasses + 1} rows with the null class)`);
+  }
+  const dropout = json.class_dropout_prob !== undefined && json.class_dropout_prob > 0 ? json.class_dropout_prob : 0.1;
+  return { numClasses: rows - 1, dropout };
+}
+
+/** From pos_embed's token count; files without it (diffusers) need a config, train.py's args or the user's size. */
+function readInputSize(t: ReadonlyMap<string, LazyTensor>, { inChannels, patch }: Architecture, { json, args }: StatedConfig, imageSize: number | undefined, problems: string[]): number | undefined {
+  const pos = t.get('pos_embed')?.shape;
+  if (pos) {
+    const grid = Math.round(Math.sqrt(pos[1] ?? 0));
+    if (pos.length !== 3 || grid * grid !== pos[1]) problems.push(`pos_embed has shape [${pos.join(', ')}]; expected [1, grid², hidden]`);
+    return grid * patch;
+  }
+  if (json.input_size !== undefined) return json.input_size;
+  const pixels = num(args.image_size) ?? imageSize;
+  return pixels === undefined ? undefined : pixels / pixelsPerCell({ in_channels: inChannels });
+}
+
+/** Heads cannot be read from weights: a config, the requested or stored variant name, or the shapes' variant. */
+function chooseHeads(
+  { hidden, depth, patch }: Architecture,
+  { path, json, args }: StatedConfig,
+  requested: DiTVariantName | undefined,
+  shapeVariant: DiTVariantName | undefined,
+  problems: string[],
+): number | undefined {
+  const argsVariant = typeof args.model === 'string' && args.model in DIT_VARIANTS ? (args.model as DiTVariantName) : undefined;
+  const headsFrom: Array<[number | undefined, string]> = [
+    [json.num_heads, `${path}`],
+    [requested ? DIT_VARIANTS[requested].num_heads : undefined, `--model ${requested}`],
+    [argsVariant ? DIT_VARIANTS[argsVariant].num_heads : undefined, `the checkpoint's args.model ${argsVariant}`],
+    [shapeVariant ? DIT_VARIANTS[shapeVariant].num_heads : undefined, `the shapes, which match ${shapeVariant}`],
+  ];
+  const heads = headsFrom.find(([h]) => h !== undefined)?.[0];
+  if (heads === undefined) {
+    problems.push(
+      `the number of attention heads cannot be read from weights and nothing gives it (hidden ${hidden}, depth ${depth}, patch ${patch} is no named variant): put a config.json with "num_heads" next to the weights or pass --config`,
+    );
+  } else if (hidden % heads !== 0) {
+    problems.push(`hidden size ${hidden} is not divisible by ${heads} heads`);
+  }
+  return heads;
+}
+
+/** A config file that contradicts the weights is a problem worth naming field by field. */
+function checkAgainstStated(config: DiTConfig, { path, json }: StatedConfig, hasPosEmbed: boolean, problems: string[]): void {
+  for (const [field, value] of Object.entries(json) as Array<[keyof DiTConfig, unknown]>) {
+    if (value === undefined || field === 'class_dropout_prob') continue;
+    if (field === 'num_classes' || (field === 'input_size' && !hasPosEmbed)) continue;
+    if (config[field] !== value) problems.push(`${path} says ${field} ${String(value)} but the weights have ${String(config[field])}`);
+  }
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf-8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`config ${file} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** What a config.json (DiT constructor names or diffusers names) says, in DiT names. */
+function configFromJson(j: Record<string, unknown>): Partial<DiTConfig> {
+  if ('num_attention_heads' in j || 'num_layers' in j) {
+    const heads = num(j.num_attention_heads);
+    const headDim = num(j.attention_head_dim);
+    return {
+      num_heads: heads,
+      hidden_size: heads !== undefined && headDim !== undefined ? heads * headDim : undefined,
+      depth: num(j.num_layers),
+      input_size: num(j.sample_size),
+      patch_size: num(j.patch_size),
+      in_channels: num(j.in_channels),
+      num_classes: num(j.num_embeds_ada_norm),
+    };
+  }
+  return {
+    input_size: num(j.input_size),
+    patch_size: num(j.patch_size),
+    in_channels: num(j.in_channels),
+    hidden_size: num(j.hidden_size),
+    depth: num(j.depth),
+    num_heads: num(j.num_heads),
+    mlp_ratio: num(j.mlp_ratio),
+    class_dropout_prob: num(j.class_dropout_prob),
+    num_classes: num(j.num_classes),
+    learn_sigma: typeof j.learn_sigma === 'boolean' ? j.learn_sigma : undefined,
+  };
+}
