@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { download, officialVaeDir } from '../src/download.js';
+import { vaeTiny } from './helpers/fixtures.js';
 
-const fixtures = path.resolve(__dirname, '../../shared/fixtures');
-const vaeWeights = fs.readFileSync(path.join(fixtures, 'vae-tiny/diffusion_pytorch_model.safetensors'));
-const vaeConfig = fs.readFileSync(path.join(fixtures, 'vae-tiny/config.json'));
+const vaeWeights = fs.readFileSync(vaeTiny('diffusion_pytorch_model.safetensors'));
+const vaeConfig = fs.readFileSync(vaeTiny('config.json'));
 
 /** A loopback server with Range support that can be told to drop the connection half-way. */
 let server: http.Server;
