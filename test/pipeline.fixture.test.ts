@@ -1,6 +1,6 @@
 /**
  * The official sampling loop, reproduced from the seed alone: every case of
- * ../shared/fixtures/dit-tiny/manifest.json (latents after the full official loop, computed by
+ * test/fixtures/dit-tiny/manifest.json (latents after the full official loop, computed by
  * facebookresearch/DiT on the CPU) must match to ‖x − ref‖/‖ref‖ < 1e-4.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +10,9 @@ import { createPipeline, type Pipeline } from '../src/pipeline.js';
 import { readNpy } from '../src/checkpoint/index.js';
 import { createTorchGenerator } from '../src/diffusion/random.js';
 import { relativeError } from './helpers/compare.js';
+import { fixtureDir } from './helpers/fixtures.js';
 
-const dir = path.resolve(__dirname, '../../shared/fixtures/dit-tiny');
+const dir = fixtureDir('dit-tiny');
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
   samples: Array<{ labels: number[]; cfg: number | null; steps: number; seed: number; sampler?: string; out: string; initial_noise: string }>;
 };

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPipeline, type Pipeline } from '../src/index.js';
+import { fixtureDir } from './helpers/fixtures.js';
 
-const tiny = path.resolve(__dirname, '../../shared/fixtures/dit-tiny');
+const tiny = fixtureDir('dit-tiny');
 let pipeline: Pipeline;
 
 beforeAll(async () => {

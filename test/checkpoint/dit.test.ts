@@ -16,7 +16,7 @@ import {
   type NamedTensor,
   type SplitQkvNaming,
 } from '../helpers/checkpoint-writers.js';
-import { ditTiny, tempDir } from './fixture-paths.js';
+import { ditTiny, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStateDict, readNpy, readSafetensors, writeNpy } from '../../src/checkpoint/index.js';
 import { bytesOf, fillRandom, float32ToHalfBits, writeNpz, writeSafetensors, writeStoredZip, writeTorchZip } from '../helpers/checkpoint-writers.js';
-import { ditTiny, tempDir } from './fixture-paths.js';
+import { ditTiny, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

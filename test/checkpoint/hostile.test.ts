@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inspectDiTCheckpoint, openStateDict, readNpy } from '../../src/checkpoint/index.js';
 import { DitError, FormatError } from '../../src/errors.js';
 import { bytesOf, picklePyTorch, writeStoredZip, writeTorchZip, type PickleValue } from '../helpers/checkpoint-writers.js';
-import { ditTiny, tempDir } from './fixture-paths.js';
+import { ditTiny, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
-import { ditTiny, vaeTiny } from './fixture-paths.js';
+import { ditTiny, vaeTiny } from '../helpers/fixtures.js';
 
 describe('dit inspect', () => {
   it('--json prints one object with format, layout, dtypes, parameters, config', async () => {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadVaeCheckpoint, openStateDict, type VaeCheckpoint } from '../../src/checkpoint/index.js';
 import { vaeDecoderParameterShapes } from '../../src/models/vae-config.js';
 import { toLdmVaeLayout, writeSafetensorsOf, writeTorchStateDict, type NamedTensor } from '../helpers/checkpoint-writers.js';
-import { tempDir, vaeTiny } from './fixture-paths.js';
+import { tempDir, vaeTiny } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

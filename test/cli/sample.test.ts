@@ -7,8 +7,9 @@ import { runCli } from '../helpers/run-cli.js';
 import { readNpy } from '../../src/checkpoint/index.js';
 import { relativeError } from '../helpers/compare.js';
 import { decodePng } from '../../src/image/png.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 
-const tiny = path.resolve(__dirname, '../../../shared/fixtures/dit-tiny');
+const tiny = fixtureDir('dit-tiny');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sample-'));
 
 describe('dit sample on an official-layout checkpoint', () => {

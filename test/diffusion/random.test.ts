@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createTorchGenerator, torchSeedToUint32 } from '../../src/diffusion/random.js';
 import { readNpyFloat32 } from './npy.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const rngDir = path.resolve(repoRoot, '../shared/fixtures/rng');
+const rngDir = fixtureDir('rng');
 
 interface RngCase {
   seed: number;

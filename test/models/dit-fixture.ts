@@ -1,14 +1,13 @@
 /**
- * Reading the dit-tiny fixture in place: npy arrays, and a minimal F32 safetensors reader that
+ * Reading the dit-tiny fixture: npy arrays, and a minimal F32 safetensors reader that
  * feeds the graph through the plain `(name) => Float32Array` weights form, independently of
  * checkpoint/ (whose loader is exercised in dit-checkpoints.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixtureDir } from '../helpers/fixtures.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURE_DIR = path.resolve(repoRoot, '../shared/fixtures/dit-tiny');
+export const FIXTURE_DIR = fixtureDir('dit-tiny');
 
 /** A float32, C-order, little-endian .npy file. */
 export function readNpy(file: string): { data: Float32Array; shape: number[] } {

@@ -7,8 +7,9 @@ import { toByte } from '../../src/image/grid.js';
 import { readPng } from '../../src/image/png.js';
 import { runCli } from '../helpers/run-cli.js';
 import { relativeError } from '../helpers/compare.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 
-const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
+const FIXTURE = fixtureDir('vae-tiny');
 const LATENTS = path.join(FIXTURE, 'decode.latents.npy');
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
 

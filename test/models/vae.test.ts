@@ -11,8 +11,9 @@ import { openVaeSession } from '../../src/model-files.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 import { relativeError } from '../helpers/compare.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 
-const FIXTURE = path.resolve(import.meta.dirname, '../../../shared/fixtures/vae-tiny');
+const FIXTURE = fixtureDir('vae-tiny');
 const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
 const config: VaeConfig = {
   in_channels: json.in_channels,

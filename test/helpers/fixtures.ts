@@ -1,0 +1,57 @@
+/**
+ * The one place tests and benchmarks find the reference fixtures (test/fixtures, described in its
+ * README). DIT_FIXTURES_DIR points every test at another set, e.g. one just rebuilt by
+ * scripts/fixtures/generate.py, without touching the committed files.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures');
+export const FIXTURES_ENV = 'DIT_FIXTURES_DIR';
+
+/** The fixture sets, one folder each. */
+export type FixtureSet = 'dit-tiny' | 'dit-mlp' | 'vae-tiny' | 'rng';
+
+function fixturesRoot(): { dir: string; fromEnv: boolean } {
+  const env = process.env[FIXTURES_ENV];
+  return env ? { dir: path.resolve(env), fromEnv: true } : { dir: committedFixturesDir, fromEnv: false };
+}
+
+/**
+ * `root/set/file`, or an error that names the missing path and how to get it back. Exported with
+ * the root as a parameter so the message itself can be tested.
+ */
+export function resolveFixture(root: string, fromEnv: boolean, set: FixtureSet, file?: string): string {
+  const p = file === undefined ? path.join(root, set) : path.join(root, set, file);
+  if (fs.existsSync(p)) return p;
+  const what = file === undefined ? `fixture folder ${set}/` : `fixture file ${set}/${file}`;
+  const remedy = fromEnv
+    ? `${FIXTURES_ENV}=${root} names a set without it: regenerate into that folder with ` +
+      `scripts/fixtures/generate.py --out ${root}, or unset ${FIXTURES_ENV} to use the committed set in test/fixtures`
+    : 'the fixtures are tracked files of the repository: restore them with `git checkout -- test/fixtures`, ' +
+      'or rebuild them with scripts/fixtures/generate.py (see test/fixtures/README.md)';
+  throw new Error(`missing ${what} (looked for ${p}); ${remedy}`);
+}
+
+/** A fixture set's folder, checked to exist. */
+export function fixtureDir(set: FixtureSet): string {
+  const { dir, fromEnv } = fixturesRoot();
+  return resolveFixture(dir, fromEnv, set);
+}
+
+/** One fixture file, checked to exist. */
+export function fixture(set: FixtureSet, file: string): string {
+  const { dir, fromEnv } = fixturesRoot();
+  return resolveFixture(dir, fromEnv, set, file);
+}
+
+export const ditTiny = (file: string): string => fixture('dit-tiny', file);
+export const vaeTiny = (file: string): string => fixture('vae-tiny', file);
+
+/** A fresh folder for files a test writes. */
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'dit-ckpt-test-'));
+}
