@@ -7,12 +7,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
+import { loadDiTCheckpoint, readNpy } from '../../src/checkpoint/index.js';
 import { encodeModel } from '../../src/graph/index.js';
 import { buildDiTGraph, type DiTConfig } from '../../src/models/dit.js';
 import { ditMlpWidth } from '../../src/models/dit-config.js';
-import { createSession } from '../../src/runtime/index.js';
+import { createDiTSession, createSession } from '../../src/runtime/index.js';
 import { fillRandom, syntheticDiT, writeSafetensors } from '../helpers/checkpoint-writers.js';
+import { relativeError } from '../helpers/compare.js';
+import { fixtureDir } from '../helpers/fixtures.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-mlp-width-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -103,5 +105,28 @@ describe('MLP width int(hidden × mlp_ratio) with a fractional product', () => {
     expect(() => buildDiTGraph({ ...config, mlp_ratio: 3.4 }, { tensors, close: () => {} })).toThrow(
       /checkpoint MLP width 316 \(rows of blocks\.0\.mlp\.fc1\.weight\) is not the config's int\(hidden_size 96 × mlp_ratio 3\.4\) = 326/,
     );
+  });
+});
+
+describe('the official DiT with mlp_ratio 3.3 (test/fixtures/dit-mlp, computed by models.py)', () => {
+  it('loads at the MLP width of its weights (316) and matches the official forward within 1e-5', async () => {
+    const dir = fixtureDir('dit-mlp');
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+      mlp_hidden: number;
+      forward: { t: number[]; y: number[] };
+    };
+    const ckpt = loadDiTCheckpoint(dir);
+    expect(ckpt.config.mlp_ratio).toBe(3.3);
+    expect(ditMlpWidth(ckpt.config)).toBe(manifest.mlp_hidden);
+    const session = await createDiTSession(ckpt, {});
+    ckpt.weights.close();
+    try {
+      const x = readNpy(path.join(dir, 'forward.x.npy'));
+      const ref = readNpy(path.join(dir, 'forward.out.npy'));
+      const out = await session.run(x.data as Float32Array, manifest.forward.t, manifest.forward.y, manifest.forward.t.length);
+      expect(relativeError(out, ref.data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
   });
 });
