@@ -49,11 +49,16 @@ function tempNameFor(file: string): string {
   return path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
 }
 
+/** Writes all of `data` at the current position of `fd`. */
+export function writeAll(fd: number, data: Uint8Array): void {
+  for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done);
+}
+
 function writeTemp(temp: string, content: Uint8Array | ((fd: number) => void)): void {
   const fd = fs.openSync(temp, 'w');
   try {
     if (typeof content === 'function') content(fd);
-    else for (let done = 0; done < content.length; ) done += fs.writeSync(fd, content, done, content.length - done);
+    else writeAll(fd, content);
   } finally {
     fs.closeSync(fd);
   }

@@ -8,7 +8,7 @@
  * The steps live beside this file: discovery.ts (which files), dit-rename.ts (key names),
  * dit-infer.ts (the config), key-diff.ts (the keys against the parameter table).
  */
-import { UsageError } from '../errors.js';
+import { assert, UsageError } from '../errors.js';
 import { DIT_VARIANTS, ditConfigFor, findVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import { ditParameterShapes } from '../models/dit-shapes.js';
 import { resolveDiTFiles, type DiTFiles } from './discovery.js';
@@ -81,7 +81,7 @@ export function inspectDiTCheckpoint(pathOrDir: string, opts: LoadDiTOptions = {
 
 function variantName(name: string): DiTVariantName {
   const found = findVariant(name);
-  if (!found) throw new UsageError(`model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
+  assert(found, () => `model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
   return found;
 }
 

@@ -50,23 +50,13 @@ export class CheckpointFile {
   }
 }
 
-/** Writes a file through a temporary name + rename, so readers never see a half-written file. */
-export function writeFileAtomic(path: string, write: (fd: number) => void): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
+/** Opens `path` for `parse`; the file is closed when parsing throws, else the result owns it. */
+export function parseFile<T>(path: string, parse: (file: CheckpointFile) => T): T {
+  const file = new CheckpointFile(path);
   try {
-    write(fd);
-    fs.closeSync(fd);
+    return parse(file);
   } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    file.close();
     throw err;
   }
-  fs.renameSync(tmp, path);
-}
-
-/** Writes all of `data` at the current position of `fd`. */
-export function writeAll(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done);
 }

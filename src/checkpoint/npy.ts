@@ -4,7 +4,8 @@
  */
 import { FormatError } from '../errors.js';
 import { DTYPE_BYTES, numelOf } from './dtype.js';
-import { CheckpointFile, writeAll, writeFileAtomic } from './file.js';
+import { CheckpointFile } from './file.js';
+import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
 import { openZip } from './zip.js';

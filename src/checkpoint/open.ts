@@ -3,7 +3,7 @@
  * its extension, which downloads and forks get wrong).
  */
 import { FormatError } from '../errors.js';
-import { CheckpointFile } from './file.js';
+import { CheckpointFile, parseFile } from './file.js';
 import { NPY_MAGIC, npzTensors } from './npy.js';
 import { PickleObject } from './pickle.js';
 import { readSafetensors } from './safetensors.js';
@@ -32,13 +32,7 @@ const SUPPORTED = 'supported: .safetensors, PyTorch zip checkpoints from torch.s
 const WEIGHT_CONTAINERS = ['ema', 'model', 'state_dict', 'model_state_dict', 'module', 'net', 'params'];
 
 export function openStateDict(path: string): OpenedStateDict {
-  const file = new CheckpointFile(path);
-  try {
-    return openFile(file);
-  } catch (err) {
-    file.close();
-    throw err;
-  }
+  return parseFile(path, openFile);
 }
 
 function openFile(file: CheckpointFile): OpenedStateDict {

@@ -4,7 +4,7 @@
  */
 import { FormatError } from '../errors.js';
 import { DTYPE_BYTES, numelOf } from './dtype.js';
-import { CheckpointFile } from './file.js';
+import { CheckpointFile, parseFile } from './file.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor, StateDict } from './types.js';
 
@@ -17,13 +17,7 @@ export interface SafetensorsFile extends StateDict {
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  const file = new CheckpointFile(path);
-  try {
-    return parse(file);
-  } catch (err) {
-    file.close();
-    throw err;
-  }
+  return parseFile(path, parse);
 }
 
 function parse(file: CheckpointFile): SafetensorsFile {

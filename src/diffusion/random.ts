@@ -3,7 +3,7 @@
  * `torch.manual_seed(S); torch.randn(...)` gives (ATen: core/MT19937RNGEngine.h, CPUGeneratorImpl.cpp,
  * core/DistributionsHelper.h, core/TransformationHelper.h, native/cpu/DistributionTemplates.h).
  */
-import { UsageError } from '../errors.js';
+import { assert } from '../errors.js';
 
 const STATE_N = 624;
 const STATE_M = 397;
@@ -39,16 +39,10 @@ export function torchSeedToUint32(seed: number | bigint): number {
   if (typeof seed === 'bigint') {
     big = seed;
   } else {
-    if (!Number.isSafeInteger(seed)) {
-      throw new UsageError(
-        `seed ${seed} is not a safe integer; use an integer in [-2^63, 2^64 - 1] (pass a bigint beyond 2^53)`,
-      );
-    }
+    assert(Number.isSafeInteger(seed), () => `seed ${seed} is not a safe integer; use an integer in [-2^63, 2^64 - 1] (pass a bigint beyond 2^53)`);
     big = BigInt(seed);
   }
-  if (big < INT64_MIN || big > UINT64_MAX) {
-    throw new UsageError(`seed ${big} is out of range; torch.manual_seed accepts integers in [-2^63, 2^64 - 1]`);
-  }
+  assert(big >= INT64_MIN && big <= UINT64_MAX, () => `seed ${big} is out of range; torch.manual_seed accepts integers in [-2^63, 2^64 - 1]`);
   return Number(BigInt.asUintN(64, big) & 0xffffffffn);
 }
 
@@ -86,9 +80,7 @@ class Mt19937Generator implements TorchGenerator {
   }
 
   randn(count: number): Float32Array {
-    if (!Number.isInteger(count) || count < 0) {
-      throw new UsageError(`randn count ${count} is invalid; it must be a non-negative integer`);
-    }
+    assert(Number.isInteger(count) && count >= 0, () => `randn count ${count} is invalid; it must be a non-negative integer`);
     const out = new Float32Array(count);
     if (count >= 16) this.fillNormalFloat(out);
     else for (let i = 0; i < count; i++) out[i] = this.nextDoubleNormal();

@@ -10,7 +10,7 @@ import { ditOutChannels, type DiTConfig } from '../../src/models/dit-config.js';
 import { ditParameterShapes } from '../../src/models/dit-shapes.js';
 import type { DType, NpyArray } from '../../src/checkpoint/index.js';
 import { DTYPE_BYTES, numelOf } from '../../src/checkpoint/dtype.js';
-import { writeAll, writeFileAtomic } from '../../src/checkpoint/file.js';
+import { writeAll, writeFileAtomic } from '../../src/atomic-write.js';
 import { npyHeader } from '../../src/checkpoint/npy.js';
 import { CENTRAL_SIG, EOCD_SIG, LOCAL_SIG, ZIP64_EOCD_SIG, ZIP64_LOCATOR_SIG } from '../../src/checkpoint/zip.js';
 
