@@ -194,6 +194,31 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   });
 }
 
+/**
+ * What the generate options can be checked against before any model is read: every value that does
+ * not depend on the model (steps, scales, names of samplers, seeds, class ids' syntax, ...). The
+ * same resolver runs with defaults that accept any class id; class names, the class range and the
+ * null class are checked once the checkpoint's header is read (see createPipeline's beforeBuild).
+ */
+export function checkGenerateOptionsEarly(user: UserGenerateOptions): void {
+  const { classes: _names, ...rest } = user;
+  resolveGenerateOptions(rest, ANY_MODEL);
+}
+
+/** Defaults that accept every class id and guidance: for checks that cannot know the model yet. */
+const ANY_MODEL: ModelDefaults = Object.freeze({
+  numClasses: Number.MAX_SAFE_INTEGER,
+  hasNullClass: true,
+  classTable: undefined,
+  classTableName: 'any model',
+  inChannels: 4,
+  labels: [0],
+  cfgScale: NOTEBOOK_DEFAULTS.cfgScale,
+  numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps,
+  sampler: NOTEBOOK_DEFAULTS.sampler,
+  samplesPerRow: NOTEBOOK_DEFAULTS.samplesPerRow,
+});
+
 export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDefaults): ResolvedGenerateOptions {
   // Values that do not depend on labels first, so a bad slider value fails before anything else.
   const numSamplingSteps =

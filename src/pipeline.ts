@@ -168,7 +168,17 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
   }
 }
 
-export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhase?: (phase: string) => void } = {}): Promise<Pipeline> {
+export interface CreatePipelineHooks {
+  /** Phase names: "loading checkpoint", "building model", "building VAE". */
+  readonly onPhase?: (phase: string) => void;
+  /**
+   * Called once the checkpoint's header has been read and before any graph is built: a front end
+   * checks here what depends on the model (class ids and names), so a mistake costs no build.
+   */
+  readonly beforeBuild?: (defaults: ModelDefaults) => void;
+}
+
+export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePipelineHooks = {}): Promise<Pipeline> {
   const load = resolveLoadOptions(user);
   const source = resolveModelSource(load);
 
@@ -180,15 +190,16 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: { onPhas
     numClasses: load.numClasses,
   });
   const config = ckpt.config;
+  const classes = classTableFor(config, source.embedded, ckpt.classLabels);
+  const defaults = modelDefaults(config, source, classes);
   let vaePath: string | undefined;
   try {
     vaePath = resolveVaePath(load, config);
+    hooks.beforeBuild?.(defaults);
   } catch (err) {
     ckpt.weights.close();
     throw err;
   }
-  const classes = classTableFor(config, source.embedded, ckpt.classLabels);
-  const defaults = modelDefaults(config, source, classes);
   let sessions: Sessions | undefined = await openSessions(ckpt, vaePath, load, hooks.onPhase);
 
   const vaeConfig = sessions.vae?.config;

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { resolveLoadOptions } from '../options.js';
+import { checkGenerateOptionsEarly, resolveGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
 import { saveEach } from '../image/png.js';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -26,7 +26,10 @@ export function register(program: Command): void {
   addFlags(cmd, [...LOAD_FLAG_NAMES, ...GENERATE_FLAG_NAMES, 'out', 'saveEach', 'saveLatents', 'quiet'], { out: 'sample.png' });
   cmd.action(async (flags: SampleFlags) => {
     const started = performance.now();
-    const load = resolveLoadOptions(loadOptionsFrom(flags)); // bad flags fail before any file is touched
+    // Bad flags fail before any file is touched; class ids and names right after the checkpoint's header.
+    const load = resolveLoadOptions(loadOptionsFrom(flags));
+    const generate = generateOptionsFrom(flags);
+    checkGenerateOptionsEarly(generate);
     const outputs = [flags.out, flags.saveLatents].filter((p): p is string => p !== undefined);
     for (const p of outputs) checkWritable(p);
     if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
@@ -34,12 +37,15 @@ export function register(program: Command): void {
     const progress = createProgress({ quiet: flags.quiet ?? false });
     let pipeline: Pipeline | undefined;
     try {
-      pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
+      pipeline = await createPipeline(load, {
+        onPhase: (p) => progress.phase(p),
+        beforeBuild: (defaults) => void resolveGenerateOptions(generate, defaults),
+      });
       if (!pipeline.info.makesImages && !flags.saveLatents) {
         throw new UsageError('--vae none decodes no images: pass --save-latents FILE to keep the latents, or a VAE with --vae ema|mse|PATH');
       }
       const loadSeconds = (performance.now() - started) / 1000;
-      const result = await pipeline.generate(generateOptionsFrom(flags), {
+      const result = await pipeline.generate(generate, {
         onStep: (s) => progress.step('sampling', s.i + 1, s.n),
         onPhase: (p) => progress.phase(p),
       });

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { resolveLoadOptions } from '../options.js';
+import { checkGenerateOptionsEarly, resolveLoadOptions } from '../options.js';
 import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { openEmbeddedClassifier } from '../model-files.js';
@@ -32,6 +32,8 @@ export function register(program: Command): void {
       const raw = generateOptionsFrom(flags);
       // The study compares the notebook's sampler unless told otherwise.
       raw.sampler ??= 'ddpm';
+      // Every cell's values, before the model is loaded (the model-dependent rest after loading).
+      for (const cell of planSweep(raw, process.argv, '').cells) checkGenerateOptionsEarly(cell.options);
       const progress = createProgress({ quiet: flags.quiet ?? false });
       let pipeline: Pipeline | undefined;
       try {

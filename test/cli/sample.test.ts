@@ -52,6 +52,25 @@ describe('dit sample: user errors give one line and exit code 2, before any work
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it.each([
+    [['--cfg-scale', 'abc'], '--cfg-scale "abc" is out of range'],
+    [['--num-sampling-steps', '0'], '--num-sampling-steps "0" is out of range'],
+    [['--seed', 'abc'], '--seed "abc" is not a valid seed'],
+    [['--class-labels', '1,x'], '--class-labels "x" is out of range'],
+  ])('%j fails before the checkpoint is read (no loading phase is printed)', async (flags, message) => {
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--no-cache', '--save-latents', path.join(tmp(), 'x.npy'), ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
+  });
+
+  it('a class id the model lacks fails after the checkpoint header is read and before any graph is built', async () => {
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--no-cache', '--save-latents', path.join(tmp(), 'x.npy'), '--class-labels', '3,10']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('loading checkpoint');
+    expect(r.stderr).not.toContain('building model');
+    expect(r.stderr.trim().split('\n').at(-1)).toContain('--class-labels 10 is out of range: must be an integer in 0..9 (this model has 10 classes)');
+  });
+
   it('a missing checkpoint file', async () => {
     const r = await runCli(['sample', '--ckpt', '/nonexistent/DiT-XL-2-256x256.pt', '--quiet']);
     expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: --ckpt /nonexistent/DiT-XL-2-256x256.pt: no such file or folder; check the path\n' });

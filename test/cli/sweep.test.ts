@@ -1,0 +1,21 @@
+/** `dit sweep` on the command line: a bad value in any cell fails before the model is read. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+import { ditTiny } from '../helpers/fixtures.js';
+
+describe('dit sweep: flag errors before loading', () => {
+  it.each([
+    [['--num-sampling-steps', '10,2000'], '--num-sampling-steps "2000" is out of range: must be an integer in 1..1000'],
+    [['--cfg-scale', '1,abc'], '--cfg-scale "abc" is out of range'],
+    [['--sampler', 'ddpm,euler'], '--sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
+  ])('%j: one line, exit 2, no loading phase, no output folder', async (flags, message) => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-')), 'study');
+    const r = await runCli(['sweep', '--ckpt', ditTiny('model.pt'), '--vae', 'none', '--no-cache', '--out', out, ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
