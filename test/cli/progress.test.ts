@@ -42,6 +42,9 @@ describe('progress output', () => {
 
   it('formats seconds and minutes', () => {
     expect(formatSeconds(7.04)).toBe('7.0 s');
+    expect(formatSeconds(0.1)).toBe('0.1 s');
+    expect(formatSeconds(0.0312)).toBe('31 ms');
+    expect(formatSeconds(0.00456)).toBe('4.6 ms');
     expect(formatSeconds(68.4)).toBe('1 min 8 s');
   });
 });
