@@ -71,7 +71,7 @@ export function createProgress(opts: { quiet: boolean; stream?: NodeJS.WriteStre
 
 export function formatSeconds(s: number): string {
   // Short steps in milliseconds: "0.0 s/step" says nothing.
-  if (s < 0.1) return `${s < 0.01 ? (s * 1000).toFixed(1) : Math.round(s * 1000)} ms`;
+  if (s > 0 && s < 0.1) return `${s < 0.01 ? (s * 1000).toFixed(1) : Math.round(s * 1000)} ms`;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return `${m} min ${Math.round(s - 60 * m)} s`;
