@@ -135,7 +135,7 @@ report.goals = {
 
 // The table: one row per measurement, the same columns for dit-ts and PyTorch.
 const ms = (s) => (s == null ? '–' : `${(1000 * s).toFixed(1)} ms`);
-const rate = (g) => (g == null ? '–' : `${(g / 1000).toFixed(1)} T op/s`);
+const rate = (g) => (g == null ? '–' : g >= 1000 ? `${(g / 1000).toFixed(1)} T op/s` : `${g.toFixed(2)} G op/s`);
 const rows = [];
 for (const r of report.webgpu_bench) {
   const what = `dit-ts WebGPU ${r.dtype}`;

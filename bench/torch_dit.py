@@ -144,7 +144,7 @@ def main():
                 seconds_per_forward=statistics.median(times),
                 seconds_all=times,
                 finite=bool(torch.isfinite(result).all()),
-                relative_error_to_fp32=None if reference is None else float((result - reference).norm() / reference.norm()),
+                relative_error_to_fp32=None if mode == "fp32" else float((result - reference).norm() / reference.norm()),
                 peak_memory_mb=torch.cuda.max_memory_allocated(device) / 2**20 if args.device == "cuda" else None,
             )
             report["results"].append(entry)

@@ -11,8 +11,10 @@
 # points Vulkan at the NVIDIA driver when its ICD file exists, and runs the command with the
 # kit's node and a `dit` first on PATH. The command runs in the current folder.
 #
-# Environment: DIT_GPU_KIT (default: the checkout's .gpu-kit), DIT_GPU_DEST (default /tmp/dit-kit).
-# The command sees DIT_APP (the unpacked app), DIT_KIT and DIT_OFFICIAL_MODELS_PY (if packed).
+# Environment: DIT_GPU_KIT (default: the checkout's .gpu-kit), DIT_GPU_DEST (default /tmp/dit-kit),
+# DIT_GPU_PRIVATE_GL=1 (unpack the loader debs under DIT_GPU_DEST, never into /).
+# The command sees DIT_APP (the unpacked app), DIT_KIT, and DIT_OFFICIAL_MODELS_PY and DIT_FIXTURES
+# where the kit packed them.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,8 +66,10 @@ fi
 
 # --- 2. Vulkan ------------------------------------------------------------------------------
 # The device image may have no Vulkan loader: its notes say to unpack the debs into / (as root).
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; then
-  if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null 2>&1; then
+# (The list is read whole first: grep -q closing the pipe early would fail it under pipefail.)
+libs=$(ldconfig -p 2>/dev/null || true)
+if ! grep -q 'libvulkan\.so\.1' <<<"$libs"; then
+  if [ "$(id -u)" = 0 ] && [ "${DIT_GPU_PRIVATE_GL:-0}" != 1 ] && command -v dpkg >/dev/null 2>&1; then
     say "installing the Vulkan loader from the kit's debs"
     for f in "$kit"/gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -92,4 +96,5 @@ fi
 export PATH="$dest/shims:$dest/node/bin:$PATH"
 export DIT_APP="$dest/app" DIT_KIT="$kit"
 [ ! -f "$kit/official/models.py" ] || export DIT_OFFICIAL_MODELS_PY="$kit/official/models.py"
+[ -n "${DIT_FIXTURES:-}" ] || [ ! -d "$kit/fixtures" ] || export DIT_FIXTURES="$kit/fixtures"
 exec "$@"
