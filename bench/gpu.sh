@@ -84,7 +84,7 @@ echo "bench/gpu.sh: mode $mode, $model at ${size}px, batches $batches, sampling 
 if command -v nvidia-smi >/dev/null 2>&1; then
   step nvidia-smi 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 fi
-step node 10 node -p 'JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch })'
+step node 10 node -p 'JSON.stringify({ node: process.version, path: process.execPath, platform: process.platform, arch: process.arch })'
 
 # (d) first: it is quick, and it says whether the numbers after it mean anything.
 if [ -f "$fixtures/dit-tiny/manifest.json" ]; then
