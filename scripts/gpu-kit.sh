@@ -38,6 +38,8 @@ dit_models_blob=c90eeba7b2eee18b40b2128045248795b4b38d91
 say() { printf 'gpu-kit: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
+# Only a folder that holds a kit (or nothing) is emptied: a wrong argument must not wipe a tree.
+if [ -n "$(ls -A "$kit")" ] && [ ! -f "$kit/manifest.json" ]; then die "$kit is not empty and holds no kit: give a new or a kit folder"; fi
 cd "$root"
 stage=$(mktemp -d "${TMPDIR:-/tmp}/gpu-kit-stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT

@@ -41,6 +41,7 @@ untar_xz() {
 # --- 1. unpack (once per kit) ---------------------------------------------------------------
 stamp=$(cksum <"$kit/manifest.json")
 if [ "$(cat "$dest/.kit-stamp" 2>/dev/null || true)" != "$stamp" ]; then
+  if [ -d "$dest" ] && [ -n "$(ls -A "$dest")" ] && [ ! -f "$dest/.kit-stamp" ]; then die "$dest is not empty and holds no unpacked kit: set DIT_GPU_DEST to a new folder"; fi
   rm -rf "$dest"
   mkdir -p "$dest/app"
   untar_xz "$kit/node.tar.xz" "$dest"
