@@ -1,0 +1,71 @@
+/**
+ * Correctness on a device, for bench/gpu.sh: the dit-tiny fixture (computed by the official
+ * models.py and diffusion code) run through the built library on --device, against the stored
+ * references.
+ *   - forward: model.forward(x, t, y) with each attention form, ‖out − ref‖ / ‖ref‖
+ *   - sample: the fixture's first sampling case (guided DDPM, PyTorch-seeded noise) through the
+ *     pipeline, kept half against the official loop's result
+ *
+ *   node bench/gpu-check.mjs --fixtures DIR --device webgpu --out result.json
+ *
+ * DIR holds dit-tiny/. Plain JavaScript over dist/ so that it runs with the GPU kit's node alone.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDiTCheckpoint, readNpy } from '../dist/checkpoint/index.js';
+import { createPipeline } from '../dist/index.js';
+import { createDiTSession } from '../dist/runtime/index.js';
+
+const { values } = parseArgs({ options: { fixtures: { type: 'string' }, device: { type: 'string', default: 'webgpu' }, out: { type: 'string' } } });
+if (!values.fixtures || !values.out) throw new Error('usage: node bench/gpu-check.mjs --fixtures DIR --device webgpu --out FILE');
+const dir = path.join(values.fixtures, 'dit-tiny');
+const device = values.device;
+const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+
+function relativeError(a, ref) {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (a[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null };
+
+const ckpt = loadDiTCheckpoint(path.join(dir, 'model.safetensors'));
+const fc = manifest.forward;
+const x = readNpy(path.join(dir, fc.x));
+const ref = readNpy(path.join(dir, fc.out));
+for (const attention of ['fused', 'plain']) {
+  const session = await createDiTSession(ckpt, { device, attention });
+  try {
+    const out = await session.run(x.data, fc.t, fc.y, fc.t.length);
+    result.forward.push({ attention, relative_error: relativeError(out, ref.data), finite: out.every(Number.isFinite) });
+  } finally {
+    await session.release();
+  }
+}
+
+// The first case of the manifest: guided, DDPM (the official p_sample_loop).
+const sc = manifest.samples[0];
+const cacheDir = mkdtempSync(path.join(tmpdir(), 'dit-gpu-check-'));
+try {
+  const pipeline = await createPipeline({ ckpt: path.join(dir, 'model.safetensors'), vae: 'none', device, cacheDir });
+  try {
+    const r = await pipeline.generate({ classLabels: sc.labels, cfgScale: sc.cfg, numSamplingSteps: sc.steps, seed: sc.seed, sampler: sc.sampler ?? 'ddpm' });
+    const want = readNpy(path.join(dir, sc.out));
+    result.sample = { case: sc, relative_error: relativeError(r.latents.data, want.data), shape: r.latents.shape };
+  } finally {
+    await pipeline.dispose();
+  }
+} finally {
+  rmSync(cacheDir, { recursive: true, force: true });
+}
+ckpt.weights.close();
+
+writeFileSync(values.out, `${JSON.stringify(result)}\n`);
+process.stdout.write(`${JSON.stringify(result)}\n`);
