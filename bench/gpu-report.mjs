@@ -113,8 +113,9 @@ for (const [name, sampler] of [['sample-dpm-solver', 'dpm-solver++'], ['sample-d
     // dit sample's last stderr line: "load 7.8 s · sample 1.2 s (3 steps, 0.4 s/step) · decode 1.6 s"
     const line = s.stderr_tail.split('\n').find((l) => l.startsWith('load ')) ?? '';
     const secs = (what) => {
-      const m = new RegExp(`${what} (?:(\\d+) min )?([\\d.]+) s`).exec(line);
-      return m ? 60 * Number(m[1] ?? 0) + Number(m[2]) : null;
+      // formatSeconds: "1 min 8 s", "7.0 s", or "31 ms" below 0.1 s
+      const m = new RegExp(`${what} (?:(\\d+) min )?([\\d.]+) (ms|s)\\b`).exec(line);
+      return m ? 60 * Number(m[1] ?? 0) + Number(m[2]) / (m[3] === 'ms' ? 1000 : 1) : null;
     };
     report.samples.push({ ...entry, wall_s: s.wall_s, load_s: secs('load'), sample_s: secs('sample'), decode_s: secs('decode'), timing_line: line });
   }

@@ -78,7 +78,7 @@ describe('bench/gpu-report.mjs', () => {
       'bench-webgpu-fp32-b8': { out: `a table row\n${bench(8, 0.075)}`, err: dawn },
       'bench-webgpu-fp16-b2': { skipped: 'dit bench has no --dtype flag yet' },
       torch: { out: `${JSON.stringify(torch)}\n` },
-      'sample-ddpm': { cmd: 'dit sample --sampler ddpm --num-sampling-steps 250', wall: 12.34, err: 'sampling\nload 1 min 2 s · sample 6.5 s (250 steps, 0.026 s/step) · decode 0.6 s\n' },
+      'sample-ddpm': { cmd: 'dit sample --sampler ddpm --num-sampling-steps 250', wall: 12.34, err: 'sampling\nload 1 min 2 s · sample 6.5 s (250 steps, 26 ms/step) · decode 45 ms\n' },
     });
     const r = await report(work);
     expect(r.code, r.stdout).toBe(0);
@@ -87,7 +87,7 @@ describe('bench/gpu-report.mjs', () => {
     expect(r.json.goals).toMatchObject({ within_2x_of_torch_bf16: true, ahead_of_torch_fp32: true, ddpm_250_wall_s: 12.34, ddpm_250_within_15_s: true });
     expect(r.json.torch.results.find((x: { mode: string; batch: number }) => x.mode === 'bf16' && x.batch === 8).gflops_per_s).toBeCloseTo(gops(8) / 0.04, 6);
     expect(r.json.samples).toEqual([
-      expect.objectContaining({ sampler: 'ddpm', steps: 250, wall_s: 12.34, load_s: 62, sample_s: 6.5, decode_s: 0.6 }),
+      expect.objectContaining({ sampler: 'ddpm', steps: 250, wall_s: 12.34, load_s: 62, sample_s: 6.5, decode_s: 0.045 }),
     ]);
     expect(r.json.webgpu_bench.map((b: { dtype: string; batch: number }) => `${b.dtype}-${b.batch}`)).toEqual(['fp32-2', 'fp32-8', 'fp16-2']);
     expect(r.table).toContain(`| dit-ts WebGPU fp32 | 8 | 75.0 ms | ${(gops(8) / 0.075 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
