@@ -12,10 +12,11 @@
  * zeros of the official adaLN-Zero init. Plain JavaScript over dist/ so that it runs with the GPU
  * kit's node alone.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ditParameterShapes, sincosPosEmbed2d, writeSafetensors } from '../dist/checkpoint/index.js';
+import { sincosPosEmbed2d } from '../dist/checkpoint/pos-embed.js';
+import { ditParameterShapes } from '../dist/models/dit-shapes.js';
 import { ditConfigFor } from '../dist/models/dit-config.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes } from '../dist/models/vae-config.js';
 
@@ -63,6 +64,33 @@ function randomTensors(shapes, special, seed) {
       data: () => special(name, shape, n) ?? uniform(n, 1 / Math.sqrt(shape.length > 1 ? n / shape[0] : shape[0]), s),
     };
   });
+}
+
+/** A float32 safetensors file (u64 header length, JSON header, raw data), one tensor in memory at a time. */
+function writeSafetensors(file, tensors) {
+  const header = {};
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = 4 * t.shape.reduce((a, b) => a * b, 1);
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(file, 'w');
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, len);
+    writeSync(fd, Buffer.from(json, 'latin1'));
+    for (const t of tensors) {
+      const data = t.data();
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 mkdirSync(values.out, { recursive: true });

@@ -14,7 +14,7 @@
 #                                                    torch and timm (else skipped)
 # Environment:
 #   DIT_GPU_BENCH     full (default) | small
-#   DIT_FIXTURES      folder holding dit-tiny/ (default: test/fixtures, else ../shared/fixtures)
+#   DIT_FIXTURES      folder holding dit-tiny/ (default: test/fixtures, which travels with the tree)
 #   DIT_BENCH_DTYPES  dit bench precisions (default "fp32 fp16"); a non-fp32 one runs only when
 #                     `dit bench --help` offers --dtype, and is reported as skipped otherwise
 #   DIT_GPU_BUDGET_S  seconds for all steps (default 450 full, 300 small): a step that would start
@@ -31,9 +31,7 @@ app=${DIT_APP:-$root}
 mode=${DIT_GPU_BENCH:-full}
 python=${DIT_PYTHON:-python3}
 models_py=${DIT_OFFICIAL_MODELS_PY:-$root/.gpu-kit/official/models.py}
-if [ -n "${DIT_FIXTURES:-}" ]; then fixtures=$DIT_FIXTURES
-elif [ -d "$root/test/fixtures/dit-tiny" ]; then fixtures=$root/test/fixtures
-else fixtures=$root/../shared/fixtures; fi
+fixtures=${DIT_FIXTURES:-$root/test/fixtures}
 
 case $mode in
   full) model=DiT-XL/2 size=256 batches="2 8" repeats=10 sample_model=DiT-XL/2 vae=sd dpm_steps=25 ddpm_steps=250 torch_device=cuda torch_repeats=20 budget=450 ;;

@@ -124,19 +124,6 @@ else
   say "warning: no models.py (set DIT_OFFICIAL_MODELS_PY): the kit will not hold the PyTorch reference"
 fi
 
-# --- 6. the dit-tiny fixture, when the tree that travels does not hold it --------------------
-# bench/gpu.sh checks WebGPU against it; a folder beside the checkout does not travel.
-fixture_files=(manifest.json config.json model.safetensors forward.x.npy forward.out.npy sample0.npy sample0.noise.npy)
-if [ ! -f test/fixtures/dit-tiny/manifest.json ]; then
-  src=${DIT_FIXTURES:-$root/../shared/fixtures}/dit-tiny
-  if [ -f "$src/manifest.json" ]; then
-    mkdir -p "$stage/fixtures/dit-tiny"
-    for f in "${fixture_files[@]}"; do cp "$src/$f" "$stage/fixtures/dit-tiny/"; done
-  else
-    say "warning: no dit-tiny fixture (test/fixtures, \$DIT_FIXTURES or ../shared/fixtures): the device run will skip the check"
-  fi
-fi
-
 # --- 7. compress each part once per content -------------------------------------------------
 # Key: the xz preset plus every file's path, mode and contents.
 part_key() {
@@ -163,7 +150,6 @@ pack_part app
 mkdir -p "$kit/gl" "$kit/official"
 cp "$stage"/gl/*.deb "$kit/gl/"
 [ ! -f "$models_py" ] || cp "$models_py" "$kit/official/models.py"
-[ ! -d "$stage/fixtures" ] || cp -R "$stage/fixtures" "$kit/"
 
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 dirty=$([ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && echo false || echo true)

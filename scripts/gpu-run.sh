@@ -97,5 +97,4 @@ fi
 export PATH="$dest/shims:$dest/node/bin:$PATH"
 export DIT_APP="$dest/app" DIT_KIT="$kit"
 [ ! -f "$kit/official/models.py" ] || export DIT_OFFICIAL_MODELS_PY="$kit/official/models.py"
-[ -n "${DIT_FIXTURES:-}" ] || [ ! -d "$kit/fixtures" ] || export DIT_FIXTURES="$kit/fixtures"
 exec "$@"
