@@ -4,12 +4,15 @@
  * mtime, so replacing the file invalidates the entry. Entries are built in a temporary folder and
  * renamed into place, so a crash or a concurrent run never sees a half-written model.
  *
- * Every entry records the size and SHA-256 of its files when it is written and is checked against
- * them when it is opened (about 1 s per GB): a truncated or altered entry is rebuilt, never run.
+ * Every entry records the size and CRC-32 of its files when it is written and is checked against
+ * them when it is opened (about 0.5 s per GB here): a truncated or damaged entry (a short write, a
+ * flipped block) is rebuilt, never run. A checksum, not a signature: it detects damage, and whoever
+ * can write the cache folder could rewrite the record too.
  * Temporary folders carry the builder's process id; one whose process is gone (a run killed during a
  * build) is deleted by the next run that uses the same folder.
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import {
   closeSync,
   existsSync,
@@ -127,8 +130,8 @@ interface EntryMeta {
   readonly key?: string;
   readonly parts?: unknown;
   readonly created?: string;
-  /** Every file of the entry but meta.json: size in bytes and SHA-256, as written. */
-  readonly files?: Readonly<Record<string, { readonly size: number; readonly sha256: string }>>;
+  /** Every file of the entry but meta.json: size in bytes and CRC-32, as written. */
+  readonly files?: Readonly<Record<string, { readonly size: number; readonly crc32: number }>>;
 }
 
 function readMeta(dir: string): EntryMeta | undefined {
@@ -139,24 +142,24 @@ function readMeta(dir: string): EntryMeta | undefined {
   }
 }
 
-function sha256OfFile(file: string): string {
-  const hash = createHash('sha256');
+function crc32OfFile(file: string): number {
   const buf = Buffer.allocUnsafe(16 << 20);
   const fd = openSync(file, 'r');
+  let crc = 0;
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) crc = crc32(buf.subarray(0, n), crc);
   } finally {
     closeSync(fd);
   }
-  return hash.digest('hex');
+  return crc;
 }
 
-function describeFiles(dir: string): Record<string, { size: number; sha256: string }> {
-  const files: Record<string, { size: number; sha256: string }> = {};
+function describeFiles(dir: string): Record<string, { size: number; crc32: number }> {
+  const files: Record<string, { size: number; crc32: number }> = {};
   for (const name of readdirSync(dir).sort()) {
     if (name === META) continue;
     const file = path.join(dir, name);
-    files[name] = { size: statSync(file).size, sha256: sha256OfFile(file) };
+    files[name] = { size: statSync(file).size, crc32: crc32OfFile(file) };
   }
   return files;
 }
@@ -172,7 +175,7 @@ function checkEntry(dir: string, meta: EntryMeta): string | undefined {
     if (size !== meta.files[name]!.size) return `${name} has ${size} bytes, ${meta.files[name]!.size} were written`;
   }
   for (const name of names) {
-    if (sha256OfFile(path.join(dir, name)) !== meta.files[name]!.sha256) return `${name} no longer has the content that was written`;
+    if (crc32OfFile(path.join(dir, name)) !== meta.files[name]!.crc32) return `${name} no longer has the content that was written`;
   }
   return undefined;
 }
