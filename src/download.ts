@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import { officialCheckpointFile, officialVaeFolder, type OfficialVae } from './model-files.js';
-import { inspectDiTCheckpoint, loadVaeCheckpoint } from './checkpoint/index.js';
+import { inspectDiTCheckpoint, loadVaeCheckpoint, readJsonObject } from './checkpoint/index.js';
 import { SD_VAE_CONFIG } from './models/vae-config.js';
 
 const FAIR = 'https://dl.fbaipublicfiles.com/';
@@ -36,11 +36,10 @@ const MB = 1e6;
 function checkVaeConfig(file: string): string | undefined {
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return 'it is not JSON';
+    json = readJsonObject(file);
+  } catch (err) {
+    return (err as Error).message;
   }
-  if (json === null || typeof json !== 'object') return 'it is not a JSON object';
   for (const field of ['block_out_channels', 'layers_per_block', 'latent_channels', 'norm_num_groups'] as const) {
     if (JSON.stringify(json[field]) !== JSON.stringify(SD_VAE_CONFIG[field])) {
       return `its ${field} is ${JSON.stringify(json[field])}, the SD VAE's is ${JSON.stringify(SD_VAE_CONFIG[field])}`;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
-import { loadVaeCheckpoint, readSafetensors } from './checkpoint/index.js';
+import { loadVaeCheckpoint, readJsonObject, readSafetensors } from './checkpoint/index.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import {
   createClassifierSession,
@@ -145,7 +145,7 @@ export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions 
 export async function openClassifier(dir: string, opts: SessionOptions = {}): Promise<ClassifierSession> {
   const specFile = path.join(dir, 'classifier.json');
   if (!fs.existsSync(specFile)) throw new DitError(`no classifier in ${dir} (classifier.json is missing)`);
-  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as ClassifierSpec;
+  const spec = readJsonObject(specFile) as unknown as ClassifierSpec;
   const weights = readSafetensors(path.join(dir, 'classifier.safetensors'));
   try {
     return await createClassifierSession(spec, weights.tensors, opts);

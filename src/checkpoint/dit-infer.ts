@@ -4,6 +4,7 @@
  * user asked for, or the named variant the shapes match.
  */
 import * as fs from 'node:fs';
+import { readJsonObject } from './file.js';
 import { UsageError } from '../errors.js';
 import { DIT_DEFAULTS, DIT_VARIANTS, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import type { LazyTensor } from './types.js';
@@ -193,9 +194,7 @@ function checkAgainstStated(config: DiTConfig, { path, json }: StatedConfig, has
 
 function readJson(file: string): Record<string, unknown> {
   try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf-8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
+    return readJsonObject(file);
   } catch (err) {
     throw new UsageError(`config ${file} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
   }

@@ -60,3 +60,30 @@ export function parseFile<T>(path: string, parse: (file: CheckpointFile) => T): 
     throw err;
   }
 }
+
+/** Largest config-like JSON file read (config.json, model_index.json, classifier.json). */
+export const MAX_JSON_BYTES = 1 << 20;
+
+/**
+ * A small JSON object from a file a user pointed at: only a regular file (a FIFO would block and
+ * /dev/zero never ends), at most MAX_JSON_BYTES, a UTF-8 byte-order mark allowed. Throws an Error
+ * whose message says what is wrong; callers add what the file was meant to be.
+ */
+export function readJsonObject(file: string): Record<string, unknown> {
+  const st = fs.statSync(file);
+  if (!st.isFile()) throw new Error(`it is not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a pipe' : 'a device or socket'})`);
+  if (st.size > MAX_JSON_BYTES) throw new Error(`it is ${st.size} bytes; a JSON config is at most ${MAX_JSON_BYTES}`);
+  const fd = fs.openSync(file, 'r');
+  let text: string;
+  try {
+    const buf = Buffer.alloc(MAX_JSON_BYTES + 1);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    if (n > MAX_JSON_BYTES) throw new Error(`it holds more than ${MAX_JSON_BYTES} bytes`);
+    text = buf.subarray(0, n).toString('utf8').replace(/^\uFEFF/, '');
+  } finally {
+    fs.closeSync(fd);
+  }
+  const value = JSON.parse(text) as unknown;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`it holds ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}, not a JSON object`);
+  return value as Record<string, unknown>;
+}

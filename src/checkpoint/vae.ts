@@ -5,6 +5,7 @@
  * (first_stage_model.decoder.up.{n-1-i}.block.{j}, mid.attn_1.q/k/v/proj_out as 1×1 convs).
  */
 import * as fs from 'node:fs';
+import { readJsonObject } from './file.js';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../models/vae-config.js';
@@ -86,7 +87,7 @@ function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: M
 function readConfig(file: string): Partial<VaeConfig> {
   let j: Record<string, unknown>;
   try {
-    j = JSON.parse(fs.readFileSync(file, 'utf-8')) as Record<string, unknown>;
+    j = readJsonObject(file);
   } catch (err) {
     throw new UsageError(`VAE config ${file} cannot be read: ${(err as Error).message}; expected a diffusers AutoencoderKL config.json`);
   }
