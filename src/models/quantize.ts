@@ -1,0 +1,75 @@
+/**
+ * Symmetric int8 quantization of linear-layer weights, done when a graph is built (no calibration
+ * data: activations are quantized by ONNX Runtime at run time). Weights arrive as PyTorch stores
+ * them, (out, in) row-major; scale = max|w| / maxCode over each output row (or each block of a row),
+ * code = round-half-to-even(w / scale) clamped to ±maxCode, so dequantized = code · scale.
+ */
+
+/** Round half to even, as ONNX QuantizeLinear and numpy round. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export interface RowQuantized {
+  /** Codes in ±maxCode, (out, in) like the input, or (in, out) when `transpose` was asked for. */
+  readonly codes: Int8Array;
+  /** One scale per output row. */
+  readonly scales: Float32Array;
+}
+
+/** The scale mapping max|v| over `v[from, to)` onto `maxCode`; 1 for an all-zero range (codes are 0 either way). */
+function symmetricScale(v: Float32Array, from: number, to: number, maxCode: number): number {
+  let amax = 0;
+  for (let i = from; i < to; i++) amax = Math.max(amax, Math.abs(v[i]!));
+  return amax > 0 ? Math.fround(amax / maxCode) : 1;
+}
+
+function code(w: number, scale: number, maxCode: number): number {
+  return Math.max(-maxCode, Math.min(maxCode, roundHalfEven(w / scale)));
+}
+
+/**
+ * Per-output-channel symmetric quantization of an (out, in) weight. `transpose` writes the codes
+ * as (in, out), the B layout of DynamicQuantizeMatMul. maxCode 127 uses the full int8 range;
+ * 63 (7 bits) keeps u8·s8 pair sums within int16 (see dit.ts for when that matters).
+ */
+export function quantizeRows(w: Float32Array, out: number, inF: number, opts: { maxCode?: number; transpose?: boolean } = {}): RowQuantized {
+  if (w.length !== out * inF) throw new Error(`weight has ${w.length} values, (${out}, ${inF}) needs ${out * inF}`);
+  const maxCode = opts.maxCode ?? 127;
+  const codes = new Int8Array(out * inF);
+  const scales = new Float32Array(out);
+  for (let r = 0; r < out; r++) {
+    const s = symmetricScale(w, r * inF, (r + 1) * inF, maxCode);
+    scales[r] = s;
+    for (let c = 0; c < inF; c++) codes[opts.transpose ? c * out + r : r * inF + c] = code(w[r * inF + c]!, s, maxCode);
+  }
+  return { codes, scales };
+}
+
+export interface BlockQuantized {
+  /** Unsigned codes, code + 128, (out, blocks, blockSize): MatMulNBits' B with bits 8 and its default zero point 128. */
+  readonly codes: Uint8Array;
+  /** One scale per (row, block), row-major (out, blocks). */
+  readonly scales: Float32Array;
+  readonly blocks: number;
+}
+
+/** Block-wise symmetric 8-bit quantization along `in` (MatMulNBits layout); a last partial block is zero-padded. */
+export function quantizeBlocks(w: Float32Array, out: number, inF: number, blockSize: number): BlockQuantized {
+  if (w.length !== out * inF) throw new Error(`weight has ${w.length} values, (${out}, ${inF}) needs ${out * inF}`);
+  const blocks = Math.ceil(inF / blockSize);
+  const codes = new Uint8Array(out * blocks * blockSize).fill(128);
+  const scales = new Float32Array(out * blocks);
+  for (let r = 0; r < out; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const from = r * inF + b * blockSize;
+      const to = r * inF + Math.min(inF, (b + 1) * blockSize);
+      const s = symmetricScale(w, from, to, 127);
+      scales[r * blocks + b] = s;
+      const base = (r * blocks + b) * blockSize;
+      for (let i = from; i < to; i++) codes[base + i - from] = 128 + code(w[i]!, s, 127);
+    }
+  }
+  return { codes, scales, blocks };
+}
