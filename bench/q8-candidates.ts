@@ -3,7 +3,7 @@
  * ONNX Runtime CPU, all in one run: a table (ms per call, G op/s, CPU ms per call, relative error
  * against fp32) and one JSON line.
  *
- *   npx tsx bench/q8-candidates.ts [--threads 2,1] [--rounds 9] [--tokens 512]
+ *   npx tsx bench/q8-candidates.ts [--threads 2,1] [--rounds 9] [--tokens 512] [--shapes qkv,adaLN] [--only "fp32 Gemm,…"]
  *
  * Candidates are timed in interleaved rounds (one call of each per round, repeated `inner` times for
  * tiny shapes) so that load from other processes hits them alike; the median round is reported.
@@ -22,6 +22,7 @@ const threadList = arg('--threads', '2,1').split(',').map(Number);
 const rounds = Number(arg('--rounds', '9'));
 const tokens = Number(arg('--tokens', '512'));
 const only = arg('--only', '');
+const shapeNames = arg('--shapes', 'qkv,proj,fc1,fc2,adaLN').split(',');
 
 const D = 1152;
 const SHAPES: Array<{ name: string; m: number; k: number; n: number }> = [
@@ -57,11 +58,11 @@ const CANDIDATES: Array<{ label: string; build: Build }> = [
       return g.dynamicQuantizeMatMul(a, g.initializer('w', 'int8', [k, n], q.codes), g.weight('s', [n], q.scales), undefined, g.weight('b', [n], bias));
     }) as Build,
   })),
-  ...[32, 128].map((blockSize) => ({
-    label: `MatMulNBits 8 b${blockSize} acc4`,
+  ...([[32, 4], [128, 4], [32, 1]] as const).map(([blockSize, accuracyLevel]) => ({
+    label: `MatMulNBits 8 b${blockSize} acc${accuracyLevel}`,
     build: ((g, a, w, bias, k, n) => {
       const q = quantizeBlocks(w, n, k, blockSize);
-      return g.matMulNBits(a, g.initializer('w', 'uint8', [n, q.blocks, blockSize], q.codes), g.weight('s', [n * q.blocks], q.scales), { K: k, N: n, bits: 8, blockSize, accuracyLevel: 4 }, g.weight('b', [n], bias));
+      return g.matMulNBits(a, g.initializer('w', 'uint8', [n, q.blocks, blockSize], q.codes), g.weight('s', [n * q.blocks], q.scales), { K: k, N: n, bits: 8, blockSize, accuracyLevel }, g.weight('b', [n], bias));
     }) as Build,
   })),
   {
@@ -87,7 +88,7 @@ const rows: Row[] = [];
 const chosen = only ? CANDIDATES.filter((c) => only.split(',').includes(c.label)) : CANDIDATES;
 
 for (const threads of threadList) {
-  for (const { name, m, k, n } of SHAPES) {
+  for (const { name, m, k, n } of SHAPES.filter((s) => shapeNames.includes(s.name))) {
     const w = randn(n * k, 11 + k + n, 1 / Math.sqrt(3 * k));
     const bias = randn(n, 5, 0.02);
     const x = randn(m * k, 3);

@@ -16,6 +16,7 @@ import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
 import type { StateDict } from '../checkpoint/types.js';
 import { ditOutChannels, type DiTConfig } from './dit-config.js';
 import { UsageError } from '../errors.js';
+import { DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeRows, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, DIT_DEFAULTS, ditConfigFor, ditOutChannels, matchVariant } from './dit-config.js';
 export type { DiTConfig, DiTVariantName } from './dit-config.js';
@@ -34,6 +35,10 @@ export interface DiTGraphOptions {
   readonly timestepType?: 'float32' | 'int64';
   /** A fixed batch size, or undefined for a symbolic batch dim "N". */
   readonly batch?: number;
+  /** Precision of the linear layers: 'fp32' (default, exact) or 'q8' (see quantizedLinear in quantize.ts). */
+  readonly dtype?: 'fp32' | 'q8';
+  /** With q8, the linear layers kept in fp32 (default Q8_FP32_LAYERS). */
+  readonly q8KeepFp32?: readonly Q8LayerKind[];
 }
 
 const LN_EPS = 1e-6;
@@ -165,6 +170,8 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const mlp = Math.round(D * config.mlp_ratio);
   const outC = ditOutChannels(config);
   const N = opts.batch ?? 'N';
+  const keepFp32 = new Set(opts.q8KeepFp32 ?? DEFAULT_Q8_FP32_LAYERS);
+  const quantized = (prefix: string) => opts.dtype === 'q8' && !keepFp32.has(q8LayerKind(prefix));
 
   const g = new GraphBuilder({ name: 'dit' });
   const x = g.input('x', 'float32', [N, C, S, S]);
@@ -203,6 +210,18 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
           },
         })
       : undefined;
+    if (quantized(prefix)) {
+      // The weight and its scales are two initializers written one after the other: quantize once.
+      let q: { codes: Int8Array; scales: Float32Array } | undefined;
+      const quantize = () => (q ??= quantizeRows(selectRows(w(`${prefix}.weight`)), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
+      const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
+      const scales = g.weight(`${prefix}.weight${suffix}.scale`, [n], () => {
+        const s = quantize().scales;
+        q = undefined;
+        return s;
+      });
+      return g.dynamicQuantizeMatMul(x2d, codes, scales, undefined, bias);
+    }
     if (linearKind === 'gemm') {
       const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows });
       return g.gemm(x2d, weight, bias, { transB: true });

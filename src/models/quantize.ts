@@ -73,3 +73,28 @@ export function quantizeBlocks(w: Float32Array, out: number, inF: number, blockS
   }
   return { codes, scales, blocks };
 }
+
+/**
+ * Largest weight code used in the DiT's int8 linears: 7 bits. On x86 CPUs without VNNI (AVX2 only),
+ * MLAS's u8·s8 kernel adds pairs of products in int16 (vpmaddubsw), and 255·127·2 overflows it:
+ * a row of full-range codes came out at half its value here (bench/q8-candidates.ts notes). ±63 keeps
+ * every pair sum below 2^15 on every CPU, and activation quantization dominates the error anyway.
+ */
+export const Q8_MAX_CODE = 63;
+
+/** The DiT's linear layers by role (official key names map onto these). */
+export type Q8LayerKind = 'embed' | 'adaLN' | 'qkv' | 'proj' | 'fc1' | 'fc2' | 'final';
+export const Q8_LAYER_KINDS: readonly Q8LayerKind[] = ['embed', 'adaLN', 'qkv', 'proj', 'fc1', 'fc2', 'final'];
+
+/** The role of the linear layer whose weight is `${prefix}.weight`. */
+export function q8LayerKind(prefix: string): Q8LayerKind {
+  if (prefix.startsWith('t_embedder.') || prefix.startsWith('x_embedder.')) return 'embed';
+  if (prefix.endsWith('adaLN_modulation.1')) return 'adaLN';
+  if (prefix === 'final_layer.linear') return 'final';
+  const m = /\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)$/.exec(prefix);
+  if (!m) throw new Error(`no q8 layer kind for "${prefix}"`);
+  return ({ 'attn.qkv': 'qkv', 'attn.proj': 'proj', 'mlp.fc1': 'fc1', 'mlp.fc2': 'fc2' } as const)[m[1] as 'attn.qkv'];
+}
+
+/** Kept in fp32 under q8 unless asked otherwise: to be set from the fidelity measurements. */
+export const DEFAULT_Q8_FP32_LAYERS: readonly Q8LayerKind[] = ['embed', 'adaLN', 'final'];
