@@ -33,13 +33,16 @@ const imageCount = Number(arg('--images', '16'));
 const steps = Number(arg('--steps', '50'));
 const threads = Number(arg('--threads', '2'));
 
-const VARIANTS: Array<{ label: string; keep?: readonly Q8LayerKind[] }> = [
+const VARIANTS: Array<{ label: string; keep?: readonly Q8LayerKind[]; blockwise?: readonly Q8LayerKind[] }> = [
   { label: 'fp32' },
   { label: 'q8 all linears', keep: [] },
   { label: 'q8 fp32: adaLN', keep: ['adaLN'] },
   { label: 'q8 fp32: embed+final', keep: ['embed', 'final'] },
   { label: 'q8 fp32: adaLN+embed+final', keep: ['embed', 'adaLN', 'final'] },
   { label: 'q8 fp32: adaLN+embed+final+fc2', keep: ['embed', 'adaLN', 'final', 'fc2'] },
+  { label: 'q8 fp32: embed+final; adaLN blockwise', keep: ['embed', 'final'], blockwise: ['adaLN'] },
+  { label: 'q8 all; adaLN+embed+final blockwise', keep: [], blockwise: ['embed', 'adaLN', 'final'] },
+  { label: 'q8 fp32: embed+final; adaLN+fc2 blockwise', keep: ['embed', 'final'], blockwise: ['adaLN', 'fc2'] },
 ];
 
 function relErr(a: Float32Array, ref: Float32Array): number {
@@ -60,8 +63,8 @@ function psnr(a: Float32Array, b: Float32Array): number {
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
-async function open(ckpt: DiTCheckpoint, keep: readonly Q8LayerKind[] | undefined): Promise<DiTSession> {
-  return createDiTSession(ckpt, { threads, ...(keep ? { dtype: 'q8', graph: { q8KeepFp32: keep } } : {}) });
+async function open(ckpt: DiTCheckpoint, keep: readonly Q8LayerKind[] | undefined, blockwise: readonly Q8LayerKind[] = []): Promise<DiTSession> {
+  return createDiTSession(ckpt, { threads, ...(keep ? { dtype: 'q8', graph: { q8KeepFp32: keep, q8Blockwise: blockwise } } : {}) });
 }
 
 /** Outputs of one forward at each probe timestep. */
@@ -101,7 +104,7 @@ async function images(s: DiTSession): Promise<Float32Array[]> {
   return out;
 }
 
-interface Row { model: string; variant: string; keep_fp32: readonly string[] | null; fwd_rel_mean: number; fwd_rel_max: number; psnr_mean?: number; psnr_min?: number }
+interface Row { model: string; variant: string; keep_fp32: readonly string[] | null; blockwise: readonly string[]; fwd_rel_mean: number; fwd_rel_max: number; psnr_mean?: number; psnr_min?: number }
 const rows: Row[] = [];
 const models: Array<{ name: string; dir: string; sample: boolean }> = [
   { name: 'embedded (trained)', dir: EMBEDDED_MODEL_DIR, sample: true },
@@ -113,7 +116,7 @@ for (const m of models) {
   let refI: Float32Array[] = [];
   try {
     for (const v of VARIANTS) {
-      const s = await open(ckpt, v.keep);
+      const s = await open(ckpt, v.keep, v.blockwise);
       try {
         const f = await forwards(s);
         const im = m.sample ? await images(s) : [];
@@ -127,6 +130,7 @@ for (const m of models) {
           model: m.name,
           variant: v.label,
           keep_fp32: v.keep ?? null,
+          blockwise: v.blockwise ?? [],
           fwd_rel_mean: errs.reduce((a, b) => a + b, 0) / errs.length,
           fwd_rel_max: Math.max(...errs),
           ...(m.sample ? { psnr_mean: ps.reduce((a, b) => a + Math.min(b, 99), 0) / ps.length, psnr_min: Math.min(...ps) } : {}),
@@ -142,9 +146,9 @@ for (const m of models) {
 }
 
 console.log(`q8 vs fp32: one forward (mean / worst over t ∈ {0, 250, 500, 750, 999}); DDIM-${steps} CFG 4 PSNR over ${imageCount} images (embedded model)`);
-console.log('model               variant                           fwd rel mean  fwd rel max  PSNR mean  PSNR worst');
+console.log('model               variant                                     fwd rel mean  fwd rel max  PSNR mean  PSNR worst');
 for (const r of rows) {
   const p = (v: number | undefined) => (v === undefined ? '—' : Number.isFinite(v) ? v.toFixed(1) : '∞').padStart(9);
-  console.log(`${r.model.padEnd(19)} ${r.variant.padEnd(33)} ${r.fwd_rel_mean.toExponential(2).padStart(12)} ${r.fwd_rel_max.toExponential(2).padStart(12)}  ${p(r.psnr_mean)}  ${p(r.psnr_min)}`);
+  console.log(`${r.model.padEnd(19)} ${r.variant.padEnd(43)} ${r.fwd_rel_mean.toExponential(2).padStart(12)} ${r.fwd_rel_max.toExponential(2).padStart(12)}  ${p(r.psnr_mean)}  ${p(r.psnr_min)}`);
 }
 console.log(JSON.stringify({ bench: 'q8-fidelity', steps, images: imageCount, rows }));

@@ -16,7 +16,7 @@ import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
 import type { StateDict } from '../checkpoint/types.js';
 import { ditOutChannels, type DiTConfig } from './dit-config.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeRows, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
+import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, DIT_DEFAULTS, ditConfigFor, ditOutChannels, matchVariant } from './dit-config.js';
 export type { DiTConfig, DiTVariantName } from './dit-config.js';
@@ -37,8 +37,10 @@ export interface DiTGraphOptions {
   readonly batch?: number;
   /** Precision of the linear layers: 'fp32' (default, exact) or 'q8' (see quantizedLinear in quantize.ts). */
   readonly dtype?: 'fp32' | 'q8';
-  /** With q8, the linear layers kept in fp32 (default Q8_FP32_LAYERS). */
+  /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
+  /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */
+  readonly q8Blockwise?: readonly Q8LayerKind[];
 }
 
 const LN_EPS = 1e-6;
@@ -171,6 +173,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const outC = ditOutChannels(config);
   const N = opts.batch ?? 'N';
   const keepFp32 = new Set(opts.q8KeepFp32 ?? DEFAULT_Q8_FP32_LAYERS);
+  const blockwise = new Set(opts.q8Blockwise ?? DEFAULT_Q8_BLOCKWISE_LAYERS);
   const quantized = (prefix: string) => opts.dtype === 'q8' && !keepFp32.has(q8LayerKind(prefix));
 
   const g = new GraphBuilder({ name: 'dit' });
@@ -210,6 +213,18 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
           },
         })
       : undefined;
+    if (quantized(prefix) && blockwise.has(q8LayerKind(prefix))) {
+      let q: { codes: Uint8Array; scales: Float32Array; blocks: number } | undefined;
+      const quantize = () => (q ??= quantizeBlocks(selectRows(w(`${prefix}.weight`)), n, inF, Q8_BLOCK_SIZE));
+      const blocks = Math.ceil(inF / Q8_BLOCK_SIZE);
+      const codes = g.initializer(`${prefix}.weight${suffix}.q8b`, 'uint8', [n, blocks, Q8_BLOCK_SIZE], () => quantize().codes);
+      const scales = g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], () => {
+        const s = quantize().scales;
+        q = undefined;
+        return s;
+      });
+      return g.matMulNBits(x2d, codes, scales, { K: inF, N: n, bits: 8, blockSize: Q8_BLOCK_SIZE, accuracyLevel: 4 }, bias);
+    }
     if (quantized(prefix)) {
       // The weight and its scales are two initializers written one after the other: quantize once.
       let q: { codes: Int8Array; scales: Float32Array } | undefined;

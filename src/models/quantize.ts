@@ -98,3 +98,8 @@ export function q8LayerKind(prefix: string): Q8LayerKind {
 
 /** Kept in fp32 under q8 unless asked otherwise: to be set from the fidelity measurements. */
 export const DEFAULT_Q8_FP32_LAYERS: readonly Q8LayerKind[] = ['embed', 'adaLN', 'final'];
+
+/** Quantized block-wise (MatMulNBits) rather than per channel under q8 unless asked otherwise. */
+export const DEFAULT_Q8_BLOCKWISE_LAYERS: readonly Q8LayerKind[] = [];
+/** Block size along K for block-wise layers: MatMulNBits quantizes the activations per block too. */
+export const Q8_BLOCK_SIZE = 32;

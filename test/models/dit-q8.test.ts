@@ -36,7 +36,7 @@ describe('q8 DiT graph', () => {
     const before = '9c5fe2ef0f9eaaeb0a2a97a64ca4afc2659219805f3b4829a84490c1e89a6940';
     expect(sha({})).toBe(before);
     expect(sha({ dtype: 'fp32' })).toBe(before);
-    expect(sha({ dtype: 'fp32', q8KeepFp32: [] })).toBe(before);
+    expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'] })).toBe(before);
     expect(sha({ attention: 'plain', linear: 'matmul', qkv: 'packed', timestepType: 'int64', batch: 3 })).toBe('9c7d3f9359003be63c700b175451706554a6e6046687f3c36e1d4edf07da306c');
   });
 
@@ -49,6 +49,9 @@ describe('q8 DiT graph', () => {
     expect(opCount({ dtype: 'q8', q8KeepFp32: [] }, 'DynamicQuantizeMatMul')).toBe(6 * D + 2 + D + 2);
     expect(opCount({ dtype: 'q8', q8KeepFp32: [] }, 'Gemm')).toBe(0);
     expect(opCount({ dtype: 'q8', q8KeepFp32: ['embed', 'adaLN', 'final', 'fc2'] }, 'DynamicQuantizeMatMul')).toBe(5 * D);
+    // Block-wise adaLN: each block's and the final layer's modulation as MatMulNBits; kept-fp32 wins over block-wise.
+    expect(opCount({ dtype: 'q8', q8KeepFp32: [], q8Blockwise: ['adaLN'] }, 'MatMulNBits')).toBe(D + 1);
+    expect(opCount({ dtype: 'q8', q8KeepFp32: ['adaLN'], q8Blockwise: ['adaLN'] }, 'MatMulNBits')).toBe(0);
   });
 
   it('stores int8 weights within ±63 and one float scale per output channel', () => {
