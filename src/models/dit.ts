@@ -35,7 +35,10 @@ export interface DiTGraphOptions {
   readonly timestepType?: 'float32' | 'int64';
   /** A fixed batch size, or undefined for a symbolic batch dim "N". */
   readonly batch?: number;
-  /** Precision of the linear layers: 'fp32' (default, exact) or 'q8' (see quantizedLinear in quantize.ts). */
+  /**
+   * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized here (quantize.ts),
+   * activations quantized by ONNX Runtime at run time (DynamicQuantizeMatMul).
+   */
   readonly dtype?: 'fp32' | 'q8';
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
@@ -213,29 +216,25 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
           },
         })
       : undefined;
-    if (quantized(prefix) && blockwise.has(q8LayerKind(prefix))) {
-      let q: { codes: Uint8Array; scales: Float32Array; blocks: number } | undefined;
-      const quantize = () => (q ??= quantizeBlocks(selectRows(w(`${prefix}.weight`)), n, inF, Q8_BLOCK_SIZE));
-      const blocks = Math.ceil(inF / Q8_BLOCK_SIZE);
-      const codes = g.initializer(`${prefix}.weight${suffix}.q8b`, 'uint8', [n, blocks, Q8_BLOCK_SIZE], () => quantize().codes);
-      const scales = g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], () => {
-        const s = quantize().scales;
-        q = undefined;
-        return s;
-      });
-      return g.matMulNBits(x2d, codes, scales, { K: inF, N: n, bits: 8, blockSize: Q8_BLOCK_SIZE, accuracyLevel: 4 }, bias);
-    }
     if (quantized(prefix)) {
-      // The weight and its scales are two initializers written one after the other: quantize once.
-      let q: { codes: Int8Array; scales: Float32Array } | undefined;
-      const quantize = () => (q ??= quantizeRows(selectRows(w(`${prefix}.weight`)), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
-      const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
-      const scales = g.weight(`${prefix}.weight${suffix}.scale`, [n], () => {
+      const byBlock = blockwise.has(q8LayerKind(prefix));
+      // Codes and scales are two initializers written one after the other: quantize once for both.
+      let memo: { codes: Int8Array | Uint8Array; scales: Float32Array } | undefined;
+      const weight = () => selectRows(w(`${prefix}.weight`));
+      const quantize = () => (memo ??= byBlock ? quantizeBlocks(weight(), n, inF, Q8_BLOCK_SIZE) : quantizeRows(weight(), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
+      const scales = () => {
         const s = quantize().scales;
-        q = undefined;
+        memo = undefined;
         return s;
-      });
-      return g.dynamicQuantizeMatMul(x2d, codes, scales, undefined, bias);
+      };
+      if (byBlock) {
+        const blocks = Math.ceil(inF / Q8_BLOCK_SIZE);
+        const codes = g.initializer(`${prefix}.weight${suffix}.q8b`, 'uint8', [n, blocks, Q8_BLOCK_SIZE], () => quantize().codes);
+        const opts = { K: inF, N: n, bits: 8, blockSize: Q8_BLOCK_SIZE, accuracyLevel: 4 };
+        return g.matMulNBits(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], scales), opts, bias);
+      }
+      const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
+      return g.dynamicQuantizeMatMul(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n], scales), undefined, bias);
     }
     if (linearKind === 'gemm') {
       const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows });

@@ -46,8 +46,9 @@ export interface DiTSession {
 export async function createDiTSession(source: DiTModelSource, opts: DiTSessionOptions = {}): Promise<DiTSession> {
   const config = source.config;
   // fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
-  const dtype = opts.dtype ?? opts.graph?.dtype ?? 'fp32';
-  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...opts.graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
+  const { dtype: graphDtype, ...graph } = opts.graph ?? {};
+  const dtype = opts.dtype ?? graphDtype ?? 'fp32';
+  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const t0 = performance.now();
   let built = false;
