@@ -20,7 +20,7 @@ import { createSchedule } from '../src/diffusion/schedule.js';
 import { guidedModel } from '../src/diffusion/guidance.js';
 import { SAMPLER_FUNCTIONS } from '../src/diffusion/samplers/index.js';
 import { ditOutChannels } from '../src/models/dit.js';
-import type { Q8LayerKind } from '../src/models/quantize.js';
+import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, type Q8LayerKind } from '../src/models/quantize.js';
 import { createDiTSession, type DiTSession } from '../src/runtime/index.js';
 
 function arg(name: string, dflt: string): string {
@@ -33,8 +33,9 @@ const imageCount = Number(arg('--images', '16'));
 const steps = Number(arg('--steps', '50'));
 const threads = Number(arg('--threads', '2'));
 
-const VARIANTS: Array<{ label: string; keep?: readonly Q8LayerKind[]; blockwise?: readonly Q8LayerKind[] }> = [
+const VARIANTS: Array<{ label: string; q8?: boolean; keep?: readonly Q8LayerKind[]; blockwise?: readonly Q8LayerKind[] }> = [
   { label: 'fp32' },
+  { label: 'q8 default', q8: true },
   { label: 'q8 all linears', keep: [] },
   { label: 'q8 fp32: adaLN', keep: ['adaLN'] },
   { label: 'q8 fp32: embed+final', keep: ['embed', 'final'] },
@@ -63,8 +64,9 @@ function psnr(a: Float32Array, b: Float32Array): number {
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
-async function open(ckpt: DiTCheckpoint, keep: readonly Q8LayerKind[] | undefined, blockwise: readonly Q8LayerKind[] = []): Promise<DiTSession> {
-  return createDiTSession(ckpt, { threads, ...(keep ? { dtype: 'q8', graph: { q8KeepFp32: keep, q8Blockwise: blockwise } } : {}) });
+async function open(ckpt: DiTCheckpoint, v: (typeof VARIANTS)[number]): Promise<DiTSession> {
+  if (v.keep) return createDiTSession(ckpt, { threads, dtype: 'q8', graph: { q8KeepFp32: v.keep, q8Blockwise: v.blockwise ?? [] } });
+  return createDiTSession(ckpt, { threads, dtype: v.q8 ? 'q8' : 'fp32' });
 }
 
 /** Outputs of one forward at each probe timestep. */
@@ -116,11 +118,11 @@ for (const m of models) {
   let refI: Float32Array[] = [];
   try {
     for (const v of VARIANTS) {
-      const s = await open(ckpt, v.keep, v.blockwise);
+      const s = await open(ckpt, v);
       try {
         const f = await forwards(s);
         const im = m.sample ? await images(s) : [];
-        if (!v.keep) {
+        if (v.label === 'fp32') {
           refF = f;
           refI = im;
         }
@@ -129,8 +131,8 @@ for (const m of models) {
         rows.push({
           model: m.name,
           variant: v.label,
-          keep_fp32: v.keep ?? null,
-          blockwise: v.blockwise ?? [],
+          keep_fp32: v.keep ?? (v.q8 ? DEFAULT_Q8_FP32_LAYERS : null),
+          blockwise: v.blockwise ?? (v.q8 ? DEFAULT_Q8_BLOCKWISE_LAYERS : []),
           fwd_rel_mean: errs.reduce((a, b) => a + b, 0) / errs.length,
           fwd_rel_max: Math.max(...errs),
           ...(m.sample ? { psnr_mean: ps.reduce((a, b) => a + Math.min(b, 99), 0) / ps.length, psnr_min: Math.min(...ps) } : {}),
