@@ -36,8 +36,8 @@ export interface DiTGraphOptions {
   /** A fixed batch size, or undefined for a symbolic batch dim "N". */
   readonly batch?: number;
   /**
-   * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized here (quantize.ts),
-   * activations quantized by ONNX Runtime at run time (DynamicQuantizeMatMul).
+   * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized when the
+   * graph is built (quantize.ts), activations quantized by ONNX Runtime at run time.
    */
   readonly dtype?: 'fp32' | 'q8';
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */

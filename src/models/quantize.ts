@@ -3,6 +3,11 @@
  * data: activations are quantized by ONNX Runtime at run time). Weights arrive as PyTorch stores
  * them, (out, in) row-major; scale = max|w| / maxCode over each output row (or each block of a row),
  * code = round-half-to-even(w / scale) clamped to ±maxCode, so dequantized = code · scale.
+ *
+ * Two kernels use them (measured against each other in bench/q8-candidates.ts): per output channel
+ * for com.microsoft.DynamicQuantizeMatMul (activations per tensor; MLAS's int8 GEMM), and per block
+ * of 32 along `in` for com.microsoft.MatMulNBits (activations per block too: closer to fp32, but
+ * slower than fp32 on wide matmuls here, as fast as per channel on the adaLN's two rows).
  */
 
 /** Round half to even, as ONNX QuantizeLinear and numpy round. */
@@ -77,14 +82,14 @@ export function quantizeBlocks(w: Float32Array, out: number, inF: number, blockS
 /**
  * Largest weight code used in the DiT's int8 linears: 7 bits. On x86 CPUs without VNNI (AVX2 only),
  * MLAS's u8·s8 kernel adds pairs of products in int16 (vpmaddubsw), and 255·127·2 overflows it:
- * a row of full-range codes came out at half its value here (bench/q8-candidates.ts notes). ±63 keeps
- * every pair sum below 2^15 on every CPU, and activation quantization dominates the error anyway.
+ * a row of full-range codes came out at half its value on this project's AVX2 machine. ±63 keeps every
+ * pair sum below 2^15 on every CPU (test/graph/quantized-ops.test.ts), and activation quantization
+ * dominates the error anyway (bench/q8-candidates.ts: 7-bit and 8-bit codes give the same error).
  */
 export const Q8_MAX_CODE = 63;
 
 /** The DiT's linear layers by role (official key names map onto these). */
 export type Q8LayerKind = 'embed' | 'adaLN' | 'qkv' | 'proj' | 'fc1' | 'fc2' | 'final';
-export const Q8_LAYER_KINDS: readonly Q8LayerKind[] = ['embed', 'adaLN', 'qkv', 'proj', 'fc1', 'fc2', 'final'];
 
 /** The role of the linear layer whose weight is `${prefix}.weight`. */
 export function q8LayerKind(prefix: string): Q8LayerKind {
@@ -100,7 +105,8 @@ export function q8LayerKind(prefix: string): Q8LayerKind {
  * Kept in fp32 under q8 unless asked otherwise (bench/q8-fidelity.ts, embedded model and dit-tiny):
  * the timestep embedder and the final linear carry most of q8's error (all linears per channel:
  * forward 9.8e-3 on the embedded model, 1.3e-2 on dit-tiny; these two in fp32: 6.4e-3, 1.3e-4)
- * and cost nothing to keep (two rows of tokens, or 2·p²·C outputs).
+ * and cost next to nothing to keep (the embedder sees one row per image; the final linear has 2·p²·C
+ * outputs).
  */
 export const DEFAULT_Q8_FP32_LAYERS: readonly Q8LayerKind[] = ['embed', 'final'];
 
