@@ -29,7 +29,7 @@ export interface Value {
   readonly shape: Shape;
 }
 
-export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Int8Array;
 
 export interface Initializer {
   readonly name: string;
@@ -312,6 +312,51 @@ const INFER: Record<string, Infer> = {
     if (bias) need(bias.shape.length === 1 && dimEq(bias.shape[0]!, x.shape[x.shape.length - 1]!), `bias ${formatShape(bias.shape)} must match the last dim of ${formatShape(x.shape)}`);
     return unaryFloat([x], {}, undefined as never);
   },
+  'com.microsoft:DynamicQuantizeMatMul': (ins) => {
+    const a = req(ins, 0, 'A');
+    const b = req(ins, 1, 'B');
+    const scale = req(ins, 2, 'b_scale');
+    need(a.dtype === 'float32', `A ${a.name} must be float32, got ${a.dtype}`);
+    need(b.dtype === 'int8' || b.dtype === 'uint8', `B ${b.name} must be int8 or uint8, got ${b.dtype}`);
+    need(b.shape.length === 2, `B must be (K, N), got ${formatShape(b.shape)}`);
+    const n = b.shape[1]!;
+    const perColumn = (v: Value) => v.shape.length === 0 || (v.shape.length === 1 && (v.shape[0] === 1 || dimEq(v.shape[0]!, n)));
+    need(perColumn(scale), `b_scale ${formatShape(scale.shape)} must be a scalar or (${n})`);
+    const zp = ins[3];
+    if (zp) need(zp.dtype === b.dtype && dimEq(zp.shape[0] ?? 1, scale.shape[0] ?? 1), `b_zero_point must be ${b.dtype} shaped like b_scale`);
+    const bias = ins[4];
+    if (bias) need(bias.shape.length === 1 && dimEq(bias.shape[0]!, n), `bias ${formatShape(bias.shape)} must be (${n})`);
+    return [{ dtype: 'float32', shape: matmulShape(a.shape, b.shape) }];
+  },
+  'com.microsoft:MatMulNBits': (ins, at) => {
+    const a = req(ins, 0, 'A');
+    const b = req(ins, 1, 'B');
+    const scales = req(ins, 2, 'scales');
+    const K = numAttr(at, 'K', 0);
+    const N = numAttr(at, 'N', 0);
+    const bits = numAttr(at, 'bits', 4);
+    const block = numAttr(at, 'block_size', 0);
+    need(a.dtype === 'float32' && b.dtype === 'uint8', `A must be float32 and B uint8, got ${a.dtype} and ${b.dtype}`);
+    need(dimEq(a.shape[a.shape.length - 1]!, K), `A ${formatShape(a.shape)} does not end in K = ${K}`);
+    need(block >= 16 && (block & (block - 1)) === 0, `block_size ${block} must be a power of 2, at least 16`);
+    const blocks = Math.ceil(K / block);
+    need(b.shape.length === 3 && b.shape[0] === N && b.shape[1] === blocks && b.shape[2] === (block * bits) / 8, `B ${formatShape(b.shape)} must be (${N}, ${blocks}, ${(block * bits) / 8})`);
+    need(scales.shape.reduce<number>((s, d) => s * (d as number), 1) === N * blocks, `scales ${formatShape(scales.shape)} must hold N × blocks = ${N * blocks} values`);
+    const bias = ins[5];
+    if (bias) need(bias.shape.length === 1 && dimEq(bias.shape[0]!, N), `bias ${formatShape(bias.shape)} must be (${N})`);
+    return [{ dtype: 'float32', shape: [...a.shape.slice(0, -1), N] }];
+  },
+  DynamicQuantizeLinear: (ins) => {
+    const x = req(ins, 0, 'x');
+    need(x.dtype === 'float32', `x ${x.name} must be float32, got ${x.dtype}`);
+    return [{ dtype: 'uint8', shape: x.shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }];
+  },
+  MatMulInteger: (ins) => {
+    const a = req(ins, 0, 'A');
+    const b = req(ins, 1, 'B');
+    for (const v of [a, b]) need(v.dtype === 'int8' || v.dtype === 'uint8', `${v.name} must be int8 or uint8, got ${v.dtype}`);
+    return [{ dtype: 'int32', shape: matmulShape(a.shape, b.shape) }];
+  },
 };
 
 const SUPPORTED_OPS: readonly string[] = Object.keys(INFER);
@@ -537,6 +582,37 @@ export class GraphBuilder {
       num_heads: numHeads,
       scale: opts.scale === undefined ? undefined : { float: opts.scale },
     }, name);
+  }
+
+  // ---- int8 linear algebra (quantized weights; see models/quantize.ts) ----
+  /**
+   * com.microsoft.DynamicQuantizeMatMul: A (…, K) float32 quantized per tensor to uint8 at run
+   * time, times B (K, N) int8 with b_scale (N) per column (symmetric when zeroPoint is omitted).
+   */
+  dynamicQuantizeMatMul(a: Value, b: Value, scale: Value, zeroPoint?: Value, bias?: Value, name?: string): Value {
+    return this.one('com.microsoft:DynamicQuantizeMatMul', [a, b, scale, zeroPoint, bias], {}, name);
+  }
+  /**
+   * com.microsoft.MatMulNBits: A (…, K) times Bᵀ with B (N, K) stored as `bits`-bit unsigned codes
+   * in blocks of `blockSize` along K (N, blocks, blockSize·bits/8) with one scale each; without
+   * zero points the code 2^(bits−1) is zero. accuracyLevel 4 computes in int8 (A quantized per block).
+   */
+  matMulNBits(a: Value, b: Value, scales: Value, opts: { K: number; N: number; bits: number; blockSize: number; accuracyLevel?: number }, bias?: Value, name?: string): Value {
+    return this.one('com.microsoft:MatMulNBits', [a, b, scales, undefined, undefined, bias], {
+      K: opts.K,
+      N: opts.N,
+      bits: opts.bits,
+      block_size: opts.blockSize,
+      accuracy_level: opts.accuracyLevel,
+    }, name);
+  }
+  /** DynamicQuantizeLinear: [y uint8, y_scale, y_zero_point] over the whole tensor. */
+  dynamicQuantizeLinear(x: Value, name?: string): Value[] {
+    return this.node('DynamicQuantizeLinear', [x], {}, name === undefined ? {} : { name });
+  }
+  /** MatMulInteger: int32 (A − a_zero_point) · (B − b_zero_point). */
+  matMulInteger(a: Value, b: Value, aZeroPoint?: Value, bZeroPoint?: Value, name?: string): Value {
+    return this.one('MatMulInteger', [a, b, aZeroPoint, bZeroPoint], {}, name);
   }
 
   /** The finished graph. Throws when no output was declared. */

@@ -8,7 +8,7 @@
  */
 
 /** ONNX TensorProto.DataType codes for the element types the builder supports. */
-export const ONNX_DTYPE = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
+export const ONNX_DTYPE = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
 export type ElemType = keyof typeof ONNX_DTYPE;
 
 const WIRE_VARINT = 0;

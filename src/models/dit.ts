@@ -17,6 +17,7 @@ import type { StateDict } from '../checkpoint/types.js';
 import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig } from './dit-config.js';
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { UsageError } from '../errors.js';
+import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, ditConfigFor, ditOutChannels } from './dit-config.js';
 export { ditParameterShapes } from './dit-shapes.js';
@@ -36,6 +37,15 @@ export interface DiTGraphOptions {
   readonly timestepType?: 'float32' | 'int64';
   /** A fixed batch size, or undefined for a symbolic batch dim "N". */
   readonly batch?: number;
+  /**
+   * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized when the
+   * graph is built (quantize.ts), activations quantized by ONNX Runtime at run time.
+   */
+  readonly dtype?: 'fp32' | 'q8';
+  /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
+  readonly q8KeepFp32?: readonly Q8LayerKind[];
+  /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */
+  readonly q8Blockwise?: readonly Q8LayerKind[];
 }
 
 const LN_EPS = 1e-6;
@@ -142,6 +152,9 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const T = h * h;
   const outC = ditOutChannels(config);
   const N = opts.batch ?? 'N';
+  const keepFp32 = new Set(opts.q8KeepFp32 ?? DEFAULT_Q8_FP32_LAYERS);
+  const blockwise = new Set(opts.q8Blockwise ?? DEFAULT_Q8_BLOCKWISE_LAYERS);
+  const quantized = (prefix: string) => opts.dtype === 'q8' && !keepFp32.has(q8LayerKind(prefix));
 
   const g = new GraphBuilder({ name: 'dit' });
   const x = g.input('x', 'float32', [N, C, S, S]);
@@ -180,6 +193,26 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
           },
         })
       : undefined;
+    if (quantized(prefix)) {
+      const byBlock = blockwise.has(q8LayerKind(prefix));
+      // Codes and scales are two initializers written one after the other: quantize once for both.
+      let memo: { codes: Int8Array | Uint8Array; scales: Float32Array } | undefined;
+      const weight = () => selectRows(w(`${prefix}.weight`));
+      const quantize = () => (memo ??= byBlock ? quantizeBlocks(weight(), n, inF, Q8_BLOCK_SIZE) : quantizeRows(weight(), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
+      const scales = () => {
+        const s = quantize().scales;
+        memo = undefined;
+        return s;
+      };
+      if (byBlock) {
+        const blocks = Math.ceil(inF / Q8_BLOCK_SIZE);
+        const codes = g.initializer(`${prefix}.weight${suffix}.q8b`, 'uint8', [n, blocks, Q8_BLOCK_SIZE], () => quantize().codes);
+        const opts = { K: inF, N: n, bits: 8, blockSize: Q8_BLOCK_SIZE, accuracyLevel: 4 };
+        return g.matMulNBits(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], scales), opts, bias);
+      }
+      const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
+      return g.dynamicQuantizeMatMul(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n], scales), undefined, bias);
+    }
     if (linearKind === 'gemm') {
       const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows });
       return g.gemm(x2d, weight, bias, { transB: true });

@@ -22,6 +22,8 @@ export interface DiTSessionOptions extends SessionOptions {
   readonly noCache?: boolean;
   /** Attention form; default: fused (com.microsoft.MultiHeadAttention) on every device. */
   readonly attention?: DiTGraphOptions['attention'];
+  /** Precision of the linear layers, default 'fp32' (see DiTGraphOptions.dtype). */
+  readonly dtype?: DiTGraphOptions['dtype'];
   /** Other graph choices (linear form, qkv layout), mostly for benchmarks. */
   readonly graph?: Omit<DiTGraphOptions, 'attention' | 'timestepType'>;
 }
@@ -43,7 +45,10 @@ export interface DiTSession {
 
 export async function createDiTSession(source: DiTModelSource, opts: DiTSessionOptions = {}): Promise<DiTSession> {
   const config = source.config;
-  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...opts.graph, timestepType: 'float32' };
+  // fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
+  const { dtype: graphDtype, ...graph } = opts.graph ?? {};
+  const dtype = opts.dtype ?? graphDtype ?? 'fp32';
+  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const t0 = performance.now();
   let built = false;

@@ -1,0 +1,208 @@
+/**
+ * DiT forward in fp32 and q8, same run: seconds per forward, G op/s, the matching single-matmul
+ * reference rate (fp32 Gemm for fp32, int8 DynamicQuantizeMatMul for q8, at the MLP's fc1 shape),
+ * peak RSS (one child process per dtype, so each has its own), q8's relative error against fp32
+ * on one forward with the same random weights and inputs, and both timed again alternating in one
+ * process (the fairer comparison on a shared machine). A table, then one JSON line.
+ *
+ *   npx tsx bench/dit-q8.ts [--model DiT-XL/2] [--image-size 256] [--batch 2] [--repeats 5] [--threads 2]
+ *                           [--keep embed,adaLN,final] [--profile]
+ *
+ * Random weights of the real shapes (runtime/bench.ts). --profile adds ONNX Runtime's kernel time by
+ * op type for q8 (one extra child).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeModel, GraphBuilder, saveModel } from '../src/graph/index.js';
+import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName } from '../src/models/dit.js';
+import { Q8_MAX_CODE, quantizeRows, type Q8LayerKind } from '../src/models/quantize.js';
+import { benchDiT, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
+import { createSession } from '../src/runtime/index.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+}
+const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
+const imageSize = Number(arg('--image-size', '256'));
+const batch = Number(arg('--batch', '2'));
+const repeats = Number(arg('--repeats', '5'));
+const threads = Number(arg('--threads', '2'));
+const keepArg = arg('--keep', '');
+const keep = keepArg === '' ? undefined : keepArg === 'none' ? [] : (keepArg.split(',') as Q8LayerKind[]);
+const config = ditConfigFor(model, { input_size: imageSize / 8 });
+const graphFor = (dtype: 'fp32' | 'q8'): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep ? { q8KeepFp32: keep } : {}) });
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** G op/s of one int8 DynamicQuantizeMatMul (m × k) · (k × n), median of `n` calls. */
+async function int8MatMulRate(m: number, k: number, n: number): Promise<number> {
+  const g = new GraphBuilder({ name: 'q8-matmul' });
+  const a = g.input('a', 'float32', [m, k]);
+  const w = Float32Array.from({ length: n * k }, (_, i) => Math.sin(i) * 0.03);
+  const q = quantizeRows(w, n, k, { maxCode: Q8_MAX_CODE, transpose: true });
+  g.output(g.dynamicQuantizeMatMul(a, g.initializer('w', 'int8', [k, n], q.codes), g.weight('s', [n], q.scales)), 'c');
+  const s = await createSession(encodeModel(g.finish()), { threads });
+  const feeds = { a: { type: 'float32' as const, data: Float32Array.from({ length: m * k }, (_, i) => Math.cos(i)), dims: [m, k] } };
+  await s.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    await s.run(feeds);
+    times.push((performance.now() - t0) / 1000);
+  }
+  await s.release();
+  return (2 * m * k * n) / median(times) / 1e9;
+}
+
+/** Both graphs on the same input; ‖q8 − fp32‖ / ‖fp32‖. */
+async function relativeError(): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-err-'));
+  try {
+    const S = config.input_size;
+    const x = Float32Array.from({ length: batch * config.in_channels * S * S }, (_, i) => Math.sin(i * 1.7));
+    const outs: Float32Array[] = [];
+    for (const dtype of ['fp32', 'q8'] as const) {
+      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
+      const s = await createSession(p, { threads });
+      const out = await s.run({
+        x: { type: 'float32', data: x, dims: [batch, config.in_channels, S, S] },
+        t: { type: 'float32', data: Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000), dims: [batch] },
+        y: { type: 'int64', data: BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes)), dims: [batch] },
+      });
+      outs.push(out.out!.data);
+      await s.release();
+      rmSync(p, { force: true });
+      rmSync(`${p}.data`, { force: true });
+    }
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < outs[0]!.length; i++) {
+      num += (outs[1]![i]! - outs[0]![i]!) ** 2;
+      den += outs[0]![i]! ** 2;
+    }
+    return Math.sqrt(num / den);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Kernel ms per forward by op type (ONNX Runtime profile, 3 runs after a warm-up). */
+async function profile(dtype: 'fp32' | 'q8'): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-prof-'));
+  try {
+    const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, 'model.onnx')).modelPath;
+    const s = await createSession(p, { threads, profileFilePrefix: path.join(dir, 'profile') });
+    const S = config.input_size;
+    const feeds = {
+      x: { type: 'float32' as const, data: new Float32Array(batch * config.in_channels * S * S).fill(0.1), dims: [batch, config.in_channels, S, S] },
+      t: { type: 'float32' as const, data: new Float32Array(batch).fill(500), dims: [batch] },
+      y: { type: 'int64' as const, data: new BigInt64Array(batch).fill(1n), dims: [batch] },
+    };
+    for (let i = 0; i < 4; i++) await s.run(feeds);
+    s.endProfiling();
+    await s.release();
+    const file = readdirSync(dir).find((f) => f.startsWith('profile'))!;
+    const events = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+    const byOp: Record<string, number> = {};
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const op = e.args?.op_name ?? '?';
+      byOp[op] = (byOp[op] ?? 0) + e.dur / 4 / 1e3;
+    }
+    return byOp;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Both sessions in one process, forwards alternating fp32, q8, fp32, …: on a shared machine, load
+ * from other processes then hits both alike (the per-dtype children give build time and RSS).
+ */
+async function interleaved(): Promise<Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-alt-'));
+  try {
+    const S = config.input_size;
+    const feeds = {
+      x: { type: 'float32' as const, data: Float32Array.from({ length: batch * config.in_channels * S * S }, (_, i) => Math.sin(i * 1.7)), dims: [batch, config.in_channels, S, S] },
+      t: { type: 'float32' as const, data: Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000), dims: [batch] },
+      y: { type: 'int64' as const, data: BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes)), dims: [batch] },
+    };
+    const sessions = [];
+    for (const dtype of ['fp32', 'q8'] as const) {
+      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
+      const s = await createSession(p, { threads });
+      await s.run(feeds); // warm-up: arena and memory plan
+      sessions.push({ dtype, s, wall: [] as number[], cpu: [] as number[] });
+    }
+    for (let r = 0; r < repeats; r++) {
+      for (const e of sessions) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await e.s.run(feeds);
+        e.wall.push((performance.now() - t0) / 1000);
+        const c = process.cpuUsage(c0);
+        e.cpu.push((c.user + c.system) / 1e6);
+      }
+    }
+    for (const e of sessions) await e.s.release();
+    return Object.fromEntries(sessions.map((e) => [e.dtype, { wall: e.wall, cpu: e.cpu }])) as Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Child { kind: 'time' | 'error' | 'profile' | 'interleaved'; dtype: 'fp32' | 'q8' }
+
+if (process.argv.includes('--child')) {
+  const c = JSON.parse(arg('--child', '{}')) as Child;
+  if (c.kind === 'time') {
+    const r = await benchDiT({ config, model, batch, repeats, threads, graph: graphFor(c.dtype) });
+    const int8 = c.dtype === 'q8' ? await int8MatMulRate(...r.matmul_shape) : undefined;
+    process.stdout.write(JSON.stringify({ ...r, int8_matmul_gops_per_s: int8, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+  } else if (c.kind === 'interleaved') {
+    process.stdout.write(JSON.stringify(await interleaved()) + '\n');
+  } else if (c.kind === 'error') {
+    process.stdout.write(JSON.stringify({ rel_err: await relativeError() }) + '\n');
+  } else {
+    process.stdout.write(JSON.stringify(await profile(c.dtype)) + '\n');
+  }
+} else {
+  const self = fileURLToPath(import.meta.url);
+  const child = (c: Child): unknown => {
+    const out = execFileSync(process.execPath, [...process.execArgv, self, ...process.argv.slice(2), '--child', JSON.stringify(c)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return JSON.parse(out.trim().split('\n').pop()!);
+  };
+  const results: Record<string, BenchResult & { int8_matmul_gops_per_s?: number }> = {};
+  for (const dtype of ['fp32', 'q8'] as const) {
+    results[dtype] = child({ kind: 'time', dtype }) as BenchResult;
+    process.stderr.write(`${dtype}: ${results[dtype]!.seconds_per_forward.toFixed(3)} s\n`);
+  }
+  const { rel_err } = child({ kind: 'error', dtype: 'q8' }) as { rel_err: number };
+  const alt = child({ kind: 'interleaved', dtype: 'q8' }) as Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>;
+  const prof = process.argv.includes('--profile') ? { fp32: child({ kind: 'profile', dtype: 'fp32' }), q8: child({ kind: 'profile', dtype: 'q8' }) } as Record<string, Record<string, number>> : undefined;
+
+  console.log(`${model} ${imageSize}px batch ${batch}, ${threads} threads, ${results.fp32!.gops_per_forward.toFixed(1)} G op per forward, median of ${repeats}; q8 keeps fp32: ${(keep ?? ['default']).join(', ') || 'nothing'}`);
+  console.log('dtype  s/fwd   G op/s  reference G op/s (kind)     cpu s/fwd  build s  peak RSS MB  rel err vs fp32');
+  for (const [dtype, r] of Object.entries(results)) {
+    const ref = dtype === 'q8' ? `${r.int8_matmul_gops_per_s!.toFixed(0)} (int8 DynQuantMatMul)` : `${r.matmul_gflops_per_s.toFixed(0)} (fp32 MatMul)`;
+    console.log(`${dtype.padEnd(6)} ${r.seconds_per_forward.toFixed(3)}  ${r.gflops_per_s.toFixed(0).padStart(6)}  ${ref.padEnd(27)} ${r.cpu_seconds_per_forward.toFixed(3).padStart(9)}  ${r.build_s.toFixed(1).padStart(7)}  ${r.peak_rss_mb.toFixed(0).padStart(11)}  ${dtype === 'q8' ? rel_err.toExponential(2) : '—'}`);
+  }
+  console.log(`q8 speed-up: ×${(results.fp32!.seconds_per_forward / results.q8!.seconds_per_forward).toFixed(2)} wall, ×${(results.fp32!.cpu_seconds_per_forward / results.q8!.cpu_seconds_per_forward).toFixed(2)} CPU time (separate processes)`);
+  const m = (k: 'fp32' | 'q8', f: 'wall' | 'cpu') => median(alt[k][f]);
+  console.log(`interleaved in one process (median of ${repeats}): fp32 ${m('fp32', 'wall').toFixed(3)} s (cpu ${m('fp32', 'cpu').toFixed(3)} s), q8 ${m('q8', 'wall').toFixed(3)} s (cpu ${m('q8', 'cpu').toFixed(3)} s): ×${(m('fp32', 'wall') / m('q8', 'wall')).toFixed(2)} wall, ×${(m('fp32', 'cpu') / m('q8', 'cpu')).toFixed(2)} CPU time`);
+  if (prof) {
+    console.log('kernel ms per forward by op (ORT profile)');
+    const ops = [...new Set([...Object.keys(prof.fp32!), ...Object.keys(prof.q8!)])].sort((a, b) => (prof.q8![b] ?? 0) - (prof.q8![a] ?? 0));
+    for (const op of ops) console.log(`  ${op.padEnd(28)} fp32 ${(prof.fp32![op] ?? 0).toFixed(1).padStart(8)}  q8 ${(prof.q8![op] ?? 0).toFixed(1).padStart(8)}`);
+  }
+  console.log(JSON.stringify({ bench: 'dit-q8', model, image_size: imageSize, batch, threads, keep_fp32: keep ?? null, results, interleaved: alt, q8_rel_err: rel_err, profile: prof ?? null }));
+}
