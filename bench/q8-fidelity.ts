@@ -10,7 +10,6 @@
  * - images (embedded model only, pixel space): DDIM (η = 0) with CFG 4, the same seeds; PSNR of each
  *   image against fp32's, both clamped to [−1, 1] (peak-to-peak 2), mean and worst.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMBEDDED_MODEL_DIR } from '../src/assets.js';
@@ -28,7 +27,7 @@ function arg(name: string, dflt: string): string {
   return i >= 0 ? process.argv[i + 1]! : dflt;
 }
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tinyDir = arg('--tiny', [path.join(root, 'test/fixtures/dit-tiny'), path.join(root, '../shared/fixtures/dit-tiny')].find((d) => fs.existsSync(d)) ?? '');
+const tinyDir = arg('--tiny', path.join(root, 'test/fixtures/dit-tiny'));
 const imageCount = Number(arg('--images', '16'));
 const steps = Number(arg('--steps', '50'));
 const threads = Number(arg('--threads', '2'));
