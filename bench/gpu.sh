@@ -16,7 +16,7 @@
 #   DIT_GPU_BENCH     full (default) | small
 #   DIT_FIXTURES      folder holding dit-tiny/ (default: test/fixtures, which travels with the tree)
 #   DIT_BENCH_DTYPES  dit bench precisions (default "fp32 fp16"); a non-fp32 one runs only when
-#                     `dit bench --help` offers --dtype, and is reported as skipped otherwise
+#                     `dit bench --help` lists it under --dtype, and is reported as skipped otherwise
 #   DIT_GPU_BUDGET_S  seconds for all steps (default 450 full, 300 small): a step that would start
 #                     later is skipped, and each step's timeout is cut to what is left
 #   DIT_OFFICIAL_MODELS_PY  the official models.py (scripts/gpu-run.sh sets it from the kit)
@@ -92,16 +92,17 @@ else
 fi
 
 # (a)
-has_dtype=$("${dit[@]}" bench --help 2>/dev/null | grep -c -- '--dtype')
+# The precisions `dit bench` offers, from its help: "--dtype <fp32|q8>" → " fp32 q8 ".
+offered=" $("${dit[@]}" bench --help 2>/dev/null | grep -o -- '--dtype <[^>]*>' | sed 's/.*<\(.*\)>/\1/' | tr '|' ' ') "
 for dtype in $dtypes; do
   for b in $batches; do
     name=bench-webgpu-$dtype-b$b
     if [ "$dtype" = fp32 ]; then
       step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json
-    elif [ "$has_dtype" -gt 0 ]; then
+    elif [[ "$offered" == *" $dtype "* ]]; then
       step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json --dtype "$dtype"
     else
-      skip "$name" "dit bench has no --dtype flag yet"
+      skip "$name" "dit bench does not offer --dtype $dtype yet"
     fi
   done
 done

@@ -13,12 +13,12 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_ATTENTION_FORMS, DIT_VARIANTS, ditConfigFor, type DiTAttentionForm, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
-import { DEVICE_NAMES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
+import { DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
 export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';
@@ -32,6 +32,9 @@ export const MAX_IMAGES = 256;
 export const MAX_SEED = 2n ** 64n - 1n;
 export const MAX_THREADS = 1024;
 export const DEFAULT_DEVICE: Device = 'cpu';
+/** fp32 everywhere: the precision that gives the official code's images for a seed. */
+export const DEFAULT_DTYPE: DiTDtype = 'fp32';
+export { DIT_DTYPES as DTYPES, type DiTDtype } from './models/dit-config.js';
 
 /** What to load. All optional: nothing given means the embedded Fashion-MNIST model on the CPU. */
 export interface UserLoadOptions {
@@ -49,6 +52,8 @@ export interface UserLoadOptions {
   device?: string;
   /** CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core). */
   threads?: number | string;
+  /** DiT precision: "fp32" (default; the official code's numbers) or "q8" (int8 linears, CPU). */
+  dtype?: string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
   /** Where downloaded weights and compiled models live (default ~/.cache/dit-ts, or $DIT_CACHE_DIR). */
@@ -64,6 +69,7 @@ export interface ResolvedLoadOptions {
   readonly numClasses: number | undefined;
   readonly device: Device;
   readonly threads: number | undefined;
+  readonly dtype: DiTDtype;
   readonly noCache: boolean;
   readonly cacheDir: string | undefined;
 }
@@ -174,12 +180,23 @@ function variantOf(name: string): DiTVariantName {
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
 const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
 
+/** The DiT precision, and whether the device runs it (q8's int8 kernels are CPU kernels). */
+function dtypeFor(value: string | undefined, device: Device): DiTDtype {
+  const dtype = oneOf('--dtype', value ?? DEFAULT_DTYPE, DIT_DTYPES);
+  const devices: readonly Device[] = DTYPE_DEVICES[dtype];
+  if (!devices.includes(device)) {
+    throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]} or --dtype fp32`);
+  }
+  return dtype;
+}
+
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
   const model = user.model === undefined ? undefined : variantOf(user.model);
   const imageSize = user.imageSize === undefined ? undefined : imageSizeOf(user.imageSize);
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, 1_000_000);
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
+  const dtype = dtypeFor(user.dtype, device);
   return Object.freeze({
     model,
     ckpt: user.ckpt,
@@ -189,6 +206,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
     numClasses,
     device,
     threads,
+    dtype,
     noCache: user.noCache ?? false,
     cacheDir: user.cacheDir,
   });
@@ -328,7 +346,7 @@ export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as Attent
 export { GRAPH_OPTIMIZATION_LEVELS };
 
 /** `dit bench`: a named variant's forward pass with random weights. */
-export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'device' | 'threads'> {
+export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype'> {
   /** Images per forward (2 = one image with guidance). */
   batch?: number | string;
   attention?: string;
@@ -337,7 +355,7 @@ export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'image
   optLevel?: string;
 }
 
-export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads'> {
+export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'dtype'> {
   readonly model: DiTVariantName;
   readonly config: DiTConfig;
   readonly batch: number;
@@ -354,6 +372,7 @@ export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchO
     imageSize: user.imageSize ?? BENCH_DEFAULTS.imageSize,
     device: user.device,
     threads: user.threads,
+    dtype: user.dtype,
   });
   const model = load.model!;
   const size = load.imageSize!;
@@ -370,6 +389,7 @@ export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchO
     config: ditConfigFor(model, { input_size: size / pixelsPerCell(base) }),
     device: load.device,
     threads: load.threads,
+    dtype: load.dtype,
     batch: intInRange('--batch', user.batch ?? BENCH_DEFAULTS.batch, 1, 1024, ' (2 = one image with guidance)'),
     attention: oneOf('--attention', user.attention ?? BENCH_DEFAULTS.attention, DIT_ATTENTION_FORMS),
     repeats: intInRange('--repeats', user.repeats ?? BENCH_DEFAULTS.repeats, 1, 1000),

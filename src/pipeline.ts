@@ -24,7 +24,7 @@ import {
 import { FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource, type ModelSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
-import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig } from './models/dit-config.js';
+import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype } from './models/dit-config.js';
 import { vaeUpscale } from './models/vae-config.js';
 import { createDiTSession, type DiTSession, type VaeSession } from './runtime/index.js';
 import { createTorchGenerator } from './diffusion/random.js';
@@ -78,6 +78,8 @@ export interface ModelInfo {
   readonly vae: string | undefined;
   /** False only for a latent model loaded with `vae: "none"`: generate() then returns latents alone. */
   readonly makesImages: boolean;
+  /** The DiT's precision: fp32 gives the official code's numbers; q8 comes close (README table). */
+  readonly dtype: DiTDtype;
 }
 
 export interface Pipeline {
@@ -156,7 +158,7 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
   let dit: DiTSession | undefined;
   try {
     onPhase?.('building model');
-    dit = await createDiTSession(ckpt, opts);
+    dit = await createDiTSession(ckpt, { ...opts, dtype: load.dtype });
     if (vaePath === undefined) return { dit, vae: undefined };
     onPhase?.('building VAE');
     return { dit, vae: await openVaeSession(vaePath, opts) };
@@ -213,6 +215,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
     defaults,
     vae: vaePath,
     makesImages: !isLatentDiT(config) || vaeConfig !== undefined,
+    dtype: load.dtype,
   };
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, defaults);
 

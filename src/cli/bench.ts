@@ -4,7 +4,7 @@ import { ATTENTION_FORMS, BENCH_DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, resolveBenc
 import { benchDiT, type BenchResult } from '../runtime/bench.js';
 import { addFlags, flag, type LoadFlags } from './flags.js';
 
-interface BenchFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'device' | 'threads'> {
+interface BenchFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype'> {
   batch?: string;
   attention?: string;
   repeats?: string;
@@ -38,6 +38,7 @@ export function register(program: Command): void {
     .addOption(flag('device'))
     .option('--attention <form>', `${ATTENTION_FORMS.join(' | ')} (fused: one com.microsoft.MultiHeadAttention node)`, BENCH_DEFAULTS.attention)
     .addOption(flag('threads'))
+    .addOption(flag('dtype'))
     .option('--repeats <n>', 'timed forwards after one warm-up', String(BENCH_DEFAULTS.repeats))
     .option('--opt-level <level>', `graph optimisation: ${GRAPH_OPTIMIZATION_LEVELS.join(' | ')}`, BENCH_DEFAULTS.optLevel)
     .addOption(flag('json'))
@@ -51,7 +52,7 @@ export function register(program: Command): void {
         device: o.device,
         threads: o.threads,
         graphOptimizationLevel: o.graphOptimizationLevel,
-        graph: { attention: o.attention },
+        graph: { attention: o.attention, dtype: o.dtype },
       });
       if (!f.json) process.stdout.write(`${table(result)}\n`);
       process.stdout.write(`${JSON.stringify(result)}\n`);

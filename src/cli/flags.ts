@@ -7,7 +7,9 @@ import { Option, type Command } from 'commander';
 import { DIT_VARIANTS } from '../models/dit-config.js';
 import {
   DEFAULT_DEVICE,
+  DEFAULT_DTYPE,
   DEVICES,
+  DTYPES,
   GUIDANCE_FORMS,
   MAX_SAMPLING_STEPS,
   SAMPLERS,
@@ -28,6 +30,7 @@ const LOAD_FLAGS = {
   numClasses: ['--num-classes <n>', 'number of classes (checked against the checkpoint)'],
   device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
+  dtype: [`--dtype <${DTYPES.join('|')}>`, "DiT precision: fp32 (the official code's numbers) or q8 (int8 linear layers, CPU only; close to fp32, not the same images)", DEFAULT_DTYPE],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
   cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR or ~/.cache/dit-ts)'],
 } as const satisfies Record<keyof UserLoadOptions, FlagSpec>;

@@ -56,7 +56,7 @@ export function register(program: Command): void {
       if (!flags.quiet) {
         const t = result.timings;
         process.stderr.write(
-          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)}\n`,
+          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)} · dtype ${pipeline.info.dtype}\n`,
         );
       }
       process.stdout.write(`${result.png ? flags.out : flags.saveLatents}\n`);

@@ -101,3 +101,10 @@ export function pixelsPerCell(c: Pick<DiTConfig, 'in_channels'>): number {
 /** How the DiT graph computes attention: com.microsoft.MultiHeadAttention (fused) or MatMul/Softmax (plain). */
 export const DIT_ATTENTION_FORMS = ['fused', 'plain'] as const;
 export type DiTAttentionForm = (typeof DIT_ATTENTION_FORMS)[number];
+
+/**
+ * Precisions of the DiT graph, by transformers.js's names: fp32 (exact: the official code's numbers)
+ * and q8 (int8 linear layers on ONNX Runtime's CPU kernels; see models/quantize.ts).
+ */
+export const DIT_DTYPES = ['fp32', 'q8'] as const;
+export type DiTDtype = (typeof DIT_DTYPES)[number];

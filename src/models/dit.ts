@@ -14,7 +14,7 @@
  */
 import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
 import type { StateDict } from '../checkpoint/types.js';
-import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig } from './dit-config.js';
+import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig, type DiTDtype } from './dit-config.js';
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
@@ -41,7 +41,7 @@ export interface DiTGraphOptions {
    * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized when the
    * graph is built (quantize.ts), activations quantized by ONNX Runtime at run time.
    */
-  readonly dtype?: 'fp32' | 'q8';
+  readonly dtype?: DiTDtype;
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
   /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */

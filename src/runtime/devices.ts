@@ -2,6 +2,8 @@
  * The devices a user can name and the ONNX Runtime execution provider each one needs. Apart from
  * session.ts so that option validation can list them without loading onnxruntime-node.
  */
+import type { DiTDtype } from '../models/dit-config.js';
+
 export const DEVICE_PROVIDERS = Object.freeze({
   cpu: 'cpu',
   webgpu: 'webgpu',
@@ -16,6 +18,15 @@ export const DEVICE_NAMES: readonly Device[] = Object.freeze(Object.keys(DEVICE_
 /** ONNX Runtime's graph optimisation levels, by its names. */
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+
+/**
+ * The devices each DiT precision runs on: q8's DynamicQuantizeMatMul is an ONNX Runtime CPU kernel
+ * (the WebGPU provider has none), so q8 is CPU-only.
+ */
+export const DTYPE_DEVICES = Object.freeze({
+  fp32: DEVICE_NAMES,
+  q8: Object.freeze(['cpu'] as Device[]),
+} as const satisfies Record<DiTDtype, readonly Device[]>);
 
 export function isDevice(name: string): name is Device {
   return Object.hasOwn(DEVICE_PROVIDERS, name);

@@ -32,3 +32,17 @@ describe('dit bench', () => {
     expect(await runCli(['bench', '--batch', '0'])).toMatchObject({ code: 2, stderr: 'dit: --batch "0" is out of range: must be an integer in 1..1024 (2 = one image with guidance)\n' });
   });
 });
+
+describe('dit bench --dtype', () => {
+  it('times the q8 graph and says so in its JSON line; q8 on webgpu is refused', async () => {
+    const r = await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '64', '--repeats', '1', '--dtype', 'q8', '--json']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(json.graph).toMatchObject({ attention: 'fused', dtype: 'q8' });
+    expect(json.seconds_per_forward).toBeGreaterThan(0);
+    expect(await runCli(['bench', '--dtype', 'q8', '--device', 'webgpu'])).toMatchObject({
+      code: 2,
+      stderr: 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu or --dtype fp32\n',
+    });
+  });
+});

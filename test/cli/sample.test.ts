@@ -27,6 +27,32 @@ describe('dit sample on an official-layout checkpoint', () => {
   });
 });
 
+describe('dit sample --dtype', () => {
+  it('q8 samples the official case close to the reference, and says which dtype it used', async () => {
+    const out = path.join(tmp(), 'out.npy');
+    const r = await runCli([
+      'sample', '--ckpt', path.join(tiny, 'model.pt'), '--class-labels', '3,7', '--cfg-scale', '4',
+      '--num-sampling-steps', '10', '--seed', '0', '--vae', 'none', '--save-latents', out, '--no-cache', '--dtype', 'q8',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8$/);
+    const err = relativeError(readNpy(out).data as Float32Array, readNpy(path.join(tiny, 'sample0.npy')).data as Float32Array);
+    // q8 is not the official computation: measured 1e-3 here; fp32 reaches < 1e-4 (above).
+    console.log("Q8ERR", err);
+    expect(err).toBeGreaterThan(1e-5);
+    expect(err).toBeLessThan(1e-2);
+  });
+
+  it.each([
+    [['--dtype', 'q4'], 'dit: --dtype "q4" is not supported: must be one of fp32, q8'],
+    [['--dtype', 'q8', '--device', 'webgpu'], 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu or --dtype fp32'],
+  ])('%j is refused before loading, in one line', async (flags, message) => {
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--save-latents', path.join(tmp(), 'x.npy'), ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${message}\n`);
+  });
+});
+
 describe('dit sample: user errors give one line and exit code 2, before any work', () => {
   const base = ['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--quiet', '--no-cache'];
   it.each([

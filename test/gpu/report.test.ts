@@ -76,7 +76,7 @@ describe('bench/gpu-report.mjs', () => {
       'nvidia-smi': { out: 'NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB\n' },
       'bench-webgpu-fp32-b2': { out: bench(2, 0.03), err: dawn },
       'bench-webgpu-fp32-b8': { out: `a table row\n${bench(8, 0.075)}`, err: dawn },
-      'bench-webgpu-fp16-b2': { skipped: 'dit bench has no --dtype flag yet' },
+      'bench-webgpu-fp16-b2': { skipped: 'dit bench does not offer --dtype fp16 yet' },
       torch: { out: `${JSON.stringify(torch)}\n` },
       'sample-ddpm': { cmd: 'dit sample --sampler ddpm --num-sampling-steps 250', wall: 12.34, err: 'sampling\nload 1 min 2 s · sample 6.5 s (250 steps, 26 ms/step) · decode 45 ms\n' },
     });
@@ -92,7 +92,7 @@ describe('bench/gpu-report.mjs', () => {
     expect(r.json.webgpu_bench.map((b: { dtype: string; batch: number }) => `${b.dtype}-${b.batch}`)).toEqual(['fp32-2', 'fp32-8', 'fp16-2']);
     expect(r.table).toContain(`| dit-ts WebGPU fp32 | 8 | 75.0 ms | ${(gops(8) / 0.075 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
     expect(r.table).toContain(`| PyTorch cuda bf16 | 8 | 40.0 ms | ${(gops(8) / 0.04 / 1000).toFixed(1)} T op/s | rel. err. to fp32 1.0e-3 |`);
-    expect(r.table).toContain('| dit-ts WebGPU fp16 | 2 | skipped: dit bench has no --dtype flag yet |');
+    expect(r.table).toContain('| dit-ts WebGPU fp16 | 2 | skipped: dit bench does not offer --dtype fp16 yet |');
     expect(r.table).toContain('WebGPU b8 / PyTorch bf16 b8 = 1.88 (goal ≤ 2); ahead of PyTorch fp32: true; 250-step DDPM image 12.3 s (goal ≤ 15).');
   });
 

@@ -117,6 +117,7 @@ export function createFakePipeline(): FakePipeline {
       defaults: FAKE_DEFAULTS,
       vae: undefined,
       makesImages: true,
+      dtype: 'fp32',
     },
     load: resolveLoadOptions({}),
     resolve,
