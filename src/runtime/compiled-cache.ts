@@ -166,7 +166,7 @@ function describeFiles(dir: string): Record<string, { size: number; crc32: numbe
 
 /** What is wrong with an entry's files against its record, or undefined when they match. */
 function checkEntry(dir: string, meta: EntryMeta): string | undefined {
-  if (!meta.files) return 'no record of its files';
+  if (!meta.files || Object.values(meta.files).some((f) => typeof f?.size !== 'number' || typeof f?.crc32 !== 'number')) return 'no record of its files';
   const names = readdirSync(dir).filter((n) => n !== META).sort();
   const recorded = Object.keys(meta.files).sort();
   if (names.join('/') !== recorded.join('/')) return `files ${names.join(', ')} instead of ${recorded.join(', ')}`;
