@@ -15,6 +15,7 @@ import { benchDiT, type BenchResult } from '../src/runtime/bench.js';
 import { ditConfigFor, type DiTVariantName } from '../src/models/dit.js';
 import type { DiTGraphOptions } from '../src/models/dit.js';
 import type { GraphOptimizationLevel } from '../src/runtime/index.js';
+import { arg } from './args.js';
 
 interface Variant {
   label: string;
@@ -38,10 +39,6 @@ const VARIANTS: Variant[] = [
   { label: 'plain attention + matmul', graph: { attention: 'plain', linear: 'matmul' } },
 ];
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 
 const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
 const imageSize = Number(arg('--image-size', '256'));

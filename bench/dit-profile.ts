@@ -10,11 +10,8 @@ import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTVariantName } from '../src/models/dit.js';
 import { randomDiTWeights } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
+import { arg } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
 const batch = Number(arg('--batch', '2'));
 const config = ditConfigFor(model, { input_size: Number(arg('--image-size', '256')) / 8 });

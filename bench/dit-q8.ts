@@ -21,11 +21,8 @@ import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName 
 import { Q8_MAX_CODE, quantizeRows, type Q8LayerKind } from '../src/models/quantize.js';
 import { benchDiT, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
+import { arg } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
 const imageSize = Number(arg('--image-size', '256'));
 const batch = Number(arg('--batch', '2'));

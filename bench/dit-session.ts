@@ -14,11 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { ditConfigFor, type DiTVariantName } from '../src/models/dit.js';
 import { randomDiTWeights } from '../src/runtime/bench.js';
 import { createDiTSession } from '../src/runtime/index.js';
+import { arg } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
 const batch = Number(arg('--batch', '2'));
 const threads = Number(arg('--threads', '2'));

@@ -13,11 +13,8 @@
 import { encodeModel, GraphBuilder, type Value } from '../src/graph/index.js';
 import { quantizeBlocks, quantizeRows } from '../src/models/quantize.js';
 import { createSession, type Session } from '../src/runtime/index.js';
+import { arg } from './args.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const threadList = arg('--threads', '2,1').split(',').map(Number);
 const rounds = Number(arg('--rounds', '9'));
 const tokens = Number(arg('--tokens', '512'));

@@ -21,11 +21,9 @@ import { SAMPLER_FUNCTIONS } from '../src/diffusion/samplers/index.js';
 import { ditOutChannels } from '../src/models/dit.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, type Q8LayerKind } from '../src/models/quantize.js';
 import { createDiTSession, type DiTSession } from '../src/runtime/index.js';
+import { arg } from './args.js';
+import { relativeError } from '../test/helpers/compare.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tinyDir = arg('--tiny', path.join(root, 'test/fixtures/dit-tiny'));
 const imageCount = Number(arg('--images', '16'));
@@ -44,16 +42,6 @@ const VARIANTS: Array<{ label: string; q8?: boolean; keep?: readonly Q8LayerKind
   { label: 'q8 all; adaLN+embed+final blockwise', keep: [], blockwise: ['embed', 'adaLN', 'final'] },
   { label: 'q8 fp32: embed+final; adaLN+fc2 blockwise', keep: ['embed', 'final'], blockwise: ['adaLN', 'fc2'] },
 ];
-
-function relErr(a: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (a[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function psnr(a: Float32Array, b: Float32Array): number {
   const c = (v: number) => Math.max(-1, Math.min(1, v));
@@ -125,7 +113,7 @@ for (const m of models) {
           refF = f;
           refI = im;
         }
-        const errs = f.map((o, i) => relErr(o, refF[i]!));
+        const errs = f.map((o, i) => relativeError(o, refF[i]!));
         const ps = im.map((o, i) => psnr(o, refI[i]!));
         rows.push({
           model: m.name,

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { loadDiTCheckpoint } from '../src/checkpoint/index.js';
 import { ditConfigFor, type DiTVariantName } from '../src/models/dit-config.js';
 import { syntheticDiT, writeSafetensors, writeSyntheticTorch } from '../test/helpers/checkpoint-writers.js';
+import { arg } from './args.js';
 
 interface ChildResult {
   format: string;
@@ -30,10 +31,6 @@ interface ChildResult {
   checksum: number; // sum of each tensor's last value: proves the data was read
 }
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 
 /** Child: load, read every tensor (keeping them or not), report peak RSS. */
 function child(file: string, mode: 'keep' | 'stream'): void {
