@@ -16,9 +16,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeModel, GraphBuilder, saveModel } from '../src/graph/index.js';
+import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName } from '../src/models/dit.js';
-import { Q8_MAX_CODE, quantizeRows, type Q8LayerKind } from '../src/models/quantize.js';
+import type { Q8LayerKind } from '../src/models/quantize.js';
 import { benchDiT, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
@@ -37,26 +37,6 @@ function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** G op/s of one int8 DynamicQuantizeMatMul (m × k) · (k × n), median of `n` calls. */
-async function int8MatMulRate(m: number, k: number, n: number): Promise<number> {
-  const g = new GraphBuilder({ name: 'q8-matmul' });
-  const a = g.input('a', 'float32', [m, k]);
-  const w = Float32Array.from({ length: n * k }, (_, i) => Math.sin(i) * 0.03);
-  const q = quantizeRows(w, n, k, { maxCode: Q8_MAX_CODE, transpose: true });
-  g.output(g.dynamicQuantizeMatMul(a, g.initializer('w', 'int8', [k, n], q.codes), g.weight('s', [n], q.scales)), 'c');
-  const s = await createSession(encodeModel(g.finish()), { threads });
-  const feeds = { a: { type: 'float32' as const, data: Float32Array.from({ length: m * k }, (_, i) => Math.cos(i)), dims: [m, k] } };
-  await s.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const t0 = performance.now();
-    await s.run(feeds);
-    times.push((performance.now() - t0) / 1000);
-  }
-  await s.release();
-  return (2 * m * k * n) / median(times) / 1e9;
 }
 
 /** Both graphs on the same input; ‖q8 − fp32‖ / ‖fp32‖. */
@@ -163,8 +143,7 @@ if (process.argv.includes('--child')) {
   const c = JSON.parse(arg('--child', '{}')) as Child;
   if (c.kind === 'time') {
     const r = await benchDiT({ config, model, batch, repeats, threads, graph: graphFor(c.dtype) });
-    const int8 = c.dtype === 'q8' ? await int8MatMulRate(...r.matmul_shape) : undefined;
-    process.stdout.write(JSON.stringify({ ...r, int8_matmul_gops_per_s: int8, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }) + '\n');
+    process.stdout.write(JSON.stringify({ ...r, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }) + '\n');
   } else if (c.kind === 'interleaved') {
     process.stdout.write(JSON.stringify(await interleaved()) + '\n');
   } else if (c.kind === 'error') {
@@ -178,7 +157,7 @@ if (process.argv.includes('--child')) {
     const out = execFileSync(process.execPath, [...process.execArgv, self, ...process.argv.slice(2), '--child', JSON.stringify(c)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     return JSON.parse(out.trim().split('\n').pop()!);
   };
-  const results: Record<string, BenchResult & { int8_matmul_gops_per_s?: number }> = {};
+  const results: Record<string, BenchResult> = {};
   for (const dtype of ['fp32', 'q8'] as const) {
     results[dtype] = child({ kind: 'time', dtype }) as BenchResult;
     process.stderr.write(`${dtype}: ${results[dtype]!.seconds_per_forward.toFixed(3)} s\n`);
@@ -190,7 +169,7 @@ if (process.argv.includes('--child')) {
   console.log(`${model} ${imageSize}px batch ${batch}, ${threads} threads, ${results.fp32!.gops_per_forward.toFixed(1)} G op per forward, median of ${repeats}; q8 keeps fp32: ${(keep ?? ['default']).join(', ') || 'nothing'}`);
   console.log('dtype  s/fwd   G op/s  reference G op/s (kind)     cpu s/fwd  build s  peak RSS MB  rel err vs fp32');
   for (const [dtype, r] of Object.entries(results)) {
-    const ref = dtype === 'q8' ? `${r.int8_matmul_gops_per_s!.toFixed(0)} (int8 DynQuantMatMul)` : `${r.matmul_gflops_per_s.toFixed(0)} (fp32 MatMul)`;
+    const ref = `${r.matmul_gflops_per_s.toFixed(0)} (${r.matmul_dtype === 'q8' ? 'int8 DynamicQuantizeMatMul' : 'fp32 MatMul'})`;
     console.log(`${dtype.padEnd(6)} ${r.seconds_per_forward.toFixed(3)}  ${r.gflops_per_s.toFixed(0).padStart(6)}  ${ref.padEnd(27)} ${r.cpu_seconds_per_forward.toFixed(3).padStart(9)}  ${r.build_s.toFixed(1).padStart(7)}  ${r.peak_rss_mb.toFixed(0).padStart(11)}  ${dtype === 'q8' ? rel_err.toExponential(2) : '—'}`);
   }
   console.log(`q8 speed-up: ×${(results.fp32!.seconds_per_forward / results.q8!.seconds_per_forward).toFixed(2)} wall, ×${(results.fp32!.cpu_seconds_per_forward / results.q8!.cpu_seconds_per_forward).toFixed(2)} CPU time (separate processes)`);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeModel, GraphBuilder, saveModel } from '../graph/index.js';
 import { buildDiTGraph, ditForwardOps, ditParameterShapes, type DiTConfig, type DiTGraphOptions } from '../models/dit.js';
-import { ditMlpWidth, pixelsPerCell } from '../models/dit-config.js';
+import { ditMlpWidth, pixelsPerCell, type DiTDtype } from '../models/dit-config.js';
+import { Q8_MAX_CODE, quantizeRows } from '../models/quantize.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
 
 export interface BenchOptions extends SessionOptions {
@@ -36,6 +37,8 @@ export interface BenchResult {
   readonly gflops_per_s: number; // effective, multiply-add = 2
   readonly matmul_shape: [number, number, number];
   readonly matmul_gflops_per_s: number;
+  /** The reference's precision: the model's (fp32 MatMul, or int8 DynamicQuantizeMatMul for q8). */
+  readonly matmul_dtype: DiTDtype;
   readonly ratio_to_matmul: number;
   /** Process CPU seconds per forward (median) and the same ratio on CPU time: with threads = 1 these do not depend on other load. */
   readonly cpu_seconds_per_forward: number;
@@ -98,11 +101,22 @@ async function timeRuns(repeats: number, once: () => Promise<unknown>, cpu: numb
   return times;
 }
 
-/** A session computing one (m × k) · (k × n) MatMul against a constant weight: the hardware reference. */
-async function matMulRunner(m: number, k: number, n: number, opts: SessionOptions): Promise<{ run: () => Promise<unknown>; release: () => Promise<void> }> {
+/**
+ * A session computing one (m × k) · (k × n) product against a constant weight: the hardware
+ * reference, in the precision the model's linears use (fp32 MatMul, or for q8 the int8
+ * DynamicQuantizeMatMul with per-column weight codes).
+ */
+async function matMulRunner(m: number, k: number, n: number, dtype: DiTDtype, opts: SessionOptions): Promise<{ run: () => Promise<unknown>; release: () => Promise<void> }> {
   const g = new GraphBuilder({ name: 'matmul' });
   const a = g.input('a', 'float32', [m, k]);
-  g.output(g.matMul(a, g.weight('b', [k, n], randomTensor(k * n, 7, 0.05))), 'c');
+  const w = randomTensor(k * n, 7, 0.05);
+  if (dtype === 'q8') {
+    // The random values read as (n, k) rows, one scale per output column, codes laid out (k, n).
+    const q = quantizeRows(w, n, k, { maxCode: Q8_MAX_CODE, transpose: true });
+    g.output(g.dynamicQuantizeMatMul(a, g.initializer('b', 'int8', [k, n], q.codes), g.weight('b_scale', [n], q.scales)), 'c');
+  } else {
+    g.output(g.matMul(a, g.weight('b', [k, n], w)), 'c');
+  }
   const s = await createSession(encodeModel(g.finish()), opts);
   const x = randomTensor(m * k, 3, 1);
   return { run: () => s.run({ a: { type: 'float32', data: x, dims: [m, k] } }), release: () => s.release() };
@@ -134,7 +148,7 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
     // The MLP's first matmul: tokens of the whole batch × hidden → MLP width.
     const T = (S / config.patch_size) ** 2;
     const mm: [number, number, number] = [batch * T, config.hidden_size, ditMlpWidth(config)];
-    const reference = await matMulRunner(mm[0], mm[1], mm[2], opts);
+    const reference = await matMulRunner(mm[0], mm[1], mm[2], graphOpts.dtype ?? 'fp32', opts);
     // Forwards and reference matmuls alternate, so that load from other processes hits both alike.
     const times: number[] = [];
     const mmTimes: number[] = [];
@@ -168,6 +182,7 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
       gflops_per_s: gflops,
       matmul_shape: mm,
       matmul_gflops_per_s: matmul,
+      matmul_dtype: graphOpts.dtype ?? 'fp32',
       ratio_to_matmul: gflops / matmul,
       cpu_seconds_per_forward: median(cpu),
       cpu_ratio_to_matmul: ops / median(cpu) / ((2 * mm[0] * mm[1] * mm[2]) / median(mmCpu)),
