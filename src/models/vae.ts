@@ -51,6 +51,19 @@ const GROUP_NORM_EPS = 1e-6;
  * every convolution, the attention's projections and its two (HW × HW × C) products; norms and
  * elementwise ops are not counted. SD VAE at 32×32: 311 G, the figure benchmarks quote.
  */
+/**
+ * Peak working memory of decoding ONE latent of h×w, in bytes, as an estimate that errs high: the
+ * mid-block's single-head attention holds an (hw × hw) score matrix and its softmax (float32), and
+ * the widest full-resolution stage a few (C0 × fh × fw) activations. The attention term grows with
+ * the fourth power of the side: a 160×160 latent needs about 5 GB, a 32×32 one (256 px) 40 MB.
+ */
+export function vaeDecodeBytes(config: VaeConfig, h: number, w: number): number {
+  const f = vaeUpscale(config);
+  const attention = 2 * (h * w) ** 2 * 4;
+  const activations = 4 * config.block_out_channels[0]! * (f * h) * (f * w) * 4;
+  return attention + activations;
+}
+
 export function vaeDecoderMacs(config: VaeConfig, h: number, w: number): number {
   let macs = 0;
   const shapes = vaeDecoderParameterShapes(config);

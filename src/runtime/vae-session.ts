@@ -7,7 +7,7 @@
 import { assert, UsageError } from '../errors.js';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { buildVaeDecoder, type VaeDecoderOptions } from '../models/vae.js';
+import { buildVaeDecoder, vaeDecodeBytes, type VaeDecoderOptions } from '../models/vae.js';
 import { vaeUpscale, type VaeConfig } from '../models/vae-config.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
@@ -30,6 +30,12 @@ export interface VaeSessionOptions extends SessionOptions {
   /** Images decoded per ONNX Runtime call; bounds peak memory for big batches (default 4). */
   readonly maxBatch?: number;
   /**
+   * Working memory one ONNX Runtime call may take (estimated by vaeDecodeBytes; default
+   * DEFAULT_VAE_MEMORY_LIMIT): fewer images go per call to stay under it, and a latent whose single
+   * image is over it is refused with the way out (tiles), instead of eating the machine's memory.
+   */
+  readonly memoryLimitBytes?: number;
+  /**
    * Decode latents larger than the tile in overlapping tiles with blended seams (diffusers'
    * tiled_decode); undefined decodes whole, exactly as DiT does.
    */
@@ -44,6 +50,11 @@ export interface VaeSession {
   decode(latents: Float32Array, shape: readonly [number, number, number, number]): Promise<FloatBatch>;
   release(): Promise<void>;
 }
+
+/** 2 GiB: a 512×512 image (64×64 latent) takes about 0.2 GB; 160×160 latents, about 5 GB. */
+export const DEFAULT_VAE_MEMORY_LIMIT = 2 * 2 ** 30;
+
+const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
 /**
  * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
@@ -77,16 +88,24 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
     return s;
   };
 
-  /** One whole decode, in chunks of maxBatch images. */
+  const memoryLimit = opts.memoryLimitBytes ?? DEFAULT_VAE_MEMORY_LIMIT;
+
+  /** One whole decode, in chunks of at most maxBatch images that stay under the memory limit. */
   const decodeWhole = async (latents: Float32Array, shape: readonly [number, number, number, number]): Promise<FloatBatch> => {
     const [n, c, h, w] = shape;
+    const perCall = Math.min(maxBatch, Math.floor(memoryLimit / vaeDecodeBytes(config, h, w)));
+    if (perCall < 1) {
+      throw new UsageError(
+        `decoding a ${h}×${w} latent whole needs about ${gb(vaeDecodeBytes(config, h, w))} (the VAE's attention grows with (h·w)²), over the ${gb(memoryLimit)} limit; decode it in tiles (dit decode --tile 32) or with a larger memory limit`,
+      );
+    }
     const session = await sessionFor(h, w);
     const f = vaeUpscale(config);
     const perLatent = c * h * w;
     const perImage = config.out_channels * h * f * w * f;
     const out = new Float32Array(n * perImage);
-    for (let start = 0; start < n; start += maxBatch) {
-      const b = Math.min(maxBatch, n - start);
+    for (let start = 0; start < n; start += perCall) {
+      const b = Math.min(perCall, n - start);
       const result = await session.run({
         latents: { type: 'float32', data: latents.subarray(start * perLatent, (start + b) * perLatent), dims: [b, c, h, w] },
       });

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { readNpy } from '../../src/checkpoint/npy.js';
 import type { LazyTensor } from '../../src/checkpoint/types.js';
-import { buildVaeDecoder, vaeDecoderMacs } from '../../src/models/vae.js';
+import { buildVaeDecoder, vaeDecodeBytes, vaeDecoderMacs } from '../../src/models/vae.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../../src/models/vae-config.js';
 import { createVaeSession } from '../../src/runtime/index.js';
 import { openVaeSession } from '../../src/model-files.js';
@@ -137,5 +137,30 @@ describe('vaeDecoderMacs', () => {
     // + conv_out 32·3·9·256
     expect(vaeDecoderMacs(config, 8, 8)).toBe(42_574_848);
     expect(vaeDecoderMacs(SD_VAE_CONFIG, 32, 32)).toBe(311_093_641_216);
+  });
+});
+
+describe('VAE decode memory bound', () => {
+  it('puts fewer images in a call to stay under the limit, with the same result', async () => {
+    const [n, , h, w] = latents.shape as [number, number, number, number];
+    expect(n).toBe(2);
+    const vae = createVaeSession({ config, weights: renamed.tensors }, { memoryLimitBytes: vaeDecodeBytes(config, h, w) });
+    try {
+      const out = await vae.decode(latents.data as Float32Array, latents.shape as [number, number, number, number]);
+      expect(relativeError(out.data, reference.data as Float32Array)).toBeLessThan(1e-5);
+    } finally {
+      await vae.release();
+    }
+  });
+
+  it('refuses a latent whose decode would take more than the limit (160×160: about 5 GB), before building anything', async () => {
+    expect(vaeDecodeBytes(config, 160, 160)).toBeGreaterThan(5e9);
+    const vae = createVaeSession({ config, weights: renamed.tensors });
+    const t0 = performance.now();
+    await expect(vae.decode(new Float32Array(4 * 160 * 160), [1, 4, 160, 160])).rejects.toThrow(
+      'decoding a 160×160 latent whole needs about 4.9 GB (the VAE\'s attention grows with (h·w)²), over the 2.0 GB limit; decode it in tiles (dit decode --tile 32) or with a larger memory limit',
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await vae.release();
   });
 });
