@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { checkGenerateOptionsEarly, resolveLoadOptions } from '../options.js';
+import { ignoredGenerateOptions, resolveLoadOptions } from '../options.js';
+import { UsageError } from '../errors.js';
 import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { openEmbeddedClassifier } from '../model-files.js';
@@ -33,7 +34,13 @@ export function register(program: Command): void {
       // The study compares the notebook's sampler unless told otherwise.
       raw.sampler ??= 'ddpm';
       // Every cell's values, before the model is loaded (the model-dependent rest after loading).
-      for (const cell of planSweep(raw, process.argv, '').cells) checkGenerateOptionsEarly(cell.options);
+      // A value that changes nothing is refused only when it changes nothing in every cell
+      // (--eta 0.5 with --sampler ddpm,ddim is read by the ddim cells).
+      const ignored = planSweep(raw, process.argv, '').cells.map((cell) => ignoredGenerateOptions(cell.options));
+      for (const first of ignored[0] ?? []) {
+        const flagName = first.split(' ')[0]!;
+        if (ignored.every((messages) => messages.some((m) => m.startsWith(`${flagName} `)))) throw new UsageError(first);
+      }
       const progress = createProgress({ quiet: flags.quiet ?? false });
       let pipeline: Pipeline | undefined;
       try {
