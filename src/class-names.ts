@@ -60,13 +60,14 @@ function singulars(name: string): string[] {
 /**
  * The classes a mistyped name most likely meant, best first: a singular of it is a name
  * ("sneakers" → Sneaker), a name contains it, or a name is a few edits away ("golden retriver":
- * one edit; up to one edit per four letters, so short words do not match everything).
+ * one edit; up to one edit per three letters, so short words do not match everything). Only the
+ * nearest tier is said: a singular that is a name alone, else names within one edit of the best.
  */
 export function suggestClasses(table: ClassTable, query: string, max = 8): number[] {
   const q = normaliseClassName(query);
   if (q === '') return [];
   const forms = singulars(q);
-  const limit = Math.max(1, Math.floor(q.length / 4));
+  const limit = Math.max(1, Math.floor(q.length / 3));
   const scored: Array<{ id: number; score: number }> = [];
   table.forEach((syns, id) => {
     let best = Infinity;
@@ -80,5 +81,11 @@ export function suggestClasses(table: ClassTable, query: string, max = 8): numbe
     }
     if (best < Infinity) scored.push({ id, score: best });
   });
-  return scored.sort((a, b) => a.score - b.score || a.id - b.id).slice(0, max).map((s) => s.id);
+  const best = Math.min(...scored.map((s) => s.score));
+  const worst = best === 0 ? 0 : best + 1;
+  return scored
+    .filter((s) => s.score <= worst)
+    .sort((a, b) => a.score - b.score || a.id - b.id)
+    .slice(0, max)
+    .map((s) => s.id);
 }
