@@ -31,3 +31,13 @@ describe('dit sweep: a value some cells use is not refused', () => {
     expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: --ckpt /nonexistent/model.pt: no such file or folder; check the path\n' });
   });
 });
+
+describe('dit sweep --help', () => {
+  it('says the default image set on the embedded model', async () => {
+    const r = await runCli(['sweep', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      'On the embedded model without --class-labels, --classes or --num-images, each cell samples 40 images: each of the 10 Fashion-MNIST classes ×4, one class per column',
+    );
+  });
+});
