@@ -64,7 +64,7 @@ export interface UserLoadOptions {
   dtype?: string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
-  /** Where downloaded weights and compiled models live (default ~/.cache/dit-ts, or $DIT_CACHE_DIR). */
+  /** Where downloaded weights and compiled models live (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts). */
   cacheDir?: string;
 }
 
