@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { assetPath } from './assets.js';
-import { namesContain, normaliseClassName, type ClassTable } from './class-names.js';
+import { normaliseClassName, suggestClasses, type ClassTable } from './class-names.js';
 
 export type { ClassTable } from './class-names.js';
 
@@ -31,10 +31,19 @@ export const FASHION_MNIST_CLASSES: ClassTable = [
   ['Ankle boot', 'boot'],
 ];
 
+/** The tables `dit classes` lists, by the argument that names each, with the name messages use. */
+export const CLASS_TABLES: Readonly<Record<string, { readonly name: string; readonly table: () => ClassTable }>> = Object.freeze({
+  'fashion-mnist': { name: 'Fashion-MNIST', table: () => FASHION_MNIST_CLASSES },
+  imagenet: { name: 'ImageNet-1k', table: imagenetClasses },
+});
+
+/** The `dit classes` argument that lists a table, by the table's name. */
+const CLASS_TABLE_ARGUMENTS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(CLASS_TABLES).map(([arg, t]) => [t.name, arg]));
+
 /**
  * Resolves class names to ids. A name must match one synonym of exactly one class; a name shared
  * by several classes ("crane": the bird 134 and the machine 517) lists the candidates; an unknown
- * name suggests classes whose names contain it.
+ * name suggests the nearest names (class-names.ts suggestClasses), else where the table is listed.
  */
 export function resolveClassNames(names: readonly string[], table: ClassTable | undefined, tableName: string): number[] {
   if (!table) {
@@ -53,17 +62,14 @@ export function resolveClassNames(names: readonly string[], table: ClassTable | 
       const list = exact.map((id) => `${id} (${table[id]!.join(', ')})`).join('; ');
       throw new UsageError(`class name "${raw}" is ambiguous: it matches ${list}; pass the id with --class-labels`);
     }
-    const partial: number[] = [];
-    table.forEach((syns, id) => {
-      if (namesContain(syns, q)) partial.push(id);
-    });
+    const suggested = suggestClasses(table, raw);
+    const listed = CLASS_TABLE_ARGUMENTS[tableName];
     const hint =
-      partial.length > 0
-        ? `; did you mean ${partial
-            .slice(0, 8)
-            .map((id) => `"${table[id]![0]}" (${id})`)
-            .join(', ')}${partial.length > 8 ? `, … (${partial.length} in all)` : ''}?`
-        : `; run \`dit classes\` to list the ${table.length} ${tableName} classes`;
+      suggested.length > 0
+        ? `; did you mean ${suggested.map((id) => `"${table[id]![0]}" (${id})`).join(', ')}?`
+        : listed
+          ? `; run \`dit classes ${listed}\` to list the ${table.length} ${tableName} classes`
+          : `; the model's ${table.length} class names come from ${tableName}`;
     throw new UsageError(`unknown class name "${raw}" for ${tableName}${hint}`);
   });
 }

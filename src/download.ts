@@ -156,7 +156,8 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const part = `${target}.part`;
   const name = path.basename(target);
-  const kept = `the partial file ${part} is kept: run the same command again to resume`;
+  // Said only when a partial file exists: a connection that never delivered leaves none.
+  const kept = () => (fs.existsSync(part) ? `the partial file ${part} is kept: run the same command again to resume` : 'run the same command again to retry');
   let have = fs.existsSync(part) ? fs.statSync(part).size : 0;
   if (have > file.maxBytes) {
     fs.rmSync(part);
@@ -168,7 +169,7 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
   const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
   const failure = (what: string, err: unknown): DitError => {
     const why = stall.signal.aborted ? `nothing arrived for ${stallMs / 1000} s` : String((err as Error).cause ?? (err as Error).message);
-    return new DitError(`${what} ${url} (${why}); ${kept}${opts.mirror ? '' : ', or pass --mirror'}`);
+    return new DitError(`${what} ${url} (${why}); ${kept()}${opts.mirror ? '' : ', or pass --mirror'}`);
   };
   try {
     let res: Response;
@@ -184,7 +185,7 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
       return await fetchResumable(url, target, file, opts, true);
     }
     if (res.status !== 200 && res.status !== 206) {
-      throw new DitError(`download of ${url} failed: HTTP ${res.status} ${res.statusText}`);
+      throw new DitError(`download of ${url} failed: HTTP ${res.status} ${res.statusText}${opts.mirror ? ' (check what --mirror serves)' : ''}`);
     }
     if (res.status === 206) {
       const range = parseContentRange(res.headers.get('content-range'));
@@ -201,7 +202,7 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
     const total = Number.isFinite(length) ? have + length : undefined;
     if (total !== undefined && total > file.maxBytes) {
       await res.body?.cancel();
-      throw new DitError(`download of ${url} announces ${total} bytes; ${name} is at most ${file.maxBytes}: this is not the official file (check --mirror)`);
+      throw new DitError(`download of ${url} announces ${total} bytes; ${name} is at most ${file.maxBytes}: this is not the official file${opts.mirror ? ' (check what --mirror serves)' : ''}`);
     }
     const fd = fs.openSync(part, have > 0 ? 'a' : 'w');
     let received = have;
@@ -212,7 +213,7 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
         timer = setTimeout(() => stall.abort(), stallMs);
         received += chunk.length;
         if (received > (total ?? file.maxBytes)) {
-          throw new DitError(`download of ${url} sent more than the ${total ?? file.maxBytes} bytes it may have; ${kept}`);
+          throw new DitError(`download of ${url} sent more than the ${total ?? file.maxBytes} bytes it may have; ${kept()}`);
         }
         fs.writeSync(fd, chunk);
         opts.onProgress?.({ file: name, received, total });
@@ -224,7 +225,7 @@ async function fetchResumable(url: string, target: string, file: RemoteFile, opt
       fs.closeSync(fd);
     }
     if (total !== undefined && received !== total) {
-      throw new DitError(`download of ${url} stopped at ${received} of ${total} bytes; ${kept}`);
+      throw new DitError(`download of ${url} stopped at ${received} of ${total} bytes; ${kept()}`);
     }
     const problem = file.check(part);
     if (problem !== undefined) {

@@ -29,7 +29,15 @@ export { DEVICE_NAMES as DEVICES, type Device as DeviceName } from './runtime/de
 /** The notebook's limits: a steps slider 0..1000 (0 is no run) and 1000 training timesteps. */
 export const MAX_SAMPLING_STEPS = 1000;
 export const MAX_IMAGES = 256;
+/** torch.manual_seed's range: a negative seed is read as its two's-complement uint64 (diffusion/random.ts). */
+export const MIN_SEED = -(2n ** 63n);
 export const MAX_SEED = 2n ** 64n - 1n;
+/**
+ * The largest --cfg-scale. The guided prediction is uncond + s·(cond − uncond): past a few tens the
+ * scaled difference swamps the prediction and the samples are saturated noise (1e9 gives pure
+ * noise). The paper and the notebook use 1..10; 100 leaves ten times that for experiments.
+ */
+export const MAX_CFG_SCALE = 100;
 export const MAX_THREADS = 1024;
 export const DEFAULT_DEVICE: Device = 'cpu';
 /** fp32 everywhere: the precision that gives the official code's images for a seed. */
@@ -56,7 +64,7 @@ export interface UserLoadOptions {
   dtype?: string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
-  /** Where downloaded weights and compiled models live (default ~/.cache/dit-ts, or $DIT_CACHE_DIR). */
+  /** Where downloaded weights and compiled models live (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts). */
   cacheDir?: string;
 }
 
@@ -136,8 +144,16 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   throw new UsageError(`${flag} "${value}" is not supported: must be one of ${allowed.join(', ')}`);
 }
 
+/** A string that is no number at all ("abc", "", "1,5"): said so, rather than "out of range". */
+function notANumber(flag: string, value: unknown, what: string): UsageError | undefined {
+  const isNumber = typeof value === 'number' ? !Number.isNaN(value) : typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value));
+  return isNumber ? undefined : new UsageError(`${flag} ${JSON.stringify(value)} is not a number: must be ${what}`);
+}
+
 /** Strings must be written as plain integers (no 1e3, 0x10): what a user types is what is checked. */
 function intInRange(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
+  const nan = notANumber(flag, value, `an integer in ${lo}..${hi}${why}`);
+  if (nan) throw nan;
   const n = typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < lo || n > hi) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be an integer in ${lo}..${hi}${why}`);
@@ -146,28 +162,39 @@ function intInRange(flag: string, value: unknown, lo: number, hi: number, why = 
 }
 
 function finiteNumber(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const range = hi === Infinity ? `≥ ${lo}` : `in ${lo}..${hi}`;
+  const nan = notANumber(flag, value, `a number ${range}${why}`);
+  if (nan) throw nan;
+  const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < lo || n > hi) {
-    const range = hi === Infinity ? `≥ ${lo}` : `in ${lo}..${hi}`;
     throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be a number ${range}${why}`);
   }
   return n;
 }
 
-/** Parses a seed like torch.manual_seed accepts: an integer in 0..2^64−1. */
+/**
+ * Parses a seed as torch.manual_seed accepts it: an integer in −2^63..2^64−1. A negative seed stays
+ * negative here; the generator reads it as PyTorch does (−1 gives the noise of 2^64−1).
+ */
 export function parseSeed(value: number | bigint | string): bigint {
   const text = String(value).trim();
-  if (!/^\d+$/.test(text) || (typeof value === 'number' && !Number.isSafeInteger(value))) {
-    throw new UsageError(`--seed ${JSON.stringify(String(value))} is not a valid seed: must be an integer in 0..${MAX_SEED}`);
+  if (!/^[+-]?\d+$/.test(text) || (typeof value === 'number' && !Number.isSafeInteger(value))) {
+    throw new UsageError(`--seed ${JSON.stringify(String(value))} is not a valid seed: must be an integer in ${MIN_SEED}..${MAX_SEED} (as torch.manual_seed takes)`);
   }
   const seed = BigInt(text);
-  if (seed > MAX_SEED) throw new UsageError(`--seed ${text} is out of range: must be an integer in 0..${MAX_SEED}`);
+  if (seed < MIN_SEED || seed > MAX_SEED) throw new UsageError(`--seed ${text} is out of range: must be an integer in ${MIN_SEED}..${MAX_SEED} (as torch.manual_seed takes)`);
   return seed;
 }
 
-function splitList(value: readonly string[] | string): string[] {
-  const items = typeof value === 'string' ? value.split(',') : [...value];
-  return items.map((s) => s.trim()).filter((s) => s !== '');
+/** A comma list; an empty item ("1,,2", "1,") is a typo, refused rather than skipped. */
+function splitList(flag: string, value: readonly (string | number)[] | string, example: string): string[] {
+  const items = (typeof value === 'string' ? value.split(',') : [...value].map(String)).map((s) => s.trim());
+  if (items.every((s) => s === '')) throw new UsageError(`${flag} is empty: pass comma-separated ${example}`);
+  const empty = items.indexOf('');
+  if (empty >= 0) {
+    throw new UsageError(`${flag} ${JSON.stringify(String(value))} has an empty item (number ${empty + 1}): pass comma-separated ${example}, with no empty place between commas`);
+  }
+  return items;
 }
 
 /** A variant name as the user spells it (DiT-XL/2, dit-xl-2...) → the table's name. */
@@ -219,8 +246,26 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
  * null class are checked once the checkpoint's header is read (see createPipeline's beforeBuild).
  */
 export function checkGenerateOptionsEarly(user: UserGenerateOptions): void {
+  const ignored = ignoredGenerateOptions(user);
+  if (ignored.length > 0) throw new UsageError(ignored[0]!);
+}
+
+/**
+ * checkGenerateOptionsEarly's checks, and then values that are valid but would change nothing (an
+ * eta no sampler but ddim reads, a guidance scale with guidance off): their messages, for a front
+ * end to refuse (the CLI) or to warn about. `dit sweep` refuses one only when no cell uses it.
+ */
+export function ignoredGenerateOptions(user: UserGenerateOptions): string[] {
   const { classes: _names, ...rest } = user;
-  resolveGenerateOptions(rest, ANY_MODEL);
+  const o = resolveGenerateOptions(rest, ANY_MODEL);
+  const out: string[] = [];
+  if (user.eta !== undefined && o.eta !== 0 && o.sampler !== 'ddim') {
+    out.push(`--eta ${o.eta} has no effect with --sampler ${o.sampler}: only ddim uses eta; pass --sampler ddim or leave --eta out`);
+  }
+  if (user.cfgScale !== undefined && o.cfgScale !== 1 && o.guidance === 'off') {
+    out.push(`--cfg-scale ${o.cfgScale} has no effect with --guidance off (no guidance is applied); leave one of them out`);
+  }
+  return out;
 }
 
 /** Defaults that accept every class id and guidance: for checks that cannot know the model yet. */
@@ -243,7 +288,8 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
     user.numSamplingSteps === undefined
       ? model.numSamplingSteps
       : intInRange('--num-sampling-steps', user.numSamplingSteps, 1, MAX_SAMPLING_STEPS, ' (the model was trained with 1000 timesteps; 0 is not a run)');
-  const cfgScale = user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, Infinity, ' (1 = no guidance; the notebook slider spans 1..10)');
+  const cfgScale =
+    user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, MAX_CFG_SCALE, ' (1 = no guidance; the notebook slider spans 1..10)');
   const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
   const defaultGuidance: GuidanceForm = isLatentDiT({ in_channels: model.inChannels }) ? 'dit' : 'all';
   let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
@@ -282,14 +328,15 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   }
   let labels: number[];
   if (user.classLabels !== undefined) {
-    const items = typeof user.classLabels === 'string' ? splitList(user.classLabels) : [...user.classLabels].map(String);
-    if (items.length === 0) throw new UsageError('--class-labels is empty: pass comma-separated class ids, e.g. --class-labels 207,360');
-    labels = items.map((s) =>
-      intInRange('--class-labels', /^\d+$/.test(s.trim()) ? Number(s) : s, 0, model.numClasses - 1, ` (this model has ${model.numClasses} classes)`),
-    );
+    const items = splitList('--class-labels', user.classLabels, 'class ids, e.g. --class-labels 207,360');
+    labels = items.map((s) => {
+      if (/^[a-z]/i.test(s)) {
+        throw new UsageError(`--class-labels "${s}" is not a class id: --class-labels takes ids (numbers); pass names with --classes, e.g. --classes "${s}"`);
+      }
+      return intInRange('--class-labels', /^\d+$/.test(s) ? Number(s) : s, 0, model.numClasses - 1, ` (this model has ${model.numClasses} classes)`);
+    });
   } else if (user.classes !== undefined) {
-    const names = splitList(user.classes);
-    if (names.length === 0) throw new UsageError('--classes is empty: pass comma-separated class names, e.g. --classes "golden retriever"');
+    const names = splitList('--classes', user.classes, 'class names, e.g. --classes "golden retriever"');
     labels = resolveClassNames(names, model.classTable, model.classTableName);
   } else {
     labels = [...model.labels];

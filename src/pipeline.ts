@@ -21,7 +21,7 @@ import {
   type UserGenerateOptions,
   type UserLoadOptions,
 } from './options.js';
-import { FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
+import { CLASS_TABLES, FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource, type ModelSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
 import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype } from './models/dit-config.js';
@@ -122,8 +122,8 @@ function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | 
 
 function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: readonly string[] | undefined): { table: ClassTable | undefined; name: string } {
   if (fromCheckpoint && fromCheckpoint.length === config.num_classes) return { table: fromCheckpoint.map((s) => [s]), name: "the checkpoint's id2label" };
-  if (embedded || (config.num_classes === 10 && config.in_channels === 1)) return { table: FASHION_MNIST_CLASSES, name: 'Fashion-MNIST' };
-  if (config.num_classes === 1000) return { table: imagenetClasses(), name: 'ImageNet-1k' };
+  if (embedded || (config.num_classes === 10 && config.in_channels === 1)) return { table: FASHION_MNIST_CLASSES, name: CLASS_TABLES['fashion-mnist']!.name };
+  if (config.num_classes === 1000) return { table: imagenetClasses(), name: CLASS_TABLES.imagenet!.name };
   return { table: undefined, name: `${config.num_classes} unnamed classes` };
 }
 

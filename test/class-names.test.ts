@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { className, namesContain, normaliseClassName, searchClasses } from '../src/class-names.js';
+import { className, editDistance, namesContain, normaliseClassName, searchClasses, suggestClasses } from '../src/class-names.js';
+import { resolveClassNames } from '../src/classes.js';
 import { FASHION_MNIST_CLASSES, imagenetClasses } from '../src/classes.js';
 
 describe('normaliseClassName', () => {
@@ -50,5 +51,40 @@ describe('searchClasses', () => {
     expect(searchClasses(table, '10')).toEqual([10]);
     expect(searchClasses(FASHION_MNIST_CLASSES, '3')).toEqual([3]);
     expect(searchClasses(FASHION_MNIST_CLASSES, '03')).toEqual([]);
+  });
+});
+
+describe('editDistance', () => {
+  it.each([
+    ['', '', 0],
+    ['abc', '', 3],
+    ['kitten', 'sitting', 3],
+    ['golden retriver', 'golden retriever', 1],
+    ['sneakers', 'sneaker', 1],
+  ])('%j → %j: %i', (a, b, d) => {
+    expect(editDistance(a, b)).toBe(d);
+    expect(editDistance(b, a)).toBe(d);
+  });
+});
+
+describe('suggestClasses: what a mistyped name meant', () => {
+  it('finds the singular of a plural first', () => {
+    expect(suggestClasses(FASHION_MNIST_CLASSES, 'sneakers')).toEqual([7]);
+    expect(suggestClasses(FASHION_MNIST_CLASSES, 'Dresses')).toEqual([3]);
+    expect(suggestClasses(FASHION_MNIST_CLASSES, 'bags')[0]).toBe(8);
+  });
+  it('finds a name a few edits away', () => {
+    expect(suggestClasses(imagenetClasses(), 'golden retriver')).toEqual([207]);
+    expect(suggestClasses(FASHION_MNIST_CLASSES, 'sandle')).toEqual([5]);
+  });
+  it('suggests nothing for a word far from every name', () => {
+    expect(suggestClasses(FASHION_MNIST_CLASSES, 'zebra')).toEqual([]);
+    expect(suggestClasses(FASHION_MNIST_CLASSES, '')).toEqual([]);
+  });
+  it('resolveClassNames says them in its message, or names the command that lists the table', () => {
+    expect(() => resolveClassNames(['sneakers'], FASHION_MNIST_CLASSES, 'Fashion-MNIST')).toThrow('unknown class name "sneakers" for Fashion-MNIST; did you mean "Sneaker" (7)?');
+    expect(() => resolveClassNames(['golden retriver'], imagenetClasses(), 'ImageNet-1k')).toThrow('unknown class name "golden retriver" for ImageNet-1k; did you mean "golden retriever" (207)?');
+    expect(() => resolveClassNames(['zebra'], FASHION_MNIST_CLASSES, 'Fashion-MNIST')).toThrow('unknown class name "zebra" for Fashion-MNIST; run `dit classes fashion-mnist` to list the 10 Fashion-MNIST classes');
+    expect(() => resolveClassNames(['qqqqqqqqqq'], imagenetClasses(), 'ImageNet-1k')).toThrow('run `dit classes imagenet` to list the 1000 ImageNet-1k classes');
   });
 });

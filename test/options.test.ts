@@ -7,9 +7,12 @@ import {
   resolveLoadOptions,
   resolveServeOptions,
   parseSeed,
+  ignoredGenerateOptions,
+  MAX_CFG_SCALE,
   type ModelDefaults,
 } from '../src/options.js';
 import { DEVICE_PROVIDERS } from '../src/runtime/devices.js';
+import { createTorchGenerator } from '../src/diffusion/random.js';
 import { InternalError, UsageError } from '../src/errors.js';
 import { spaceTimesteps } from '../src/diffusion/schedule.js';
 import { validateGuidance } from '../src/diffusion/guidance.js';
@@ -53,10 +56,21 @@ describe('resolveGenerateOptions', () => {
     [{ numSamplingSteps: -5 }, '--num-sampling-steps -5 is out of range'],
     [{ numSamplingSteps: 1001 }, '--num-sampling-steps 1001 is out of range'],
     [{ classLabels: '1000' }, '--class-labels 1000 is out of range: must be an integer in 0..999 (this model has 1000 classes)'],
-    [{ classLabels: 'dog' }, '--class-labels "dog" is out of range'],
-    [{ seed: 'abc' }, '--seed "abc" is not a valid seed'],
-    [{ seed: -1 }, '--seed "-1" is not a valid seed'],
-    [{ cfgScale: -0.5 }, '--cfg-scale -0.5 is out of range: must be a number ≥ 0'],
+    // A name where an id belongs points at the flag that takes names.
+    [{ classLabels: 'dog' }, '--class-labels "dog" is not a class id: --class-labels takes ids (numbers); pass names with --classes, e.g. --classes "dog"'],
+    [{ classLabels: '1,,2' }, '--class-labels "1,,2" has an empty item (number 2): pass comma-separated class ids, e.g. --class-labels 207,360, with no empty place between commas'],
+    [{ classLabels: '1,2,' }, '--class-labels "1,2," has an empty item (number 3)'],
+    [{ classLabels: ' , ' }, '--class-labels is empty: pass comma-separated class ids'],
+    [{ classes: 'tench,,goldfish' }, '--classes "tench,,goldfish" has an empty item (number 2): pass comma-separated class names'],
+    [{ seed: 'abc' }, '--seed "abc" is not a valid seed: must be an integer in -9223372036854775808..18446744073709551615 (as torch.manual_seed takes)'],
+    [{ seed: '-9223372036854775809' }, '--seed -9223372036854775809 is out of range: must be an integer in -9223372036854775808..18446744073709551615'],
+    // Not a number at all is said so, not "out of range".
+    [{ cfgScale: 'abc' }, '--cfg-scale "abc" is not a number: must be a number in 0..100'],
+    [{ numSamplingSteps: 'ten' }, '--num-sampling-steps "ten" is not a number: must be an integer in 1..1000'],
+    [{ eta: '' }, '--eta "" is not a number: must be a number in 0..1'],
+    [{ cfgScale: '1e9' }, '--cfg-scale "1e9" is out of range: must be a number in 0..100 (1 = no guidance'],
+    [{ cfgScale: 100.5 }, '--cfg-scale 100.5 is out of range'],
+    [{ cfgScale: -0.5 }, '--cfg-scale -0.5 is out of range: must be a number in 0..100'],
     [{ sampler: 'euler' }, '--sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
     [{ guidance: 'half' }, '--guidance "half" is not supported: must be one of dit, all, off'],
     [{ guidanceInterval: '800,100' }, '--guidance-interval "800,100" is not valid'],
@@ -70,6 +84,10 @@ describe('resolveGenerateOptions', () => {
     [{ classLabels: '1', classes: 'tench' }, '--class-labels and --classes were both given'],
   ])('rejects %j with a message naming the value', (opts, message) => {
     expect(() => resolveGenerateOptions(opts, imagenetModel)).toThrow(message);
+  });
+
+  it('keeps cfg-scale within 0..MAX_CFG_SCALE', () => {
+    expect(resolveGenerateOptions({ cfgScale: MAX_CFG_SCALE }, imagenetModel).cfgScale).toBe(100);
   });
 
   it('refuses guidance on a model without a null class', () => {
@@ -94,9 +112,10 @@ describe('resolveLoadOptions', () => {
   });
   it('takes numbers as a command line gives them, and only plain integers', () => {
     expect(resolveLoadOptions({ threads: ' 4 ', imageSize: '256', numClasses: 10 })).toMatchObject({ threads: 4, imageSize: 256, numClasses: 10 });
-    for (const threads of ['1e3', '0x10', '4.0', '', '0', '1025']) {
+    for (const threads of ['1e3', '0x10', '4.0', '0', '1025']) {
       expect(() => resolveLoadOptions({ threads }), threads).toThrow(`--threads ${JSON.stringify(threads)} is out of range: must be an integer in 1..1024`);
     }
+    expect(() => resolveLoadOptions({ threads: '' })).toThrow('--threads "" is not a number: must be an integer in 1..1024');
     expect(() => resolveLoadOptions({ imageSize: '7' })).toThrow('--image-size "7" is out of range: must be an integer in 8..4096 (pixels; 256 or 512 for the official DiT)');
   });
 });
@@ -105,7 +124,7 @@ describe('resolveDecodeOptions', () => {
   it('defaults to 4 columns and whole decodes, and checks device and threads as every command does', () => {
     expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined });
     expect(resolveDecodeOptions({ samplesPerRow: '2', tile: '32', threads: '3' })).toMatchObject({ samplesPerRow: 2, tile: 32, threads: 3 });
-    expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is out of range: must be an integer in 1..256');
+    expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is not a number: must be an integer in 1..256');
     expect(() => resolveDecodeOptions({ tile: '1' })).toThrow('--tile "1" is out of range: must be an integer in 2..4096 (latent pixels per tile side, e.g. 32 for 256-pixel tiles)');
     expect(() => resolveDecodeOptions({ threads: '0' })).toThrow('--threads "0" is out of range: must be an integer in 1..1024');
     expect(() => resolveDecodeOptions({ device: 'tpu' })).toThrow('--device "tpu" is not supported: must be one of cpu, webgpu, cuda');
@@ -149,6 +168,7 @@ describe('resolveServeOptions', () => {
   it.each([
     [{ port: '65536' }, '--port "65536" is out of range: must be an integer in 0..65535 (0 picks a free port)'],
     [{ port: '1e3' }, '--port "1e3" is out of range'],
+    [{ port: 'abc' }, '--port "abc" is not a number: must be an integer in 0..65535 (0 picks a free port)'],
     [{ maxImages: '257' }, '--max-images "257" is out of range: must be an integer in 1..256 (images per request)'],
     [{ maxQueue: '0' }, '--max-queue "0" is out of range: must be an integer in 1..1000 (jobs waiting or running)'],
     [{ host: ' ' }, '--host is empty: pass an address such as 127.0.0.1'],
@@ -177,9 +197,31 @@ describe('seeds and class names', () => {
     expect(parseSeed('18446744073709551615')).toBe(2n ** 64n - 1n);
     expect(() => parseSeed('18446744073709551616')).toThrow('out of range');
   });
+  it('takes negative seeds down to -2^63 as torch.manual_seed does: -1 gives the noise of 2^64 - 1', () => {
+    expect(parseSeed('-1')).toBe(-1n);
+    expect(parseSeed(-5)).toBe(-5n);
+    expect(parseSeed('-9223372036854775808')).toBe(-(2n ** 63n));
+    const noise = (seed: bigint) => createTorchGenerator(seed).randn(64);
+    expect(noise(parseSeed('-1'))).toEqual(noise(parseSeed('18446744073709551615')));
+    expect(noise(parseSeed('-2'))).toEqual(noise(2n ** 64n - 2n));
+    expect(noise(parseSeed('-1'))).not.toEqual(noise(0n));
+  });
   it('has ImageNet 207 = golden retriever and the Fashion-MNIST ten', () => {
     expect(imagenetClasses()).toHaveLength(1000);
     expect(imagenetClasses()[207]![0]).toBe('golden retriever');
     expect(resolveClassNames(['sneaker', 'ankle boot', 'T-shirt'], FASHION_MNIST_CLASSES, 'Fashion-MNIST')).toEqual([7, 9, 0]);
+  });
+});
+
+describe('ignoredGenerateOptions: valid values that would change nothing', () => {
+  it.each([
+    [{ eta: '0.5' }, '--eta 0.5 has no effect with --sampler ddpm: only ddim uses eta; pass --sampler ddim or leave --eta out'],
+    [{ eta: '1', sampler: 'dpm-solver++' }, '--eta 1 has no effect with --sampler dpm-solver++'],
+    [{ cfgScale: '4', guidance: 'off' }, '--cfg-scale 4 has no effect with --guidance off (no guidance is applied); leave one of them out'],
+  ])('%j', (opts, message) => {
+    expect(ignoredGenerateOptions(opts)).toEqual([expect.stringContaining(message)]);
+  });
+  it.each([[{ eta: '0.5', sampler: 'ddim' }], [{ eta: '0' }], [{ cfgScale: '1', guidance: 'off' }], [{ guidance: 'off' }], [{ cfgScale: '4' }]])('%j is used', (opts) => {
+    expect(ignoredGenerateOptions(opts)).toEqual([]);
   });
 });

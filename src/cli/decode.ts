@@ -43,7 +43,8 @@ export function register(program: Command): void {
       cacheDir: flags.cacheDir,
     });
     const out = flags.out ?? (flags.saveImages === undefined ? 'grid.png' : undefined);
-    for (const p of [out, flags.saveImages]) if (p !== undefined) checkWritable(p);
+    if (out !== undefined) checkWritable(out, { extension: '.png' });
+    if (flags.saveImages !== undefined) checkWritable(flags.saveImages, { extension: '.npy', example: 'images.npy' });
     if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
     const vaePath = resolveVaeSource(flags.vae, load.cacheDir ?? defaultCacheDir(), { noneAllowed: false });
 

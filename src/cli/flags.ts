@@ -32,7 +32,7 @@ const LOAD_FLAGS = {
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
   dtype: [`--dtype <${DTYPES.join('|')}>`, "DiT precision: fp32 (the official code's numbers) or q8 (int8 linear layers, CPU only; close to fp32, not the same images)", DEFAULT_DTYPE],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
-  cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR or ~/.cache/dit-ts)'],
+  cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts)'],
 } as const satisfies Record<keyof UserLoadOptions, FlagSpec>;
 
 /** What to sample (options.ts: UserGenerateOptions). */
@@ -63,6 +63,7 @@ const OUTPUT_FLAGS = {
 
 const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS };
 export type FlagName = keyof typeof FLAGS;
+export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
 export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
 

@@ -30,8 +30,8 @@ export function register(program: Command): void {
     const load = resolveLoadOptions(loadOptionsFrom(flags));
     const generate = generateOptionsFrom(flags);
     checkGenerateOptionsEarly(generate);
-    const outputs = [flags.out, flags.saveLatents].filter((p): p is string => p !== undefined);
-    for (const p of outputs) checkWritable(p);
+    checkWritable(flags.out, { extension: '.png' });
+    if (flags.saveLatents) checkWritable(flags.saveLatents, { extension: '.npy', example: 'latents.npy' });
     if (flags.saveEach) checkWritable(flags.saveEach, { directory: true });
 
     const progress = createProgress({ quiet: flags.quiet ?? false });

@@ -4,10 +4,12 @@
  */
 import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { checkGenerateOptionsEarly, resolveLoadOptions } from '../options.js';
+import { ignoredGenerateOptions, resolveLoadOptions } from '../options.js';
+import { UsageError } from '../errors.js';
 import { planSweep } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { openEmbeddedClassifier } from '../model-files.js';
+import { FASHION_MNIST_CLASSES } from '../classes.js';
 import { addFlags, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 import { createProgress, formatSeconds } from './progress.js';
 import { checkWritable } from './output.js';
@@ -17,10 +19,21 @@ interface SweepFlags extends LoadFlags, GenerateFlags {
   quiet?: boolean;
 }
 
+/**
+ * The embedded model's default image set: class adherence and within-class diversity need several
+ * samples per class, so every class this many times, one class per column.
+ */
+const EMBEDDED_SAMPLES_PER_CLASS = 4;
+const EMBEDDED_CLASSES = FASHION_MNIST_CLASSES.length;
+
 export function register(program: Command): void {
   const cmd = program
     .command('sweep')
-    .description('compare settings side by side: e.g. --cfg-scale 1,5,10 --num-sampling-steps 50,250,500 → contact sheet, timings, metrics');
+    .description(
+      'compare settings side by side: e.g. --cfg-scale 1,5,10 --num-sampling-steps 50,250,500 → contact sheet, timings, metrics. ' +
+        `On the embedded model without --class-labels, --classes or --num-images, each cell samples ${EMBEDDED_CLASSES * EMBEDDED_SAMPLES_PER_CLASS} images: ` +
+        `each of the ${EMBEDDED_CLASSES} Fashion-MNIST classes ×${EMBEDDED_SAMPLES_PER_CLASS}, one class per column`,
+    );
   addFlags(cmd, [...LOAD_FLAG_NAMES, ...GENERATE_FLAG_NAMES]);
   cmd
     // A folder here, not sample's grid file.
@@ -33,16 +46,20 @@ export function register(program: Command): void {
       // The study compares the notebook's sampler unless told otherwise.
       raw.sampler ??= 'ddpm';
       // Every cell's values, before the model is loaded (the model-dependent rest after loading).
-      for (const cell of planSweep(raw, process.argv, '').cells) checkGenerateOptionsEarly(cell.options);
+      // A value that changes nothing is refused only when it changes nothing in every cell
+      // (--eta 0.5 with --sampler ddpm,ddim is read by the ddim cells).
+      const ignored = planSweep(raw, process.argv, '').cells.map((cell) => ignoredGenerateOptions(cell.options));
+      for (const first of ignored[0] ?? []) {
+        const flagName = first.split(' ')[0]!;
+        if (ignored.every((messages) => messages.some((m) => m.startsWith(`${flagName} `)))) throw new UsageError(first);
+      }
       const progress = createProgress({ quiet: flags.quiet ?? false });
       let pipeline: Pipeline | undefined;
       try {
         pipeline = await createPipeline(load, { onPhase: (p) => progress.phase(p) });
         if (pipeline.info.embedded && raw.classLabels === undefined && raw.classes === undefined && raw.numImages === undefined) {
-          // Class adherence and within-class diversity need several samples per class: every
-          // class four times, one class per column.
-          raw.classLabels = Array.from({ length: 40 }, (_, i) => i % 10).join(',');
-          raw.samplesPerRow ??= '10';
+          raw.classLabels = Array.from({ length: EMBEDDED_CLASSES * EMBEDDED_SAMPLES_PER_CLASS }, (_, i) => i % EMBEDDED_CLASSES).join(',');
+          raw.samplesPerRow ??= String(EMBEDDED_CLASSES);
         }
         const plan = planSweep(raw, process.argv, pipeline.info.description);
         const classifier = pipeline.info.embedded ? await openEmbeddedClassifier({ threads: load.threads }) : undefined;

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Command, type Option } from 'commander';
 import { commands } from '../../src/cli/commands.js';
+import { flag, FLAG_NAMES } from '../../src/cli/flags.js';
 import { runCli } from '../helpers/run-cli.js';
 
 function commandOptions(): Map<string, readonly Option[]> {
@@ -29,6 +30,17 @@ describe('flag declarations', () => {
     }
     // --model, --image-size, --device, --threads, --no-cache, --cache-dir, --samples-per-row... in several commands.
     expect(shared).toBeGreaterThan(20);
+  });
+
+  it('a flag that several commands take is declared once, in flags.ts (so its wording cannot drift)', () => {
+    const declared = new Set(FLAG_NAMES.map((n) => flag(n).long));
+    const takenBy = new Map<string, string[]>();
+    for (const [command, options] of commandOptions()) {
+      for (const o of options) if (o.long !== '--help') takenBy.set(o.long!, [...(takenBy.get(o.long!) ?? []), command]);
+    }
+    const shared = [...takenBy].filter(([, cmds]) => cmds.length > 1).map(([long]) => long);
+    expect(shared).toContain('--model');
+    expect(shared.filter((long) => !declared.has(long))).toEqual([]);
   });
 
   it('decode and bench show the resolvers\' defaults', () => {

@@ -61,7 +61,7 @@ describe('dit sample: user errors give one line and exit code 2, before any work
     [['--num-sampling-steps', '1001'], 'dit: --num-sampling-steps "1001" is out of range'],
     [['--class-labels', '3,10'], 'dit: --class-labels 10 is out of range: must be an integer in 0..9 (this model has 10 classes)'],
     [['--seed', 'abc'], 'dit: --seed "abc" is not a valid seed'],
-    [['--cfg-scale', '-1'], 'dit: --cfg-scale "-1" is out of range: must be a number ≥ 0'],
+    [['--cfg-scale', '-1'], 'dit: --cfg-scale "-1" is out of range: must be a number in 0..100'],
     [['--sampler', 'euler'], 'dit: --sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
     [['--guidance', 'some'], 'dit: --guidance "some" is not supported: must be one of dit, all, off'],
     [['--device', 'tpu'], 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda'],
@@ -79,10 +79,10 @@ describe('dit sample: user errors give one line and exit code 2, before any work
   });
 
   it.each([
-    [['--cfg-scale', 'abc'], '--cfg-scale "abc" is out of range'],
+    [['--cfg-scale', 'abc'], '--cfg-scale "abc" is not a number'],
     [['--num-sampling-steps', '0'], '--num-sampling-steps "0" is out of range'],
     [['--seed', 'abc'], '--seed "abc" is not a valid seed'],
-    [['--class-labels', '1,x'], '--class-labels "x" is out of range'],
+    [['--class-labels', '1,x'], '--class-labels "x" is not a class id'],
   ])('%j fails before the checkpoint is read (no loading phase is printed)', async (flags, message) => {
     const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--no-cache', '--save-latents', path.join(tmp(), 'x.npy'), ...flags]);
     expect(r.code).toBe(2);
@@ -173,5 +173,67 @@ describe('dit sample: an image size the model cannot tokenise', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--image-size 60 cannot be cut into this model\'s tokens: it must be a multiple of 16 (latent = image / 8, patch 2)');
     expect(r.stderr).toContain('pass --image-size 64');
+  });
+});
+
+describe('dit sample: nonsense is refused in one line, exit 2, before the checkpoint is read and nothing is written', () => {
+  it.each([
+    [['--cfg-scale', 'abc'], 'dit: --cfg-scale "abc" is not a number: must be a number in 0..100 (1 = no guidance; the notebook slider spans 1..10)'],
+    [['--cfg-scale', '1e9'], 'dit: --cfg-scale "1e9" is out of range: must be a number in 0..100'],
+    [['--eta', '0.5'], 'dit: --eta 0.5 has no effect with --sampler ddpm: only ddim uses eta; pass --sampler ddim or leave --eta out'],
+    [['--eta', '0.5', '--sampler', 'dpm-solver++'], 'dit: --eta 0.5 has no effect with --sampler dpm-solver++'],
+    [['--cfg-scale', '4', '--guidance', 'off'], 'dit: --cfg-scale 4 has no effect with --guidance off (no guidance is applied); leave one of them out'],
+    [['--class-labels', '1,,2'], 'dit: --class-labels "1,,2" has an empty item (number 2)'],
+    [['--class-labels', 'sneaker'], 'dit: --class-labels "sneaker" is not a class id: --class-labels takes ids (numbers); pass names with --classes, e.g. --classes "sneaker"'],
+    [['--seed', '-9223372036854775809'], 'dit: --seed -9223372036854775809 is out of range: must be an integer in -9223372036854775808..18446744073709551615'],
+  ])('%j', async (flags, message) => {
+    const dir = tmp();
+    const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--no-cache', '--save-latents', path.join(dir, 'x.npy'), ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('an unknown class name suggests the nearest (plural → singular) after the header is read, before any graph is built', async () => {
+    const r = await runCli(['sample', '--classes', 'sneakers', '--out', path.join(tmp(), 'x.png')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('building model');
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('dit: unknown class name "sneakers" for Fashion-MNIST; did you mean "Sneaker" (7)?');
+  });
+
+  it('the embedded model points at its own table when nothing is near', async () => {
+    const r = await runCli(['sample', '--classes', 'zebra', '--out', path.join(tmp(), 'x.png'), '--quiet']);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: unknown class name "zebra" for Fashion-MNIST; run `dit classes fashion-mnist` to list the 10 Fashion-MNIST classes\n' });
+  });
+
+  it.each([
+    [['--out', 'out.jpg'], 'dit: cannot write out.jpg: the file is written as PNG, so its name must end in .png, e.g. out.png\n'],
+    [['--out', 'grid'], 'dit: cannot write grid: the file is written as PNG, so its name must end in .png, e.g. grid.png\n'],
+  ])('%j: the grid is a PNG, so the name must say so', async (flags, stderr) => {
+    expect(await runCli(['sample', '--quiet', ...flags])).toEqual({ code: 2, stdout: '', stderr });
+  });
+
+  it('--save-latents naming a folder suggests a file in it', async () => {
+    const dir = tmp();
+    expect(await runCli(['sample', '--quiet', '--vae', 'none', '--ckpt', path.join(tiny, 'model.pt'), '--save-latents', dir])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `dit: cannot write ${dir}: it is a folder; give a file path such as ${path.join(dir, 'latents.npy')}\n`,
+    });
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('dit sample --seed takes torch.manual_seed\'s range', () => {
+  it('-1 samples exactly what 2^64 - 1 samples (PyTorch reads a negative seed as its two\'s complement)', async () => {
+    const run = async (seed: string) => {
+      const out = path.join(tmp(), 'x.npy');
+      const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--class-labels', '3', '--num-sampling-steps', '2', '--vae', 'none', '--save-latents', out, '--quiet', '--no-cache', '--seed', seed]);
+      expect(r.code).toBe(0);
+      return readNpy(out).data as Float32Array;
+    };
+    const minusOne = await run('-1');
+    expect(minusOne).toEqual(await run('18446744073709551615'));
+    expect(minusOne).not.toEqual(await run('0'));
   });
 });

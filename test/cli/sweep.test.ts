@@ -9,13 +9,35 @@ import { ditTiny } from '../helpers/fixtures.js';
 describe('dit sweep: flag errors before loading', () => {
   it.each([
     [['--num-sampling-steps', '10,2000'], '--num-sampling-steps "2000" is out of range: must be an integer in 1..1000'],
-    [['--cfg-scale', '1,abc'], '--cfg-scale "abc" is out of range'],
     [['--sampler', 'ddpm,euler'], '--sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
+    [['--cfg-scale', '1,abc'], '--cfg-scale "abc" is not a number'],
+    // eta read by no cell (the sweep's sampler is ddpm unless told otherwise)
+    [['--eta', '0.5', '--cfg-scale', '1,4'], '--eta 0.5 has no effect with --sampler ddpm: only ddim uses eta'],
+    [['--guidance', 'off', '--cfg-scale', '2,4'], '--cfg-scale 2 has no effect with --guidance off'],
   ])('%j: one line, exit 2, no loading phase, no output folder', async (flags, message) => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-')), 'study');
     const r = await runCli(['sweep', '--ckpt', ditTiny('model.pt'), '--vae', 'none', '--no-cache', '--out', out, ...flags]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
     expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe('dit sweep: a value some cells use is not refused', () => {
+  it('--eta with --sampler ddpm,ddim passes the flag checks (the ddim cells read it)', async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-')), 'study');
+    const r = await runCli(['sweep', '--ckpt', '/nonexistent/model.pt', '--quiet', '--out', out, '--eta', '0.5', '--sampler', 'ddpm,ddim']);
+    // It gets as far as reading the checkpoint.
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: --ckpt /nonexistent/model.pt: no such file or folder; check the path\n' });
+  });
+});
+
+describe('dit sweep --help', () => {
+  it('says the default image set on the embedded model', async () => {
+    const r = await runCli(['sweep', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      'On the embedded model without --class-labels, --classes or --num-images, each cell samples 40 images: each of the 10 Fashion-MNIST classes ×4, one class per column',
+    );
   });
 });

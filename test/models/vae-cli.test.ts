@@ -66,7 +66,7 @@ describe('dit decode (vae-tiny fixture)', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--latents', ints], /--latents .*ints\.npy holds int64 of shape \[1, 4\]; expected float32 latents \(N, 4, h, w\)/],
       [['--latents', path.join(dir, 'none.npy')], /--latents .*none\.npy: no such file/],
-      [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" is out of range: must be an integer in 1\.\.256/],
+      [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" is not a number: must be an integer in 1\.\.256/],
       [['--latents', LATENTS, '--device', 'tpu'], /--device/],
       [['--latents', LATENTS, '--tile', '1'], /--tile "1" is out of range: must be an integer in 2\.\.4096/],
     ];

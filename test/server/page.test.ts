@@ -154,9 +154,9 @@ describe('dit serve page on the embedded model', () => {
     expect(await page.locator('#error-general').textContent()).toBe('');
 
     await page.fill('#steps', '4');
-    await page.fill('#seed', '-1');
+    await page.fill('#seed', '1.5');
     await page.click('#generate');
-    await expect.poll(() => page.locator('#error-seed').textContent()).toBe((await postGenerate(base, { seed: '-1' })).error!.error);
+    await expect.poll(() => page.locator('#error-seed').textContent()).toBe((await postGenerate(base, { seed: '1.5' })).error!.error);
     expect(await page.locator('#error-numSamplingSteps').textContent()).toBe(''); // the old error is gone
     await page.fill('#seed', '5');
   });

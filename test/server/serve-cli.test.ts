@@ -11,10 +11,10 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 describe('dit serve flags', () => {
   it.each([
-    [['--port', 'abc'], 'dit: --port "abc" is out of range: must be an integer in 0..65535 (0 picks a free port)\n'],
+    [['--port', 'abc'], 'dit: --port "abc" is not a number: must be an integer in 0..65535 (0 picks a free port)\n'],
     [['--port', '70000'], 'dit: --port "70000" is out of range: must be an integer in 0..65535 (0 picks a free port)\n'],
     [['--max-images', '0'], 'dit: --max-images "0" is out of range: must be an integer in 1..256 (images per request)\n'],
-    [['--max-queue', 'x'], 'dit: --max-queue "x" is out of range: must be an integer in 1..1000 (jobs waiting or running)\n'],
+    [['--max-queue', 'x'], 'dit: --max-queue "x" is not a number: must be an integer in 1..1000 (jobs waiting or running)\n'],
     [['--host', ' '], 'dit: --host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)\n'],
     [['--device', 'tpu'], 'dit: --device "tpu" is not supported: must be one of cpu, webgpu, cuda\n'],
   ])('serve %j → exit 2 with one line', async (args, message) => {
