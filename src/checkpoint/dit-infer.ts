@@ -103,7 +103,9 @@ function readArchitecture(t: ReadonlyMap<string, LazyTensor>, fileKeys: Iterable
     const m = /^blocks\.(\d+)\./.exec(k);
     if (m) blockIds.add(Number(m[1]));
   }
-  const depth = blockIds.size === 0 ? 0 : Math.max(...blockIds) + 1;
+  // A loop, not Math.max(...ids): spreading 150k ids overflows the call stack.
+  let depth = 0;
+  for (const id of blockIds) depth = Math.max(depth, id + 1);
   if (depth > MAX_DEPTH) {
     // A corrupt or hostile key like blocks.999999999.x must not make us enumerate a billion blocks.
     problems.push(`block index ${depth - 1} is implausible (at most ${MAX_DEPTH - 1}); the key names are corrupt`);
