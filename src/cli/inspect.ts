@@ -62,7 +62,19 @@ function ditText(i: DiTInspection): string {
   if (i.classLabels) rows.push(['class labels', `${i.classLabels.length} (model_index.json id2label)`]);
   for (const w of i.warnings) rows.push(['warning', w]);
   rows.push(['problems', i.problems.length === 0 ? 'none' : i.problems.join('\n')]);
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v.replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${printable(v).replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+}
+
+/**
+ * `s` with control characters written as escapes: tensor names and paths come from the file, and
+ * an escape sequence in one could clear the terminal or fake lines of this report. Newlines stay
+ * (they separate problems) and are indented under the label, so they cannot fake a label.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A file that is no DiT may be a VAE; say so instead of listing DiT problems. */
@@ -91,7 +103,7 @@ function tryVae(target: string, json: boolean): boolean {
       ...vae.warnings.map((w): [string, string] => ['warning', w]),
       ['problems', 'none'],
     ];
-    process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join(''));
+    process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${printable(v).replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join(''));
   }
   return true;
 }
