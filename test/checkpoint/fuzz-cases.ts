@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspectDiTCheckpoint, loadVaeCheckpoint, openStateDict, readNpy } from '../../src/checkpoint/index.js';
+import { loadDiTCheckpoint, loadVaeCheckpoint, openStateDict, readNpy } from '../../src/checkpoint/index.js';
 import { writeStoredZip } from '../helpers/checkpoint-writers.js';
 import { ditTiny, vaeTiny } from '../helpers/fixtures.js';
 
@@ -323,7 +323,7 @@ export function makeCases(dir: string, seed: number, count: number): FuzzCase[] 
     const cdir = folder();
     fs.copyFileSync(ditTiny('model.safetensors'), path.join(cdir, 'model.safetensors'));
     fs.writeFileSync(path.join(cdir, 'config.json'), JSON.stringify(cfg));
-    cases.push({ reader: 'config.json', name: JSON.stringify(cfg).slice(0, 120), run: () => inspectDiTCheckpoint(cdir).weights.close() });
+    cases.push({ reader: 'config.json', name: JSON.stringify(cfg).slice(0, 120), run: () => loadDiTCheckpoint(cdir).weights.close() });
 
     const ddir = folder();
     fs.mkdirSync(path.join(ddir, 'transformer'));
@@ -332,7 +332,7 @@ export function makeCases(dir: string, seed: number, count: number): FuzzCase[] 
     fs.writeFileSync(path.join(ddir, 'transformer', 'config.json'), JSON.stringify(dcfg));
     const index = r.pick([{ id2label: { 0: 'a', 1: 7, '-1': 'x', 99999999: 'far' } }, { id2label: hostileJson(r) }, { id2label: Object.fromEntries(Array.from({ length: 2000 }, (_, k) => [k, 'x'])) }]);
     fs.writeFileSync(path.join(ddir, 'model_index.json'), JSON.stringify(index));
-    cases.push({ reader: 'diffusers folder', name: JSON.stringify(dcfg).slice(0, 120), run: () => inspectDiTCheckpoint(ddir).weights.close() });
+    cases.push({ reader: 'diffusers folder', name: JSON.stringify(dcfg).slice(0, 120), run: () => loadDiTCheckpoint(ddir).weights.close() });
 
     const vdir = folder();
     fs.copyFileSync(vaeTiny('diffusion_pytorch_model.safetensors'), path.join(vdir, 'diffusion_pytorch_model.safetensors'));
