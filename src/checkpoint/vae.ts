@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../models/vae-config.js';
 import { pickWeightsFile } from './discovery.js';
 import { diffAgainst, inExpectedOrder } from './key-diff.js';
-import { reshaped } from './lazy.js';
+import { finiteChecked, reshaped } from './lazy.js';
 import { openStateDict, type CheckpointFormat } from './open.js';
 import type { LazyTensor, StateDict } from './types.js';
 
@@ -174,7 +174,7 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
     const decoderOnly = new Map([...t].filter(([k]) => k.startsWith('decoder.') || k === 'post_quant_conv.weight' || k === 'post_quant_conv.bias'));
     problems.push(...diffAgainst(expected, decoderOnly));
     if (problems.length > 0) throw new UsageError(`${file} is not a usable AutoencoderKL:\n  ${problems.join('\n  ')}`);
-    const weights = inExpectedOrder(expected, t);
+    const weights = finiteChecked(inExpectedOrder(expected, t), file);
     return {
       path: file,
       config: inferred,
