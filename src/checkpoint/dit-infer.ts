@@ -12,10 +12,17 @@ import type { LazyTensor } from './types.js';
 /** Far above any real DiT (XL has 28 blocks). */
 const MAX_DEPTH = 1024;
 
+/**
+ * Most tokens (grid cells²) a DiT may have: the 256×256 grid of the largest --image-size (4096 px)
+ * for a latent DiT with patch 2. The position table and attention grow with it.
+ */
+const MAX_TOKENS = 256 * 256;
+
 /** What the files say besides the weights: a config.json (in DiT names) and train.py's args. */
 export interface StatedConfig {
   readonly path: string | undefined; // the config.json, for messages
-  readonly json: Partial<DiTConfig>;
+  readonly json: Partial<DiTConfig>; // only values within CONFIG_BOUNDS
+  readonly invalid: readonly string[]; // the values that were not, as problems
   readonly args: Readonly<Record<string, unknown>>;
 }
 
@@ -26,7 +33,9 @@ export interface InferredDiT {
 }
 
 export function readStatedConfig(configFile: string | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
-  return { path: configFile, json: configFile ? configFromJson(readJson(configFile)) : {}, args: trainArgs ?? {} };
+  const invalid: string[] = [];
+  const json = configFile ? configFromJson(readJson(configFile), configFile, invalid) : {};
+  return { path: configFile, json, invalid, args: trainArgs ?? {} };
 }
 
 /** A diffusers pipeline's id2label, as an array indexed by class id. */
@@ -53,6 +62,7 @@ export function inferDiTConfig(
   imageSize: number | undefined,
   problems: string[],
 ): InferredDiT {
+  problems.push(...stated.invalid);
   const arch = readArchitecture(t, fileKeys, problems);
   if (!arch) return { config: undefined, variant: undefined };
   const { hidden, inChannels, patch, depth } = arch;
@@ -64,6 +74,10 @@ export function inferDiTConfig(
   const heads = chooseHeads(arch, stated, requested, variant, problems);
   if (inputSize === undefined) {
     problems.push('the input size cannot be read from this file (no pos_embed and no sample_size in a config): pass --image-size');
+  }
+  if (inputSize !== undefined && (inputSize / patch) ** 2 > MAX_TOKENS) {
+    problems.push(`input_size ${inputSize} with patch ${patch} makes ${(inputSize / patch) ** 2} tokens, over the ${MAX_TOKENS} a DiT here may have`);
+    return { config: undefined, variant };
   }
   if (heads === undefined || inputSize === undefined) return { config: undefined, variant };
   const config: DiTConfig = {
@@ -103,7 +117,9 @@ function readArchitecture(t: ReadonlyMap<string, LazyTensor>, fileKeys: Iterable
     const m = /^blocks\.(\d+)\./.exec(k);
     if (m) blockIds.add(Number(m[1]));
   }
-  const depth = blockIds.size === 0 ? 0 : Math.max(...blockIds) + 1;
+  // A loop, not Math.max(...ids): spreading 150k ids overflows the call stack.
+  let depth = 0;
+  for (const id of blockIds) depth = Math.max(depth, id + 1);
   if (depth > MAX_DEPTH) {
     // A corrupt or hostile key like blocks.999999999.x must not make us enumerate a billion blocks.
     problems.push(`block index ${depth - 1} is implausible (at most ${MAX_DEPTH - 1}); the key names are corrupt`);
@@ -154,7 +170,14 @@ function readInputSize(t: ReadonlyMap<string, LazyTensor>, { inChannels, patch }
   }
   if (json.input_size !== undefined) return json.input_size;
   const pixels = num(args.image_size) ?? imageSize;
-  return pixels === undefined ? undefined : pixels / pixelsPerCell({ in_channels: inChannels });
+  if (pixels === undefined) return undefined;
+  const cells = pixels / pixelsPerCell({ in_channels: inChannels });
+  // Without pos_embed the table is built from this size: a hostile args.image_size must not ask for billions of values.
+  if (!(Number.isInteger(cells) && cells >= 1 && cells <= CONFIG_BOUNDS.input_size)) {
+    problems.push(`image size ${pixels} gives an input of ${cells} cells, which is not an integer from 1 to ${CONFIG_BOUNDS.input_size}`);
+    return undefined;
+  }
+  return cells;
 }
 
 /** Heads cannot be read from weights: a config, the requested or stored variant name, or the shapes' variant. */
@@ -202,8 +225,40 @@ function readJson(file: string): Record<string, unknown> {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** What a config.json (DiT constructor names or diffusers names) says, in DiT names. */
-function configFromJson(j: Record<string, unknown>): Partial<DiTConfig> {
+/**
+ * The values a config.json may give, checked where it is read so that `dit inspect` reports what
+ * would otherwise crash the graph builder later (0.5 or −2 heads, a 200000-cell input). Sizes are
+ * integers from 1 to the bound; the bounds are far above any real DiT (XL: hidden 1152, depth 28,
+ * 16 heads, input 64 cells).
+ */
+const CONFIG_BOUNDS: Readonly<Record<'input_size' | 'patch_size' | 'in_channels' | 'hidden_size' | 'depth' | 'num_heads' | 'num_classes', number>> = {
+  input_size: 4096, // cells; at most the largest --image-size in pixels
+  patch_size: 64,
+  in_channels: 64,
+  hidden_size: 16384,
+  depth: MAX_DEPTH,
+  num_heads: 1024,
+  num_classes: 1_000_000,
+};
+
+/** What a config.json (DiT constructor names or diffusers names) says, in DiT names; out-of-bounds values go to `invalid`. */
+function configFromJson(j: Record<string, unknown>, file: string, invalid: string[]): Partial<DiTConfig> {
+  const raw = rawConfigFromJson(j);
+  const out: Partial<DiTConfig> = { ...raw };
+  const drop = (field: keyof DiTConfig, allowed: string): void => {
+    invalid.push(`${file} says ${field} ${String(raw[field])}, which is not ${allowed}`);
+    delete out[field];
+  };
+  for (const [field, max] of Object.entries(CONFIG_BOUNDS) as Array<[keyof typeof CONFIG_BOUNDS, number]>) {
+    const v = raw[field];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= max)) drop(field, `an integer from 1 to ${max}`);
+  }
+  if (raw.mlp_ratio !== undefined && !(raw.mlp_ratio > 0 && raw.mlp_ratio <= 64)) drop('mlp_ratio', 'a number above 0 and at most 64');
+  if (raw.class_dropout_prob !== undefined && !(raw.class_dropout_prob >= 0 && raw.class_dropout_prob < 1)) drop('class_dropout_prob', 'a probability from 0 to below 1');
+  return out;
+}
+
+function rawConfigFromJson(j: Record<string, unknown>): Partial<DiTConfig> {
   if ('num_attention_heads' in j || 'num_layers' in j) {
     const heads = num(j.num_attention_heads);
     const headDim = num(j.attention_head_dim);

@@ -16,7 +16,7 @@ import { normaliseDiTKeys, type DiTLayout, type RenamedDiTKeys } from './dit-ren
 import { inferDiTConfig, readClassLabels, readStatedConfig } from './dit-infer.js';
 import { numelOf } from './dtype.js';
 import { diffAgainst, inExpectedOrder } from './key-diff.js';
-import { derivedTensor } from './lazy.js';
+import { derivedTensor, finiteChecked } from './lazy.js';
 import { openStateDict, type CheckpointFormat, type OpenedStateDict } from './open.js';
 import { sincosPosEmbed2d } from './pos-embed.js';
 import type { DType, LazyTensor, StateDict } from './types.js';
@@ -117,7 +117,7 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   if (config === undefined) return inspection(undefined, variant, renamed.tensors);
 
   // 3. Every parameter that config needs, in the official order.
-  const weights = completeWeights(config, renamed, found);
+  const weights = finiteChecked(completeWeights(config, renamed, found), files.weights);
 
   // 4. What the user asked for.
   checkRequest(config, variant, weights, requested, opts, found.problems);

@@ -105,3 +105,38 @@ export function concatDim0(parts: readonly LazyTensor[]): LazyTensor {
 export function reshaped(t: LazyTensor, shape: readonly number[]): LazyTensor {
   return derivedTensor(t.dtype, shape, () => t.toFloat32());
 }
+
+/**
+ * `tensors` with each one checked for NaN and ±Inf as it is read: a damaged checkpoint would
+ * otherwise sample to an all-NaN image and exit 0. The check is one pass over values just read from
+ * the file (cheap next to the read), done where the graph builder reads each weight, so loading
+ * costs no extra read; `dit inspect` reads the weights once to warn.
+ */
+export function finiteChecked(tensors: ReadonlyMap<string, LazyTensor>, where: string): Map<string, LazyTensor> {
+  const out = new Map<string, LazyTensor>();
+  for (const [name, t] of tensors) {
+    out.set(name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      toFloat32(): Float32Array {
+        const v = t.toFloat32();
+        let bad = 0;
+        let first = -1;
+        for (let i = 0; i < v.length; i++) {
+          // x - x is NaN exactly for NaN and ±Inf: one subtraction, no branches on the common path.
+          if (v[i]! - v[i]! !== 0) {
+            if (first < 0) first = i;
+            bad++;
+          }
+        }
+        if (bad > 0) {
+          throw new FormatError(
+            `${where}: tensor "${name}" holds ${bad} NaN or infinite value${bad > 1 ? 's' : ''} (the first at index ${first}, ${v[first]}); the checkpoint is damaged and would give NaN images — download or export it again`,
+          );
+        }
+        return v;
+      },
+    });
+  }
+  return out;
+}

@@ -19,6 +19,44 @@ export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] as const; // \x93N
 
 const DESCR_DTYPES: Readonly<Record<string, DType>> = { '<f4': 'F32', '<f2': 'F16', '<f8': 'F64', '<i8': 'I64' };
 
+/**
+ * Longest .npy header read. numpy writes about 128 bytes for the arrays dit-ts uses and version 1
+ * caps it at 64 KiB; versions 2 and 3 allow 4 GiB, which only a hostile file would use.
+ */
+export const MAX_NPY_HEADER_BYTES = 1 << 20;
+
+/**
+ * Where the value of `'key':` starts in a header dict's text, or -1. The header is parsed with
+ * indexOf scans, not regular expressions: a regex over a hostile 1 MiB header can backtrack for
+ * seconds.
+ */
+function valueAt(text: string, key: string): number {
+  const k = text.indexOf(`'${key}'`);
+  if (k < 0) return -1;
+  const i = skipSpace(text, k + key.length + 2);
+  if (text[i] !== ':') return -1;
+  return skipSpace(text, i + 1);
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  return i;
+}
+
+/** The text of a '…' string starting at `at`. */
+function quoted(text: string, at: number): string | undefined {
+  if (at < 0 || text[at] !== "'") return undefined;
+  const end = text.indexOf("'", at + 1);
+  return end < 0 ? undefined : text.slice(at + 1, end);
+}
+
+/** The text inside a (…) tuple starting at `at`. */
+function parenthesized(text: string, at: number): string | undefined {
+  if (at < 0 || text[at] !== '(') return undefined;
+  const end = text.indexOf(')', at + 1);
+  return end < 0 ? undefined : text.slice(at + 1, end);
+}
+
 interface NpyHeader {
   readonly dtype: DType;
   readonly shape: number[];
@@ -43,11 +81,15 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
   } else {
     throw new FormatError(`${where}: .npy format version ${major} is not supported (1, 2 or 3)`);
   }
+  if (headerLen > MAX_NPY_HEADER_BYTES) {
+    throw new FormatError(`${where}: .npy header claims ${headerLen} bytes, over the ${MAX_NPY_HEADER_BYTES}-byte limit (numpy writes a few hundred); the file is corrupt`);
+  }
   if (start + headerLen > length) throw new FormatError(`${where}: .npy header of ${headerLen} bytes runs past the ${length}-byte array; truncated`);
   const text = new TextDecoder('latin1').decode(file.read(offset + start, headerLen, 'the .npy header'));
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  const descr = quoted(text, valueAt(text, 'descr'));
+  const fortranAt = valueAt(text, 'fortran_order');
+  const fortran = text.startsWith('True', fortranAt) ? 'True' : text.startsWith('False', fortranAt) ? 'False' : undefined;
+  const shapeText = parenthesized(text, valueAt(text, 'shape'));
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
   const dtype = DESCR_DTYPES[descr];
   if (!dtype) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);

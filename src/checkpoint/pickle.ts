@@ -7,6 +7,11 @@
  */
 import { FormatError } from '../errors.js';
 
+/** Longest binary integer (LONG1/LONG4) accepted, in bytes; the text forms get the same bound in digits. */
+export const MAX_LONG_BYTES = 64;
+const MAX_LONG_DIGITS = Math.ceil(MAX_LONG_BYTES * 8 * Math.log10(2));
+const TEXT_INT = new RegExp(`^[-+]?\\d{1,${MAX_LONG_DIGITS}}$`);
+
 /** A reference to a Python global, e.g. torch._utils._rebuild_tensor_v2. Never resolved. */
 export class PickleGlobal {
   constructor(
@@ -88,11 +93,16 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string):
     return stack.splice(m!);
   };
   const asInt = (v: bigint): number | bigint => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-  const longFrom = (b: Uint8Array): number | bigint => {
-    if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-    if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
+  const longFrom = (n: number): number | bigint => {
+    // A state dict holds sizes, strides and offsets: 8 bytes each at most. A longer integer is
+    // hostile, and building it costs time quadratic in its length.
+    if (n > MAX_LONG_BYTES) fail(`integer of ${n} bytes is longer than the ${MAX_LONG_BYTES} bytes a checkpoint ever needs`);
+    const b = bytes(n);
+    if (n === 0) return 0;
+    let hex = '';
+    for (let i = n - 1; i >= 0; i--) hex += b[i]!.toString(16).padStart(2, '0');
+    let v = BigInt(`0x${hex}`);
+    if (b[n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
     return asInt(v);
   };
   const setItems = (target: unknown, kv: unknown[]): void => {
@@ -104,9 +114,10 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string):
     }
   };
   const appendItems = (target: unknown, items: unknown[]): void => {
-    if (Array.isArray(target)) target.push(...items);
-    else if (target instanceof PickleObject) target.items.push(...items);
-    else fail('APPEND on something that is not a list');
+    // A loop, not push(...items): spreading 200k items overflows the call stack.
+    const into = Array.isArray(target) ? target : target instanceof PickleObject ? target.items : undefined;
+    if (into === undefined) fail('APPEND on something that is not a list');
+    for (const item of items) into!.push(item);
   };
   const instantiate = (cls: unknown, args: unknown): unknown => {
     if (!(cls instanceof PickleGlobal)) fail('NEWOBJ of something that is not a class');
@@ -167,14 +178,13 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string):
         stack.push(u16());
         break;
       case 0x8a: { // LONG1
-        const n = u8();
-        stack.push(longFrom(bytes(n)));
+        stack.push(longFrom(u8()));
         break;
       }
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail('negative LONG4 length');
-        stack.push(longFrom(bytes(n)));
+        stack.push(longFrom(n));
         break;
       }
       case 0x49: { // INT (text): also True/False as 01/00
@@ -182,14 +192,14 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string):
         if (s === '01') stack.push(true);
         else if (s === '00') stack.push(false);
         else {
-          if (!/^[-+]?\d+$/.test(s)) fail(`INT "${s.slice(0, 20)}" is not a number`);
+          if (!TEXT_INT.test(s)) fail(`INT "${s.slice(0, 20)}" is not a number of at most ${MAX_LONG_DIGITS} digits`);
           stack.push(asInt(BigInt(s)));
         }
         break;
       }
       case 0x4c: { // LONG (text)
         const s = line().trim().replace(/L$/, '');
-        if (!/^[-+]?\d+$/.test(s)) fail(`LONG "${s.slice(0, 20)}" is not a number`);
+        if (!TEXT_INT.test(s)) fail(`LONG "${s.slice(0, 20)}" is not a number of at most ${MAX_LONG_DIGITS} digits`);
         stack.push(asInt(BigInt(s)));
         break;
       }

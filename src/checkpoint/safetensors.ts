@@ -10,6 +10,14 @@ import type { DType, LazyTensor, StateDict } from './types.js';
 
 /** The safetensors project's own bound; a larger value is a corrupt or hostile file. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/**
+ * Most key-value pairs in the header, counted before JSON.parse (a tensor entry has four: its name,
+ * dtype, shape, data_offsets). DiT-XL/2 has 675 tensors; an SD VAE about 250. A 100 MiB header of
+ * 7 M tiny metadata entries took a minute and 4 GB to parse and copy.
+ */
+export const MAX_HEADER_ENTRIES = 100_000;
+/** Deepest nesting of JSON objects and arrays in the header; a tensor entry needs 3. */
+const MAX_HEADER_NESTING = 16;
 const SUPPORTED: readonly DType[] = ['F32', 'F16', 'BF16', 'F64', 'I64'];
 
 export interface SafetensorsFile extends StateDict {
@@ -31,9 +39,11 @@ function parse(file: CheckpointFile): SafetensorsFile {
     );
   }
   const n = Number(headerLen);
+  const headerBytes = file.read(8, n, 'the JSON header');
+  checkHeaderShape(headerBytes, where);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.read(8, n, 'the JSON header')));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
     if (err instanceof FormatError) throw err;
     throw new FormatError(`${where}: the header is not valid UTF-8 JSON (${(err as Error).message}); the file is corrupt`);
@@ -89,4 +99,28 @@ function parse(file: CheckpointFile): SafetensorsFile {
     if (b < pe) throw new FormatError(`${where}: tensors "${pn}" and "${nm}" overlap (bytes ${b}..${pe}): the header is corrupt`);
   }
   return { tensors, metadata, close: () => file.close() };
+}
+
+/**
+ * One linear pass over the header's bytes that counts its key-value pairs and nesting outside
+ * strings, so a header built to be slow or large to parse is refused before JSON.parse sees it.
+ */
+function checkHeaderShape(bytes: Uint8Array, where: string): void {
+  let pairs = 0;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+      continue;
+    }
+    if (b === 0x22) inString = true;
+    else if (b === 0x3a && ++pairs > MAX_HEADER_ENTRIES) {
+      throw new FormatError(`${where}: the header has more than ${MAX_HEADER_ENTRIES} entries; a checkpoint's header has a few thousand. The file is corrupt or hostile`);
+    } else if ((b === 0x7b || b === 0x5b) && ++depth > MAX_HEADER_NESTING) {
+      throw new FormatError(`${where}: the header nests deeper than ${MAX_HEADER_NESTING} levels; a checkpoint's header needs 3. The file is corrupt or hostile`);
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
 }

@@ -60,6 +60,9 @@ export interface TorchFile {
   readonly archiveName: string;
 }
 
+/** How deep _rebuild_from_type_v2 may wrap another rebuild call. */
+const MAX_REBUILD_NESTING = 4;
+
 const ALLOWED_CALLS = [
   'torch._utils._rebuild_tensor_v2',
   'torch._utils._rebuild_tensor',
@@ -93,9 +96,27 @@ const INERT_CALLS = new Set([
   'pathlib.WindowsPath',
 ]);
 
+/**
+ * A short text of a pickled value for a message. Bounded in depth and items (not JSON.stringify):
+ * a hostile pickle can make a list that contains itself through the memo.
+ */
+function preview(v: unknown, depth = 0): string {
+  if (typeof v === 'bigint') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) {
+    if (depth >= 2) return '[…]';
+    const items = v.slice(0, 6).map((x) => preview(x, depth + 1));
+    return `[${items.join(', ')}${v.length > 6 ? ', …' : ''}]`;
+  }
+  if (v instanceof PickleGlobal) return v.qualifiedName;
+  if (v instanceof Map) return 'a dict';
+  return 'an object';
+}
+
 function asNumberList(v: unknown, what: string, where: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) {
-    throw new FormatError(`${where}: ${what} must be a tuple of integers, got ${JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x))?.slice(0, 80)}`);
+    throw new FormatError(`${where}: ${what} must be a tuple of integers, got ${preview(v)}`);
   }
   return v as number[];
 }
@@ -157,7 +178,7 @@ export function readTorchZip(file: CheckpointFile): TorchFile {
     return stridedTensor(file, s.dtype, s.fileOffset, s.numel, offset, shape, strides, `${where} tensor [${shape.join(', ')}]`);
   };
 
-  const call = (fn: PickleGlobal, args: unknown[]): unknown => {
+  const call = (fn: PickleGlobal, args: unknown[], depth = 0): unknown => {
     const name = fn.qualifiedName;
     switch (name) {
       case 'torch._utils._rebuild_tensor_v2':
@@ -170,7 +191,10 @@ export function readTorchZip(file: CheckpointFile): TorchFile {
         // (func, new_type, args, state): rebuild with func, drop the subclass (e.g. Parameter).
         const [inner, , innerArgs] = args;
         if (!(inner instanceof PickleGlobal) || !Array.isArray(innerArgs)) throw new FormatError(`${where}: malformed _rebuild_from_type_v2`);
-        return call(inner, innerArgs);
+        // torch nests it once (Parameter around a tensor); deeper nesting is a pickle whose argument
+        // list refers to itself through the memo, which would recurse forever.
+        if (depth >= MAX_REBUILD_NESTING) throw new FormatError(`${where}: _rebuild_from_type_v2 nested more than ${MAX_REBUILD_NESTING} deep (a self-referencing argument list); the file is corrupt or hostile`);
+        return call(inner, innerArgs, depth + 1);
       }
       case 'collections.OrderedDict':
       case 'builtins.dict': {

@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../models/vae-config.js';
 import { pickWeightsFile } from './discovery.js';
 import { diffAgainst, inExpectedOrder } from './key-diff.js';
-import { reshaped } from './lazy.js';
+import { finiteChecked, reshaped } from './lazy.js';
 import { openStateDict, type CheckpointFormat } from './open.js';
 import type { LazyTensor, StateDict } from './types.js';
 
@@ -84,22 +84,47 @@ function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: M
   return { tensors: out, layout: old ? 'diffusers-old-attention' : 'diffusers', warnings };
 }
 
-function readConfig(file: string): Partial<VaeConfig> {
+/**
+ * Bounds of a VAE config.json's values, checked where it is read so that a value that would crash
+ * the decoder's graph (norm_num_groups −4) is named instead. Far above the SD VAE (128…512
+ * channels, 32 groups, 4 levels).
+ */
+const VAE_BOUNDS = { channels: 8192, levels: 8, layers_per_block: 16 } as const;
+
+function readConfig(file: string, invalid: string[]): Partial<VaeConfig> {
   let j: Record<string, unknown>;
   try {
     j = readJsonObject(file);
   } catch (err) {
     throw new UsageError(`VAE config ${file} cannot be read: ${(err as Error).message}; expected a diffusers AutoencoderKL config.json`);
   }
-  const n = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+  const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+  const count = (field: keyof VaeConfig, max: number): number | undefined => {
+    const v = j[field];
+    if (v === undefined) return undefined;
+    if (isCount(v, max)) return v;
+    invalid.push(`${file} says ${field} ${String(JSON.stringify(v)).slice(0, 40)}, which is not an integer from 1 to ${max}`);
+    return undefined;
+  };
+  let blocks: number[] | undefined;
+  const b = j.block_out_channels;
+  if (b !== undefined) {
+    if (Array.isArray(b) && b.length >= 1 && b.length <= VAE_BOUNDS.levels && b.every((c) => isCount(c, VAE_BOUNDS.channels))) blocks = b as number[];
+    else invalid.push(`${file} says block_out_channels ${String(JSON.stringify(b)).slice(0, 40)}, which is not a list of 1 to ${VAE_BOUNDS.levels} integers from 1 to ${VAE_BOUNDS.channels}`);
+  }
+  let scaling: number | undefined;
+  if (j.scaling_factor !== undefined) {
+    if (typeof j.scaling_factor === 'number' && Number.isFinite(j.scaling_factor) && j.scaling_factor > 0) scaling = j.scaling_factor;
+    else invalid.push(`${file} says scaling_factor ${String(JSON.stringify(j.scaling_factor)).slice(0, 40)}, which is not a positive number`);
+  }
   return {
-    in_channels: n(j.in_channels),
-    out_channels: n(j.out_channels),
-    block_out_channels: Array.isArray(j.block_out_channels) ? (j.block_out_channels as number[]) : undefined,
-    layers_per_block: n(j.layers_per_block),
-    latent_channels: n(j.latent_channels),
-    norm_num_groups: n(j.norm_num_groups),
-    scaling_factor: n(j.scaling_factor),
+    in_channels: count('in_channels', VAE_BOUNDS.channels),
+    out_channels: count('out_channels', VAE_BOUNDS.channels),
+    block_out_channels: blocks,
+    layers_per_block: count('layers_per_block', VAE_BOUNDS.layers_per_block),
+    latent_channels: count('latent_channels', VAE_BOUNDS.channels),
+    norm_num_groups: count('norm_num_groups', VAE_BOUNDS.channels),
+    scaling_factor: scaling,
   };
 }
 
@@ -112,7 +137,8 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
     file = pickWeightsFile(dir, ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin', 'model.safetensors']);
   }
   const configFile = path.join(path.dirname(file), 'config.json');
-  const stated = fs.existsSync(configFile) ? readConfig(configFile) : {};
+  const invalid: string[] = [];
+  const stated = fs.existsSync(configFile) ? readConfig(configFile, invalid) : {};
   const sd = openStateDict(file);
   try {
     const norm = normaliseVaeKeys(sd.tensors);
@@ -136,7 +162,7 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
       scaling_factor: stated.scaling_factor ?? SD_VAE_CONFIG.scaling_factor,
     };
     if (stated.norm_num_groups === undefined) warnings.push(`no config.json beside ${file}: assumed norm_num_groups ${inferred.norm_num_groups} and scaling_factor ${inferred.scaling_factor} (the SD VAE's)`);
-    const problems: string[] = [];
+    const problems: string[] = [...invalid];
     for (const [field, value] of Object.entries(stated) as Array<[keyof VaeConfig, unknown]>) {
       if (value !== undefined && JSON.stringify(value) !== JSON.stringify(inferred[field])) {
         problems.push(`${configFile} says ${field} ${JSON.stringify(value)} but the weights have ${JSON.stringify(inferred[field])}`);
@@ -148,7 +174,7 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
     const decoderOnly = new Map([...t].filter(([k]) => k.startsWith('decoder.') || k === 'post_quant_conv.weight' || k === 'post_quant_conv.bias'));
     problems.push(...diffAgainst(expected, decoderOnly));
     if (problems.length > 0) throw new UsageError(`${file} is not a usable AutoencoderKL:\n  ${problems.join('\n  ')}`);
-    const weights = inExpectedOrder(expected, t);
+    const weights = finiteChecked(inExpectedOrder(expected, t), file);
     return {
       path: file,
       config: inferred,

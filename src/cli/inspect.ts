@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { inspectDiTCheckpoint, loadVaeCheckpoint, type DiTInspection } from '../checkpoint/index.js';
-import { DitError } from '../errors.js';
+import { DitError, FormatError } from '../errors.js';
 import { resolveLoadOptions } from '../options.js';
 import { addFlags, type LoadFlags } from './flags.js';
 
@@ -22,12 +22,34 @@ export function register(program: Command): void {
   cmd.action((target: string, flags: InspectFlags) => {
     const { model, imageSize, numClasses, config } = resolveLoadOptions(flags);
     const info = inspectDiTCheckpoint(target, { model, imageSize, numClasses, config });
-    info.weights.close();
+    try {
+      info.warnings.push(...nonFiniteWarnings(info.weights.tensors));
+    } finally {
+      info.weights.close();
+    }
     const notDiT = info.config === undefined && info.problems.some((p) => p.includes('not a DiT checkpoint'));
     if (notDiT && flags.model === undefined && tryVae(target, flags.json === true)) return;
     process.stdout.write(flags.json ? `${JSON.stringify(ditJson(info))}\n` : ditText(info));
     if (info.problems.length > 0) throw new DitError(`${info.path}: ${info.problems.length} problem${info.problems.length > 1 ? 's' : ''} (listed above)`);
   });
+}
+
+/**
+ * Reads every weight once (the loader's NaN/Inf check runs as each is read) and turns what it finds
+ * into warnings: inspect reports a damaged file instead of stopping at the first bad tensor. Other
+ * read errors are left to the loader, which reports them when the weights are used.
+ */
+function nonFiniteWarnings(tensors: ReadonlyMap<string, { toFloat32(): Float32Array }>): string[] {
+  const out: string[] = [];
+  for (const t of tensors.values()) {
+    try {
+      t.toFloat32();
+    } catch (err) {
+      if (err instanceof FormatError && /NaN or infinite/.test(err.message)) out.push(err.message);
+      else if (!(err instanceof DitError)) throw err;
+    }
+  }
+  return out;
 }
 
 function ditJson(i: DiTInspection): Record<string, unknown> {
@@ -62,7 +84,19 @@ function ditText(i: DiTInspection): string {
   if (i.classLabels) rows.push(['class labels', `${i.classLabels.length} (model_index.json id2label)`]);
   for (const w of i.warnings) rows.push(['warning', w]);
   rows.push(['problems', i.problems.length === 0 ? 'none' : i.problems.join('\n')]);
-  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v.replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${printable(v).replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+}
+
+/**
+ * `s` with control characters written as escapes: tensor names and paths come from the file, and
+ * an escape sequence in one could clear the terminal or fake lines of this report. Newlines stay
+ * (they separate problems) and are indented under the label, so they cannot fake a label.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A file that is no DiT may be a VAE; say so instead of listing DiT problems. */
@@ -76,8 +110,13 @@ function tryVae(target: string, json: boolean): boolean {
   let parameterCount = 0;
   for (const t of vae.weights.tensors.values()) parameterCount += t.shape.reduce((a, b) => a * b, 1);
   const dtypes = [...new Set([...vae.weights.tensors.values()].map((t) => t.dtype))];
-  vae.weights.close();
-  const info = { kind: 'vae', path: vae.path, format: vae.format, layout: vae.layout, dtypes, parameterCount, config: vae.config, warnings: vae.warnings, problems: [] as string[] };
+  let nonFinite: string[];
+  try {
+    nonFinite = nonFiniteWarnings(vae.weights.tensors);
+  } finally {
+    vae.weights.close();
+  }
+  const info = { kind: 'vae', path: vae.path, format: vae.format, layout: vae.layout, dtypes, parameterCount, config: vae.config, warnings: [...vae.warnings, ...nonFinite], problems: [] as string[] };
   if (json) {
     process.stdout.write(`${JSON.stringify(info)}\n`);
   } else {
@@ -88,10 +127,10 @@ function tryVae(target: string, json: boolean): boolean {
       ['dtypes', dtypes.join(', ')],
       ['parameters', parameterCount.toLocaleString('en-US')],
       ['config', Object.entries(vae.config).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')],
-      ...vae.warnings.map((w): [string, string] => ['warning', w]),
+      ...info.warnings.map((w): [string, string] => ['warning', w]),
       ['problems', 'none'],
     ];
-    process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join(''));
+    process.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${printable(v).replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join(''));
   }
   return true;
 }

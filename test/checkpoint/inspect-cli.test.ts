@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
-import { ditTiny, vaeTiny } from '../helpers/fixtures.js';
+import { writeSafetensors } from '../helpers/checkpoint-writers.js';
+import { ditTiny, tempDir, vaeTiny } from '../helpers/fixtures.js';
 
 describe('dit inspect', () => {
   it('--json prints one object with format, layout, dtypes, parameters, config', async () => {
@@ -44,5 +46,18 @@ describe('dit inspect', () => {
     const r = await runCli(['inspect', ditTiny('config.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^dit: .*config\.json is a text file \(HTML or JSON.*supported: \.safetensors, PyTorch zip/);
+  });
+});
+
+describe('dit inspect with hostile tensor names', () => {
+  it('control characters in names are printed as escapes, never raw (an ESC sequence could clear the screen)', async () => {
+    const dir = tempDir();
+    const f = path.join(dir, 'names.safetensors');
+    writeSafetensors(f, [{ name: '\u001b[2J\u001b[Hfake\rline', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);
+    const r = await runCli(['inspect', f]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/[\u001b\r]/);
+    expect(r.stdout).toContain('its keys start with: \\x1b[2J\\x1b[Hfake\\x0dline');
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * Every checkpoint reader over structured hostile inputs (test/checkpoint/fuzz-cases.ts): each case
+ * loads or throws a DitError, within a time bound and a memory bound. Seeded, so a failing case is
+ * named and can be replayed; scripts/fuzz.ts runs the same generators for longer.
+ */
+import * as fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DitError } from '../../src/errors.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { makeCases, type FuzzCase } from './fuzz-cases.js';
+
+const SEED = 14;
+const ROUNDS = 30; // × 8 cases each
+/** Per case; the slowest legitimate case (a 300k-entry header refused by its count) takes ~0.3 s here. */
+const CASE_MS = 3000;
+/** Heap + ArrayBuffer growth a case may cause (the fixtures are under 1 MB; hostile sizes must not be allocated). */
+const CASE_BYTES = 256 * 1024 * 1024;
+
+const dir = tempDir();
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Outcome {
+  readonly c: FuzzCase;
+  readonly ok: boolean;
+  readonly error: unknown;
+  readonly ms: number;
+  readonly bytes: number;
+}
+
+function runCase(c: FuzzCase): Outcome {
+  const used = (): number => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = used();
+  const t0 = performance.now();
+  let error: unknown;
+  try {
+    c.run();
+  } catch (e) {
+    error = e;
+  }
+  return { c, ok: error === undefined, error, ms: performance.now() - t0, bytes: used() - before };
+}
+
+describe('fuzz: structured hostile inputs for every reader', () => {
+  const cases = makeCases(dir, SEED, ROUNDS);
+  const outcomes = cases.map(runCase);
+
+  it('each case loads or throws a DitError with a one-line-start message, within the time and memory bounds', () => {
+    const bad = outcomes
+      .filter((o) => (!o.ok && !(o.error instanceof DitError)) || o.ms > CASE_MS || o.bytes > CASE_BYTES)
+      .map((o) => `${o.c.reader} · ${o.c.name}: ${o.ok ? 'loaded' : String(o.error).slice(0, 200)} in ${o.ms.toFixed(0)} ms, +${(o.bytes / 1e6).toFixed(0)} MB`);
+    expect(bad).toEqual([]);
+  });
+
+  it('covers every reader, and hostile inputs are mostly refused (not silently loaded)', () => {
+    const readers = new Set(cases.map((c) => c.reader));
+    expect([...readers].sort()).toEqual(['config.json', 'diffusers folder', 'mutated fixture', 'npy/npz', 'pickle/zip', 'safetensors', 'vae folder']);
+    for (const reader of ['pickle/zip', 'safetensors', 'npy/npz']) {
+      const mine = outcomes.filter((o) => o.c.reader === reader);
+      expect(mine.filter((o) => !o.ok).length / mine.length).toBeGreaterThan(0.75);
+    }
+  });
+});
