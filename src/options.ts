@@ -13,7 +13,7 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
@@ -204,7 +204,7 @@ function variantOf(name: string): DiTVariantName {
   return found;
 }
 
-const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, 4096, ' (pixels; 256 or 512 for the official DiT)');
+const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
 const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
 
 /** The DiT precision, and whether the device runs it (q8's int8 kernels are CPU kernels). */
@@ -220,7 +220,7 @@ function dtypeFor(value: string | undefined, device: Device): DiTDtype {
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
   const model = user.model === undefined ? undefined : variantOf(user.model);
   const imageSize = user.imageSize === undefined ? undefined : imageSizeOf(user.imageSize);
-  const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, 1_000_000);
+  const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, MAX_NUM_CLASSES);
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
   const dtype = dtypeFor(user.dtype, device);

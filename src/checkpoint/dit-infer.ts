@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { readJsonObject } from './file.js';
 import { UsageError } from '../errors.js';
-import { DIT_DEFAULTS, DIT_VARIANTS, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
+import { DIT_DEFAULTS, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import type { LazyTensor } from './types.js';
 
 /** Far above any real DiT (XL has 28 blocks). */
@@ -232,13 +232,13 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
  * 16 heads, input 64 cells).
  */
 const CONFIG_BOUNDS: Readonly<Record<'input_size' | 'patch_size' | 'in_channels' | 'hidden_size' | 'depth' | 'num_heads' | 'num_classes', number>> = {
-  input_size: 4096, // cells; at most the largest --image-size in pixels
+  input_size: MAX_IMAGE_SIZE, // cells; at most the largest --image-size in pixels
   patch_size: 64,
   in_channels: 64,
   hidden_size: 16384,
   depth: MAX_DEPTH,
   num_heads: 1024,
-  num_classes: 1_000_000,
+  num_classes: MAX_NUM_CLASSES,
 };
 
 /** What a config.json (DiT constructor names or diffusers names) says, in DiT names; out-of-bounds values go to `invalid`. */

@@ -108,3 +108,7 @@ export type DiTAttentionForm = (typeof DIT_ATTENTION_FORMS)[number];
  */
 export const DIT_DTYPES = ['fp32', 'q8'] as const;
 export type DiTDtype = (typeof DIT_DTYPES)[number];
+
+/** The largest image side (pixels) and class count a user or a config file may ask for. */
+export const MAX_IMAGE_SIZE = 4096;
+export const MAX_NUM_CLASSES = 1_000_000;
