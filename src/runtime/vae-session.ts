@@ -121,7 +121,10 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
       if (c !== config.latent_channels) {
         throw new UsageError(`latents have ${c} channels (shape [${shape.join(', ')}]); this VAE decodes ${config.latent_channels}-channel latents (N, ${config.latent_channels}, h, w)`);
       }
-      if (![n, h, w].every((d) => Number.isInteger(d) && d >= 1) || latents.length !== n * c * h * w) {
+      if (![n, h, w].every((d) => Number.isInteger(d) && d >= 1)) {
+        throw new UsageError(`latents of shape [${shape.join(', ')}] hold no image: N, h and w must each be at least 1`);
+      }
+      if (latents.length !== n * c * h * w) {
         throw new UsageError(`latents hold ${latents.length} values but shape [${shape.join(', ')}] needs ${n * c * h * w}; expected (N, ${c}, h, w)`);
       }
       const tile = opts.tile;

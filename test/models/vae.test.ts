@@ -164,3 +164,11 @@ describe('VAE decode memory bound', () => {
     await vae.release();
   });
 });
+
+describe('VAE decode input shapes', () => {
+  it('a zero-size batch says there is no image, not "0 values but shape needs 0"', async () => {
+    const vae = createVaeSession({ config, weights: renamed.tensors });
+    await expect(vae.decode(new Float32Array(0), [0, 4, 8, 8])).rejects.toThrow('latents of shape [0, 4, 8, 8] hold no image: N, h and w must each be at least 1');
+    await vae.release();
+  });
+});
