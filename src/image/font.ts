@@ -1,17 +1,23 @@
 /**
  * A 5×7 bitmap font for printable ASCII (plus × and ·), drawn for this project, so contact sheets need no system
- * fonts. Each glyph is 7 rows of 5 columns ('#' ink, '.' paper); text advances 6 columns per
- * character (one blank column between glyphs) and 8 rows per line, times an integer scale.
+ * fonts. Each glyph is 7 rows of 5 columns above the baseline ('#' ink, '.' paper) and 2 rows
+ * below it, where only g, j, p, q and y ink (without them "steps" reads "sters"); text advances 6
+ * columns per character (one blank column between glyphs) and 10 rows per line, times an integer scale.
  */
 import { InternalError } from '../errors.js';
 import type { RgbImage } from './grid.js';
 
 export const GLYPH_WIDTH = 5;
-export const GLYPH_HEIGHT = 7;
+/** Rows from the top of a glyph to its baseline: capitals and digits fill them. */
+export const ASCENT = 7;
+/** Rows below the baseline, inked by descenders only. */
+export const DESCENT = 2;
+/** Rows of every glyph, descender rows included. */
+export const GLYPH_HEIGHT = ASCENT + DESCENT;
 /** Horizontal step per character: the glyph plus one blank column. */
 export const ADVANCE = 6;
 /** Vertical step per line: the glyph plus one blank row. */
-export const LINE_HEIGHT = 8;
+export const LINE_HEIGHT = GLYPH_HEIGHT + 1;
 
 // prettier-ignore
 const GLYPH_ROWS: Record<string, string> = {
@@ -86,17 +92,17 @@ const GLYPH_ROWS: Record<string, string> = {
   'd': '....# ....# .##.# #..## #...# #...# .####',
   'e': '..... ..... .###. #...# ##### #.... .###.',
   'f': '..##. .#..# .#... ###.. .#... .#... .#...',
-  'g': '..... ..... .#### #...# .#### ....# .###.',
+  'g': '..... ..... .#### #...# #...# #...# .#### ....# .###.',
   'h': '#.... #.... #.##. ##..# #...# #...# #...#',
   'i': '..#.. ..... .##.. ..#.. ..#.. ..#.. .###.',
-  'j': '...#. ..... ..##. ...#. ...#. #..#. .##..',
+  'j': '...#. ..... ..##. ...#. ...#. ...#. ...#. #..#. .##..',
   'k': '#.... #.... #..#. #.#.. ##... #.#.. #..#.',
   'l': '.##.. ..#.. ..#.. ..#.. ..#.. ..#.. .###.',
   'm': '..... ..... ##.#. #.#.# #.#.# #...# #...#',
   'n': '..... ..... #.##. ##..# #...# #...# #...#',
   'o': '..... ..... .###. #...# #...# #...# .###.',
-  'p': '..... ..... ####. #...# ####. #.... #....',
-  'q': '..... ..... .##.# #..## .#### ....# ....#',
+  'p': '..... ..... ####. #...# #...# #...# ####. #.... #....',
+  'q': '..... ..... .#### #...# #...# #...# .#### ....# ....#',
   'r': '..... ..... #.##. ##..# #.... #.... #....',
   's': '..... ..... .###. #.... .###. ....# ####.',
   't': '.#... .#... ###.. .#... .#... .#..# ..##.',
@@ -104,7 +110,7 @@ const GLYPH_ROWS: Record<string, string> = {
   'v': '..... ..... #...# #...# #...# .#.#. ..#..',
   'w': '..... ..... #...# #...# #.#.# #.#.# .#.#.',
   'x': '..... ..... #...# .#.#. ..#.. .#.#. #...#',
-  'y': '..... ..... #...# #...# .#### ....# .###.',
+  'y': '..... ..... #...# #...# #...# #...# .#### ....# .###.',
   'z': '..... ..... ##### ...#. ..#.. .#... #####',
   '{': '...#. ..#.. ..#.. .#... ..#.. ..#.. ...#.',
   '|': '..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#..',
@@ -121,8 +127,11 @@ const MISSING = '##### #...# #...# #...# #...# #...# #####';
 /** A glyph as rows of booleans, (GLYPH_HEIGHT, GLYPH_WIDTH). */
 export type Glyph = readonly (readonly boolean[])[];
 
+/** A table entry of ASCENT rows gets blank descender rows; descenders give all GLYPH_HEIGHT. */
 function parseGlyph(rows: string): Glyph {
-  return rows.split(' ').map((row) => [...row].map((cell) => cell === '#'));
+  const glyph = rows.split(' ').map((row) => [...row].map((cell) => cell === '#'));
+  while (glyph.length < GLYPH_HEIGHT) glyph.push(new Array<boolean>(GLYPH_WIDTH).fill(false));
+  return glyph;
 }
 
 const GLYPHS = new Map<string, Glyph>(Object.entries(GLYPH_ROWS).map(([ch, rows]) => [ch, parseGlyph(rows)]));
@@ -151,11 +160,15 @@ function checkScale(scale: number): void {
   }
 }
 
-/** The ink box of one line of text: width without the trailing blank column, height of a glyph. */
+/**
+ * The box of one line of text: width without the trailing blank column, height down to the
+ * baseline. Descenders reach DESCENT × scale rows further, so a band that centres this box needs
+ * that much padding below it (the contact sheet's bands have it).
+ */
 export function measureText(text: string, scale = 1): { width: number; height: number } {
   checkScale(scale);
   const n = [...text].length;
-  return { width: n === 0 ? 0 : (n * ADVANCE - 1) * scale, height: GLYPH_HEIGHT * scale };
+  return { width: n === 0 ? 0 : (n * ADVANCE - 1) * scale, height: ASCENT * scale };
 }
 
 /**

@@ -67,6 +67,11 @@ export interface ResolvedRequest {
 }
 
 export interface ServerInfo {
+  /** What the page says first, e.g. "Fashion-MNIST DiT (embedded, 4.2 M parameters)" or "DiT-XL/2 256×256 (675 M parameters)". */
+  title: string;
+  /** The DiT's weights, pos_embed included (the official train.py's count). */
+  parameterCount: number;
+  /** The checkpoint's technical description (layout, config), for those who want it. */
   model: string;
   embedded: boolean;
   imageSize: number;

@@ -13,6 +13,7 @@ import type { ApiError, ClassEntry, JobEvent, ServerInfo } from './api.js';
 import { createJobQueue, type Job, type JobQueue } from './jobs.js';
 import { RequestError, parseGenerateBody, resolveOrReject, toResolvedRequest } from './request.js';
 import { DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
+import { ditParameterCount, modelTitle } from './model-title.js';
 
 export interface ServerOptions {
   readonly pipeline: Pipeline;
@@ -126,6 +127,8 @@ function serverLimits(opts: ServerOptions): ServerInfo['limits'] {
 function serverInfo(pipeline: Pipeline, limits: ServerInfo['limits']): ServerInfo {
   const model = pipeline.info;
   return {
+    title: modelTitle(model),
+    parameterCount: ditParameterCount(model),
     model: model.description,
     embedded: model.embedded,
     imageSize: model.imageSize,
@@ -221,6 +224,7 @@ function findClasses(classNames: ClassTable, query: string): ClassEntry[] {
 
 async function handleGenerate(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const options = parseGenerateBody(await readJsonBody(req, ctx.info.limits.maxBodyBytes));
+  checkNumImages(options, ctx.info.limits.maxImages);
   const resolved = resolveOrReject(ctx.pipeline.resolve, options);
   checkImageCount(options, resolved.labels.length, ctx.info.limits.maxImages);
   if (req.socket.destroyed) return; // the client left while its body was read: nothing to run
@@ -276,6 +280,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (!failed) reject(err);
     });
   });
+}
+
+/**
+ * A whole number of images above this server's cap is refused with the cap, before the resolver
+ * would refuse a count above the library's larger MAX_IMAGES with that range instead.
+ */
+function checkNumImages(options: UserGenerateOptions, maxImages: number): void {
+  const n = typeof options.numImages === 'string' && options.numImages.trim() !== '' ? Number(options.numImages) : options.numImages;
+  if (typeof n === 'number' && Number.isInteger(n)) checkImageCount(options, n, maxImages);
 }
 
 /** The server's own cap on images per request, below the library's MAX_IMAGES. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drawText, fontCharacters, glyphFor, measureText, GLYPH_HEIGHT, GLYPH_WIDTH } from '../../src/image/font.js';
+import { drawText, fontCharacters, glyphFor, measureText, ASCENT, DESCENT, GLYPH_HEIGHT, GLYPH_WIDTH } from '../../src/image/font.js';
 import type { RgbImage } from '../../src/image/grid.js';
 
 function blank(width: number, height: number): RgbImage {
@@ -17,7 +17,7 @@ function ascii(img: RgbImage): string[] {
 }
 
 describe('bitmap font', () => {
-  it('has a distinct 5×7 glyph for each of the 95 printable ASCII characters, × and ·', () => {
+  it('has a distinct 5×9 glyph (7 rows above the baseline, 2 below) for each of the 95 printable ASCII characters, × and ·', () => {
     const expected = [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)), '·', '×'];
     expect(fontCharacters()).toEqual(expected);
     const seen = new Map<string, string>();
@@ -45,6 +45,24 @@ describe('bitmap font', () => {
       '.#...#..###..',
       '.............',
     ]);
+  });
+
+  it('draws g, j, p, q and y below the baseline and nothing else there', () => {
+    expect([ASCENT, DESCENT, GLYPH_HEIGHT]).toEqual([7, 2, 9]);
+    const below = (text: string) => {
+      const img = blank(text.length * 6, GLYPH_HEIGHT);
+      drawText(img, text, 0, 0);
+      // Per character, whether any pixel in the two rows under the baseline is inked.
+      return [...text].map((_, k) => ascii(img).slice(ASCENT).some((row) => row.slice(k * 6, k * 6 + 5).includes('#')));
+    };
+    expect(below('gpqyj')).toEqual([true, true, true, true, true]);
+    expect(below('abc')).toEqual([false, false, false]);
+    const others = fontCharacters().filter((ch) => !'gjpqy'.includes(ch));
+    expect(others.filter((ch) => below(ch)[0])).toEqual([]);
+    // "steps" at scale 1: the p's stem runs two rows under the baseline, the s beside it does not.
+    const img = blank(29, GLYPH_HEIGHT);
+    drawText(img, 'steps', 0, 0);
+    expect(ascii(img).slice(ASCENT)).toEqual(['..................#..........', '..................#..........']);
   });
 
   it('scales each glyph pixel to a scale×scale block, in the given colour', () => {

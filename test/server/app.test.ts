@@ -66,6 +66,9 @@ describe('GET /api/info and /api/classes', () => {
     const res = await request(`${base}api/info`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
+      // The fake's config is DiT-S/8's with 8×8 one-channel inputs and ten classes.
+      title: 'DiT-S/8 8×8 (33 M parameters)',
+      parameterCount: 32_540_672,
       model: 'fake 8×8 test model',
       imageSize: FAKE_SIZE,
       numClasses: 10,
@@ -94,6 +97,9 @@ describe('POST /api/generate validation', () => {
     [{ seed: 'abc' }, 'seed', /^--seed "abc" is not a valid seed/],
     [{ guidanceInterval: '700,100' }, 'guidanceInterval', /^--guidance-interval "700,100" is not valid/],
     [{ numImages: 17 }, 'numImages', /^17 images were asked for: this server allows at most 16 per request/],
+    // Above the library's MAX_IMAGES too: this server's cap, not the library's range.
+    [{ numImages: 300 }, 'numImages', /^300 images were asked for: this server allows at most 16 per request; lower the number of images$/],
+    [{ numImages: '300' }, 'numImages', /^300 images were asked for: this server allows at most 16 per request/],
   ])('%j → 400 naming %s', async (body, field, message) => {
     const res = await postGenerate(base, body);
     expect(res.status).toBe(400);

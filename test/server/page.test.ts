@@ -141,22 +141,25 @@ describe('dit serve page on the embedded model', () => {
     expect(await restored.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
   });
 
-  it("shows the server's message next to the control it concerns", async () => {
+  it("shows the server's message next to the control it concerns, naming the control by its label", async () => {
     await page.fill('#steps', '0');
     await page.click('#generate');
     const error = page.locator('#error-numSamplingSteps');
     await expect.poll(() => error.textContent()).not.toBe('');
-    // The very message the API gives for the same value.
+    // The API's message for the same value, with the flag read as the control's label.
     const api = await postGenerate(base, { numSamplingSteps: 0 });
-    expect(await error.textContent()).toBe(api.error!.error);
+    expect(api.error!.error).toMatch(/^--num-sampling-steps 0 /);
+    expect(await error.textContent()).toBe(api.error!.error.replace('--num-sampling-steps', 'Sampling steps'));
     expect(await page.getAttribute('#steps', 'aria-invalid')).toBe('true');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('steps');
     expect(await page.locator('#error-general').textContent()).toBe('');
 
     await page.fill('#steps', '4');
-    await page.fill('#seed', '1.5');
+    await page.fill('#seed', 'abc');
     await page.click('#generate');
-    await expect.poll(() => page.locator('#error-seed').textContent()).toBe((await postGenerate(base, { seed: '1.5' })).error!.error);
+    const seedApi = (await postGenerate(base, { seed: 'abc' })).error!.error;
+    await expect.poll(() => page.locator('#error-seed').textContent()).toBe(seedApi.replace(/^--seed /, 'Seed '));
+    expect(await page.locator('#error-seed').textContent()).toMatch(/^Seed "abc" /);
     expect(await page.locator('#error-numSamplingSteps').textContent()).toBe(''); // the old error is gone
     await page.fill('#seed', '5');
   });
@@ -206,8 +209,11 @@ describe('dit serve page on the embedded model', () => {
     await page.click('#generate');
     await expect.poll(() => page.locator('.run .status').textContent()).toMatch(/^Step \d+\/1000 · /);
     expect(await page.isEnabled('#generate')).toBe(false);
+    // Nothing to download while sampling, nor after a cancel: the link is not shown at all.
+    expect(await page.locator('.run a.download').isVisible()).toBe(false);
     await page.click('#cancel');
     await expect.poll(() => page.locator('.run .status').textContent()).toBe('Cancelled (cancelled by request)');
+    expect(await page.locator('.run a.download').isVisible()).toBe(false);
     expect(await page.isEnabled('#generate')).toBe(true);
     expect(app.queue.pending).toBe(0);
     expect(await page.locator('.run img.final').count()).toBe(0);
@@ -224,19 +230,78 @@ describe('dit serve page on the embedded model', () => {
     await page.fill('#steps', '2');
     await page.click('#generate');
     await expect.poll(() => page.locator('.run .status').textContent()).toBe('Queued: position 1 (1 job ahead)');
+    expect(await page.locator('.run a.download').isVisible()).toBe(false);
+    expect(await other.locator('.run a.download').isVisible()).toBe(false);
     await other.close(); // the tab's stream closes: the server cancels its job and runs ours
     await page.locator('.run img.final').waitFor();
     expect(await page.locator('.run .status').textContent()).toMatch(/^Done: 2 steps in /);
+    expect(await page.locator('.run a.download').isVisible()).toBe(true);
     expect(app.queue.pending).toBe(0);
   });
 
-  it('fits a 360 px wide phone screen', async () => {
+  for (const width of [360, 1280]) {
+    it(`at ${width} px: says what the model is, shows this server's limits, warns past the CFG slider, hides Download until done`, async () => {
+      const p = await browser.newPage({ viewport: { width, height: 780 } });
+      await p.goto(base);
+      await p.waitForSelector('body[data-ready="true"]');
+      expect(await p.locator('#model').textContent()).toBe('Fashion-MNIST DiT (embedded, 4.2 M parameters)');
+      expect(await p.locator('#model-details').textContent()).toBe(`10 classes · 32×32 images · ${app.info.model}`);
+      expect(await p.locator('#images-hint').textContent()).toBe(`1..${app.info.limits.maxImages} on this server.`);
+      expect(app.info.limits.maxImages).toBe(64);
+
+      await p.fill('#num-images', '300');
+      await p.click('#generate');
+      await expect.poll(() => p.locator('#error-numImages').textContent()).toBe(
+        '300 images were asked for: this server allows at most 64 per request; lower the number of images',
+      );
+      await p.fill('#num-images', '2');
+
+      const notice = p.locator('#cfg-notice');
+      expect(await notice.isVisible()).toBe(false);
+      await p.fill('#cfg', '11');
+      expect(await notice.isVisible()).toBe(true);
+      expect(await notice.textContent()).toBe(
+        "11 is beyond the notebook's range (1..10); it runs, but strong guidance tends to give oversaturated, less varied images.",
+      );
+      await p.screenshot({ path: path.join(outDir, `page-notice-${width}.png`), fullPage: true });
+      await p.fill('#steps', '30');
+      await p.click('#generate'); // allowed: it runs
+      await expect.poll(() => p.locator('.run .status').textContent()).toMatch(/^Step \d+\/30 · /);
+      expect(await p.locator('.run figcaption').textContent()).toMatch(/^CFG 11 · /);
+      expect(await p.locator('.run a.download').isVisible()).toBe(false);
+      await p.locator('.run img.final').waitFor();
+      expect(await p.locator('.run a.download').isVisible()).toBe(true);
+      await p.fill('#cfg', '10');
+      expect(await notice.isVisible()).toBe(false);
+      await p.close();
+    });
+  }
+
+  it('fits a 360 px wide phone screen, with progress and result on screen under the button', async () => {
     const phone = await browser.newPage({ viewport: { width: 360, height: 780 } });
     await phone.goto(base);
     await phone.waitForSelector('body[data-ready="true"]');
+    await phone.fill('#steps', '200');
+    await phone.click('#generate');
+    // While it runs: button and progress bar both on screen, the bar a short way under the button.
+    await expect.poll(() => phone.locator('.run .status').textContent()).toMatch(/^Step \d+\/200 · /);
+    const onScreen = async (selector: string) => {
+      const b = (await phone.locator(selector).boundingBox())!; // relative to the viewport
+      return { top: b.y, bottom: b.y + b.height, inside: b.y >= 0 && b.y + b.height <= 780 };
+    };
+    const button = await onScreen('#generate');
+    const bar = await onScreen('.run progress');
+    expect([button.inside, bar.inside]).toEqual([true, true]);
+    expect(bar.top - button.bottom).toBeLessThan(300);
+    await phone.click('#cancel');
+    await expect.poll(() => phone.locator('.run .status').textContent()).toBe('Cancelled (cancelled by request)');
+
     await phone.fill('#steps', '4');
     await phone.click('#generate');
     await phone.locator('.run img.final').waitFor();
+    await phone.screenshot({ path: path.join(outDir, 'page-360-screen.png') }); // what the phone shows
+    expect((await onScreen('.run img.final')).inside).toBe(true);
+    expect((await onScreen('#generate')).inside).toBe(true);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     const box = await phone.locator('#generate').boundingBox();
     expect(box!.x + box!.width).toBeLessThanOrEqual(360);

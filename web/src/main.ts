@@ -2,7 +2,8 @@
  * The `dit serve` page: the notebook's controls (seed, steps slider, CFG slider, classes, samples
  * per row) plus sampler and guidance; live progress with a preview of the predicted x0, the final
  * grid with a download link, a compare mode (CFG 1 / 5 / 10 on one seed) and a history of runs.
- * The server validates everything; its message is shown next to the control it names.
+ * The server validates everything; its message is shown next to the control it names, in the
+ * page's words (the control's label where the message names a command-line flag).
  */
 import './style.css';
 import { cancelJob, generate, getJson, ServerError, type ClassEntry, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
@@ -20,6 +21,10 @@ function $<T extends HTMLElement>(id: string): T {
 
 const els = {
   model: $<HTMLParagraphElement>('model'),
+  modelDetails: $<HTMLParagraphElement>('model-details'),
+  stepsHint: $<HTMLParagraphElement>('steps-hint'),
+  imagesHint: $<HTMLParagraphElement>('images-hint'),
+  cfgNotice: $<HTMLParagraphElement>('cfg-notice'),
   form: $<HTMLFormElement>('controls'),
   chips: $<HTMLUListElement>('class-chips'),
   search: $<HTMLInputElement>('class-search'),
@@ -120,6 +125,18 @@ function applyRequest(r: GenerateRequest): void {
 function syncSliders(): void {
   els.stepsRange.value = els.steps.value;
   els.cfgRange.value = els.cfg.value;
+  updateCfgNotice();
+}
+
+/** A scale past the slider's end is allowed (the server takes any scale ≥ 0), but said to be unusual. */
+function updateCfgNotice(): void {
+  const cfg = Number(els.cfg.value.trim());
+  const max = Number(els.cfgRange.max);
+  const beyond = els.cfg.value.trim() !== '' && Number.isFinite(cfg) && cfg > max;
+  els.cfgNotice.hidden = !beyond;
+  els.cfgNotice.textContent = beyond
+    ? `${cfg} is beyond the notebook's range (${els.cfgRange.min}..${max}); it runs, but strong guidance tends to give oversaturated, less varied images.`
+    : '';
 }
 
 // ---- errors next to their control ---------------------------------------------------------
@@ -129,11 +146,28 @@ function clearErrors(): void {
   for (const c of document.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
 }
 
+/** The label the page shows for a control, e.g. "Sampling steps" for #steps. */
+function labelOf(control: HTMLElement): string | undefined {
+  return document.querySelector(`label[for="${control.id}"]`)?.textContent?.trim() || undefined;
+}
+
+/**
+ * The server's messages name values by their command-line flags (one wording for the CLI, the
+ * library and the API); on the page a flag of a request field reads as that control's label.
+ */
+function inPageWords(message: string): string {
+  return message.replace(/--([a-z][a-z-]*)/g, (flag, name: string) => {
+    const key = name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    const control = Object.hasOwn(CONTROL_OF, key) ? CONTROL_OF[key as Field] : undefined;
+    return (control && labelOf(control)) ?? flag;
+  });
+}
+
 function showError(err: unknown): void {
   const body = err instanceof ServerError ? err.body : { error: err instanceof Error ? err.message : String(err) };
   const field = body.field === 'classes' ? 'classLabels' : body.field;
   const slot = field ? document.getElementById(`error-${field}`) : null;
-  (slot ?? $('error-general')).textContent = body.error;
+  (slot ?? $('error-general')).textContent = inPageWords(body.error);
   const control = field ? CONTROL_OF[field] : undefined;
   if (control && slot) {
     control.setAttribute('aria-invalid', 'true');
@@ -396,6 +430,15 @@ function setBusy(busy: boolean): void {
   els.cancel.disabled = !busy;
 }
 
+/**
+ * On one-column screens the result follows the whole form: bring the buttons to the top of the
+ * screen so progress and image appear right under them instead of below the fold.
+ */
+function showRunNearButton(): void {
+  if (!window.matchMedia('(max-width: 899px)').matches) return;
+  els.generate.closest('.actions')?.scrollIntoView({ block: 'start' });
+}
+
 async function start(mode: 'single' | 'compare'): Promise<void> {
   clearErrors();
   const base = readForm();
@@ -405,6 +448,7 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
   els.runs.replaceChildren(...panels.map((p) => p.root));
   els.runs.classList.toggle('compare', mode === 'compare');
   setBusy(true);
+  showRunNearButton();
   try {
     const settled = await Promise.allSettled(requests.map((r, k) => runOne(r, panels[k]!)));
     const refused = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -507,9 +551,13 @@ async function init(): Promise<void> {
   let classes: ClassEntry[];
   [info, classes] = await Promise.all([getJson<ServerInfo>('/api/info'), getJson<ClassEntry[]>('/api/classes')]);
   classNames = classes.map((c) => [c.name, ...c.synonyms]);
-  els.model.textContent = `${info.model} · ${info.imageSize}×${info.imageSize} · ${info.numClasses} classes`;
+  els.model.textContent = info.title;
+  els.modelDetails.textContent = `${info.numClasses} classes · ${info.imageSize}×${info.imageSize} images · ${info.model}`;
+  els.modelDetails.hidden = false;
   els.steps.max = els.stepsRange.max = String(info.limits.maxSamplingSteps);
   els.numImages.max = String(info.limits.maxImages);
+  els.stepsHint.textContent = `1..${info.limits.maxSamplingSteps}; more steps, finer images, longer runs.`;
+  els.imagesHint.textContent = `1..${info.limits.maxImages} on this server.`;
   fillSelect(els.sampler, info.samplers);
   fillSelect(els.guidance, info.guidanceForms);
   fillSelect(els.spacing, info.spacings);
