@@ -18,7 +18,8 @@ import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
-import { DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
+import { DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
+export { DEFAULT_MAX_MEMORY_GB };
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
 export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';
@@ -62,6 +63,8 @@ export interface UserLoadOptions {
   threads?: number | string;
   /** DiT precision: "fp32" (default; the official code's numbers) or "q8" (int8 linears, CPU). */
   dtype?: string;
+  /** GiB of working memory one VAE decode call may take (default 2); a latent over it alone is refused. */
+  maxMemory?: number | string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
   noCache?: boolean;
   /** Where downloaded weights and compiled models live (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts). */
@@ -78,6 +81,7 @@ export interface ResolvedLoadOptions {
   readonly device: Device;
   readonly threads: number | undefined;
   readonly dtype: DiTDtype;
+  readonly maxMemoryBytes: number;
   readonly noCache: boolean;
   readonly cacheDir: string | undefined;
 }
@@ -224,6 +228,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
   const dtype = dtypeFor(user.dtype, device);
+  const maxMemoryBytes = finiteNumber('--max-memory', user.maxMemory ?? DEFAULT_MAX_MEMORY_GB, 0.0001, 1024, ' (GiB of working memory for one VAE decode call)') * 2 ** 30;
   return Object.freeze({
     model,
     ckpt: user.ckpt,
@@ -234,6 +239,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
     device,
     threads,
     dtype,
+    maxMemoryBytes,
     noCache: user.noCache ?? false,
     cacheDir: user.cacheDir,
   });
@@ -364,13 +370,13 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
 }
 
 /** `dit decode`: saved latents → images. The VAE and the files are paths, checked where they are read. */
-export interface UserDecodeOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir'> {
+export interface UserDecodeOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir' | 'maxMemory'> {
   samplesPerRow?: number | string;
   /** Decode latents larger than tile×tile in overlapping tiles (latent pixels per side). */
   tile?: number | string;
 }
 
-export interface ResolvedDecodeOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir'> {
+export interface ResolvedDecodeOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir' | 'maxMemoryBytes'> {
   readonly samplesPerRow: number;
   readonly tile: number | undefined;
 }
@@ -378,12 +384,19 @@ export interface ResolvedDecodeOptions extends Pick<ResolvedLoadOptions, 'device
 export const DECODE_DEFAULTS = { samplesPerRow: 4 } as const;
 
 export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDecodeOptions {
-  const { device, threads, noCache, cacheDir } = resolveLoadOptions({ device: user.device, threads: user.threads, noCache: user.noCache, cacheDir: user.cacheDir });
+  const { device, threads, noCache, cacheDir, maxMemoryBytes } = resolveLoadOptions({
+    device: user.device,
+    threads: user.threads,
+    noCache: user.noCache,
+    cacheDir: user.cacheDir,
+    maxMemory: user.maxMemory,
+  });
   return Object.freeze({
     device,
     threads,
     noCache,
     cacheDir,
+    maxMemoryBytes,
     samplesPerRow: samplesPerRowOf(user.samplesPerRow ?? DECODE_DEFAULTS.samplesPerRow),
     tile: user.tile === undefined ? undefined : intInRange('--tile', user.tile, 2, 4096, ' (latent pixels per tile side, e.g. 32 for 256-pixel tiles)'),
   });

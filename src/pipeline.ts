@@ -161,7 +161,7 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
     dit = await createDiTSession(ckpt, { ...opts, dtype: load.dtype });
     if (vaePath === undefined) return { dit, vae: undefined };
     onPhase?.('building VAE');
-    return { dit, vae: await openVaeSession(vaePath, opts) };
+    return { dit, vae: await openVaeSession(vaePath, { ...opts, memoryLimitBytes: load.maxMemoryBytes }) };
   } catch (err) {
     await dit?.release();
     throw err;

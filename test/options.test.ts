@@ -122,7 +122,8 @@ describe('resolveLoadOptions', () => {
 
 describe('resolveDecodeOptions', () => {
   it('defaults to 4 columns and whole decodes, and checks device and threads as every command does', () => {
-    expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined });
+    expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined, maxMemoryBytes: 2 * 2 ** 30 });
+    expect(resolveDecodeOptions({ maxMemory: '0.5' }).maxMemoryBytes).toBe(2 ** 29);
     expect(resolveDecodeOptions({ samplesPerRow: '2', tile: '32', threads: '3' })).toMatchObject({ samplesPerRow: 2, tile: 32, threads: 3 });
     expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is not a number: must be an integer in 1..256');
     expect(() => resolveDecodeOptions({ tile: '1' })).toThrow('--tile "1" is out of range: must be an integer in 2..4096 (latent pixels per tile side, e.g. 32 for 256-pixel tiles)');

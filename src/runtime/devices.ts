@@ -31,3 +31,9 @@ export const DTYPE_DEVICES = Object.freeze({
 export function isDevice(name: string): name is Device {
   return Object.hasOwn(DEVICE_PROVIDERS, name);
 }
+
+/**
+ * Working memory one VAE decode call may take by default, in GiB: a 512×512 image takes about 0.7,
+ * a 160×160 latent about 5 (the attention grows with the fourth power of the side).
+ */
+export const DEFAULT_MAX_MEMORY_GB = 2;

@@ -11,6 +11,7 @@ import { buildVaeDecoder, vaeDecodeBytes, type VaeDecoderOptions } from '../mode
 import { vaeUpscale, type VaeConfig } from '../models/vae-config.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
+import { DEFAULT_MAX_MEMORY_GB } from './devices.js';
 import { decodeTiled, type FloatBatch, type TileOptions } from './vae-tiles.js';
 
 export interface VaeSource {
@@ -31,7 +32,7 @@ export interface VaeSessionOptions extends SessionOptions {
   readonly maxBatch?: number;
   /**
    * Working memory one ONNX Runtime call may take (estimated by vaeDecodeBytes; default
-   * DEFAULT_VAE_MEMORY_LIMIT): fewer images go per call to stay under it, and a latent whose single
+   * DEFAULT_MAX_MEMORY_GB): fewer images go per call to stay under it, and a latent whose single
    * image is over it is refused with the way out (tiles), instead of eating the machine's memory.
    */
   readonly memoryLimitBytes?: number;
@@ -51,10 +52,9 @@ export interface VaeSession {
   release(): Promise<void>;
 }
 
-/** 2 GiB: a 512×512 image (64×64 latent) takes about 0.2 GB; 160×160 latents, about 5 GB. */
-export const DEFAULT_VAE_MEMORY_LIMIT = 2 * 2 ** 30;
+const DEFAULT_VAE_MEMORY_LIMIT = DEFAULT_MAX_MEMORY_GB * 2 ** 30;
 
-const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+const gb = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MB` : `${(bytes / 2 ** 30).toFixed(1)} GB`);
 
 /**
  * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
@@ -96,7 +96,7 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
     const perCall = Math.min(maxBatch, Math.floor(memoryLimit / vaeDecodeBytes(config, h, w)));
     if (perCall < 1) {
       throw new UsageError(
-        `decoding a ${h}×${w} latent whole needs about ${gb(vaeDecodeBytes(config, h, w))} (the VAE's attention grows with (h·w)²), over the ${gb(memoryLimit)} limit; decode it in tiles (dit decode --tile 32) or with a larger memory limit`,
+        `decoding a ${h}×${w} latent whole needs about ${gb(vaeDecodeBytes(config, h, w))} (the VAE's attention grows with (h·w)²), over the ${gb(memoryLimit)} limit; decode it in tiles (dit decode --tile 32) or raise the limit (--max-memory GB)`,
       );
     }
     const session = await sessionFor(h, w);

@@ -69,6 +69,9 @@ describe('dit decode (vae-tiny fixture)', () => {
       [['--latents', LATENTS, '--samples-per-row', 'two'], /--samples-per-row "two" is not a number: must be an integer in 1\.\.256/],
       [['--latents', LATENTS, '--device', 'tpu'], /--device/],
       [['--latents', LATENTS, '--tile', '1'], /--tile "1" is out of range: must be an integer in 2\.\.4096/],
+      [['--latents', LATENTS, '--max-memory', '0'], /--max-memory "0" is out of range: must be a number in 0\.0001\.\.1024/],
+      // 8×8 latents of vae-tiny need 160 kB per image: a 100 kB limit refuses them, naming the flag
+      [['--latents', LATENTS, '--max-memory', '0.0001'], /decoding a 8×8 latent whole needs about 0\.2 MB .* over the 0\.1 MB limit; decode it in tiles \(dit decode --tile 32\) or raise the limit \(--max-memory GB\)/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(['decode', '--vae', FIXTURE, ...args, '--out', path.join(dir, 'g.png'), '--no-cache']);

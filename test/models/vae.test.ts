@@ -158,7 +158,7 @@ describe('VAE decode memory bound', () => {
     const vae = createVaeSession({ config, weights: renamed.tensors });
     const t0 = performance.now();
     await expect(vae.decode(new Float32Array(4 * 160 * 160), [1, 4, 160, 160])).rejects.toThrow(
-      'decoding a 160×160 latent whole needs about 4.9 GB (the VAE\'s attention grows with (h·w)²), over the 2.0 GB limit; decode it in tiles (dit decode --tile 32) or with a larger memory limit',
+      'decoding a 160×160 latent whole needs about 4.9 GB (the VAE\'s attention grows with (h·w)²), over the 2.0 GB limit; decode it in tiles (dit decode --tile 32) or raise the limit (--max-memory GB)',
     );
     expect(performance.now() - t0).toBeLessThan(1000);
     await vae.release();
