@@ -13,11 +13,13 @@ import {
   DTYPES,
   GUIDANCE_FORMS,
   MAX_SAMPLING_STEPS,
+  NOTEBOOK_DEFAULTS,
   SAMPLERS,
   SPACINGS,
   type UserGenerateOptions,
   type UserLoadOptions,
 } from '../options.js';
+import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
 type FlagSpec = readonly [flags: string, description: string, defaultValue?: string];
 
@@ -42,15 +44,16 @@ const GENERATE_FLAGS = {
   classLabels: ['--class-labels <ids>', 'class ids, comma-separated, e.g. 207,360 (as in the notebook)'],
   classes: ['--classes <names>', 'class names, comma-separated, e.g. "golden retriever" or "sneaker"'],
   numImages: ['--num-images <n>', 'repeat the labels up to this many images (like [207] * n)'],
-  cfgScale: ['--cfg-scale <s>', 'classifier-free guidance scale (1 = none; notebook slider 1..10)'],
-  numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS}`],
-  sampler: ['--sampler <name>', SAMPLERS.join(' | ')],
-  guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (dit: the official form, first 3 channels)`],
+  // Defaults that depend on the model are stated in words: passing them to commander would override the model's.
+  cfgScale: ['--cfg-scale <s>', `classifier-free guidance scale (default ${NOTEBOOK_DEFAULTS.cfgScale}; 1 = none; notebook slider 1..10)`],
+  numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS} (default ${NOTEBOOK_DEFAULTS.numSamplingSteps}; the embedded model: ${EMBEDDED_DEFAULTS.numSamplingSteps})`],
+  sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (default ${NOTEBOOK_DEFAULTS.sampler})`],
+  guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (default: dit for 4-channel latent models, the official form on the first 3 channels; all for pixel models)`],
   guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (0..999)'],
   spacing: [`--spacing <${SPACINGS.join('|')}>`, 'timestep respacing: uniform ("N", the default) or ddim ("ddimN")'],
-  eta: ['--eta <x>', 'DDIM eta (0 = deterministic)'],
+  eta: ['--eta <x>', 'DDIM eta (default 0 = deterministic)'],
   seed: ['--seed <n>', 'random seed (torch.manual_seed), default 0'],
-  samplesPerRow: ['--samples-per-row <n>', 'grid columns'],
+  samplesPerRow: ['--samples-per-row <n>', `grid columns (default ${NOTEBOOK_DEFAULTS.samplesPerRow})`],
 } as const satisfies Record<keyof UserGenerateOptions, FlagSpec>;
 
 /** What to write, and how much to say. */

@@ -237,3 +237,23 @@ describe('dit sample --seed takes torch.manual_seed\'s range', () => {
     expect(minusOne).not.toEqual(await run('0'));
   });
 });
+
+describe('dit sample --help', () => {
+  it('states every generate default, including the ones that depend on the model', async () => {
+    const r = await runCli(['sample', '--help']);
+    expect(r.code).toBe(0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    for (const text of [
+      'classifier-free guidance scale (default 4;',
+      'sampling steps, 1..1000 (default 250; the embedded model: 100)',
+      'ddpm | ddim | dpm-solver++ (default ddpm)',
+      'dit | all | off (default: dit for 4-channel latent models',
+      'uniform ("N", the default)',
+      'DDIM eta (default 0',
+      'grid columns (default 4)',
+      'random seed (torch.manual_seed), default 0',
+    ]) {
+      expect(help).toContain(text);
+    }
+  });
+});
