@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { arg } from '../bench/args.js';
 import { DitError } from '../src/errors.js';
-import { makeCases } from '../test/checkpoint/fuzz-cases.js';
+import { makeCases, runCase } from '../test/checkpoint/fuzz-cases.js';
 
 const seconds = Number(arg('--seconds', '60'));
 const firstSeed = Number(arg('--seed', '1'));
@@ -30,14 +30,7 @@ while ((performance.now() - t0) / 1000 < seconds) {
     for (const c of makeCases(dir, seed, ROUNDS_PER_SEED)) {
       const o = outcomes.get(c.reader) ?? { loaded: 0, refused: 0, failed: 0, slowestMs: 0 };
       outcomes.set(c.reader, o);
-      const start = performance.now();
-      let error: unknown;
-      try {
-        c.run();
-      } catch (e) {
-        error = e;
-      }
-      const ms = performance.now() - start;
+      const { error, ms } = runCase(c);
       o.slowestMs = Math.max(o.slowestMs, ms);
       cases++;
       if (error !== undefined && !(error instanceof DitError)) {

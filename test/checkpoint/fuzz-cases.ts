@@ -58,8 +58,34 @@ export interface FuzzCase {
   run(): void;
 }
 
+/** What running one case gave: loaded (ok) or the error, with its time and memory growth. */
+export interface Outcome {
+  readonly c: FuzzCase;
+  readonly ok: boolean;
+  readonly error: unknown;
+  readonly ms: number;
+  /** Heap + ArrayBuffer growth while it ran. */
+  readonly bytes: number;
+}
+
+export function runCase(c: FuzzCase): Outcome {
+  const used = (): number => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = used();
+  const t0 = performance.now();
+  let error: unknown;
+  try {
+    c.run();
+  } catch (e) {
+    error = e;
+  }
+  return { c, ok: error === undefined, error, ms: performance.now() - t0, bytes: used() - before };
+}
+
 /** Opens a state dict and reads every tensor, as building a model does. */
-function readAll(file: string): void {
+export function readAll(file: string): void {
   const sd = openStateDict(file);
   try {
     for (const t of sd.tensors.values()) t.toFloat32();

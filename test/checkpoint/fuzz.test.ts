@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DitError } from '../../src/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { makeCases, type FuzzCase } from './fuzz-cases.js';
+import { makeCases, runCase } from './fuzz-cases.js';
 
 const SEED = 14;
 const ROUNDS = 30; // × 8 cases each
@@ -18,30 +18,6 @@ const CASE_BYTES = 256 * 1024 * 1024;
 
 const dir = tempDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-interface Outcome {
-  readonly c: FuzzCase;
-  readonly ok: boolean;
-  readonly error: unknown;
-  readonly ms: number;
-  readonly bytes: number;
-}
-
-function runCase(c: FuzzCase): Outcome {
-  const used = (): number => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const before = used();
-  const t0 = performance.now();
-  let error: unknown;
-  try {
-    c.run();
-  } catch (e) {
-    error = e;
-  }
-  return { c, ok: error === undefined, error, ms: performance.now() - t0, bytes: used() - before };
-}
 
 describe('fuzz: structured hostile inputs for every reader', () => {
   const cases = makeCases(dir, SEED, ROUNDS);

@@ -9,6 +9,7 @@ import { inspectDiTCheckpoint, openStateDict, readNpy } from '../../src/checkpoi
 import { DitError, FormatError } from '../../src/errors.js';
 import { bytesOf, picklePyTorch, writeStoredZip, writeTorchZip, type PickleValue } from '../helpers/checkpoint-writers.js';
 import { ditTiny, tempDir } from '../helpers/fixtures.js';
+import { readAll } from './fuzz-cases.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -20,20 +21,10 @@ function file(bytes: Uint8Array | string, name = `f${counter++}.bin`): string {
   return f;
 }
 
-/** Opens the file and reads every tensor, as a loader would. */
-function readEverything(f: string): void {
-  const sd = openStateDict(f);
-  try {
-    for (const t of sd.tensors.values()) t.toFloat32();
-  } finally {
-    sd.close();
-  }
-}
-
 function expectFormatError(f: string, message: RegExp): void {
   let err: unknown;
   try {
-    readEverything(f);
+    readAll(f);
   } catch (e) {
     err = e;
   }
@@ -250,7 +241,7 @@ describe('fuzz: random byte mutations of the fixtures', () => {
         const f = path.join(tmp, `fuzz-${name}`);
         fs.writeFileSync(f, b.subarray(0, cut));
         try {
-          readEverything(f);
+          readAll(f);
           const info = inspectDiTCheckpoint(f);
           for (const t of info.weights.tensors.values()) t.toFloat32();
           info.weights.close();
