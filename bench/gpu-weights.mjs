@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { sincosPosEmbed2d } from '../dist/checkpoint/pos-embed.js';
 import { ditParameterShapes } from '../dist/models/dit-shapes.js';
 import { ditConfigFor } from '../dist/models/dit-config.js';
+import { randomTensor } from '../dist/runtime/bench.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes } from '../dist/models/vae-config.js';
 
 /** A VAE small enough for lavapipe with the SD VAE's ×8 upsampling (four levels). */
@@ -37,20 +38,6 @@ const { values } = parseArgs({
 if (!values.out || !['sd', 'small'].includes(values.vae)) throw new Error('usage: node bench/gpu-weights.mjs --model NAME|tiny --image-size PX --vae sd|small --out DIR');
 const size = Number(values['image-size']);
 
-/** Uniform in [-bound, bound) from a seeded xorshift32. */
-function uniform(n, bound, seed) {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const k = (2 * bound) / 2 ** 32;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) * k - bound;
-  }
-  return out;
-}
-
 /** Lazily generated tensors: the writer asks for each one in turn, so peak memory stays one tensor. */
 function randomTensors(shapes, special, seed) {
   let i = 0;
@@ -61,7 +48,7 @@ function randomTensors(shapes, special, seed) {
       name,
       dtype: 'F32',
       shape,
-      data: () => special(name, shape, n) ?? uniform(n, 1 / Math.sqrt(shape.length > 1 ? n / shape[0] : shape[0]), s),
+      data: () => special(name, shape, n) ?? randomTensor(n, s, 1 / Math.sqrt(shape.length > 1 ? n / shape[0] : shape[0])),
     };
   });
 }

@@ -12,22 +12,16 @@ import type { AddressInfo } from 'node:net';
 import { download } from '../src/download.js';
 import { officialVaeDir } from '../src/model-files.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes } from '../src/models/vae-config.js';
+import { writeSafetensors } from './helpers/checkpoint-writers.js';
 
 /** A safetensors file of the SD VAE decoder's names and shapes, all zeros in fp16. */
 function sdVaeDecoderSafetensors(): Buffer {
-  const header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> = {};
-  let offset = 0;
-  for (const [name, shape] of vaeDecoderParameterShapes(SD_VAE_CONFIG)) {
-    const bytes = 2 * shape.reduce((a, b) => a * b, 1);
-    header[name] = { dtype: 'F16', shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const out = Buffer.alloc(8 + json.length + offset);
-  out.writeBigUInt64LE(BigInt(json.length), 0);
-  out.write(json, 8, 'latin1');
-  return out;
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-vae-')), 'vae.safetensors');
+  const zeros = (shape: readonly number[]) => new Uint16Array(shape.reduce((a, b) => a * b, 1));
+  writeSafetensors(file, [...vaeDecoderParameterShapes(SD_VAE_CONFIG)].map(([name, shape]) => ({ name, dtype: 'F16' as const, shape, data: () => zeros(shape) })));
+  const bytes = fs.readFileSync(file);
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  return bytes;
 }
 
 const vaeWeights = sdVaeDecoderSafetensors();

@@ -56,7 +56,7 @@ function median(xs: readonly number[]): number {
 }
 
 /** Deterministic uniform values in [-scale, scale) (xorshift32), fast enough for 675M parameters. */
-function randomTensor(n: number, seed: number, scale: number): Float32Array {
+export function randomTensor(n: number, seed: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   const k = (2 * scale) / 2 ** 32;
