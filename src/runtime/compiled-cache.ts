@@ -106,7 +106,11 @@ export function cachedModel(
     } catch (err) {
       throw (err as NodeJS.ErrnoException).code ? cannotWrite(err) : err;
     }
-    if (existsSync(dir) && (readMeta(dir)?.key !== key || checkEntry(dir, readMeta(dir)!) !== undefined)) rmSync(dir, { recursive: true, force: true }); // a broken entry
+    // What stands there now is the entry judged unusable above, unless another process has since
+    // written a new one with this key (then its rename wins and ours is dropped below).
+    const now = readMeta(dir);
+    const replacedMeanwhile = now?.key === key && now.created !== meta?.created;
+    if (existsSync(dir) && !replacedMeanwhile) rmSync(dir, { recursive: true, force: true });
     try {
       renameSync(tmp, dir);
     } catch (err) {
