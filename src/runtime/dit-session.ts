@@ -7,6 +7,7 @@ import { buildDiTGraph, ditOutChannels, type DiTConfig, type DiTGraphOptions, ty
 import { assert } from '../errors.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Device, type SessionOptions } from './session.js';
+import { DEFAULT_ATTENTION } from './devices.js';
 
 export interface DiTModelSource {
   readonly config: DiTConfig;
@@ -42,14 +43,6 @@ export interface DiTSession {
   run(x: Float32Array, t: ArrayLike<number> | BigInt64Array, y: ArrayLike<number> | BigInt64Array, batch: number): Promise<Float32Array>;
   release(): Promise<void>;
 }
-
-/**
- * The attention form each device gets unless asked otherwise. WebGPU gets MatMul/Softmax/MatMul:
- * ONNX Runtime 1.30's WebGPU MultiHeadAttention came out 5e-2 to 1e-1 (relative) from the exact
- * result once a sequence has 32 tokens or more (the embedded model's 64, DiT-XL/2-256's 256; 16
- * tokens, the dit-tiny fixture's, are right) on Mesa lavapipe, while the plain form is within 5e-7.
- */
-export const DEFAULT_ATTENTION: Readonly<Record<Device, NonNullable<DiTGraphOptions['attention']>>> = Object.freeze({ cpu: 'fused', webgpu: 'plain', cuda: 'fused' });
 
 export async function createDiTSession(source: DiTModelSource, opts: DiTSessionOptions = {}): Promise<DiTSession> {
   const config = source.config;
