@@ -12,6 +12,7 @@
  */
 import { DitError, UsageError } from './errors.js';
 import {
+  FAMILY_DEFAULTS,
   NOTEBOOK_DEFAULTS,
   resolveGenerateOptions,
   resolveLoadOptions,
@@ -24,13 +25,14 @@ import {
 import { CLASS_TABLES, FASHION_MNIST_CLASSES, imagenetClasses, type ClassTable } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource, type ModelSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
-import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype } from './models/dit-config.js';
+import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype, type ModelFamily } from './models/dit-config.js';
 import { vaeUpscale } from './models/vae-config.js';
 import { createDiTSession, type DiTSession, type VaeSession } from './runtime/index.js';
 import { createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
-import { SAMPLER_FUNCTIONS } from './diffusion/samplers/index.js';
+import { FLOW_SAMPLER_FUNCTIONS, SAMPLER_FUNCTIONS, isFlowSampler } from './diffusion/samplers/index.js';
+import type { VelocityModelFn } from './diffusion/flow.js';
 import { makeGrid, splitImages, type ImageBatch, type RgbImage } from './image/grid.js';
 import { encodePng } from './image/png.js';
 
@@ -69,6 +71,8 @@ export interface GenerateResult {
 
 export interface ModelInfo {
   readonly config: DiTConfig;
+  /** dit, sit or repa: which samplers and defaults apply (the user's --family, the file's, else dit). */
+  readonly family: ModelFamily;
   /** e.g. "DiT-XL/2 256×256 (official layout, fp32) from ~/.cache/dit-ts/models/DiT-XL-2-256x256.pt" */
   readonly description: string;
   readonly embedded: boolean;
@@ -108,7 +112,7 @@ export const EMBEDDED_DEFAULTS = {
 const NOTEBOOK_LABELS = [207, 360, 387, 974, 88, 979, 417, 279];
 
 /** `--vae ema|mse|PATH` → a folder or file; undefined for pixel-space models or `--vae none`. */
-function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | undefined {
+function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig, family: ModelFamily): string | undefined {
   if (!isLatentDiT(config)) {
     if (load.vae !== undefined && load.vae !== 'none') {
       throw new UsageError(`--vae ${load.vae}: this model works in pixel space (${config.in_channels} channel(s)), it has no VAE; drop --vae`);
@@ -116,8 +120,8 @@ function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | 
     return undefined;
   }
   if (load.vae === 'none') return undefined;
-  // The notebook's default VAE is ema.
-  return resolveVaeSource(load.vae ?? 'ema', load.cacheDir ?? defaultCacheDir(), { noneAllowed: true });
+  // The official default VAE: ema for DiT's notebook and REPA, mse for SiT's sample.py.
+  return resolveVaeSource(load.vae ?? FAMILY_DEFAULTS[family].vae, load.cacheDir ?? defaultCacheDir(), { noneAllowed: true });
 }
 
 function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: readonly string[] | undefined): { table: ClassTable | undefined; name: string } {
@@ -127,9 +131,10 @@ function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: rea
   return { table: undefined, name: `${config.num_classes} unnamed classes` };
 }
 
-/** What the loaded model says about valid values and defaults (the embedded model's, or the notebook's). */
-function modelDefaults(config: DiTConfig, source: ModelSource, classes: { table: ClassTable | undefined; name: string }): ModelDefaults {
+/** What the loaded model says about valid values and defaults (the embedded model's, or its family's official ones). */
+function modelDefaults(config: DiTConfig, source: ModelSource, classes: { table: ClassTable | undefined; name: string }, family: ModelFamily): ModelDefaults {
   const base = {
+    family,
     numClasses: config.num_classes,
     hasNullClass: config.class_dropout_prob > 0,
     classTable: classes.table,
@@ -140,9 +145,10 @@ function modelDefaults(config: DiTConfig, source: ModelSource, classes: { table:
   return {
     ...base,
     labels: config.num_classes === 1000 ? NOTEBOOK_LABELS : Array.from({ length: Math.min(8, config.num_classes) }, (_, i) => i),
-    cfgScale: NOTEBOOK_DEFAULTS.cfgScale,
-    numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps,
-    sampler: NOTEBOOK_DEFAULTS.sampler,
+    cfgScale: FAMILY_DEFAULTS[family].cfgScale,
+    numSamplingSteps: FAMILY_DEFAULTS[family].numSamplingSteps,
+    sampler: FAMILY_DEFAULTS[family].sampler,
+    guidanceInterval: FAMILY_DEFAULTS[family].guidanceInterval,
     samplesPerRow: NOTEBOOK_DEFAULTS.samplesPerRow,
   };
 }
@@ -190,13 +196,14 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
     model: load.model,
     imageSize: load.imageSize,
     numClasses: load.numClasses,
+    family: load.family,
   });
-  const config = ckpt.config;
+  const { config, family } = ckpt;
   const classes = classTableFor(config, source.embedded, ckpt.classLabels);
-  const defaults = modelDefaults(config, source, classes);
+  const defaults = modelDefaults(config, source, classes, family);
   let vaePath: string | undefined;
   try {
-    vaePath = resolveVaePath(load, config);
+    vaePath = resolveVaePath(load, config, family);
     hooks.beforeBuild?.(defaults);
   } catch (err) {
     ckpt.weights.close();
@@ -207,6 +214,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
   const vaeConfig = sessions.vae?.config;
   const info: ModelInfo = {
     config,
+    family,
     description: ckpt.description,
     embedded: source.embedded,
     // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
@@ -237,6 +245,18 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
   };
 }
 
+/** SiT's and REPA's forward: the network's output without the learned-sigma half (SiT's `x.chunk(2)[0]`). */
+function velocityForward(dit: DiTSession, config: DiTConfig): VelocityModelFn {
+  const size = config.in_channels * config.input_size * config.input_size;
+  return async (x, t, y, batch) => {
+    const out = await dit.run(x, t, y, batch);
+    if (!config.learn_sigma) return out;
+    const v = new Float32Array(batch * size);
+    for (let b = 0; b < batch; b++) v.set(out.subarray(2 * b * size, (2 * b + 1) * size), b * size);
+    return v;
+  };
+}
+
 /** Steps 2–7 of the main path, for options already resolved (step 1). */
 async function generateWith(sessions: Sessions, config: DiTConfig, opts: ResolvedGenerateOptions, gen: GenerateHooks): Promise<GenerateResult> {
   const n = opts.labels.length;
@@ -246,37 +266,50 @@ async function generateWith(sessions: Sessions, config: DiTConfig, opts: Resolve
   const rng = createTorchGenerator(opts.seed);
   const z = rng.randn(n * config.in_channels * config.input_size * config.input_size);
 
-  // 3. The model with labels and guidance folded in.
-  const { dit, vae } = sessions;
-  const model = guidedModel({
-    forward: (x, t, y, batch) => dit.run(x, t, y, batch),
-    labels: opts.labels,
-    nullClass: config.num_classes,
-    form: opts.guidance,
-    scale: opts.cfgScale,
-    interval: opts.guidanceInterval,
-    inChannels: config.in_channels,
-    outChannels: ditOutChannels(config),
-    sampleShape: shape,
-  });
-
-  // 4. The sampling loop (5. the learned-sigma split happens inside, per step).
+  // 3–5. The sampling loop, with the model, its labels and guidance folded in as the family's code does.
   gen.onPhase?.('sampling');
-  const schedule = createSchedule(opts.numSamplingSteps, opts.spacing);
-  const sampler = SAMPLER_FUNCTIONS[opts.sampler];
+  const { dit, vae } = sessions;
+  const onStep = gen.onStep ? (s: { i: number; t: number; x: Float32Array; x0: Float32Array }) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape }) : undefined;
   const t0 = performance.now();
-  const latents = await sampler({
-    model,
-    x: z,
-    shape,
-    schedule,
-    rng,
-    noiseBatch: model.noiseBatch,
-    learnedSigma: config.learn_sigma,
-    eta: opts.eta,
-    signal: gen.signal,
-    onStep: gen.onStep ? (s) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape }) : undefined,
-  });
+  let latents: Float32Array;
+  if (isFlowSampler(opts.sampler)) {
+    latents = await FLOW_SAMPLER_FUNCTIONS[opts.sampler]({
+      forward: velocityForward(dit, config),
+      labels: opts.labels,
+      nullClass: config.num_classes,
+      x: z,
+      shape,
+      numSteps: opts.numSamplingSteps,
+      guidance: { form: opts.guidance, scale: opts.cfgScale, interval: opts.guidanceInterval },
+      rng,
+      signal: gen.signal,
+      onStep,
+    });
+  } else {
+    const model = guidedModel({
+      forward: (x, t, y, batch) => dit.run(x, t, y, batch),
+      labels: opts.labels,
+      nullClass: config.num_classes,
+      form: opts.guidance,
+      scale: opts.cfgScale,
+      interval: opts.guidanceInterval,
+      inChannels: config.in_channels,
+      outChannels: ditOutChannels(config),
+      sampleShape: shape,
+    });
+    latents = await SAMPLER_FUNCTIONS[opts.sampler]({
+      model,
+      x: z,
+      shape,
+      schedule: createSchedule(opts.numSamplingSteps, opts.spacing),
+      rng,
+      noiseBatch: model.noiseBatch,
+      learnedSigma: config.learn_sigma,
+      eta: opts.eta,
+      signal: gen.signal,
+      onStep,
+    });
+  }
   const sampleSeconds = (performance.now() - t0) / 1000;
 
   // 6. Decode (VAE, dividing by its scaling factor as DiT does) or take pixels as they are.
