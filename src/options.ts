@@ -162,6 +162,11 @@ export const FAMILY_DEFAULTS = {
   repa: { sampler: 'repa-sde', numSamplingSteps: 250, cfgScale: 1.8, vae: 'ema', guidanceInterval: [0, 0.7] },
 } as const satisfies Record<ModelFamily, { sampler: SamplerName; numSamplingSteps: number; cfgScale: number; vae: 'ema' | 'mse'; guidanceInterval: readonly [number, number] | undefined }>;
 
+/** The samplers written for a family (what a front end offers for the loaded model). */
+export function samplersFor(family: ModelFamily): SamplerName[] {
+  return SAMPLER_NAMES.filter((n) => samplerFamily(n) === family);
+}
+
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`${flag} "${value}" is not supported: must be one of ${allowed.join(', ')}`);
@@ -325,7 +330,7 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
   const family = model.family ?? samplerFamily(sampler);
   if (samplerFamily(sampler) !== family) {
-    const fits = SAMPLER_NAMES.filter((n) => samplerFamily(n) === family);
+    const fits = samplersFor(family);
     throw new UsageError(
       `--sampler ${sampler} is a ${FAMILY_TITLE[samplerFamily(sampler)]} sampler, and this is a ${FAMILY_TITLE[family]} model; pass --sampler ${fits.join('|')} or leave --sampler out (default ${model.sampler})`,
     );

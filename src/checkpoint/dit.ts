@@ -120,13 +120,14 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   // 1. Official names, and what the files state besides the weights.
   const renamed = normaliseDiTKeys(sd.tensors, sd.container);
   const found: Findings = { warnings: [...sd.warnings], problems: [...renamed.problems] };
-  const familyFound = detectFamily(renamed.tensors.keys(), files.config, sd.trainArgs);
+  if (sd.container !== undefined) found.warnings.push(`using the "${sd.container}" weights of a training checkpoint (ignored: ${sd.ignored.join(', ')})`);
+  const stated = readStatedConfig(files.config, sd.trainArgs);
+  const familyFound = detectFamily(renamed.tensors.keys(), stated.family, files.config, sd.trainArgs);
+  if (familyFound.invalid) found.problems.push(familyFound.invalid);
   // REPA's projectors align hidden states with an image encoder in training; sampling never runs them.
   const projectors = [...renamed.tensors.keys()].filter((k) => k.startsWith(REPA_PROJECTOR_PREFIX));
   for (const k of projectors) renamed.tensors.delete(k);
   if (projectors.length > 0) found.warnings.push(`ignoring REPA's ${projectors.length} ${REPA_PROJECTOR_PREFIX}* tensors (used in training only)`);
-  if (sd.container !== undefined) found.warnings.push(`using the "${sd.container}" weights of a training checkpoint (ignored: ${sd.ignored.join(', ')})`);
-  const stated = readStatedConfig(files.config, sd.trainArgs);
   const classLabels = readClassLabels(files.modelIndex);
   const inspection = (config: DiTConfig | undefined, variant: DiTVariantName | undefined, weights: Map<string, LazyTensor>): DiTInspection =>
     describeInspection(sd, files, renamed, classLabels, found, config, variant, weights, familyFound.family ?? opts.family, familyFound);

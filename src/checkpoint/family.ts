@@ -8,7 +8,6 @@
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { FAMILY_TITLE, MODEL_FAMILIES, type ModelFamily } from '../models/dit-config.js';
-import { readJsonObject } from './file.js';
 
 /** REPA's projector MLPs: `projectors.{i}.{0,2,4}.{weight,bias}`. */
 export const REPA_PROJECTOR_PREFIX = 'projectors.';
@@ -18,17 +17,26 @@ export interface FamilyFinding {
   readonly family: ModelFamily | undefined;
   /** How it was found, e.g. "its projectors.* keys". */
   readonly source: string | undefined;
+  /** A "family" in config.json that is none of MODEL_FAMILIES: a problem of the file. */
+  readonly invalid?: string;
 }
 
-/** The family stated by the files: REPA's keys, then config.json's "family", then train.py's args.model. */
-export function detectFamily(keys: Iterable<string>, configFile: string | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): FamilyFinding {
+/**
+ * The family stated by the files: REPA's keys, then config.json's "family" (`stated`, read with the
+ * rest of the config), then train.py's args.model.
+ */
+export function detectFamily(
+  keys: Iterable<string>,
+  stated: unknown,
+  configFile: string | undefined,
+  trainArgs: Readonly<Record<string, unknown>> | undefined,
+): FamilyFinding {
   if ([...keys].some((k) => k.startsWith(REPA_PROJECTOR_PREFIX))) return { family: 'repa', source: `its ${REPA_PROJECTOR_PREFIX}* keys` };
-  const stated = configFile === undefined ? undefined : readJsonObject(configFile).family;
   if (stated !== undefined) {
     if (typeof stated !== 'string' || !(MODEL_FAMILIES as readonly string[]).includes(stated)) {
-      throw new UsageError(`${configFile} says family ${JSON.stringify(stated)}, which is not one of ${MODEL_FAMILIES.join(', ')}; fix the file or pass --family`);
+      return { family: undefined, source: undefined, invalid: `${configFile} says family ${JSON.stringify(stated)}, which is not one of ${MODEL_FAMILIES.join(', ')}` };
     }
-    return { family: stated as ModelFamily, source: path.basename(configFile!) };
+    return { family: stated as ModelFamily, source: path.basename(configFile ?? 'config.json') };
   }
   const argsModel = trainArgs?.model;
   if (typeof argsModel === 'string' && /^SiT-/i.test(argsModel)) return { family: 'sit', source: `the checkpoint's args.model ${argsModel}` };

@@ -30,6 +30,7 @@ export interface FakePipeline {
 }
 
 export const FAKE_DEFAULTS: ModelDefaults = {
+  family: 'dit',
   numClasses: 10,
   hasNullClass: true,
   classTable: FASHION_MNIST_CLASSES,
