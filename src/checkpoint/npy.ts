@@ -9,6 +9,7 @@ import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
 import { openZip } from './zip.js';
+import { writeZip } from './zip-write.js';
 
 export interface NpyArray {
   readonly data: Float32Array | BigInt64Array;
@@ -134,7 +135,15 @@ export function readNpy(path: string): NpyArray {
 /** The .npy header numpy writes for this array (format 1.0). */
 export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
   if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
-  const descr = data instanceof Float32Array ? '<f4' : '<i8';
+  return npyHeaderFor(data instanceof Float32Array ? '<f4' : '<i8', shape);
+}
+
+/** Element types writeNpz writes, by numpy's descr. */
+export type NpyDescr = '<f4' | '<f8' | '<i8' | '|u1';
+export const NPY_DESCR_BYTES: Readonly<Record<NpyDescr, number>> = { '<f4': 4, '<f8': 8, '<i8': 8, '|u1': 1 };
+
+/** The .npy (format 1.0) header for an array of this type and shape. */
+export function npyHeaderFor(descr: NpyDescr, shape: readonly number[]): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // numpy pads magic + length + header to a multiple of 64 and ends it with a newline.
@@ -147,6 +156,30 @@ export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly nu
   out[9] = h.length >> 8;
   for (let i = 0; i < h.length; i++) out[10 + i] = h.charCodeAt(i);
   return out;
+}
+
+/** One array of an .npz: its bytes (C order, little-endian) come in pieces, so it may exceed memory. */
+export interface NpzArray {
+  readonly name: string; // the key np.load gives it (arr_0)
+  readonly descr: NpyDescr;
+  readonly shape: readonly number[];
+  readonly chunks: () => Iterable<Uint8Array>;
+}
+
+/** Writes an .npz as numpy.savez does (a zip of stored .npy entries), atomically. */
+export function writeNpz(path: string, arrays: readonly NpzArray[], opts: { zip64?: boolean } = {}): void {
+  const entries = arrays.map((a) => {
+    const head = npyHeaderFor(a.descr, a.shape);
+    return {
+      name: `${a.name}.npy`,
+      size: head.length + numelOf(a.shape) * NPY_DESCR_BYTES[a.descr],
+      chunks: function* () {
+        yield head;
+        yield* a.chunks();
+      },
+    };
+  });
+  writeFileAtomic(path, (fd) => writeZip(fd, entries, opts));
 }
 
 /** Writes a .npy file (temp file + rename, so a reader never sees half an array). */

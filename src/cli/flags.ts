@@ -18,6 +18,9 @@ import {
   SPACINGS,
   type UserGenerateOptions,
   type UserLoadOptions,
+  BULK_DEFAULTS,
+  LABEL_MODES,
+  type UserBulkOptions,
 } from '../options.js';
 import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
@@ -66,11 +69,21 @@ const OUTPUT_FLAGS = {
   json: ['--json', 'print one JSON line only'],
 } as const satisfies Record<string, FlagSpec>;
 
-const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS };
+/** `dit generate`: many images into a folder (options.ts: UserBulkOptions). */
+const BULK_FLAGS = {
+  numSamples: ['--num-samples <n>', 'how many images to write (image i depends only on --seed and i)'],
+  batchSize: ['--batch-size <n>', 'images per forward pass (speed and memory only: no image changes with it)', String(BULK_DEFAULTS.batchSize)],
+  labels: [`--labels <${LABEL_MODES.join('|')}>`, 'balanced: the classes in turn (i mod K); random: uniform per image, as sample_ddp.py', BULK_DEFAULTS.labels],
+  shard: ['--shard <K/M>', 'write only shard K (0-based) of M; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX'],
+  numShards: ['--num-shards <M>', 'the shard count M when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)'],
+} as const satisfies Record<Exclude<keyof UserBulkOptions, 'env'>, FlagSpec>;
+
+const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS, ...BULK_FLAGS };
 export type FlagName = keyof typeof FLAGS;
 export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
 export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
+export const BULK_FLAG_NAMES = Object.keys(BULK_FLAGS) as Array<keyof typeof BULK_FLAGS>;
 
 /**
  * One flag as a commander option. A default (options.ts's, so --help shows it) reaches the action
