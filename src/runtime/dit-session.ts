@@ -7,6 +7,7 @@ import { buildDiTGraph, ditOutChannels, type DiTConfig, type DiTGraphOptions, ty
 import { assert } from '../errors.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Device, type SessionOptions } from './session.js';
+import { DEFAULT_ATTENTION } from './devices.js';
 
 export interface DiTModelSource {
   readonly config: DiTConfig;
@@ -20,7 +21,7 @@ export interface DiTSessionOptions extends SessionOptions {
   readonly cacheDir?: string;
   /** Bypass the cache even when cacheDir is set. */
   readonly noCache?: boolean;
-  /** Attention form; default: fused (com.microsoft.MultiHeadAttention) on every device. */
+  /** Attention form; default DEFAULT_ATTENTION for the device. */
   readonly attention?: DiTGraphOptions['attention'];
   /** Precision of the linear layers, default 'fp32' (see DiTGraphOptions.dtype). */
   readonly dtype?: DiTGraphOptions['dtype'];
@@ -48,7 +49,7 @@ export async function createDiTSession(source: DiTModelSource, opts: DiTSessionO
   // fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
   const { dtype: graphDtype, ...graph } = opts.graph ?? {};
   const dtype = opts.dtype ?? graphDtype ?? 'fp32';
-  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? 'fused', ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
+  const graphOptions: DiTGraphOptions = { attention: opts.attention ?? DEFAULT_ATTENTION[opts.device ?? 'cpu'], ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const t0 = performance.now();
   let built = false;
