@@ -25,6 +25,8 @@ import type { ResolvedBulkOptions, UserGenerateOptions } from '../options.js';
 import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
+import type { Classifier } from '../runtime/index.js';
+import { EmbeddedScorer, type EmbeddedQuality } from '../sweep/quality.js';
 import { chunkRanges, imageFileName, imageLabel, imageSeed, type IndexRange, type LabelPlan } from './plan.js';
 
 export const CONFIG_FILE = 'generate.json';
@@ -312,4 +314,25 @@ export function mergeBulkFolder(dir: string, opts: { readonly zip64?: boolean } 
     opts,
   );
   return { file, config };
+}
+
+/** Images per classifier call when scoring a folder. */
+const SCORE_BATCH = 256;
+
+/**
+ * The embedded model's quality numbers for a complete folder (sweep/quality.ts): FD of the
+ * classifier's features against the Fashion-MNIST test set, class accuracy, mean p(label).
+ */
+export async function scoreBulkFolder(dir: string, classifier: Classifier): Promise<EmbeddedQuality> {
+  const config = readBulkConfig(dir);
+  checkComplete(dir, config);
+  const n = config.numSamples;
+  const labels = planLabels(config);
+  const scorer = new EmbeddedScorer(classifier);
+  for (const { start, end } of chunkRanges({ start: 0, end: n }, SCORE_BATCH)) {
+    const images = [];
+    for (let i = start; i < end; i++) images.push(readPng(path.join(dir, imageFileName(i, n))));
+    await scorer.add(images, labels.slice(start, end));
+  }
+  return scorer.finish();
 }

@@ -9,9 +9,9 @@ import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { checkGenerateOptionsEarly, resolveBulkOptions, resolveGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
-import { resolveModelSource } from '../model-files.js';
+import { openEmbeddedClassifier, resolveModelSource } from '../model-files.js';
 import { shardRange } from '../bulk/plan.js';
-import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder } from '../bulk/run.js';
+import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, scoreBulkFolder } from '../bulk/run.js';
 import { createProgress, formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
 import { addFlags, BULK_FLAG_NAMES, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
@@ -46,7 +46,7 @@ export function register(program: Command): void {
       if (flags.merge !== undefined) {
         const given = ['numSamples', 'out', 'shard', 'numShards'].filter((k) => flags[k as keyof GenerateCommandFlags] !== undefined);
         if (given.length > 0) throw new UsageError(`--merge ${flags.merge} reads the folder's own configuration: drop --${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-        merge(flags.merge, progress);
+        await merge(flags.merge, progress, flags.threads);
         return;
       }
       if (flags.out === undefined) throw new UsageError('--out is missing: name the folder for the images, e.g. --out samples');
@@ -94,12 +94,22 @@ export function register(program: Command): void {
       } finally {
         await pipeline?.dispose();
       }
-      merge(flags.out, progress);
+      await merge(flags.out, progress, flags.threads);
     });
 }
 
-function merge(dir: string, progress: Progress): void {
+/** DIR.npz, then for the embedded model its FD, class accuracy and mean p(label) (stdout: the file, then the numbers). */
+async function merge(dir: string, progress: Progress, threads: string | undefined): Promise<void> {
   progress.phase(`merging ${dir}`);
-  const { file } = mergeBulkFolder(dir);
+  const { file, config } = mergeBulkFolder(dir);
   process.stdout.write(`${file}\n`);
+  if (!config.model.embedded) return;
+  progress.phase('scoring with the Fashion-MNIST classifier');
+  const classifier = await openEmbeddedClassifier({ threads: threads === undefined ? undefined : resolveLoadOptions({ threads }).threads });
+  try {
+    const q = await scoreBulkFolder(dir, classifier);
+    process.stdout.write(`fd ${q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)} · ${q.count} images (FD: classifier features vs the Fashion-MNIST test set)\n`);
+  } finally {
+    await classifier.release();
+  }
 }
