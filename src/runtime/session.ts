@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { assert, DitError } from '../errors.js';
 import { encodeModel, GraphBuilder } from '../graph/index.js';
 import { DEVICE_NAMES, DEVICE_PROVIDERS, isDevice, type Device, type GraphOptimizationLevel } from './devices.js';
+import { softwareAdapterWarning, softwareOnlyVulkanDriver } from './webgpu-adapter.js';
 export type { GraphOptimizationLevel };
 
 export { DEVICE_PROVIDERS as DEVICES, isDevice, type Device };
@@ -118,12 +119,27 @@ async function workingDevices(): Promise<string> {
   return DEVICE_NAMES.filter((_, i) => failures[i] === undefined).join(', ');
 }
 
+let softwareAdapterChecked = false;
+
+/**
+ * Says once per process, as a 'DitWarning' (see process.on('warning')), that WebGPU will run on a
+ * software Vulkan driver (runtime/webgpu-adapter.ts); before the first WebGPU session, so the line
+ * comes ahead of the lines Dawn prints when it opens that driver.
+ */
+function warnSoftwareAdapterOnce(): void {
+  if (softwareAdapterChecked) return;
+  softwareAdapterChecked = true;
+  const warning = softwareAdapterWarning(softwareOnlyVulkanDriver());
+  if (warning !== undefined) process.emitWarning(warning, 'DitWarning');
+}
+
 /**
  * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
  * weights are never held twice by this process) or from in-memory bytes (small models).
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const options = ortOptions(opts);
+  if (opts.device === 'webgpu') warnSoftwareAdapterOnce();
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
