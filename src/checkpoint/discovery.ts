@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
+import type { ByteSource } from './file.js';
 
 const WEIGHT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
 
@@ -23,10 +24,18 @@ export function pickWeightsFile(dir: string, preferred: readonly string[] = ['di
   return path.join(dir, pick);
 }
 
+/** A file on disk (its path) or bytes from elsewhere (a file the browser page was given). */
+export type FileRef = string | ByteSource;
+
+/** What messages call a file: its path or its name. */
+export function refName(f: FileRef): string {
+  return typeof f === 'string' ? f : f.name;
+}
+
 export interface DiTFiles {
-  readonly weights: string;
-  readonly config: string | undefined; // DiT constructor arguments or a diffusers transformer config
-  readonly modelIndex: string | undefined; // a diffusers pipeline's model_index.json (class labels)
+  readonly weights: FileRef;
+  readonly config: FileRef | undefined; // DiT constructor arguments or a diffusers transformer config
+  readonly modelIndex: FileRef | undefined; // a diffusers pipeline's model_index.json (class labels)
 }
 
 /** A folder (diffusers pipeline, transformer/ folder, or a folder with one weights file) or a file. */
