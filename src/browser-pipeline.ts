@@ -53,3 +53,8 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
     hooks,
   );
 }
+
+export { hasWebGpuAdapter } from './runtime/web.js';
+export type { ByteSource } from './checkpoint/file.js';
+export type { Pipeline } from './pipeline-core.js';
+export { chooseWeights, DIT_WEIGHT_NAMES, isWeightsName } from './checkpoint/names.js';

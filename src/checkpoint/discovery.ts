@@ -7,21 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ByteSource } from './file.js';
-
-const WEIGHT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
+import { chooseWeights, DIT_WEIGHT_NAMES } from './names.js';
 
 /** The one weights file of a folder: the first `preferred` name present, else the only weights file. */
-export function pickWeightsFile(dir: string, preferred: readonly string[] = ['diffusion_pytorch_model.safetensors', 'model.safetensors', 'diffusion_pytorch_model.bin']): string {
-  const names = fs.readdirSync(dir).filter((n) => WEIGHT_EXTENSIONS.some((e) => n.endsWith(e)));
-  const pick = preferred.find((p) => names.includes(p)) ?? (names.length === 1 ? names[0] : undefined);
-  if (pick === undefined) {
-    throw new UsageError(
-      names.length === 0
-        ? `folder ${dir} has no weights file (${WEIGHT_EXTENSIONS.join(', ')}); pass the file itself or a diffusers folder`
-        : `folder ${dir} has several weights files (${names.join(', ')}); pass the one to use`,
-    );
-  }
-  return path.join(dir, pick);
+export function pickWeightsFile(dir: string, preferred: readonly string[] = DIT_WEIGHT_NAMES): string {
+  const chosen = chooseWeights(fs.readdirSync(dir), preferred, `folder ${dir}`);
+  if ('error' in chosen) throw new UsageError(chosen.error);
+  return path.join(dir, chosen.name);
 }
 
 /** A file on disk (its path) or bytes from elsewhere (a file the browser page was given). */
