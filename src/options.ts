@@ -18,7 +18,7 @@ import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
-import { DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
+import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
 export { DEFAULT_MAX_MEMORY_GB };
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
@@ -424,7 +424,7 @@ export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device'
   readonly graphOptimizationLevel: GraphOptimizationLevel;
 }
 
-export const BENCH_DEFAULTS = { model: 'DiT-XL/2', imageSize: 256, batch: 2, attention: 'fused', repeats: 5, optLevel: 'all' } as const;
+export const BENCH_DEFAULTS = { model: 'DiT-XL/2', imageSize: 256, batch: 2, repeats: 5, optLevel: 'all' } as const;
 
 export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchOptions {
   const load = resolveLoadOptions({
@@ -451,7 +451,7 @@ export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchO
     threads: load.threads,
     dtype: load.dtype,
     batch: intInRange('--batch', user.batch ?? BENCH_DEFAULTS.batch, 1, 1024, ' (2 = one image with guidance)'),
-    attention: oneOf('--attention', user.attention ?? BENCH_DEFAULTS.attention, DIT_ATTENTION_FORMS),
+    attention: oneOf('--attention', user.attention ?? DEFAULT_ATTENTION[load.device], DIT_ATTENTION_FORMS),
     repeats: intInRange('--repeats', user.repeats ?? BENCH_DEFAULTS.repeats, 1, 1000),
     graphOptimizationLevel: oneOf('--opt-level', user.optLevel ?? BENCH_DEFAULTS.optLevel, GRAPH_OPTIMIZATION_LEVELS),
   });

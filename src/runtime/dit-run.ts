@@ -5,7 +5,7 @@
 import { assert } from '../errors.js';
 import { ditOutChannels, type DiTConfig } from '../models/dit-config.js';
 import type { DiTGraphOptions } from '../models/dit.js';
-import type { Device } from './devices.js';
+import { DEFAULT_ATTENTION, type Device } from './devices.js';
 import type { Session } from './session-core.js';
 
 export interface DiTSession {
@@ -25,7 +25,7 @@ export interface DiTSession {
 
 /** The graph choices a DiT session is built with, whichever runtime builds it. */
 export interface DiTGraphChoices {
-  /** Attention form; default: fused (com.microsoft.MultiHeadAttention) on every device. */
+  /** Attention form; default DEFAULT_ATTENTION for the device. */
   readonly attention?: DiTGraphOptions['attention'];
   /** Precision of the linear layers, default 'fp32' (see DiTGraphOptions.dtype). */
   readonly dtype?: DiTGraphOptions['dtype'];
@@ -34,11 +34,11 @@ export interface DiTGraphChoices {
 }
 
 /** The builder's options for those choices (timesteps as float32, so fractional ones work). */
-export function ditGraphOptions(opts: DiTGraphChoices): DiTGraphOptions {
+export function ditGraphOptions(opts: DiTGraphChoices, device: Device): DiTGraphOptions {
   // fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
   const { dtype: graphDtype, ...graph } = opts.graph ?? {};
   const dtype = opts.dtype ?? graphDtype ?? 'fp32';
-  return { attention: opts.attention ?? 'fused', ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
+  return { attention: opts.attention ?? DEFAULT_ATTENTION[device], ...graph, ...(dtype === 'fp32' ? {} : { dtype }), timestepType: 'float32' };
 }
 
 export function ditSessionOver(session: Session, config: DiTConfig, made: Pick<DiTSession, 'device' | 'fromCache' | 'timings'>): DiTSession {

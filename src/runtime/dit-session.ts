@@ -26,7 +26,7 @@ export type { DiTSession } from './dit-run.js';
 
 export async function createDiTSession(source: DiTModelSource, opts: DiTSessionOptions = {}): Promise<DiTSession> {
   const config = source.config;
-  const graphOptions = ditGraphOptions(opts);
+  const graphOptions = ditGraphOptions(opts, opts.device ?? 'cpu');
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const t0 = performance.now();
   let built = false;

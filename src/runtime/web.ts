@@ -68,12 +68,13 @@ export async function createWebSession(model: Uint8Array, opts: WebSessionOption
  */
 export async function createWebDiTSession(source: { readonly config: DiTConfig; readonly weights: DiTWeights }, opts: WebSessionOptions & DiTGraphChoices): Promise<DiTSession> {
   const t0 = performance.now();
-  const model = encodeModel(buildDiTGraph(source.config, source.weights, ditGraphOptions(opts)));
+  const device = opts.backend === 'webgpu' ? 'webgpu' : 'cpu';
+  const model = encodeModel(buildDiTGraph(source.config, source.weights, ditGraphOptions(opts, device)));
   const t1 = performance.now();
   const session = await createWebSession(model, opts);
   const t2 = performance.now();
   return ditSessionOver(session, source.config, {
-    device: opts.backend === 'webgpu' ? 'webgpu' : 'cpu',
+    device,
     fromCache: false,
     timings: { buildSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000 },
   });
