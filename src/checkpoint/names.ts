@@ -7,6 +7,9 @@ export const WEIGHT_EXTENSIONS: readonly string[] = ['.safetensors', '.pt', '.pt
 /** A DiT folder's weights, most preferred first (diffusers, then a plain export). */
 export const DIT_WEIGHT_NAMES: readonly string[] = ['diffusion_pytorch_model.safetensors', 'model.safetensors', 'diffusion_pytorch_model.bin'];
 
+/** A VAE folder's weights, most preferred first. */
+export const VAE_WEIGHT_NAMES: readonly string[] = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin', 'model.safetensors'];
+
 export function isWeightsName(name: string): boolean {
   return WEIGHT_EXTENSIONS.some((e) => name.endsWith(e));
 }

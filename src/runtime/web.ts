@@ -11,6 +11,10 @@ import { buildDiTGraph, type DiTConfig, type DiTWeights } from '../models/dit.js
 import { encodeModel } from '../graph/encode.js';
 import { ditGraphOptions, ditSessionOver, type DiTGraphChoices, type DiTSession } from './dit-run.js';
 import { wrapOrtSession, type Session } from './session-core.js';
+import { buildVaeDecoder } from '../models/vae.js';
+import type { VaeConfig } from '../models/vae-config.js';
+import type { LazyTensor } from '../checkpoint/types.js';
+import { vaeSessionOver, type VaeSession } from './vae-run.js';
 
 /** The page's execution back ends: onnxruntime-web's CPU build or its WebGPU build. */
 export type WebBackend = 'wasm' | 'webgpu';
@@ -78,4 +82,17 @@ export async function createWebDiTSession(source: { readonly config: DiTConfig; 
     fromCache: false,
     timings: { buildSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000 },
   });
+}
+
+/** The VAE decoder built in the page, one model per latent size on first use (as Node's, without the cache). */
+export function createWebVaeSession(
+  source: { readonly config: VaeConfig; readonly weights: ReadonlyMap<string, LazyTensor>; readonly scalingFactor?: number },
+  opts: WebSessionOptions,
+): VaeSession {
+  const scalingFactor = source.scalingFactor ?? source.config.scaling_factor;
+  return vaeSessionOver(
+    source.config,
+    (h, w) => createWebSession(encodeModel(buildVaeDecoder(source.config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor })), opts),
+    {},
+  );
 }

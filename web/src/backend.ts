@@ -19,8 +19,11 @@ export interface Backend {
   /** Runs one request, calling onEvent per event; rejects with ServerError when it is refused. */
   generate(request: GenerateRequest, onEvent: (event: JobEvent) => void, signal?: AbortSignal): Promise<void>;
   cancel(id: string): Promise<void>;
-  /** The browser back end only: a checkpoint from the user's files (weights, config.json, model_index.json). */
-  openFiles?(files: readonly File[], onStatus: (text: string) => void): Promise<Loaded>;
+  /**
+   * The browser back end only: a checkpoint from the user's files (weights, config.json,
+   * model_index.json, or a diffusers folder) and, for latent models, a VAE's files.
+   */
+  openFiles?(files: readonly File[], vaeFiles: readonly File[], onStatus: (text: string) => void): Promise<Loaded>;
 }
 
 export const serverBackend: Backend = {

@@ -591,15 +591,23 @@ function showModel(loaded: Loaded): void {
 
 const setStatus = (text: string) => (els.model.textContent = text);
 
+/** The user's model files (the browser back end): the last DiT checkpoint and VAE chosen. */
+const chosenFiles = { model: [] as File[], vae: [] as File[] };
+
 /** The browser back end: a checkpoint from this computer (picker, folder picker, or dropped files). */
-async function openFiles(files: readonly File[]): Promise<void> {
+async function openFiles(files: readonly File[], kind: 'model' | 'vae'): Promise<void> {
   if (!backend.openFiles || files.length === 0) return;
+  chosenFiles[kind] = [...files];
   clearErrors();
+  if (chosenFiles.model.length === 0) {
+    $('error-model').textContent = `VAE ${files[0]!.name} chosen; now open the DiT checkpoint it goes with.`;
+    return;
+  }
   const previous = info;
   setBusy(true);
   delete document.body.dataset.ready;
   try {
-    showModel(await backend.openFiles(files, setStatus));
+    showModel(await backend.openFiles(chosenFiles.model, chosenFiles.vae, setStatus));
   } catch (err) {
     els.model.textContent = previous.title;
     $('error-model').textContent = err instanceof Error ? err.message : String(err);
@@ -611,10 +619,14 @@ async function openFiles(files: readonly File[]): Promise<void> {
 
 function wireModelFiles(): void {
   $('field-model').hidden = false;
-  const inputs = [$<HTMLInputElement>('model-files'), $<HTMLInputElement>('model-folder')];
-  for (const input of inputs) {
+  const inputs = [
+    [$<HTMLInputElement>('model-files'), 'model'],
+    [$<HTMLInputElement>('model-folder'), 'model'],
+    [$<HTMLInputElement>('vae-files'), 'vae'],
+  ] as const;
+  for (const [input, kind] of inputs) {
     input.addEventListener('change', () => {
-      void openFiles([...(input.files ?? [])]);
+      void openFiles([...(input.files ?? [])], kind);
       input.value = '';
     });
   }
@@ -624,7 +636,7 @@ function wireModelFiles(): void {
   document.addEventListener('drop', (e) => {
     if (!e.dataTransfer?.files.length) return;
     e.preventDefault();
-    void openFiles([...e.dataTransfer.files]);
+    void openFiles([...e.dataTransfer.files], 'model');
   });
 }
 

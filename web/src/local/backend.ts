@@ -5,7 +5,7 @@
 import { ServerError, type GenerateRequest, type JobEvent } from '../client.js';
 import type { Backend, Loaded } from '../backend.js';
 import type { BackendChoice, FromWorker, ModelChoice, ToWorker } from './protocol.js';
-import { pickModelFiles } from './files.js';
+import { pickModelFiles, pickVaeFiles } from './files.js';
 import modelUrl from '../../../assets/fashion-mnist/model.safetensors?url';
 import configUrl from '../../../assets/fashion-mnist/config.json?url';
 
@@ -64,7 +64,10 @@ export function createBrowserBackend(opts: { backend: BackendChoice; threads?: n
   return {
     kind: 'browser',
     start: (onStatus) => open({ kind: 'embedded', weightsUrl: new URL(modelUrl, location.href).href, configUrl: new URL(configUrl, location.href).href }, onStatus),
-    openFiles: (files, onStatus) => open({ kind: 'files', ...pickModelFiles(files) }, onStatus),
+    openFiles(files, vaeFiles, onStatus) {
+      const picked = pickModelFiles(files);
+      return open({ kind: 'files', ...picked, vae: vaeFiles.length > 0 ? pickVaeFiles(vaeFiles) : picked.vae }, onStatus);
+    },
     generate(request: GenerateRequest, onEvent: (event: JobEvent) => void, signal?: AbortSignal) {
       const id = `local-${++counter}`;
       return new Promise<void>((resolve, reject) => {

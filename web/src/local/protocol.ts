@@ -4,7 +4,7 @@ import type { ApiError, ClassEntry, GenerateRequest, JobEvent, ServerInfo } from
 /** What the worker opens: the model the site ships, or files the user gave the page. */
 export type ModelChoice =
   | { readonly kind: 'embedded'; readonly weightsUrl: string; readonly configUrl: string }
-  | { readonly kind: 'files'; readonly weights: File; readonly config?: File; readonly modelIndex?: File };
+  | { readonly kind: 'files'; readonly weights: File; readonly config?: File; readonly modelIndex?: File; readonly vae?: { readonly weights: File; readonly config?: File } };
 
 /** 'auto': WebGPU when the browser has an adapter, else WASM. */
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';

@@ -56,7 +56,8 @@ async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Pr
           config: model.config && blobSource(model.config, model.config.name),
           modelIndex: model.modelIndex && blobSource(model.modelIndex, model.modelIndex.name),
         };
-  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads: choice.threads }, {
+  const vae = model.kind === 'files' && model.vae ? { weights: blobSource(model.vae.weights, model.vae.weights.name), config: model.vae.config && blobSource(model.vae.config, model.vae.config.name) } : undefined;
+  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads: choice.threads, vae }, {
     onPhase: (phase) => post({ type: 'phase', text: phase === 'building model' ? `Building the model (${backend === 'webgpu' ? 'WebGPU' : 'WASM'})…` : `${phase[0]!.toUpperCase()}${phase.slice(1)}…` }),
   });
   await pipeline?.dispose();
