@@ -56,12 +56,12 @@ describe('dit generate', () => {
       const zip = openZip(file);
       expect([...zip.entries.keys()]).toEqual(['arr_0.npy', 'labels.npy']);
       const arr = zip.entries.get('arr_0.npy')!;
-      const head = Buffer.from(file.read(zip.dataOffset(arr), 128)).toString('latin1');
+      const head = Buffer.from(file.read(zip.dataOffset(arr), 128, 'arr_0 header')).toString('latin1');
       expect(head).toContain("{'descr': '|u1', 'fortran_order': False, 'shape': (7, 32, 32, 3), }");
       expect(arr.size).toBe(128 + N * 32 * 32 * 3);
       // The labels: classes 0..9 in turn.
       const lab = zip.entries.get('labels.npy')!;
-      const labels = new BigInt64Array(file.read(zip.dataOffset(lab) + 128, N * 8).slice().buffer);
+      const labels = new BigInt64Array(file.read(zip.dataOffset(lab) + 128, N * 8, 'labels').slice().buffer);
       expect(Array.from(labels, Number)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     } finally {
       file.close();

@@ -33,13 +33,13 @@ describe('writeNpz', () => {
       expect([...zip.entries.keys()]).toEqual(['arr_0.npy', 'labels.npy']);
       const arr = zip.entries.get('arr_0.npy')!;
       expect(arr.method).toBe(0);
-      const body = Buffer.from(f.read(zip.dataOffset(arr), arr.size));
+      const body = Buffer.from(f.read(zip.dataOffset(arr), arr.size, 'arr_0'));
       // What numpy 1.24's np.save writes for this array: magic, version 1.0, length 118, the dict padded to 128 bytes.
       expect(body.subarray(0, 10)).toEqual(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 118, 0]));
       expect(body.subarray(10, 128).toString('latin1')).toBe(`{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4, 3), }${' '.repeat(52)}\n`);
       expect(new Uint8Array(body.subarray(128))).toEqual(pixels);
       const lab = zip.entries.get('labels.npy')!;
-      expect(new BigInt64Array(f.read(zip.dataOffset(lab) + 128, 16).slice().buffer)).toEqual(labels);
+      expect(new BigInt64Array(f.read(zip.dataOffset(lab) + 128, 16, 'labels').slice().buffer)).toEqual(labels);
       // The CRC in the central directory is the data's.
       const bytes = fs.readFileSync(file);
       const cd = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
