@@ -212,12 +212,13 @@ function variantOf(name: string): DiTVariantName {
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
 const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
 
-/** The DiT precision, and whether the device runs it (q8's int8 kernels are CPU kernels). */
+/** The DiT precision, and whether the device runs it (runtime/devices.ts DTYPE_DEVICES). */
 function dtypeFor(value: string | undefined, device: Device): DiTDtype {
   const dtype = oneOf('--dtype', value ?? DEFAULT_DTYPE, DIT_DTYPES);
   const devices: readonly Device[] = DTYPE_DEVICES[dtype];
   if (!devices.includes(device)) {
-    throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]} or --dtype fp32`);
+    const here = DIT_DTYPES.filter((d) => (DTYPE_DEVICES[d] as readonly Device[]).includes(device));
+    throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]}, or on ${device} --dtype ${here.join(' or ')}`);
   }
   return dtype;
 }

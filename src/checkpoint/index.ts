@@ -6,4 +6,5 @@ export { readNpy, writeNpy, writeNpz, type NpyArray, type NpzArray } from './npy
 export { loadDiTCheckpoint, inspectDiTCheckpoint, type DiTCheckpoint, type DiTInspection, type DiTLayout, type LoadDiTOptions } from './dit.js';
 export { loadVaeCheckpoint, type VaeCheckpoint, type VaeLayout } from './vae.js';
 export type { VaeConfig } from '../models/vae-config.js';
-export { MAX_JSON_BYTES, readJsonObject } from './file.js';
+export { MAX_JSON_BYTES, readJsonObject, type ByteSource } from './file.js';
+export type { DiTFiles, FileRef } from './discovery.js';
