@@ -26,7 +26,7 @@ import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
 import type { Classifier } from '../runtime/index.js';
-import { EmbeddedScorer, type EmbeddedQuality } from '../sweep/quality.js';
+import { EmbeddedScorer, SCORE_BATCH, type EmbeddedQuality } from '../sweep/quality.js';
 import { chunkRanges, imageFileName, imageLabel, imageSeed, type IndexRange, type LabelPlan } from './plan.js';
 
 export const CONFIG_FILE = 'generate.json';
@@ -315,9 +315,6 @@ export function mergeBulkFolder(dir: string, opts: { readonly zip64?: boolean } 
   );
   return { file, config };
 }
-
-/** Images per classifier call when scoring a folder. */
-const SCORE_BATCH = 256;
 
 /**
  * The embedded model's quality numbers for a complete folder (sweep/quality.ts): FD of the

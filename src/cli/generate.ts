@@ -14,7 +14,7 @@ import { shardRange } from '../bulk/plan.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, scoreBulkFolder } from '../bulk/run.js';
 import { createProgress, formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
-import { addFlags, BULK_FLAG_NAMES, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
+import { addFlags, BULK_FLAG_NAMES, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 
 interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
   numSamples?: string;
@@ -40,7 +40,7 @@ export function register(program: Command): void {
   cmd
     .option('--out <dir>', 'output folder: 000000.png … and generate.json (the run\'s configuration); DIR.npz is written beside it')
     .option('--merge <dir>', 'check that a generate folder holds every index and write DIR.npz (what a finished run does by itself)')
-    .option('--quiet', 'no progress output or log lines')
+    .addOption(flag('quiet'))
     .action(async (flags: GenerateCommandFlags) => {
       const progress = createProgress({ quiet: flags.quiet ?? false });
       if (flags.merge !== undefined) {

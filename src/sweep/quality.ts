@@ -91,7 +91,7 @@ export class EmbeddedScorer {
 }
 
 /** Most images per classifier call. */
-const SCORE_BATCH = 256;
+export const SCORE_BATCH = 256;
 
 /** FD, class accuracy and mean p(label) of a set of embedded-model images (the library's one call). */
 export async function embeddedFd(classifier: Classifier, images: readonly RgbImage[], labels: readonly number[], reference?: GaussianStats): Promise<EmbeddedQuality> {

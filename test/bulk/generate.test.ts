@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { imageLabel, imageSeed } from '../../src/bulk/plan.js';
+import { generateRange, mergeBulkFolder, openBulkFolder, readBulkConfig } from '../../src/bulk/run.js';
 import { encodePng } from '../../src/image/png.js';
 import { CheckpointFile } from '../../src/checkpoint/file.js';
 import { openZip } from '../../src/checkpoint/zip.js';
@@ -93,6 +94,24 @@ describe('dit generate', () => {
     expect(c.stdout.split('\n')[0]).toBe(`${out}.npz`);
     expect(fs.readFileSync(`${out}.npz`).equals(singleNpz)).toBe(true);
   }, 120_000);
+
+  it('two workers writing overlapping ranges of one folder at once (a retried queue chunk) leave the same .npz', async () => {
+    const out = path.join(root, 'concurrent');
+    const config = readBulkConfig(single);
+    const [p1, p2] = await Promise.all([createPipeline({ cacheDir: cache, threads: 1 }), createPipeline({ cacheDir: cache, threads: 1 })]);
+    try {
+      openBulkFolder(out, config);
+      openBulkFolder(out, config);
+      await Promise.all([
+        generateRange(p1, config, { start: 0, end: 5 }, out, { batchSize: 2 }),
+        generateRange(p2, config, { start: 3, end: 7 }, out, { batchSize: 3 }),
+      ]);
+    } finally {
+      await Promise.all([p1.dispose(), p2.dispose()]);
+    }
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
+    expect(fs.readFileSync(mergeBulkFolder(out).file).equals(singleNpz)).toBe(true);
+  }, 60_000);
 
   it('a resume after a kill writes only the missing indexes', async () => {
     const out = path.join(root, 'resume');

@@ -17,8 +17,8 @@ describe('flag declarations', () => {
     let shared = 0;
     for (const [command, options] of commandOptions()) {
       for (const o of options) {
-        // sweep's --out is a folder, the others' a grid PNG: a different flag under one name.
-        if (o.long === '--out' && command === 'sweep') continue;
+        // sweep's and generate's --out are folders, the others' a grid PNG: a different flag under one name.
+        if (o.long === '--out' && (command === 'sweep' || command === 'generate')) continue;
         const text = `${o.flags} | ${o.description}`;
         const first = seen.get(o.long!);
         if (first === undefined) seen.set(o.long!, { command, text });
