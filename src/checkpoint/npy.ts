@@ -3,17 +3,20 @@
  * little-endian. Used for latents, test references and interchange.
  */
 import { FormatError } from '../errors.js';
-import { DTYPE_BYTES, numelOf } from './dtype.js';
+import { numelOf } from './dtype.js';
 import { CheckpointFile } from './file.js';
 import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
-import { openZip } from './zip.js';
+import { openZip, writeStoredZip } from './zip.js';
 
 export interface NpyArray {
   readonly data: Float32Array | BigInt64Array;
   readonly shape: number[];
 }
+
+/** What the writers take: float32, float64, uint8 or int64, C order. */
+export type NpyData = Float32Array | Float64Array | Uint8Array | BigInt64Array;
 
 export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] as const; // \x93NUMPY
 
@@ -63,8 +66,26 @@ interface NpyHeader {
   readonly dataOffset: number;
 }
 
+/** Element sizes of the dtypes an .npy header may name here: DESCR_DTYPES and 8-bit images. */
+const DESCR_BYTES: Readonly<Record<string, number>> = { '<f4': 4, '<f2': 2, '<f8': 8, '<i8': 8, '|u1': 1 };
+
+/** An array's header, its dtype as numpy writes it ('<f4', '<f8', '|u1'...). */
+export interface RawNpyHeader {
+  readonly descr: string;
+  readonly shape: number[];
+  /** Absolute file offset of the data; the whole array is known to lie inside the entry. */
+  readonly dataOffset: number;
+}
+
 /** Parses the .npy header at `offset` of `file` (an entry of `length` bytes). */
 function readHeader(file: CheckpointFile, offset: number, length: number, where: string): NpyHeader {
+  const h = readRawHeader(file, offset, length, where);
+  const dtype = DESCR_DTYPES[h.descr];
+  if (!dtype) throw new FormatError(`${where}: .npy dtype '${h.descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  return { dtype, shape: h.shape, dataOffset: h.dataOffset };
+}
+
+function readRawHeader(file: CheckpointFile, offset: number, length: number, where: string): RawNpyHeader {
   if (length < 10) throw new FormatError(`${where}: ${length} bytes is too short for a .npy header; truncated`);
   const pre = file.read(offset, 10, 'the .npy preamble');
   if (!NPY_MAGIC.every((b, i) => pre[i] === b)) throw new FormatError(`${where}: not a .npy array (no \\x93NUMPY magic)`);
@@ -91,8 +112,8 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
   const fortran = text.startsWith('True', fortranAt) ? 'True' : text.startsWith('False', fortranAt) ? 'False' : undefined;
   const shapeText = parenthesized(text, valueAt(text, 'shape'));
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
-  const dtype = DESCR_DTYPES[descr];
-  if (!dtype) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  const itemBytes = DESCR_BYTES[descr];
+  if (itemBytes === undefined) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
   if (fortran === 'True') throw new FormatError(`${where}: .npy array is in Fortran order; save it with np.ascontiguousarray first`);
   const shape = shapeText
     .split(',')
@@ -104,11 +125,11 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
       return d;
     });
   const dataOffset = offset + start + headerLen;
-  const need = numelOf(shape) * DTYPE_BYTES[dtype];
+  const need = numelOf(shape) * itemBytes;
   if (dataOffset + need > offset + length) {
     throw new FormatError(`${where}: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes but only ${offset + length - dataOffset} follow the header; truncated`);
   }
-  return { dtype, shape, dataOffset };
+  return { descr, shape, dataOffset };
 }
 
 function toArray(file: CheckpointFile, h: NpyHeader, where: string): NpyArray {
@@ -132,9 +153,9 @@ export function readNpy(path: string): NpyArray {
 }
 
 /** The .npy header numpy writes for this array (format 1.0). */
-export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
+export function npyHeader(data: NpyData, shape: readonly number[]): Uint8Array {
   if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
-  const descr = data instanceof Float32Array ? '<f4' : '<i8';
+  const descr = data instanceof Float32Array ? '<f4' : data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : '<i8';
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // numpy pads magic + length + header to a multiple of 64 and ends it with a newline.
@@ -169,4 +190,35 @@ export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {
     out.set(e.name.slice(0, -4), contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where));
   }
   return out;
+}
+
+/**
+ * The arrays of an .npz (numpy.savez: stored entries) located but not read: name (without .npy) →
+ * dtype, shape and data offset, each checked to lie inside its entry. Callers check shapes and
+ * dtypes before reading, so a hostile file costs its central directory and headers only.
+ */
+export function npzArrays(file: CheckpointFile): Map<string, RawNpyHeader> {
+  const zip = openZip(file);
+  const out = new Map<string, RawNpyHeader>();
+  for (const e of zip.entries.values()) {
+    if (!e.name.endsWith('.npy')) continue;
+    out.set(e.name.slice(0, -4), readRawHeader(file, zip.dataOffset(e), e.size, `${file.path}:${e.name}`));
+  }
+  return out;
+}
+
+function npyBytes(data: NpyData, shape: readonly number[]): Uint8Array {
+  const head = npyHeader(data, shape);
+  const out = new Uint8Array(head.length + data.byteLength);
+  out.set(head, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
+  return out;
+}
+
+/** Writes an .npz of stored (uncompressed) arrays, like numpy.savez. */
+export function writeNpz(path: string, arrays: Readonly<Record<string, { readonly data: NpyData; readonly shape: readonly number[] }>>): void {
+  writeStoredZip(
+    path,
+    Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: () => npyBytes(a.data, a.shape) })),
+  );
 }
