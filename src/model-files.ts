@@ -4,6 +4,7 @@
  *
  *   <cache>/models/DiT-XL-2-256x256.pt        official DiT checkpoints (dit download)
  *   <cache>/vae/sd-vae-ft-ema/                 diffusers VAE folders (config.json + weights)
+ *   <cache>/models/pt_inception-2015-12-05-6726825d.pth   pytorch-fid's FID Inception (dit download inception)
  *   <cache>/compiled/                          ONNX models built from checkpoints (runtime cache)
  * <cache> is $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts.
  */
@@ -59,6 +60,22 @@ export function officialVaeFolder(name: OfficialVae): string {
 
 export function officialVaeDir(cacheDir: string, name: OfficialVae): string {
   return path.join(cacheDir, officialVaeFolder(name));
+}
+
+/** pytorch-fid's FID Inception weights, relative to the cache root (what `dit download inception` writes). */
+export const INCEPTION_WEIGHTS_FILE = path.join('models', 'pt_inception-2015-12-05-6726825d.pth');
+
+/** --inception FILE, else the downloaded file in the cache; a missing file says how to get it. */
+export function resolveInceptionWeights(given: string | undefined, cacheDir: string): string {
+  const file = given ?? path.join(cacheDir, INCEPTION_WEIGHTS_FILE);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      given === undefined
+        ? `the FID Inception weights are not in the cache (${file}); run \`dit download inception\` (95 MB, pytorch-fid's pt_inception-2015-12-05), or pass --inception FILE`
+        : `--inception ${given}: no such file; pass pytorch-fid's pt_inception-2015-12-05-6726825d.pth or run \`dit download inception\``,
+    );
+  }
+  return file;
 }
 
 export interface ModelSource {
