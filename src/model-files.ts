@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
-import { loadVaeCheckpoint, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import {
   createClassifierSession,
@@ -64,6 +65,23 @@ export function officialVaeDir(cacheDir: string, name: OfficialVae): string {
 
 /** pytorch-fid's FID Inception weights, relative to the cache root (what `dit download inception` writes). */
 export const INCEPTION_WEIGHTS_FILE = path.join('models', 'pt_inception-2015-12-05-6726825d.pth');
+
+/**
+ * What is wrong with `file` as pytorch-fid's FID Inception weights (every convolution and batch
+ * norm of the network, with its shape), or undefined when it is that file.
+ */
+export function inceptionWeightsFileProblem(file: string): string | undefined {
+  try {
+    const sd = openStateDict(file);
+    try {
+      return inceptionWeightsProblem(new Map([...sd.tensors].map(([k, t]) => [k, t.shape])));
+    } finally {
+      sd.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /** --inception FILE, else the downloaded file in the cache; a missing file says how to get it. */
 export function resolveInceptionWeights(given: string | undefined, cacheDir: string): string {
