@@ -29,7 +29,7 @@ function weightsFile(change?: { name: string; shape: number[] }): Buffer {
 
 let server: http.Server;
 let base = '';
-let body = Buffer.alloc(0);
+let body: Buffer = Buffer.alloc(0);
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
