@@ -189,7 +189,11 @@ export async function featureStatistics(
 /** Writes μ and Σ as pytorch-fid's --save-stats does: an .npz of float64 `mu` and `sigma`. */
 export function saveFidStats(file: string, stats: GaussianStats): void {
   const d = stats.mu.length;
-  writeNpz(file, { mu: { data: stats.mu, shape: [d] }, sigma: { data: stats.sigma, shape: [d, d] } });
+  const bytes = (a: Float64Array) => () => [new Uint8Array(a.buffer, a.byteOffset, a.byteLength)];
+  writeNpz(file, [
+    { name: 'mu', descr: '<f8', shape: [d], chunks: bytes(stats.mu) },
+    { name: 'sigma', descr: '<f8', shape: [d, d], chunks: bytes(stats.sigma) },
+  ]);
 }
 
 export { frechetDistance };

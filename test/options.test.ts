@@ -144,6 +144,10 @@ describe('resolveBenchOptions', () => {
     expect(o.config).toMatchObject({ input_size: 32, patch_size: 2, hidden_size: 1152, in_channels: 4 });
     expect(resolveBenchOptions({ model: 'DiT-S/8', imageSize: '128' }).config.input_size).toBe(16);
   });
+  it('times the attention form a session would use: plain on webgpu unless asked', () => {
+    expect(resolveBenchOptions({ device: 'webgpu' }).attention).toBe('plain');
+    expect(resolveBenchOptions({ device: 'webgpu', attention: 'fused' }).attention).toBe('fused');
+  });
   it.each([
     [{ model: 'DiT-Q/2' }, '--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4'],
     [{ imageSize: '100' }, "--image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)"],

@@ -8,15 +8,13 @@ import { CheckpointFile } from './file.js';
 import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
-import { openZip, writeStoredZip } from './zip.js';
+import { openZip } from './zip.js';
+import { writeZip } from './zip-write.js';
 
 export interface NpyArray {
   readonly data: Float32Array | BigInt64Array;
   readonly shape: number[];
 }
-
-/** What the writers take: float32, float64, uint8 or int64, C order. */
-export type NpyData = Float32Array | Float64Array | Uint8Array | BigInt64Array;
 
 export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] as const; // \x93NUMPY
 
@@ -66,9 +64,6 @@ interface NpyHeader {
   readonly dataOffset: number;
 }
 
-/** Element sizes of the dtypes an .npy header may name here: DESCR_DTYPES and 8-bit images. */
-const DESCR_BYTES: Readonly<Record<string, number>> = { '<f4': 4, '<f2': 2, '<f8': 8, '<i8': 8, '|u1': 1 };
-
 /** An array's header, its dtype as numpy writes it ('<f4', '<f8', '|u1'...). */
 export interface RawNpyHeader {
   readonly descr: string;
@@ -83,6 +78,11 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
   const dtype = DESCR_DTYPES[h.descr];
   if (!dtype) throw new FormatError(`${where}: .npy dtype '${h.descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
   return { dtype, shape: h.shape, dataOffset: h.dataOffset };
+}
+
+/** Element sizes of the dtypes a raw header may name: what the readers convert, and 8-bit images. */
+function descrBytes(descr: string): number | undefined {
+  return descr === '<f2' ? 2 : (NPY_DESCR_BYTES as Readonly<Record<string, number>>)[descr];
 }
 
 function readRawHeader(file: CheckpointFile, offset: number, length: number, where: string): RawNpyHeader {
@@ -112,7 +112,7 @@ function readRawHeader(file: CheckpointFile, offset: number, length: number, whe
   const fortran = text.startsWith('True', fortranAt) ? 'True' : text.startsWith('False', fortranAt) ? 'False' : undefined;
   const shapeText = parenthesized(text, valueAt(text, 'shape'));
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
-  const itemBytes = DESCR_BYTES[descr];
+  const itemBytes = descrBytes(descr);
   if (itemBytes === undefined) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
   if (fortran === 'True') throw new FormatError(`${where}: .npy array is in Fortran order; save it with np.ascontiguousarray first`);
   const shape = shapeText
@@ -153,9 +153,17 @@ export function readNpy(path: string): NpyArray {
 }
 
 /** The .npy header numpy writes for this array (format 1.0). */
-export function npyHeader(data: NpyData, shape: readonly number[]): Uint8Array {
+export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
   if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
-  const descr = data instanceof Float32Array ? '<f4' : data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : '<i8';
+  return npyHeaderFor(data instanceof Float32Array ? '<f4' : '<i8', shape);
+}
+
+/** Element types writeNpz writes, by numpy's descr. */
+export type NpyDescr = '<f4' | '<f8' | '<i8' | '|u1';
+export const NPY_DESCR_BYTES: Readonly<Record<NpyDescr, number>> = { '<f4': 4, '<f8': 8, '<i8': 8, '|u1': 1 };
+
+/** The .npy (format 1.0) header for an array of this type and shape. */
+export function npyHeaderFor(descr: NpyDescr, shape: readonly number[]): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // numpy pads magic + length + header to a multiple of 64 and ends it with a newline.
@@ -168,6 +176,30 @@ export function npyHeader(data: NpyData, shape: readonly number[]): Uint8Array {
   out[9] = h.length >> 8;
   for (let i = 0; i < h.length; i++) out[10 + i] = h.charCodeAt(i);
   return out;
+}
+
+/** One array of an .npz: its bytes (C order, little-endian) come in pieces, so it may exceed memory. */
+export interface NpzArray {
+  readonly name: string; // the key np.load gives it (arr_0)
+  readonly descr: NpyDescr;
+  readonly shape: readonly number[];
+  readonly chunks: () => Iterable<Uint8Array>;
+}
+
+/** Writes an .npz as numpy.savez does (a zip of stored .npy entries), atomically. */
+export function writeNpz(path: string, arrays: readonly NpzArray[], opts: { zip64?: boolean } = {}): void {
+  const entries = arrays.map((a) => {
+    const head = npyHeaderFor(a.descr, a.shape);
+    return {
+      name: `${a.name}.npy`,
+      size: head.length + numelOf(a.shape) * NPY_DESCR_BYTES[a.descr],
+      chunks: function* () {
+        yield head;
+        yield* a.chunks();
+      },
+    };
+  });
+  writeFileAtomic(path, (fd) => writeZip(fd, entries, opts));
 }
 
 /** Writes a .npy file (temp file + rename, so a reader never sees half an array). */
@@ -205,20 +237,4 @@ export function npzArrays(file: CheckpointFile): Map<string, RawNpyHeader> {
     out.set(e.name.slice(0, -4), readRawHeader(file, zip.dataOffset(e), e.size, `${file.path}:${e.name}`));
   }
   return out;
-}
-
-function npyBytes(data: NpyData, shape: readonly number[]): Uint8Array {
-  const head = npyHeader(data, shape);
-  const out = new Uint8Array(head.length + data.byteLength);
-  out.set(head, 0);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
-  return out;
-}
-
-/** Writes an .npz of stored (uncompressed) arrays, like numpy.savez. */
-export function writeNpz(path: string, arrays: Readonly<Record<string, { readonly data: NpyData; readonly shape: readonly number[] }>>): void {
-  writeStoredZip(
-    path,
-    Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: () => npyBytes(a.data, a.shape) })),
-  );
 }

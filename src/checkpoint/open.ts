@@ -3,10 +3,10 @@
  * its extension, which downloads and forks get wrong).
  */
 import { FormatError } from '../errors.js';
-import { CheckpointFile, parseFile } from './file.js';
+import { CheckpointFile, parseFile, type ByteSource } from './file.js';
 import { NPY_MAGIC, npzTensors } from './npy.js';
 import { PickleObject } from './pickle.js';
-import { readSafetensors } from './safetensors.js';
+import { parseSafetensors } from './safetensors.js';
 import { isLazyTensor, readTorchLegacy, readTorchZip, UnsupportedTensor, type TorchFile } from './torch.js';
 import type { LazyTensor, StateDict } from './types.js';
 import { openZip } from './zip.js';
@@ -31,8 +31,8 @@ const SUPPORTED = 'supported: .safetensors, PyTorch checkpoints from torch.save 
 /** Entries of a train.py-style checkpoint that hold weights, most preferred first (train.py samples with EMA). */
 const WEIGHT_CONTAINERS = ['ema', 'model', 'state_dict', 'model_state_dict', 'module', 'net', 'params'];
 
-export function openStateDict(path: string): OpenedStateDict {
-  return parseFile(path, openFile);
+export function openStateDict(from: string | ByteSource): OpenedStateDict {
+  return parseFile(from, openFile);
 }
 
 function openFile(file: CheckpointFile): OpenedStateDict {
@@ -49,8 +49,7 @@ function openFile(file: CheckpointFile): OpenedStateDict {
   }
   if (isLegacyTorch(head)) return fromTorch(file, base, readTorchLegacy(file), 'pytorch-legacy');
   if (file.size >= 10 && head[8] === 0x7b /* '{' */) {
-    file.close();
-    const st = readSafetensors(file.path);
+    const st = parseSafetensors(file);
     return { ...base, close: st.close, format: 'safetensors', tensors: st.tensors, metadata: st.metadata };
   }
   throw new FormatError(`${file.path} is ${describeUnknown(head, file.size)}; ${SUPPORTED}`);

@@ -1,11 +1,9 @@
 /**
  * Minimal zip: the central directory (zip64 included) of an archive whose entries are stored
  * uncompressed, as torch.save and numpy.savez write them. Only offsets are read here; entry data
- * stays on disk until a tensor asks for it. And the writer of such archives (.npz statistics;
- * synthetic checkpoints in tests).
+ * stays on disk until a tensor asks for it.
  */
 import { FormatError } from '../errors.js';
-import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { CheckpointFile } from './file.js';
 
 export interface ZipEntry {
@@ -131,129 +129,4 @@ export function openZip(file: CheckpointFile): ZipArchive {
       return start;
     },
   };
-}
-
-let crcTable: Uint32Array | undefined;
-
-function crc32(data: Uint8Array, crc = 0): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-export interface ZipEntryToWrite {
-  readonly name: string;
-  readonly data: Uint8Array | (() => Uint8Array);
-}
-
-export interface ZipWriteOptions {
-  /** Pad each entry's data to this alignment (torch.save uses 64) via the local extra field. */
-  readonly align?: number;
-  /** Write zip64 records even when not needed (for testing readers). */
-  readonly forceZip64?: boolean;
-}
-
-/** Writes a zip of stored entries, one entry in memory at a time. */
-export function writeStoredZip(path: string, entries: readonly ZipEntryToWrite[], opts: ZipWriteOptions = {}): void {
-  const align = opts.align ?? 1;
-  writeFileAtomic(path, (fd) => {
-    let pos = 0;
-    const put = (b: Uint8Array): void => {
-      writeAll(fd, b);
-      pos += b.length;
-    };
-    const central: Uint8Array[] = [];
-    for (const e of entries) {
-      const data = typeof e.data === 'function' ? e.data() : e.data;
-      const name = Buffer.from(e.name, 'utf-8');
-      const crc = crc32(data);
-      const offset = pos;
-      const z64 = opts.forceZip64 === true || data.length >= 0xffffffff || offset >= 0xffffffff;
-      const z64Local = z64 ? 20 : 0;
-      const base = offset + 30 + name.length + z64Local;
-      const pad = align > 1 ? (align - ((base + 4) % align)) % align : 0;
-      const extraLen = z64Local + (align > 1 ? 4 + pad : 0);
-      const local = Buffer.alloc(30 + name.length + extraLen);
-      local.writeUInt32LE(LOCAL_SIG, 0);
-      local.writeUInt16LE(z64 ? 45 : 20, 4);
-      local.writeUInt32LE(crc, 14);
-      local.writeUInt32LE(z64 ? 0xffffffff : data.length, 18);
-      local.writeUInt32LE(z64 ? 0xffffffff : data.length, 22);
-      local.writeUInt16LE(name.length, 26);
-      local.writeUInt16LE(extraLen, 28);
-      name.copy(local, 30);
-      let x = 30 + name.length;
-      if (z64) {
-        local.writeUInt16LE(0x0001, x);
-        local.writeUInt16LE(16, x + 2);
-        local.writeBigUInt64LE(BigInt(data.length), x + 4);
-        local.writeBigUInt64LE(BigInt(data.length), x + 12);
-        x += 20;
-      }
-      if (align > 1) {
-        local.writeUInt16LE(0x4b46, x); // an unregistered id: readers skip it
-        local.writeUInt16LE(pad, x + 2);
-      }
-      put(local);
-      put(data);
-      const cextra = z64 ? 28 : 0;
-      const c = Buffer.alloc(46 + name.length + cextra);
-      c.writeUInt32LE(CENTRAL_SIG, 0);
-      c.writeUInt16LE(z64 ? 45 : 20, 4);
-      c.writeUInt16LE(z64 ? 45 : 20, 6);
-      c.writeUInt32LE(crc, 16);
-      c.writeUInt32LE(z64 ? 0xffffffff : data.length, 20);
-      c.writeUInt32LE(z64 ? 0xffffffff : data.length, 24);
-      c.writeUInt16LE(name.length, 28);
-      c.writeUInt16LE(cextra, 30);
-      c.writeUInt32LE(z64 ? 0xffffffff : offset, 42);
-      name.copy(c, 46);
-      if (z64) {
-        const y = 46 + name.length;
-        c.writeUInt16LE(0x0001, y);
-        c.writeUInt16LE(24, y + 2);
-        c.writeBigUInt64LE(BigInt(data.length), y + 4);
-        c.writeBigUInt64LE(BigInt(data.length), y + 12);
-        c.writeBigUInt64LE(BigInt(offset), y + 20);
-      }
-      central.push(c);
-    }
-    const cdOffset = pos;
-    for (const c of central) put(c);
-    const cdSize = pos - cdOffset;
-    const z64 = opts.forceZip64 === true || cdOffset >= 0xffffffff || entries.length >= 0xffff;
-    if (z64) {
-      const z64At = pos;
-      const r = Buffer.alloc(56);
-      r.writeUInt32LE(ZIP64_EOCD_SIG, 0);
-      r.writeBigUInt64LE(44n, 4);
-      r.writeUInt16LE(45, 12);
-      r.writeUInt16LE(45, 14);
-      r.writeBigUInt64LE(BigInt(entries.length), 24);
-      r.writeBigUInt64LE(BigInt(entries.length), 32);
-      r.writeBigUInt64LE(BigInt(cdSize), 40);
-      r.writeBigUInt64LE(BigInt(cdOffset), 48);
-      put(r);
-      const l = Buffer.alloc(20);
-      l.writeUInt32LE(ZIP64_LOCATOR_SIG, 0);
-      l.writeBigUInt64LE(BigInt(z64At), 8);
-      l.writeUInt32LE(1, 16);
-      put(l);
-    }
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(EOCD_SIG, 0);
-    end.writeUInt16LE(z64 ? 0xffff : entries.length, 8);
-    end.writeUInt16LE(z64 ? 0xffff : entries.length, 10);
-    end.writeUInt32LE(z64 ? 0xffffffff : cdSize, 12);
-    end.writeUInt32LE(z64 ? 0xffffffff : cdOffset, 16);
-    put(end);
-  });
 }

@@ -36,7 +36,7 @@ export function register(program: Command): void {
   cmd
     .option('--batch <n>', 'batch size (2 = one image with guidance)', String(BENCH_DEFAULTS.batch))
     .addOption(flag('device'))
-    .option('--attention <form>', `${ATTENTION_FORMS.join(' | ')} (fused: one com.microsoft.MultiHeadAttention node)`, BENCH_DEFAULTS.attention)
+    .option('--attention <form>', `${ATTENTION_FORMS.join(' | ')} (fused: one com.microsoft.MultiHeadAttention node); default: plain on webgpu, fused elsewhere`)
     .addOption(flag('threads'))
     .addOption(flag('dtype'))
     .option('--repeats <n>', 'timed forwards after one warm-up', String(BENCH_DEFAULTS.repeats))

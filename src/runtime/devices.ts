@@ -2,7 +2,7 @@
  * The devices a user can name and the ONNX Runtime execution provider each one needs. Apart from
  * session.ts so that option validation can list them without loading onnxruntime-node.
  */
-import type { DiTDtype } from '../models/dit-config.js';
+import type { DiTAttentionForm, DiTDtype } from '../models/dit-config.js';
 
 export const DEVICE_PROVIDERS = Object.freeze({
   cpu: 'cpu',
@@ -26,7 +26,16 @@ export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 export const DTYPE_DEVICES = Object.freeze({
   fp32: DEVICE_NAMES,
   q8: Object.freeze(['cpu'] as Device[]),
+  fp16: DEVICE_NAMES,
 } as const satisfies Record<DiTDtype, readonly Device[]>);
+
+/**
+ * The attention form each device gets unless asked otherwise. WebGPU gets MatMul/Softmax/MatMul:
+ * ONNX Runtime 1.30's WebGPU MultiHeadAttention came out 5e-2 to 1e-1 (relative) from the exact
+ * result once a sequence has 32 tokens or more (the embedded model's 64, DiT-XL/2-256's 256; 16
+ * tokens, the dit-tiny fixture's, are right) on Mesa lavapipe, while the plain form is within 5e-7.
+ */
+export const DEFAULT_ATTENTION: Readonly<Record<Device, DiTAttentionForm>> = Object.freeze({ cpu: 'fused', webgpu: 'plain', cuda: 'fused' });
 
 export function isDevice(name: string): name is Device {
   return Object.hasOwn(DEVICE_PROVIDERS, name);

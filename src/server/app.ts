@@ -13,7 +13,7 @@ import type { ApiError, ClassEntry, JobEvent, ServerInfo } from './api.js';
 import { createJobQueue, type Job, type JobQueue } from './jobs.js';
 import { RequestError, parseGenerateBody, resolveOrReject, toResolvedRequest } from './request.js';
 import { DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
-import { ditParameterCount, modelTitle } from './model-title.js';
+import { classNamesOf, serverInfo } from './model-title.js';
 
 export interface ServerOptions {
   readonly pipeline: Pipeline;
@@ -122,28 +122,6 @@ function serverLimits(opts: ServerOptions): ServerInfo['limits'] {
   }
   if (!Number.isInteger(limits.maxQueue) || limits.maxQueue < 1) throw new Error(`createDitServer: maxQueue ${limits.maxQueue} is not an integer ≥ 1`);
   return limits;
-}
-
-function serverInfo(pipeline: Pipeline, limits: ServerInfo['limits']): ServerInfo {
-  const model = pipeline.info;
-  return {
-    title: modelTitle(model),
-    parameterCount: ditParameterCount(model),
-    model: model.description,
-    embedded: model.embedded,
-    imageSize: model.imageSize,
-    numClasses: model.config.num_classes,
-    defaults: toResolvedRequest(pipeline.resolve({})),
-    limits,
-    samplers: SAMPLERS,
-    guidanceForms: GUIDANCE_FORMS,
-    spacings: SPACINGS,
-  };
-}
-
-/** Every class the model has, named from its table or `class <id>`. */
-function classNamesOf(model: ModelInfo): ClassTable {
-  return Array.from({ length: model.config.num_classes }, (_, id) => model.classTable?.[id] ?? [className(undefined, id)]);
 }
 
 const JOB_PATH = /^\/api\/jobs\/([0-9a-f-]{36})(\/result\.png|\/cancel)?$/;

@@ -8,6 +8,7 @@ import type { GenerateHooks, Pipeline } from '../pipeline.js';
 import type { ResolvedGenerateOptions, UserGenerateOptions } from '../options.js';
 import type { JobEvent, JobState, JobStatus } from './api.js';
 import { previewDataUrl, previewEvery } from './preview.js';
+import { encodePng } from '../image/png.js';
 import { RequestError, toResolvedRequest } from './request.js';
 
 export interface Job {
@@ -207,7 +208,7 @@ function createStepReporter(job: QueuedJob): Required<Pick<GenerateHooks, 'onPha
       if (!job.listener) return;
       const elapsedSeconds = (performance.now() - samplingStart) / 1000;
       const etaSeconds = (elapsedSeconds / done) * (s.n - done);
-      const preview = done % every === 0 || done === s.n ? previewDataUrl(s.x0, s.shape, job.resolved.samplesPerRow) : undefined;
+      const preview = done % every === 0 || done === s.n ? previewDataUrl(s.x0, s.shape, job.resolved.samplesPerRow, encodePng) : undefined;
       emit(job, { type: 'step', i: done, n: s.n, elapsedSeconds, etaSeconds, ...(preview ? { preview } : {}) });
     },
   };

@@ -22,6 +22,10 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json',
   '.map': 'application/json',
+  // The in-browser site (dist/site): onnxruntime-web compiles .wasm while it streams in only when
+  // it is served as application/wasm; the model's weights are bytes.
+  '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
 };
 
 /** Serves `urlPath` from `root`; returns false when no such file exists (the caller sends 404). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { previewBatch, previewDataUrl, previewEvery } from '../../src/server/preview.js';
+import { encodePng } from '../../src/image/png.js';
 import { decodePng } from '../../src/image/png.js';
 import { toByte } from '../../src/image/grid.js';
 
@@ -44,7 +45,7 @@ describe('previewBatch', () => {
 describe('previewDataUrl', () => {
   it('encodes the grid as a PNG data URL, laid out like the final grid', () => {
     const x0 = new Float32Array(3 * 4).fill(0.5);
-    const url = previewDataUrl(x0, [3, 1, 2, 2], 2);
+    const url = previewDataUrl(x0, [3, 1, 2, 2], 2, encodePng);
     expect(url.startsWith('data:image/png;base64,')).toBe(true);
     const png = decodePng(Buffer.from(url.slice('data:image/png;base64,'.length), 'base64'));
     // 2 columns × 2 rows of 2×2 images with torchvision's 2-pixel padding.
