@@ -333,19 +333,21 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
     out[k + 1] = x0 - alpha; // v = x − α e1, scaled by 1/scale; β = 2 / ‖v‖² = 1 / (α² − α x0)
     return 1 / (alpha * alpha - alpha * x0);
   };
-  /** out[j] = (A v)[j] over the trailing block from row `from`, upper triangle only. */
+  /** Adds row i's part of A·vec to out (upper-triangle storage: row i holds A[i][j] for j ≥ i). */
+  const symvRow = (i: number, vec: Float64Array, out: Float64Array) => {
+    const ri = i * n, vi = vec[i]!;
+    let acc = a[ri + i]! * vi;
+    for (let j = i + 1; j < n; j++) {
+      const aij = a[ri + j]!;
+      acc += aij * vec[j]!;
+      out[j] += aij * vi;
+    }
+    out[i] += acc;
+  };
+  /** out[j] = (A v)[j] over the trailing block from row `from`. */
   const symv = (from: number, vec: Float64Array, out: Float64Array) => {
     out.fill(0, from);
-    for (let i = from; i < n; i++) {
-      const ri = i * n, vi = vec[i]!;
-      let acc = a[ri + i]! * vi;
-      for (let j = i + 1; j < n; j++) {
-        const aij = a[ri + j]!;
-        acc += aij * vec[j]!;
-        out[j] += aij * vi;
-      }
-      out[i] += acc;
-    }
+    for (let i = from; i < n; i++) symvRow(i, vec, out);
   };
   if (n > 2) {
     d[0] = a[0]!;
@@ -370,17 +372,9 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
       if (fuse) av2.fill(0, f + 1);
       if (beta !== 0 || fuse) {
         for (let i = f + 1; i < n; i++) {
-          const ri = i * n, vi = v[i]!, wi = w[i]!, ui = v2[i]!;
+          const ri = i * n, vi = v[i]!, wi = w[i]!;
           if (beta !== 0) for (let j = i; j < n; j++) a[ri + j] -= vi * w[j]! + wi * v[j]!;
-          if (fuse) {
-            let acc = a[ri + i]! * ui;
-            for (let j = i + 1; j < n; j++) {
-              const aij = a[ri + j]!;
-              acc += aij * v2[j]!;
-              av2[j] += aij * ui;
-            }
-            av2[i] += acc;
-          }
+          if (fuse) symvRow(i, v2, av2); // row i is still in the cache
         }
       }
       if (next) {
