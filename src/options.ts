@@ -404,6 +404,29 @@ export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDeco
   });
 }
 
+/** `dit fid`: images per Inception forward, and where to run it. */
+export interface UserFidOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  batchSize?: number | string;
+}
+
+export interface ResolvedFidOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  readonly batchSize: number;
+}
+
+/** pytorch-fid's default --batch-size is 50; 32 keeps a CPU batch's activations near 1 GB. */
+export const FID_DEFAULTS = { batchSize: 32 } as const;
+export const MAX_FID_BATCH = 512;
+
+export function resolveFidOptions(user: UserFidOptions = {}): ResolvedFidOptions {
+  const { device, threads, cacheDir } = resolveLoadOptions({ device: user.device, threads: user.threads, cacheDir: user.cacheDir });
+  return Object.freeze({
+    device,
+    threads,
+    cacheDir,
+    batchSize: intInRange('--batch-size', user.batchSize ?? FID_DEFAULTS.batchSize, 1, MAX_FID_BATCH, ' (images per Inception forward)'),
+  });
+}
+
 export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as AttentionForm } from './models/dit-config.js';
 export { GRAPH_OPTIMIZATION_LEVELS };
 

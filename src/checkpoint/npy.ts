@@ -3,7 +3,7 @@
  * little-endian. Used for latents, test references and interchange.
  */
 import { FormatError } from '../errors.js';
-import { DTYPE_BYTES, numelOf } from './dtype.js';
+import { numelOf } from './dtype.js';
 import { CheckpointFile } from './file.js';
 import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
@@ -64,8 +64,28 @@ interface NpyHeader {
   readonly dataOffset: number;
 }
 
+/** An array's header, its dtype as numpy writes it ('<f4', '<f8', '|u1'...). */
+export interface RawNpyHeader {
+  readonly descr: string;
+  readonly shape: number[];
+  /** Absolute file offset of the data; the whole array is known to lie inside the entry. */
+  readonly dataOffset: number;
+}
+
 /** Parses the .npy header at `offset` of `file` (an entry of `length` bytes). */
 function readHeader(file: CheckpointFile, offset: number, length: number, where: string): NpyHeader {
+  const h = readRawHeader(file, offset, length, where);
+  const dtype = DESCR_DTYPES[h.descr];
+  if (!dtype) throw new FormatError(`${where}: .npy dtype '${h.descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  return { dtype, shape: h.shape, dataOffset: h.dataOffset };
+}
+
+/** Element sizes of the dtypes a raw header may name: what the readers convert, and 8-bit images. */
+function descrBytes(descr: string): number | undefined {
+  return descr === '<f2' ? 2 : (NPY_DESCR_BYTES as Readonly<Record<string, number>>)[descr];
+}
+
+function readRawHeader(file: CheckpointFile, offset: number, length: number, where: string): RawNpyHeader {
   if (length < 10) throw new FormatError(`${where}: ${length} bytes is too short for a .npy header; truncated`);
   const pre = file.read(offset, 10, 'the .npy preamble');
   if (!NPY_MAGIC.every((b, i) => pre[i] === b)) throw new FormatError(`${where}: not a .npy array (no \\x93NUMPY magic)`);
@@ -92,8 +112,8 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
   const fortran = text.startsWith('True', fortranAt) ? 'True' : text.startsWith('False', fortranAt) ? 'False' : undefined;
   const shapeText = parenthesized(text, valueAt(text, 'shape'));
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
-  const dtype = DESCR_DTYPES[descr];
-  if (!dtype) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  const itemBytes = descrBytes(descr);
+  if (itemBytes === undefined) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
   if (fortran === 'True') throw new FormatError(`${where}: .npy array is in Fortran order; save it with np.ascontiguousarray first`);
   const shape = shapeText
     .split(',')
@@ -105,11 +125,11 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
       return d;
     });
   const dataOffset = offset + start + headerLen;
-  const need = numelOf(shape) * DTYPE_BYTES[dtype];
+  const need = numelOf(shape) * itemBytes;
   if (dataOffset + need > offset + length) {
     throw new FormatError(`${where}: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes but only ${offset + length - dataOffset} follow the header; truncated`);
   }
-  return { dtype, shape, dataOffset };
+  return { descr, shape, dataOffset };
 }
 
 function toArray(file: CheckpointFile, h: NpyHeader, where: string): NpyArray {
@@ -200,6 +220,21 @@ export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {
     const where = `${file.path}:${e.name}`;
     const h = readHeader(file, zip.dataOffset(e), e.size, where);
     out.set(e.name.slice(0, -4), contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where));
+  }
+  return out;
+}
+
+/**
+ * The arrays of an .npz (numpy.savez: stored entries) located but not read: name (without .npy) →
+ * dtype, shape and data offset, each checked to lie inside its entry. Callers check shapes and
+ * dtypes before reading, so a hostile file costs its central directory and headers only.
+ */
+export function npzArrays(file: CheckpointFile): Map<string, RawNpyHeader> {
+  const zip = openZip(file);
+  const out = new Map<string, RawNpyHeader>();
+  for (const e of zip.entries.values()) {
+    if (!e.name.endsWith('.npy')) continue;
+    out.set(e.name.slice(0, -4), readRawHeader(file, zip.dataOffset(e), e.size, `${file.path}:${e.name}`));
   }
   return out;
 }
