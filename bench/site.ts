@@ -9,8 +9,8 @@
  *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--site dist/site]
  *
  * Rows: wasm-1 (no cross-origin isolation: one thread), wasm-mt (COOP/COEP: threads), webgpu
- * (--enable-unsafe-webgpu with Vulkan; lavapipe where that is the only Vulkan device), when
- * Chromium shows an adapter.
+ * (--enable-unsafe-webgpu; headless Chromium offers its SwiftShader Vulkan adapter on a machine
+ * without a GPU), when Chromium shows an adapter.
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -89,17 +89,21 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
   }
 }
 
+/** What WebGPU adapter the browser offers a page (navigator.gpu exists only in secure contexts, such as http://127.0.0.1). */
 async function webgpuAdapter(browser: Browser): Promise<string> {
+  const server = await serve(false);
   const page = await browser.newPage();
   try {
+    await page.goto(server.url);
     return await page.evaluate(async () => {
       const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { vendor: string; architecture: string; description: string } } | null> } }).gpu;
       if (!gpu) return 'no navigator.gpu';
       const a = await gpu.requestAdapter();
-      return a ? `adapter ${JSON.stringify(a.info ?? {})}` : 'navigator.gpu but no adapter';
+      return a ? `adapter ${JSON.stringify({ vendor: a.info?.vendor, architecture: a.info?.architecture, description: a.info?.description })}` : 'navigator.gpu but no adapter';
     });
   } finally {
     await page.close();
+    server.close();
   }
 }
 
