@@ -13,6 +13,7 @@ import type { ByteSource } from './checkpoint/file.js';
 import { isLatentDiT } from './models/dit-config.js';
 import { createWebDiTSession, createWebVaeSession, type WebBackend } from './runtime/web.js';
 import type { DiTGraphChoices } from './runtime/dit-run.js';
+import { closingWeights } from './runtime/vae-run.js';
 import { loadVaeCheckpoint } from './checkpoint/vae.js';
 import { encodePngStored } from './image/png-stored.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline } from './pipeline-core.js';
@@ -62,21 +63,7 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
         if (vaeName === undefined || !opts.vae) return { dit, vae: undefined };
         try {
           const vae = loadVaeCheckpoint(opts.vae);
-          const session = createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, web);
-          return {
-            dit,
-            vae: {
-              config: session.config,
-              decode: (latents, shape) => session.decode(latents, shape),
-              async release() {
-                try {
-                  await session.release();
-                } finally {
-                  vae.weights.close();
-                }
-              },
-            },
-          };
+          return { dit, vae: closingWeights(createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, web), vae.weights) };
         } catch (err) {
           await dit.release();
           throw err;

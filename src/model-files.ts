@@ -15,6 +15,7 @@ import { EMBEDDED_MODEL_DIR } from './assets.js';
 import { loadVaeCheckpoint, readJsonObject, readSafetensors } from './checkpoint/index.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import {
+  closingWeights,
   createClassifierSession,
   createVaeSession,
   type ClassifierSession,
@@ -127,18 +128,7 @@ export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAll
  */
 export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
   const ckpt = loadVaeCheckpoint(pathOrDir);
-  const session = createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
-  return {
-    config: session.config,
-    decode: (latents, shape) => session.decode(latents, shape),
-    async release() {
-      try {
-        await session.release();
-      } finally {
-        ckpt.weights.close();
-      }
-    },
-  };
+  return closingWeights(createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts), ckpt.weights);
 }
 
 /** A classifier folder: classifier.json (the layer list) and classifier.safetensors. */
