@@ -12,6 +12,8 @@ import type { DiTFiles } from './checkpoint/discovery.js';
 import type { ByteSource } from './checkpoint/file.js';
 import { isLatentDiT } from './models/dit-config.js';
 import { createWebDiTSession, createWebVaeSession, type WebBackend } from './runtime/web.js';
+import type { DiTGraphChoices } from './runtime/dit-run.js';
+import { closingWeights } from './runtime/vae-run.js';
 import { loadVaeCheckpoint } from './checkpoint/vae.js';
 import { encodePngStored } from './image/png-stored.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline } from './pipeline-core.js';
@@ -24,6 +26,8 @@ export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 
   readonly backend: WebBackend;
   /** WASM threads; default onnxruntime-web's choice. */
   readonly threads?: number;
+  /** The DiT's attention form; default DEFAULT_ATTENTION for the device (for benchmarks). */
+  readonly attention?: DiTGraphChoices['attention'];
   /** True for the model the site ships (the embedded model's defaults apply). */
   readonly embedded?: boolean;
   /** A VAE for latent models: its weights and config.json (read when the first image is decoded). */
@@ -55,25 +59,11 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
       async openSessions(c, vaeName, onPhase) {
         onPhase?.('building model');
         const web = { backend: opts.backend, threads: load.threads };
-        const dit = await createWebDiTSession(c, { ...web, dtype: load.dtype });
+        const dit = await createWebDiTSession(c, { ...web, dtype: load.dtype, attention: opts.attention });
         if (vaeName === undefined || !opts.vae) return { dit, vae: undefined };
         try {
           const vae = loadVaeCheckpoint(opts.vae);
-          const session = createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, web);
-          return {
-            dit,
-            vae: {
-              config: session.config,
-              decode: (latents, shape) => session.decode(latents, shape),
-              async release() {
-                try {
-                  await session.release();
-                } finally {
-                  vae.weights.close();
-                }
-              },
-            },
-          };
+          return { dit, vae: closingWeights(createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, web), vae.weights) };
         } catch (err) {
           await dit.release();
           throw err;

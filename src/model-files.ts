@@ -17,6 +17,7 @@ import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } fro
 import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import {
+  closingWeights,
   createClassifierSession,
   createVaeSession,
   type ClassifierSession,
@@ -162,18 +163,7 @@ export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAll
  */
 export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
   const ckpt = loadVaeCheckpoint(pathOrDir);
-  const session = createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
-  return {
-    config: session.config,
-    decode: (latents, shape) => session.decode(latents, shape),
-    async release() {
-      try {
-        await session.release();
-      } finally {
-        ckpt.weights.close();
-      }
-    },
-  };
+  return closingWeights(createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts), ckpt.weights);
 }
 
 /** A classifier folder: classifier.json (the layer list) and classifier.safetensors. */

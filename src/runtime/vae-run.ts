@@ -104,3 +104,18 @@ export function vaeSessionOver(config: VaeConfig, makeSession: (h: number, w: nu
     },
   };
 }
+
+/** `session`, whose release() also closes the weights file it builds new latent sizes from. */
+export function closingWeights(session: VaeSession, weights: { close(): void }): VaeSession {
+  return {
+    config: session.config,
+    decode: (latents, shape) => session.decode(latents, shape),
+    async release() {
+      try {
+        await session.release();
+      } finally {
+        weights.close();
+      }
+    },
+  };
+}

@@ -37,12 +37,21 @@ export function loadOrt(backend: WebBackend): Promise<typeof OrtWeb> {
   return p;
 }
 
-/** Whether this browser has a WebGPU adapter (undefined outside browsers and without navigator.gpu). */
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { readonly isFallbackAdapter?: boolean; readonly architecture?: string };
+}
+
+/**
+ * Whether this browser has a WebGPU adapter worth using: a hardware one. A fallback adapter (a CPU
+ * implementation such as SwiftShader) is slower than onnxruntime-web's WASM, so it does not count.
+ */
 export async function hasWebGpuAdapter(): Promise<boolean> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } }).navigator?.gpu;
   if (!gpu) return false;
   try {
-    return (await gpu.requestAdapter()) != null;
+    const a = await gpu.requestAdapter();
+    return a != null && !a.isFallbackAdapter && !a.info?.isFallbackAdapter && a.info?.architecture !== 'swiftshader';
   } catch {
     return false;
   }

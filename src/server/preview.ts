@@ -61,3 +61,8 @@ export function previewDataUrl(x0: Float32Array, shape: readonly [number, number
 export function previewEvery(steps: number): number {
   return Math.max(1, Math.ceil(steps / 20));
 }
+
+/** Whether step `done` (1-based) of `steps` sends a preview: the first (an image as soon as possible), every previewEvery-th, the last. */
+export function isPreviewStep(done: number, steps: number): boolean {
+  return done === 1 || done % previewEvery(steps) === 0 || done === steps;
+}

@@ -13,6 +13,9 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Where `npm run build` puts the page; shipped in the package. */
 export const DEFAULT_WEB_ROOT = path.join(packageRoot, 'dist', 'web');
 
+/** Where `npm run build:site` puts the page that computes in the browser (`dit serve --browser`). */
+export const DEFAULT_SITE_ROOT = path.join(packageRoot, 'dist', 'site');
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

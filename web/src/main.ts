@@ -72,12 +72,20 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
   eta: els.eta,
 };
 
-/** `?backend=wasm|webgpu` and `?threads=N` choose how the page computes (default: WebGPU when there is an adapter). */
-function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number } {
+/**
+ * `?backend=wasm|webgpu`, `?threads=N` and `?attention=fused|plain` choose how the page computes
+ * (default: WebGPU when there is an adapter, onnxruntime-web's threads, the device's attention form).
+ */
+function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: 'fused' | 'plain' } {
   const q = new URLSearchParams(location.search);
   const b = q.get('backend');
+  const a = q.get('attention');
   const threads = Number(q.get('threads'));
-  return { backend: b === 'wasm' || b === 'webgpu' ? b : 'auto', ...(Number.isInteger(threads) && threads > 0 ? { threads } : {}) };
+  return {
+    backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
+    ...(Number.isInteger(threads) && threads > 0 ? { threads } : {}),
+    ...(a === 'fused' || a === 'plain' ? { attention: a } : {}),
+  };
 }
 
 const backend: Backend = import.meta.env.MODE === 'site' ? (await import('./local/backend.js')).createBrowserBackend(browserOptions()) : serverBackend;

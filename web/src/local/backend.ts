@@ -17,7 +17,7 @@ interface Pending {
 
 const ENDS: ReadonlySet<JobEvent['type']> = new Set(['done', 'failed', 'cancelled']);
 
-export function createBrowserBackend(opts: { backend: BackendChoice; threads?: number }): Backend {
+export function createBrowserBackend(opts: { backend: BackendChoice; threads?: number; attention?: 'fused' | 'plain' }): Backend {
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   const jobs = new Map<string, Pending>();
   let opening: { resolve: (l: Loaded) => void; reject: (e: Error) => void; onStatus: (text: string) => void } | undefined;
@@ -58,7 +58,7 @@ export function createBrowserBackend(opts: { backend: BackendChoice; threads?: n
     new Promise((resolve, reject) => {
       opening = { resolve, reject, onStatus };
       onStatus('Starting…');
-      send({ type: 'open', model, backend: opts.backend, threads: opts.threads });
+      send({ type: 'open', model, backend: opts.backend, threads: opts.threads, attention: opts.attention });
     });
 
   return {

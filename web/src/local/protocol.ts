@@ -10,7 +10,7 @@ export type ModelChoice =
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
 export type ToWorker =
-  | { readonly type: 'open'; readonly model: ModelChoice; readonly backend: BackendChoice; readonly threads?: number }
+  | { readonly type: 'open'; readonly model: ModelChoice; readonly backend: BackendChoice; readonly threads?: number; readonly attention?: 'fused' | 'plain' }
   | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest }
   | { readonly type: 'cancel'; readonly id: string };
 

@@ -8,7 +8,7 @@
 import { createBrowserPipeline, hasWebGpuAdapter, type ByteSource, type Pipeline, type WebBackend } from '../../../src/browser-pipeline.js';
 import { parseGenerateBody, RequestError, resolveOrReject, toResolvedRequest } from '../../../src/server/request.js';
 import { classNamesOf, serverInfo } from '../../../src/server/model-title.js';
-import { pngDataUrl, previewDataUrl, previewEvery } from '../../../src/server/preview.js';
+import { isPreviewStep, pngDataUrl, previewDataUrl } from '../../../src/server/preview.js';
 import { encodePngStored } from '../../../src/image/png-stored.js';
 import { MAX_IMAGES, MAX_SAMPLING_STEPS } from '../../../src/options.js';
 import type { FromWorker, ModelChoice, ToWorker } from './protocol.js';
@@ -57,7 +57,7 @@ async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Pr
           modelIndex: model.modelIndex && blobSource(model.modelIndex, model.modelIndex.name),
         };
   const vae = model.kind === 'files' && model.vae ? { weights: blobSource(model.vae.weights, model.vae.weights.name), config: model.vae.config && blobSource(model.vae.config, model.vae.config.name) } : undefined;
-  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads: choice.threads, vae }, {
+  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads: choice.threads, attention: choice.attention, vae }, {
     onPhase: (phase) => post({ type: 'phase', text: phase === 'building model' ? `Building the model (${backend === 'webgpu' ? 'WebGPU' : 'WASM'})…` : `${phase[0]!.toUpperCase()}${phase.slice(1)}…` }),
   });
   await pipeline?.dispose();
@@ -96,7 +96,6 @@ function generate(id: string, request: GenerateRequest): void {
       return;
     }
     event({ type: 'event', id, event: { type: 'started', id } });
-    const every = previewEvery(resolved.numSamplingSteps);
     const t0 = performance.now();
     try {
       const result = await p.generate(options, {
@@ -105,7 +104,7 @@ function generate(id: string, request: GenerateRequest): void {
         onStep: (s) => {
           const done = s.i + 1;
           const elapsed = (performance.now() - t0) / 1000;
-          const preview = done % every === 0 || done === s.n ? previewDataUrl(s.x0, s.shape, resolved.samplesPerRow, encodePngStored) : undefined;
+          const preview = isPreviewStep(done, s.n) ? previewDataUrl(s.x0, s.shape, resolved.samplesPerRow, encodePngStored) : undefined;
           event({ type: 'event', id, event: { type: 'step', i: done, n: s.n, elapsedSeconds: elapsed, etaSeconds: (elapsed / done) * (s.n - done), ...(preview ? { preview } : {}) } });
         },
       });
