@@ -96,11 +96,12 @@ let softwareAdapterChecked = false;
  * software Vulkan driver (runtime/webgpu-adapter.ts); before the first WebGPU session, so the line
  * comes ahead of the lines Dawn prints when it opens that driver.
  */
-function warnSoftwareAdapterOnce(): void {
-  if (softwareAdapterChecked) return;
+function warnSoftwareAdapterOnce(): boolean {
+  if (softwareAdapterChecked) return false;
   softwareAdapterChecked = true;
   const warning = softwareAdapterWarning(softwareOnlyVulkanDriver());
   if (warning !== undefined) process.emitWarning(warning, 'DitWarning');
+  return warning !== undefined;
 }
 
 /**
@@ -109,7 +110,10 @@ function warnSoftwareAdapterOnce(): void {
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const options = ortOptions(opts);
-  if (opts.device === 'webgpu') warnSoftwareAdapterOnce();
+  if (opts.device === 'webgpu' && warnSoftwareAdapterOnce()) {
+    // process.emitWarning delivers on the next tick: let it, so the line comes before Dawn's.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);

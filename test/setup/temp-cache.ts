@@ -3,8 +3,8 @@
  * inherit the environment) uses a temporary dit-ts cache, never the user's ~/.cache/dit-ts.
  *
  * DIT_CACHE_DIR points at a fresh temporary folder (model-files.ts's defaultCacheDir() reads it
- * first); XDG_CACHE_HOME too, so a path that skipped DIT_CACHE_DIR would still land in a temporary
- * folder. At the end the user's cache folder is compared with a listing taken at the start: a file
+ * before XDG_CACHE_HOME and ~/.cache). XDG_CACHE_HOME is left alone: Mesa keeps lavapipe's compiled
+ * shaders there, and a cold shader cache makes every WebGPU test compile them again. At the end the user's cache folder is compared with a listing taken at the start: a file
  * or folder that appeared or changed there is reported, and fails the run when
  * DIT_STRICT_USER_CACHE=1 (.ci/run sets it: nothing else runs beside CI, while on a shared
  * development machine another process may write to that cache at the same time).
@@ -40,7 +40,6 @@ export default function setup(): () => void {
   const before = listing(userCache);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-test-cache-'));
   process.env.DIT_CACHE_DIR = path.join(root, 'dit-ts');
-  process.env.XDG_CACHE_HOME = path.join(root, 'xdg-cache');
   process.env.DIT_TEST_USER_CACHE = userCache;
   return () => {
     fs.rmSync(root, { recursive: true, force: true });
