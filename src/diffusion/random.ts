@@ -27,6 +27,39 @@ export interface TorchGenerator {
   randnDouble(count: number): Float64Array;
 }
 
+/** What the samplers need of a generator: `randn` draws (pipeline noise and per-step noise; float64 ones for REPA). */
+export type NoiseSource = Pick<TorchGenerator, 'randn' | 'randnDouble'>;
+
+/**
+ * One generator per image, so that an image's noise depends on its own seed alone and never on
+ * which other images share its batch (dit generate). Image b's stream is what a one-image run
+ * seeded with `seeds[b]` draws: a draw of `count` values for an n-image batch is k = count / (n ·
+ * imageNumel) whole batches (k = 2 for the doubled batch of CFG), and image b draws k·imageNumel
+ * values from its own generator, exactly as `torch.manual_seed(seeds[b]); torch.randn(k, C, H, W)`;
+ * its j-th image-sized part goes to slot j·n + b, the place of image b in the j-th half of the
+ * doubled batch. So image b of such a batch equals `dit sample --seed seeds[b]` with its label alone.
+ */
+export function createImageGenerators(seeds: readonly (number | bigint)[], imageNumel: number): NoiseSource {
+  assert(seeds.length >= 1 && Number.isInteger(imageNumel) && imageNumel >= 1, () => `createImageGenerators: ${seeds.length} seeds of ${imageNumel} values each`);
+  const generators = seeds.map((s) => createTorchGenerator(s));
+  const n = generators.length;
+  function draw<A extends Float32Array | Float64Array>(count: number, make: (size: number) => A, own: (g: TorchGenerator, size: number) => A): A {
+    assert(count % (n * imageNumel) === 0, () => `randn(${count}) does not cover whole batches of ${n} images × ${imageNumel} values`);
+    const k = count / (n * imageNumel);
+    const out = make(count);
+    generators.forEach((g, b) => {
+      const values = own(g, k * imageNumel);
+      for (let j = 0; j < k; j++) out.set(values.subarray(j * imageNumel, (j + 1) * imageNumel), (j * n + b) * imageNumel);
+    });
+    return out;
+  }
+  return {
+    randn: (count) => draw(count, (size) => new Float32Array(size), (g, size) => g.randn(size)),
+    // REPA's float64 randn_like(x): the same split (x holds the N images, not a doubled batch).
+    randnDouble: (count) => draw(count, (size) => new Float64Array(size), (g, size) => g.randnDouble(size)),
+  };
+}
+
 /** Creates a generator seeded like `torch.manual_seed(seed)`. */
 export function createTorchGenerator(seed: number | bigint): TorchGenerator {
   return new Mt19937Generator(seed);
