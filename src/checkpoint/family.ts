@@ -5,7 +5,6 @@
  * checkpoint needs a config.json with `"family": "sit"`, SiT's train.py arguments (args.model
  * "SiT-…"), or --family sit.
  */
-import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { FAMILY_TITLE, MODEL_FAMILIES, type ModelFamily } from '../models/dit-config.js';
 
@@ -36,16 +35,19 @@ export function detectFamily(
     if (typeof stated !== 'string' || !(MODEL_FAMILIES as readonly string[]).includes(stated)) {
       return { family: undefined, source: undefined, invalid: `${configFile} says family ${JSON.stringify(stated)}, which is not one of ${MODEL_FAMILIES.join(', ')}` };
     }
-    return { family: stated as ModelFamily, source: path.basename(configFile ?? 'config.json') };
+    return { family: stated as ModelFamily, source: baseName(configFile ?? 'config.json') };
   }
   const argsModel = trainArgs?.model;
   if (typeof argsModel === 'string' && /^SiT-/i.test(argsModel)) return { family: 'sit', source: `the checkpoint's args.model ${argsModel}` };
   return { family: undefined, source: undefined };
 }
 
+/** The last part of a path or name (no node:path: the page loads checkpoints too). */
+const baseName = (file: string): string => file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+
 /** A file name that says SiT (SiT-XL-2-256.pt, my_sit_run.pt), for the one case we can warn about. */
 function namedLikeSiT(file: string): boolean {
-  return /(^|[^a-z])sit([^a-z]|$)/i.test(path.basename(file));
+  return /(^|[^a-z])sit([^a-z]|$)/i.test(baseName(file));
 }
 
 /**
