@@ -13,7 +13,7 @@
  * doubled batch (of which the first half is used), exactly as `p_sample_loop(forward_with_cfg)`.
  * Nothing here touches files or a particular ONNX Runtime binding.
  */
-import { DitError } from './errors.js';
+import { assert, DitError } from './errors.js';
 import {
   NOTEBOOK_DEFAULTS,
   resolveGenerateOptions,
@@ -28,7 +28,7 @@ import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDty
 import { vaeUpscale } from './models/vae-config.js';
 import type { DiTSession } from './runtime/dit-run.js';
 import type { VaeSession } from './runtime/vae-session.js';
-import { createTorchGenerator } from './diffusion/random.js';
+import { createImageGenerators, createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
 import { SAMPLER_FUNCTIONS } from './diffusion/samplers/index.js';
@@ -50,6 +50,12 @@ export interface GenerateHooks {
   /** Phase names: "sampling", "decoding". */
   readonly onPhase?: (phase: string) => void;
   readonly signal?: AbortSignal;
+  /**
+   * One seed per image instead of the options' seed (dit generate): image b draws its own noise,
+   * as a one-image run seeded with imageSeeds[b] would (diffusion/random.ts createImageGenerators),
+   * so it does not depend on the other images of the batch. One seed per label.
+   */
+  readonly imageSeeds?: readonly bigint[];
 }
 
 export interface GenerateResult {
@@ -224,9 +230,11 @@ async function generateWith(sessions: Sessions, config: DiTConfig, opts: Resolve
   const n = opts.labels.length;
   const shape: Shape4 = [n, config.in_channels, config.input_size, config.input_size];
 
-  // 2. Initial noise, as `torch.manual_seed(seed); z = torch.randn(n, C, H, W)`.
-  const rng = createTorchGenerator(opts.seed);
-  const z = rng.randn(n * config.in_channels * config.input_size * config.input_size);
+  // 2. Initial noise, as `torch.manual_seed(seed); z = torch.randn(n, C, H, W)` (or per image).
+  const imageNumel = config.in_channels * config.input_size * config.input_size;
+  assert(gen.imageSeeds === undefined || gen.imageSeeds.length === n, () => `${gen.imageSeeds!.length} image seeds for ${n} images`);
+  const rng = gen.imageSeeds ? createImageGenerators(gen.imageSeeds, imageNumel) : createTorchGenerator(opts.seed);
+  const z = rng.randn(n * imageNumel);
 
   // 3. The model with labels and guidance folded in.
   const { dit, vae } = sessions;

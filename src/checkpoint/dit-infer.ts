@@ -76,6 +76,10 @@ export function inferDiTConfig(
   if (inputSize === undefined) {
     problems.push('the input size cannot be read from this file (no pos_embed and no sample_size in a config): pass --image-size');
   }
+  if (inputSize !== undefined && inputSize % patch !== 0) {
+    problems.push(`input_size ${inputSize} (latent or pixel cells) is not a multiple of patch_size ${patch}, so it cannot be cut into patches`);
+    return { config: undefined, variant };
+  }
   if (inputSize !== undefined && (inputSize / patch) ** 2 > MAX_TOKENS) {
     problems.push(`input_size ${inputSize} with patch ${patch} makes ${(inputSize / patch) ** 2} tokens, over the ${MAX_TOKENS} a DiT here may have`);
     return { config: undefined, variant };
@@ -113,6 +117,11 @@ function readArchitecture(t: ReadonlyMap<string, LazyTensor>, fileKeys: Iterable
     return undefined;
   }
   const [hidden, inChannels, patch] = xw.shape as [number, number, number, number];
+  if (hidden % 4 !== 0) {
+    // models.py builds the 2-D sin-cos pos_embed from hidden/2 per axis, itself split in sin and cos halves.
+    problems.push(`x_embedder.proj.weight gives hidden size ${hidden}, which is not a multiple of 4 as DiT's 2-D sin-cos position table needs`);
+    return undefined;
+  }
   const blockIds = new Set<number>();
   for (const k of t.keys()) {
     const m = /^blocks\.(\d+)\./.exec(k);

@@ -183,6 +183,8 @@ export function loadVaeCheckpoint(from: string | { readonly weights: FileRef; re
         problems.push(`${configFile} says ${field} ${JSON.stringify(value)} but the weights have ${JSON.stringify(inferred[field])}`);
       }
     }
+    const empty = inferred.block_out_channels.map((c, i) => [c, i] as const).filter(([c]) => c < 1);
+    if (empty.length) problems.push(`decoder.up_blocks.{${empty.map(([, i]) => inferred.block_out_channels.length - 1 - i).join(',')}}.resnets.0.conv1.weight give no channels (missing or empty), so the decoder's levels cannot be read`);
     const badGroups = inferred.block_out_channels.filter((c) => c % inferred.norm_num_groups !== 0);
     if (badGroups.length) problems.push(`norm_num_groups ${inferred.norm_num_groups} does not divide channels ${badGroups.join(', ')}`);
     const expected = vaeDecoderParameterShapes(inferred);

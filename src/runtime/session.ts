@@ -8,6 +8,7 @@ import { assert, DitError } from '../errors.js';
 import { encodeModel, GraphBuilder } from '../graph/index.js';
 import { DEVICE_NAMES, DEVICE_PROVIDERS, isDevice, type Device, type GraphOptimizationLevel } from './devices.js';
 import { wrapOrtSession, type Session, type SessionOptions } from './session-core.js';
+import { softwareAdapterWarning, softwareOnlyVulkanDriver } from './webgpu-adapter.js';
 export type { GraphOptimizationLevel };
 
 export { DEVICE_PROVIDERS as DEVICES, isDevice, type Device };
@@ -88,12 +89,31 @@ async function workingDevices(): Promise<string> {
   return DEVICE_NAMES.filter((_, i) => failures[i] === undefined).join(', ');
 }
 
+let softwareAdapterChecked = false;
+
+/**
+ * Says once per process, as a 'DitWarning' (see process.on('warning')), that WebGPU will run on a
+ * software Vulkan driver (runtime/webgpu-adapter.ts); before the first WebGPU session, so the line
+ * comes ahead of the lines Dawn prints when it opens that driver.
+ */
+function warnSoftwareAdapterOnce(): boolean {
+  if (softwareAdapterChecked) return false;
+  softwareAdapterChecked = true;
+  const warning = softwareAdapterWarning(softwareOnlyVulkanDriver());
+  if (warning !== undefined) process.emitWarning(warning, 'DitWarning');
+  return warning !== undefined;
+}
+
 /**
  * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
  * weights are never held twice by this process) or from in-memory bytes (small models).
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const options = ortOptions(opts);
+  if (opts.device === 'webgpu' && warnSoftwareAdapterOnce()) {
+    // process.emitWarning delivers on the next tick: let it, so the line comes before Dawn's.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
