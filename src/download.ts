@@ -1,7 +1,7 @@
 /**
  * `dit download`: the official DiT checkpoints and SD VAEs, from the locations the official code
- * uses (DiT's download.py; the stabilityai VAE repositories on the Hugging Face hub), into the
- * cache folder. Resumable (an interrupted `.part` file continues with an HTTP Range request whose
+ * uses (DiT's download.py; the stabilityai VAE repositories on the Hugging Face hub), and
+ * pytorch-fid's FID Inception weights (its GitHub release), into the cache folder. Resumable (an interrupted `.part` file continues with an HTTP Range request whose
  * Content-Range must match), bounded (a stalled connection times out; a body may not outgrow the
  * file's size limit or its announced length), and renamed into place only when the whole file is
  * there AND is what it must be: the released files' SHA-256 could not be pinned from here, so each
@@ -11,12 +11,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
-import { officialCheckpointFile, officialVaeFolder, type OfficialVae } from './model-files.js';
+import { INCEPTION_WEIGHTS_FILE, inceptionWeightsFileProblem, officialCheckpointFile, officialVaeFolder, type OfficialVae } from './model-files.js';
 import { inspectDiTCheckpoint, loadVaeCheckpoint, readJsonObject } from './checkpoint/index.js';
 import { SD_VAE_CONFIG } from './models/vae-config.js';
 
 const FAIR = 'https://dl.fbaipublicfiles.com/';
 const HF = 'https://huggingface.co/';
+const GITHUB = 'https://github.com/';
 
 interface RemoteFile {
   /** Path under the origin, also the path under a mirror. */
@@ -95,12 +96,25 @@ function officialDiT(imageSize: number): RemoteFile {
   return { path: `DiT/${target}`, origin: FAIR, target, maxBytes: 3200 * MB, check: checkOfficialDiT(imageSize) };
 }
 
+/**
+ * pytorch-fid's FID Inception weights (its FID_WEIGHTS_URL, a release asset on GitHub; 95 MB):
+ * checked by content, every convolution and batch norm of the network with its shape.
+ */
+const INCEPTION: RemoteFile = {
+  path: `mseitzer/pytorch-fid/releases/download/fid_weights/${path.basename(INCEPTION_WEIGHTS_FILE)}`,
+  origin: GITHUB,
+  target: INCEPTION_WEIGHTS_FILE,
+  maxBytes: 110 * MB,
+  check: inceptionWeightsFileProblem,
+};
+
 /** What `dit download NAME` fetches. */
 export const DOWNLOADS: Readonly<Record<string, readonly RemoteFile[]>> = Object.freeze({
   'DiT-XL-2-256': [officialDiT(256)],
   'DiT-XL-2-512': [officialDiT(512)],
   'vae-ema': vaeFiles('ema'),
   'vae-mse': vaeFiles('mse'),
+  inception: [INCEPTION],
 });
 
 export interface DownloadProgress {

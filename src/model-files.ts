@@ -4,6 +4,7 @@
  *
  *   <cache>/models/DiT-XL-2-256x256.pt        official DiT checkpoints (dit download)
  *   <cache>/vae/sd-vae-ft-ema/                 diffusers VAE folders (config.json + weights)
+ *   <cache>/models/pt_inception-2015-12-05-6726825d.pth   pytorch-fid's FID Inception (dit download inception)
  *   <cache>/compiled/                          ONNX models built from checkpoints (runtime cache)
  * <cache> is $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts.
  */
@@ -12,9 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
-import { loadVaeCheckpoint, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import {
+  closingWeights,
   createClassifierSession,
   createVaeSession,
   type ClassifierSession,
@@ -59,6 +62,39 @@ export function officialVaeFolder(name: OfficialVae): string {
 
 export function officialVaeDir(cacheDir: string, name: OfficialVae): string {
   return path.join(cacheDir, officialVaeFolder(name));
+}
+
+/** pytorch-fid's FID Inception weights, relative to the cache root (what `dit download inception` writes). */
+export const INCEPTION_WEIGHTS_FILE = path.join('models', 'pt_inception-2015-12-05-6726825d.pth');
+
+/**
+ * What is wrong with `file` as pytorch-fid's FID Inception weights (every convolution and batch
+ * norm of the network, with its shape), or undefined when it is that file.
+ */
+export function inceptionWeightsFileProblem(file: string): string | undefined {
+  try {
+    const sd = openStateDict(file);
+    try {
+      return inceptionWeightsProblem(new Map([...sd.tensors].map(([k, t]) => [k, t.shape])));
+    } finally {
+      sd.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** --inception FILE, else the downloaded file in the cache; a missing file says how to get it. */
+export function resolveInceptionWeights(given: string | undefined, cacheDir: string): string {
+  const file = given ?? path.join(cacheDir, INCEPTION_WEIGHTS_FILE);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      given === undefined
+        ? `the FID Inception weights are not in the cache (${file}); run \`dit download inception\` (95 MB, pytorch-fid's pt_inception-2015-12-05), or pass --inception FILE`
+        : `--inception ${given}: no such file; pass pytorch-fid's pt_inception-2015-12-05-6726825d.pth or run \`dit download inception\``,
+    );
+  }
+  return file;
 }
 
 export interface ModelSource {
@@ -127,18 +163,7 @@ export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAll
  */
 export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
   const ckpt = loadVaeCheckpoint(pathOrDir);
-  const session = createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
-  return {
-    config: session.config,
-    decode: (latents, shape) => session.decode(latents, shape),
-    async release() {
-      try {
-        await session.release();
-      } finally {
-        ckpt.weights.close();
-      }
-    },
-  };
+  return closingWeights(createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts), ckpt.weights);
 }
 
 /** A classifier folder: classifier.json (the layer list) and classifier.safetensors. */

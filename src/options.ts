@@ -13,6 +13,7 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
+import { LABEL_MODES, type LabelMode } from './bulk/plan.js';
 import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
@@ -211,12 +212,13 @@ function variantOf(name: string): DiTVariantName {
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
 const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
 
-/** The DiT precision, and whether the device runs it (q8's int8 kernels are CPU kernels). */
+/** The DiT precision, and whether the device runs it (runtime/devices.ts DTYPE_DEVICES). */
 function dtypeFor(value: string | undefined, device: Device): DiTDtype {
   const dtype = oneOf('--dtype', value ?? DEFAULT_DTYPE, DIT_DTYPES);
   const devices: readonly Device[] = DTYPE_DEVICES[dtype];
   if (!devices.includes(device)) {
-    throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]} or --dtype fp32`);
+    const here = DIT_DTYPES.filter((d) => (DTYPE_DEVICES[d] as readonly Device[]).includes(device));
+    throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]}, or on ${device} --dtype ${here.join(' or ')}`);
   }
   return dtype;
 }
@@ -402,6 +404,29 @@ export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDeco
   });
 }
 
+/** `dit fid`: images per Inception forward, and where to run it. */
+export interface UserFidOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  batchSize?: number | string;
+}
+
+export interface ResolvedFidOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  readonly batchSize: number;
+}
+
+/** pytorch-fid's default --batch-size is 50; 32 keeps a CPU batch's activations near 1 GB. */
+export const FID_DEFAULTS = { batchSize: 32 } as const;
+export const MAX_FID_BATCH = 512;
+
+export function resolveFidOptions(user: UserFidOptions = {}): ResolvedFidOptions {
+  const { device, threads, cacheDir } = resolveLoadOptions({ device: user.device, threads: user.threads, cacheDir: user.cacheDir });
+  return Object.freeze({
+    device,
+    threads,
+    cacheDir,
+    batchSize: intInRange('--batch-size', user.batchSize ?? FID_DEFAULTS.batchSize, 1, MAX_FID_BATCH, ' (images per Inception forward)'),
+  });
+}
+
 export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as AttentionForm } from './models/dit-config.js';
 export { GRAPH_OPTIMIZATION_LEVELS };
 
@@ -482,4 +507,83 @@ export function resolveServeOptions(user: UserServeOptions = {}): ResolvedServeO
   const host = (user.host ?? SERVE_DEFAULTS.host).trim();
   if (host === '') throw new UsageError('--host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
   return Object.freeze({ port, host, maxImages, maxQueue });
+}
+
+/** `dit generate`: many images, each a pure function of (seed, index) (bulk/plan.ts). */
+export interface UserBulkOptions {
+  numSamples?: number | string;
+  /** Images per DiT forward pass (times 2 under guidance); changes speed and memory, never an image. */
+  batchSize?: number | string;
+  /** `balanced` (default: classes in turn) or `random` (uniform per image, as sample_ddp.py). */
+  labels?: string;
+  /** "K/M": write shard K (0-based) of M. */
+  shard?: string;
+  /** M when the shard index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). */
+  numShards?: number | string;
+  /** The environment, for the shard indexes that job schedulers set (JOB_COMPLETION_INDEX, SLURM_ARRAY_*). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ResolvedBulkOptions {
+  readonly numSamples: number;
+  readonly batchSize: number;
+  readonly labels: LabelMode;
+  /** Which shard this process writes, and where that came from (for messages); undefined = all. */
+  readonly shard: { readonly index: number; readonly count: number; readonly source: string } | undefined;
+}
+
+export const MAX_BULK_SAMPLES = 10_000_000;
+export const MAX_SHARDS = 100_000;
+export const BULK_DEFAULTS = { batchSize: 16, labels: 'balanced' } as const;
+export { LABEL_MODES, type LabelMode } from './bulk/plan.js';
+
+/** K of M with 0 ≤ K < M, from whichever source gave it; one message for every source. */
+function shardOf(source: string, index: string, count: string): { index: number; count: number; source: string } {
+  const k = /^\s*\d+\s*$/.test(index) ? Number(index) : NaN;
+  const m = /^\s*\d+\s*$/.test(count) ? Number(count) : NaN;
+  if (!Number.isSafeInteger(k) || !Number.isSafeInteger(m) || m < 1 || m > MAX_SHARDS || k >= m) {
+    throw new UsageError(
+      `${source} is not a valid shard: shard K of M needs whole numbers 0 ≤ K < M ≤ ${MAX_SHARDS} (shards count from 0, like JOB_COMPLETION_INDEX), e.g. --shard 0/4 … --shard 3/4`,
+    );
+  }
+  return { index: k, count: m, source };
+}
+
+/**
+ * The shard: --shard K/M first; else SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
+ * SLURM_ARRAY_TASK_COUNT (a Slurm job array); else JOB_COMPLETION_INDEX of --num-shards (a
+ * Kubernetes Indexed Job, whose completions count is not in the environment).
+ */
+function resolveShard(user: UserBulkOptions): ResolvedBulkOptions['shard'] {
+  const env = user.env ?? {};
+  if (user.shard !== undefined) {
+    const m = /^\s*([^/]*)\/([^/]*)$/.exec(user.shard);
+    if (!m) throw new UsageError(`--shard ${JSON.stringify(user.shard)} is not K/M: pass the shard index and count, e.g. --shard 0/4 … --shard 3/4`);
+    if (user.numShards !== undefined) throw new UsageError('--shard K/M and --num-shards were both given: --shard already says the count; drop --num-shards');
+    return shardOf(`--shard ${user.shard}`, m[1]!, m[2]!);
+  }
+  const slurmId = env.SLURM_ARRAY_TASK_ID;
+  if (slurmId !== undefined && slurmId !== '') {
+    const count = env.SLURM_ARRAY_TASK_COUNT;
+    if (count === undefined || count === '') throw new UsageError(`SLURM_ARRAY_TASK_ID=${slurmId} is set but SLURM_ARRAY_TASK_COUNT is not: run inside a job array (sbatch --array=0-3) or pass --shard K/M`);
+    const min = env.SLURM_ARRAY_TASK_MIN;
+    const offset = min !== undefined && /^\s*\d+\s*$/.test(min) ? Number(min) : 0;
+    const id = /^\s*\d+\s*$/.test(slurmId) ? String(Number(slurmId) - offset) : slurmId;
+    return shardOf(`SLURM_ARRAY_TASK_ID=${slurmId} (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, SLURM_ARRAY_TASK_COUNT=${count}; the array must be consecutive, e.g. --array=0-3)`, id, count);
+  }
+  const jobIndex = env.JOB_COMPLETION_INDEX;
+  if (jobIndex !== undefined && jobIndex !== '') {
+    if (user.numShards === undefined) throw new UsageError(`JOB_COMPLETION_INDEX=${jobIndex} is set (a Kubernetes Indexed Job) but not the shard count: pass --num-shards M, the Job's completions`);
+    return shardOf(`JOB_COMPLETION_INDEX=${jobIndex} of --num-shards ${user.numShards}`, jobIndex, String(user.numShards));
+  }
+  if (user.numShards !== undefined) throw new UsageError(`--num-shards ${user.numShards} needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) for the index: outside one, pass --shard K/M`);
+  return undefined;
+}
+
+export function resolveBulkOptions(user: UserBulkOptions): ResolvedBulkOptions {
+  if (user.numSamples === undefined) throw new UsageError('--num-samples is missing: say how many images to write, e.g. --num-samples 10000');
+  const numSamples = intInRange('--num-samples', user.numSamples, 1, MAX_BULK_SAMPLES);
+  const batchSize = intInRange('--batch-size', user.batchSize ?? BULK_DEFAULTS.batchSize, 1, MAX_IMAGES, ' (images per forward pass; it changes speed and memory, not the images)');
+  const labels = oneOf('--labels', user.labels ?? BULK_DEFAULTS.labels, LABEL_MODES);
+  return Object.freeze({ numSamples, batchSize, labels, shard: resolveShard(user) });
 }

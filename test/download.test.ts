@@ -174,7 +174,7 @@ describe('dit download', () => {
   it('names the allowed downloads for an unknown one, and reports HTTP errors', async () => {
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-'));
     await expect(download('DiT-XL-2-1024', { cacheDir, mirror: base })).rejects.toThrow(
-      'unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, vae-ema, vae-mse',
+      'unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, vae-ema, vae-mse, inception',
     );
     await expect(download('DiT-XL-2-256', { cacheDir, mirror: base })).rejects.toThrow('HTTP 404');
     expect(fs.readdirSync(path.join(cacheDir, 'models'))).toEqual([]);

@@ -3,8 +3,8 @@
  * for diffusers files the input size) taken from a config.json, the official train.py's args, the variant the
  * user asked for, or the named variant the shapes match.
  */
-import * as fs from 'node:fs';
 import { readJsonObject } from './file.js';
+import { refName, type FileRef } from './discovery.js';
 import { UsageError } from '../errors.js';
 import { DIT_DEFAULTS, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import type { LazyTensor } from './types.js';
@@ -32,14 +32,15 @@ export interface InferredDiT {
   readonly variant: DiTVariantName | undefined; // the named variant the shapes match
 }
 
-export function readStatedConfig(configFile: string | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
+export function readStatedConfig(configFile: FileRef | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
   const invalid: string[] = [];
-  const json = configFile ? configFromJson(readJson(configFile), configFile, invalid) : {};
-  return { path: configFile, json, invalid, args: trainArgs ?? {} };
+  const path = configFile === undefined ? undefined : refName(configFile);
+  const json = configFile ? configFromJson(readJson(configFile), path!, invalid) : {};
+  return { path, json, invalid, args: trainArgs ?? {} };
 }
 
 /** A diffusers pipeline's id2label, as an array indexed by class id. */
-export function readClassLabels(modelIndex: string | undefined): string[] | undefined {
+export function readClassLabels(modelIndex: FileRef | undefined): string[] | undefined {
   if (!modelIndex) return undefined;
   const id2label = readJson(modelIndex).id2label;
   if (!id2label || typeof id2label !== 'object') return undefined;
@@ -224,11 +225,11 @@ function checkAgainstStated(config: DiTConfig, { path, json }: StatedConfig, has
   }
 }
 
-function readJson(file: string): Record<string, unknown> {
+function readJson(file: FileRef): Record<string, unknown> {
   try {
     return readJsonObject(file);
   } catch (err) {
-    throw new UsageError(`config ${file} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
+    throw new UsageError(`config ${refName(file)} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
   }
 }
 

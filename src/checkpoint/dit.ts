@@ -11,7 +11,7 @@
 import { assert, UsageError } from '../errors.js';
 import { DIT_VARIANTS, ditConfigFor, findVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import { ditParameterShapes } from '../models/dit-shapes.js';
-import { resolveDiTFiles, type DiTFiles } from './discovery.js';
+import { refName, resolveDiTFiles, type DiTFiles } from './discovery.js';
 import { normaliseDiTKeys, type DiTLayout, type RenamedDiTKeys } from './dit-rename.js';
 import { inferDiTConfig, readClassLabels, readStatedConfig } from './dit-infer.js';
 import { numelOf } from './dtype.js';
@@ -56,8 +56,11 @@ export interface DiTCheckpoint extends DiTInspection {
   readonly config: DiTConfig;
 }
 
-/** Loads a DiT checkpoint (file or folder) or throws a UsageError that lists every problem. */
-export function loadDiTCheckpoint(pathOrDir: string, opts: LoadDiTOptions = {}): DiTCheckpoint {
+/**
+ * Loads a DiT checkpoint (file or folder on disk, or the files a page was given) or throws a
+ * UsageError that lists every problem.
+ */
+export function loadDiTCheckpoint(pathOrDir: string | DiTFiles, opts: LoadDiTOptions = {}): DiTCheckpoint {
   const info = inspectDiTCheckpoint(pathOrDir, opts);
   if (info.problems.length > 0 || info.config === undefined) {
     info.weights.close();
@@ -67,8 +70,8 @@ export function loadDiTCheckpoint(pathOrDir: string, opts: LoadDiTOptions = {}):
 }
 
 /** Everything `dit inspect` shows; problems are collected, not thrown. */
-export function inspectDiTCheckpoint(pathOrDir: string, opts: LoadDiTOptions = {}): DiTInspection {
-  const files = resolveDiTFiles(pathOrDir, opts.config);
+export function inspectDiTCheckpoint(pathOrDir: string | DiTFiles, opts: LoadDiTOptions = {}): DiTInspection {
+  const files = typeof pathOrDir === 'string' ? resolveDiTFiles(pathOrDir, opts.config) : pathOrDir;
   const requested = opts.model === undefined ? undefined : variantName(opts.model);
   const sd = openStateDict(files.weights);
   try {
@@ -117,7 +120,7 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   if (config === undefined) return inspection(undefined, variant, renamed.tensors);
 
   // 3. Every parameter that config needs, in the official order.
-  const weights = finiteChecked(completeWeights(config, renamed, found), files.weights);
+  const weights = finiteChecked(completeWeights(config, renamed, found), refName(files.weights));
 
   // 4. What the user asked for.
   checkRequest(config, variant, weights, requested, opts, found.problems);
@@ -137,7 +140,7 @@ function describeInspection(
   let parameterCount = 0;
   for (const x of weights.values()) parameterCount += numelOf(x.shape);
   return {
-    path: files.weights,
+    path: refName(files.weights),
     format: sd.format,
     layout: renamed.layout,
     container: sd.container,

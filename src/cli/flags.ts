@@ -18,6 +18,9 @@ import {
   SPACINGS,
   type UserGenerateOptions,
   type UserLoadOptions,
+  BULK_DEFAULTS,
+  LABEL_MODES,
+  type UserBulkOptions,
 } from '../options.js';
 import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
@@ -33,7 +36,7 @@ const LOAD_FLAGS = {
   numClasses: ['--num-classes <n>', 'number of classes (checked against the checkpoint)'],
   device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
-  dtype: [`--dtype <${DTYPES.join('|')}>`, "DiT precision: fp32 (the official code's numbers) or q8 (int8 linear layers, CPU only; close to fp32, not the same images)", DEFAULT_DTYPE],
+  dtype: [`--dtype <${DTYPES.join('|')}>`, "DiT precision: fp32 (the official code's numbers), q8 (int8 linear layers, CPU only) or fp16 (float16 weights and compute); q8 and fp16 are close to fp32, not the same images", DEFAULT_DTYPE],
   maxMemory: ['--max-memory <GB>', 'working memory one VAE decode call may take, in GiB (fewer images per call below it; a latent over it alone is refused: use --tile)', String(DEFAULT_MAX_MEMORY_GB)],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
   cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts)'],
@@ -66,11 +69,21 @@ const OUTPUT_FLAGS = {
   json: ['--json', 'print one JSON line only'],
 } as const satisfies Record<string, FlagSpec>;
 
-const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS };
+/** `dit generate`: many images into a folder (options.ts: UserBulkOptions). */
+const BULK_FLAGS = {
+  numSamples: ['--num-samples <n>', 'how many images to write (image i depends only on --seed and i)'],
+  batchSize: ['--batch-size <n>', 'images per forward pass (speed and memory only: no image changes with it)', String(BULK_DEFAULTS.batchSize)],
+  labels: [`--labels <${LABEL_MODES.join('|')}>`, 'balanced: the classes in turn (i mod K); random: uniform per image, as sample_ddp.py', BULK_DEFAULTS.labels],
+  shard: ['--shard <K/M>', 'write only shard K (0-based) of M; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX'],
+  numShards: ['--num-shards <M>', 'the shard count M when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)'],
+} as const satisfies Record<Exclude<keyof UserBulkOptions, 'env'>, FlagSpec>;
+
+const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS, ...BULK_FLAGS };
 export type FlagName = keyof typeof FLAGS;
 export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
 export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
+export const BULK_FLAG_NAMES = Object.keys(BULK_FLAGS) as Array<keyof typeof BULK_FLAGS>;
 
 /**
  * One flag as a commander option. A default (options.ts's, so --help shows it) reaches the action

@@ -22,4 +22,5 @@
 export { GraphBuilder, GraphBuildError } from './builder.js';
 export type { Dim, ElemType, Graph, GraphBuilderOptions, GraphNode, Initializer, Shape, TensorData, Value } from './builder.js';
 export { encodeModel } from './encode.js';
+export { FLOAT16_MAX, toFloat16, toHalfBits } from './float16.js';
 export { saveModel, type SavedModel } from './save.js';

@@ -13,6 +13,7 @@
  * Lᵀ Σ2 L for any factor Σ1 = L Lᵀ. We take L from a pivoted Cholesky factorisation (which stops at
  * the numerical rank, so a singular Σ1 — fewer samples than dimensions — needs no ε on the
  * diagonal), then the eigenvalues of Lᵀ Σ2 L by Householder tridiagonalisation and implicit QL.
+ * Σ1's rank r bounds the work: a few hundred samples of 2048-d features cost far less than D³.
  * This is what scipy.linalg.sqrtm(Σ1 Σ2) in pytorch-fid computes the trace of, without the complex
  * Schur form: the result matches pytorch-fid to rounding, and is finite for every finite PSD input,
  * so pytorch-fid's retry with ε = 1e-6 added to both diagonals (taken only when sqrtm returns
@@ -153,38 +154,63 @@ export function traceSqrtProduct(a: Float64Array, b: Float64Array, n: number): n
     for (let j = 0; j < n; j++) bp[dst + j] = bs[src + perm[j]!]!;
   }
   // L is n×rank, lower triangular (L[k][c] = 0 for k < c); factorT holds Lᵀ row by row.
-  // Tᵀ[c][i] = (Bp L)[i][c] = Σ_{k≥c} Bp[i][k] L[k][c].
+  // Tᵀ[c][i] = (Bp L)[i][c] = Σ_{k≥c} L[k][c] Bp[i][k].
   const tT = new Float64Array(rank * n);
-  for (let c = 0; c < rank; c++) {
-    const lc = c * n;
-    for (let i = 0; i < n; i++) tT[c * n + i] = dot(bp, i * n, factorT, lc, c, n);
-  }
-  // M = Lᵀ Bp L: M[c][e] = Σ_{k ≥ c} L[k][c] T[k][e] (upper triangle, e ≥ c).
+  productNT(factorT, rank, bp, n, n, tT, false);
+  // M = Lᵀ Bp L: M[c][e] = Σ_{k ≥ c} L[k][c] T[k][e] (upper triangle e ≥ c, then mirrored).
   const m = new Float64Array(rank * rank);
-  for (let c = 0; c < rank; c++) {
-    for (let e = c; e < rank; e++) {
-      const v = dot(factorT, c * n, tT, e * n, c, n);
-      m[c * rank + e] = v;
-      m[e * rank + c] = v;
-    }
-  }
+  productNT(factorT, rank, tT, rank, n, m, true);
+  for (let c = 0; c < rank; c++) for (let e = c + 1; e < rank; e++) m[e * rank + c] = m[c * rank + e]!;
   let sum = 0;
   for (const ev of symmetricEigenvalues(m, rank)) if (ev > 0) sum += Math.sqrt(ev);
   return sum;
 }
 
-/** Σ_{k=from}^{to−1} x[xo + k] · y[yo + k], four partial sums. */
-function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, from: number, to: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let k = from;
-  for (; k + 4 <= to; k += 4) {
-    s0 += x[xo + k]! * y[yo + k]!;
-    s1 += x[xo + k + 1]! * y[yo + k + 1]!;
-    s2 += x[xo + k + 2]! * y[yo + k + 2]!;
-    s3 += x[xo + k + 3]! * y[yo + k + 3]!;
+/** Rows of y kept hot per pass of productNT (32 rows of 2048 float64 = 512 KiB). */
+const PANEL = 32;
+
+/**
+ * out[i·cols + j] = Σ_{k ≥ i} x[i·n + k] · y[j·n + k] for i < rows, j < cols: x's row i is zero
+ * before column i (a triangular factor stored by rows), so each dot starts there. With `upperOnly`
+ * only j ≥ i is computed. Cache-blocked: a panel of y rows is reused by every x row, and each step
+ * computes a 2×2 block of dots so that every load feeds two multiply-adds.
+ */
+function productNT(x: Float64Array, rows: number, y: Float64Array, cols: number, n: number, out: Float64Array, upperOnly: boolean): void {
+  for (let j0 = 0; j0 < cols; j0 += PANEL) {
+    const j1 = Math.min(cols, j0 + PANEL);
+    for (let i = 0; i < rows; i += 2) {
+      const two = i + 1 < rows;
+      const xa = i * n, xb = xa + n;
+      for (let j = upperOnly ? Math.max(j0, i - (i % 2)) : j0; j < j1; j += 2) {
+        const pair = j + 1 < j1;
+        const ya = j * n, yb = ya + n;
+        let s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+        // From k = i, row i+1 of x is zero at k = i, so starting at i is right for both rows.
+        let k = i;
+        if (two && pair) {
+          for (; k < n; k++) {
+            const a0 = x[xa + k]!, a1 = x[xb + k]!, b0 = y[ya + k]!, b1 = y[yb + k]!;
+            s00 += a0 * b0;
+            s01 += a0 * b1;
+            s10 += a1 * b0;
+            s11 += a1 * b1;
+          }
+        } else {
+          for (; k < n; k++) {
+            const a0 = x[xa + k]!, b0 = y[ya + k]!;
+            s00 += a0 * b0;
+            if (pair) s01 += a0 * y[yb + k]!;
+            if (two) s10 += x[xb + k]! * b0;
+            if (two && pair) s11 += x[xb + k]! * y[yb + k]!;
+          }
+        }
+        out[i * cols + j] = s00;
+        if (pair) out[i * cols + j + 1] = s01;
+        if (two) out[(i + 1) * cols + j] = s10;
+        if (two && pair) out[(i + 1) * cols + j + 1] = s11;
+      }
+    }
   }
-  for (; k < to; k++) s0 += x[xo + k]! * y[yo + k]!;
-  return s0 + s1 + (s2 + s3);
 }
 
 function symmetrized(a: Float64Array, n: number): Float64Array {
@@ -272,44 +298,90 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 }
 
 /**
- * Householder tridiagonalisation of a full symmetric matrix: for each column k, H = I − β v vᵀ maps
- * a[k+1.., k] onto a multiple of e1, and the trailing block becomes H A H = A − v wᵀ − w vᵀ with
- * p = β A v, w = p − (β vᵀp / 2) v. Diagonal into d, subdiagonal into e.
+ * Householder tridiagonalisation of a symmetric matrix (its upper triangle is read and
+ * overwritten): for each row k, H = I − β v vᵀ maps a[k, k+1..] onto a multiple of e1, and the
+ * trailing block becomes H A H = A − v wᵀ − w vᵀ with p = β A v, w = p − (β vᵀp / 2) v. Diagonal
+ * into d, superdiagonal into e. One pass over the trailing triangle per step: while row i is
+ * updated for step k, it is multiplied into the next step's A v (the next Householder vector comes
+ * from row k+1, updated first), so the matrix streams through the cache once per step, not twice.
  */
 function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
-  const v = new Float64Array(n);
-  const p = new Float64Array(n);
-  for (let k = 0; k < n - 2; k++) {
+  let v = new Float64Array(n);
+  let av = new Float64Array(n); // A22 v for the current step
+  let v2 = new Float64Array(n);
+  let av2 = new Float64Array(n);
+  const w = new Float64Array(n);
+  /** Householder vector of row k into `out` (indices k+1..n−1); returns β, or 0 when the row is already reduced. */
+  const house = (k: number, out: Float64Array): number => {
     const row = k * n;
-    let norm2 = 0;
     let scale = 0;
     for (let i = k + 1; i < n; i++) scale = Math.max(scale, Math.abs(a[row + i]!));
-    d[k] = a[row + k]!;
     if (scale === 0) {
       e[k] = 0;
-      continue;
+      out.fill(0, k + 1);
+      return 0;
     }
+    let norm2 = 0;
     for (let i = k + 1; i < n; i++) {
-      v[i] = a[row + i]! / scale;
-      norm2 += v[i]! * v[i]!;
+      const t = a[row + i]! / scale;
+      out[i] = t;
+      norm2 += t * t;
     }
-    const x0 = v[k + 1]!;
+    const x0 = out[k + 1]!;
     const alpha = x0 >= 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
     e[k] = alpha * scale;
-    v[k + 1] = x0 - alpha; // v = x − α e1; β = 2 / ‖v‖² = 1 / (α² − α x0)
-    const beta = 1 / (alpha * alpha - alpha * x0);
-    // p = β A22 v (A22 symmetric, full storage).
-    let vp = 0;
-    for (let i = k + 1; i < n; i++) {
-      const pi = beta * dot(a, i * n, v, 0, k + 1, n);
-      p[i] = pi;
-      vp += v[i]! * pi;
+    out[k + 1] = x0 - alpha; // v = x − α e1, scaled by 1/scale; β = 2 / ‖v‖² = 1 / (α² − α x0)
+    return 1 / (alpha * alpha - alpha * x0);
+  };
+  /** Adds row i's part of A·vec to out (upper-triangle storage: row i holds A[i][j] for j ≥ i). */
+  const symvRow = (i: number, vec: Float64Array, out: Float64Array) => {
+    const ri = i * n, vi = vec[i]!;
+    let acc = a[ri + i]! * vi;
+    for (let j = i + 1; j < n; j++) {
+      const aij = a[ri + j]!;
+      acc += aij * vec[j]!;
+      out[j] += aij * vi;
     }
-    const kk = (beta * vp) / 2;
-    for (let i = k + 1; i < n; i++) p[i] -= kk * v[i]!; // p is now w
-    for (let i = k + 1; i < n; i++) {
-      const vi = v[i]!, wi = p[i]!, ri = i * n;
-      for (let j = k + 1; j < n; j++) a[ri + j] -= vi * p[j]! + wi * v[j]!;
+    out[i] += acc;
+  };
+  /** out[j] = (A v)[j] over the trailing block from row `from`. */
+  const symv = (from: number, vec: Float64Array, out: Float64Array) => {
+    out.fill(0, from);
+    for (let i = from; i < n; i++) symvRow(i, vec, out);
+  };
+  if (n > 2) {
+    d[0] = a[0]!;
+    let beta = house(0, v);
+    if (beta !== 0) symv(1, v, av);
+    for (let k = 0; k < n - 2; k++) {
+      const f = k + 1; // first row of the trailing block
+      let nextBeta = 0;
+      if (beta !== 0) {
+        let vp = 0;
+        for (let i = f; i < n; i++) vp += v[i]! * av[i]!;
+        const kk = (beta * beta * vp) / 2;
+        for (let i = f; i < n; i++) w[i] = beta * av[i]! - kk * v[i]!;
+        // Row f first: the next Householder vector comes from it.
+        const rf = f * n, vf = v[f]!, wf = w[f]!;
+        for (let j = f; j < n; j++) a[rf + j] -= vf * w[j]! + wf * v[j]!;
+      }
+      d[f] = a[f * n + f]!;
+      const next = k + 1 < n - 2;
+      if (next) nextBeta = house(f, v2);
+      const fuse = next && nextBeta !== 0;
+      if (fuse) av2.fill(0, f + 1);
+      if (beta !== 0 || fuse) {
+        for (let i = f + 1; i < n; i++) {
+          const ri = i * n, vi = v[i]!, wi = w[i]!;
+          if (beta !== 0) for (let j = i; j < n; j++) a[ri + j] -= vi * w[j]! + wi * v[j]!;
+          if (fuse) symvRow(i, v2, av2); // row i is still in the cache
+        }
+      }
+      if (next) {
+        [v, v2] = [v2, v];
+        [av, av2] = [av2, av];
+        beta = nextBeta;
+      }
     }
   }
   if (n >= 2) {
@@ -317,7 +389,7 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
     e[n - 2] = a[(n - 2) * n + n - 1]!;
   }
   if (n >= 1) d[n - 1] = a[n * n - 1]!;
-  e[n - 1] = 0;
+  if (n >= 1) e[n - 1] = 0;
 }
 
 /**

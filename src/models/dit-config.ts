@@ -103,10 +103,11 @@ export const DIT_ATTENTION_FORMS = ['fused', 'plain'] as const;
 export type DiTAttentionForm = (typeof DIT_ATTENTION_FORMS)[number];
 
 /**
- * Precisions of the DiT graph, by transformers.js's names: fp32 (exact: the official code's numbers)
- * and q8 (int8 linear layers on ONNX Runtime's CPU kernels; see models/quantize.ts).
+ * Precisions of the DiT graph, by transformers.js's names: fp32 (exact: the official code's numbers),
+ * q8 (int8 linear layers on ONNX Runtime's CPU kernels; see models/quantize.ts) and fp16 (float16
+ * weights and compute, a few parts in fp32; see models/fp16.ts).
  */
-export const DIT_DTYPES = ['fp32', 'q8'] as const;
+export const DIT_DTYPES = ['fp32', 'q8', 'fp16'] as const;
 export type DiTDtype = (typeof DIT_DTYPES)[number];
 
 /** The largest image side (pixels) and class count a user or a config file may ask for. */

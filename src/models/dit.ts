@@ -12,11 +12,12 @@
  * - modulate's `1 + scale` is folded into the adaLN bias of the scale chunks.
  * - fc1's bias rides in the fused GELU (com.microsoft.FastGelu, tanh approximation).
  */
-import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
+import { GraphBuilder, toFloat16, type ElemType, type Graph, type Value } from '../graph/index.js';
 import type { StateDict } from '../checkpoint/types.js';
 import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig, type DiTDtype } from './dit-config.js';
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { assert, UsageError } from '../errors.js';
+import { DEFAULT_FP16_FP32_PARTS, halfWeight, type Fp16Part } from './fp16.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, ditConfigFor, ditOutChannels } from './dit-config.js';
@@ -38,10 +39,13 @@ export interface DiTGraphOptions {
   /** A fixed batch size, or undefined for a symbolic batch dim "N". */
   readonly batch?: number;
   /**
-   * Precision of the linear layers: 'fp32' (default, exact) or 'q8': int8 weights quantized when the
-   * graph is built (quantize.ts), activations quantized by ONNX Runtime at run time.
+   * Precision: 'fp32' (default, exact); 'q8': int8 linear weights quantized when the graph is built
+   * (quantize.ts), activations quantized by ONNX Runtime at run time; 'fp16': float16 weights and
+   * compute, with the parts in `fp16KeepFp32` in fp32 (fp16.ts). Inputs and output stay float32.
    */
   readonly dtype?: DiTDtype;
+  /** With fp16, the parts kept in fp32 (default DEFAULT_FP16_FP32_PARTS). */
+  readonly fp16KeepFp32?: readonly Fp16Part[];
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
   /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */
@@ -157,15 +161,34 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const keepFp32 = new Set(opts.q8KeepFp32 ?? DEFAULT_Q8_FP32_LAYERS);
   const blockwise = new Set(opts.q8Blockwise ?? DEFAULT_Q8_BLOCKWISE_LAYERS);
   const quantized = (prefix: string) => opts.dtype === 'q8' && !keepFp32.has(q8LayerKind(prefix));
+  const keep16 = new Set(opts.fp16KeepFp32 ?? DEFAULT_FP16_FP32_PARTS);
+  /** Element type of a part (or of the float16 bulk, 'linear'): float32 except under fp16. */
+  const typeOf = (part: Fp16Part | 'linear'): ElemType => (opts.dtype === 'fp16' && (part === 'linear' || !keep16.has(part)) ? 'float16' : 'float32');
 
   const g = new GraphBuilder({ name: 'dit' });
+  const casts = new Map<string, Value>();
+  /** `v` as element type `dt`: itself, or one Cast shared by every use. */
+  const as = (v: Value, dt: ElemType): Value => {
+    if (v.dtype === dt) return v;
+    const key = `${v.name}->${dt}`;
+    let c = casts.get(key);
+    if (!c) casts.set(key, (c = g.cast(v, dt)));
+    return c;
+  };
+  /** A small constant of element type `dt` (float32 keeps the builder's float32 constant). */
+  const constant = (values: readonly number[], dims: readonly number[], name: string, dt: ElemType): Value =>
+    dt === 'float32' ? g.float32(values, dims, name) : g.initializer(name, dt, dims, toFloat16(Float32Array.from(values)));
   const x = g.input('x', 'float32', [N, C, S, S]);
   const t = g.input('t', opts.timestepType ?? 'float32', [N]);
   const y = g.input('y', 'int64', [N]);
 
-  /** The stored tensor `key`, read lazily, optionally transformed; named `name` in the graph. */
-  const param = (key: string, o: { name?: string; dims?: number[]; transform?: (d: Float32Array) => Float32Array } = {}): Value =>
-    g.weight(o.name ?? key, o.dims ?? shapes.get(key)!, () => (o.transform ? o.transform(w(key)) : w(key)));
+  /** The stored tensor `key`, read lazily, optionally transformed; named `name` in the graph; float32 unless `dtype` says float16. */
+  const param = (key: string, o: { name?: string; dims?: number[]; transform?: (d: Float32Array) => Float32Array; dtype?: ElemType } = {}): Value => {
+    const data = () => (o.transform ? o.transform(w(key)) : w(key));
+    const name = o.name ?? key;
+    const dims = o.dims ?? shapes.get(key)!;
+    return o.dtype === 'float16' ? g.initializer(name, 'float16', dims, () => halfWeight(key, data())) : g.weight(name, dims, data);
+  };
 
   /**
    * nn.Linear on a 2-D (M, in) value with the stored (out, in) weight. `sel` keeps output rows
@@ -176,6 +199,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
     prefix: string,
     sel?: { from: number; to: number; scale?: number; biasAdd?: Array<[number, number, number]> },
     withBias = true,
+    dt: ElemType = 'float32',
   ): Value => {
     const [outF, inF] = shapes.get(`${prefix}.weight`)! as [number, number];
     const from = sel?.from ?? 0;
@@ -187,6 +211,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
       ? param(`${prefix}.bias`, {
           name: `${prefix}.bias${suffix}`,
           dims: [n],
+          dtype: dt,
           transform: (d) => {
             if (!sel) return d;
             const b = rows(d, 1, from, to, sel.scale);
@@ -215,60 +240,70 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
       const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
       return g.dynamicQuantizeMatMul(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n], scales), undefined, bias);
     }
+    const xin = as(x2d, dt);
     if (linearKind === 'gemm') {
-      const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows });
-      return g.gemm(x2d, weight, bias, { transB: true });
+      const weight = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}`, dims: [n, inF], transform: selectRows, dtype: dt });
+      return g.gemm(xin, weight, bias, { transB: true });
     }
-    const wt = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}.T`, dims: [inF, n], transform: (d) => transpose2d(selectRows(d), n, inF) });
-    const mm = g.matMul(x2d, wt);
+    const wt = param(`${prefix}.weight`, { name: `${prefix}.weight${suffix}.T`, dims: [inF, n], transform: (d) => transpose2d(selectRows(d), n, inF), dtype: dt });
+    const mm = g.matMul(xin, wt);
     return bias ? g.add(mm, bias) : mm;
   };
 
-  const ones = g.float32(new Array<number>(D).fill(1), [D], 'ln_ones');
+  const NT = typeOf('norm');
+  const ones = constant(new Array<number>(D).fill(1), [D], 'ln_ones', NT);
   /** LayerNorm without affine over the last dim. */
-  const layerNorm = (v: Value) => g.layerNorm(v, ones, undefined, { epsilon: LN_EPS });
+  const layerNorm = (v: Value) => g.layerNorm(as(v, NT), ones, undefined, { epsilon: LN_EPS });
   const to2d = (v: Value) => g.reshape(v, [-1, v.shape[v.shape.length - 1] as number]);
   const to3d = (v: Value) => g.reshape(v, [-1, T, v.shape[1] as number]);
 
   // 1. Patch embedding + fixed positions: (N, C, S, S) → (N, T, D)
+  const ET = typeOf('embed');
+  const RT = typeOf('residual');
+  const LT = typeOf('linear');
   let tokens = g.scope('x_embedder', () => {
-    const conv = g.conv(x, param('x_embedder.proj.weight'), param('x_embedder.proj.bias'), { strides: [p, p] }); // (N, D, h, h)
+    const conv = g.conv(as(x, ET), param('x_embedder.proj.weight', { dtype: ET }), param('x_embedder.proj.bias', { dtype: ET }), { strides: [p, p] }); // (N, D, h, h)
     return g.transpose(g.reshape(conv, [0, D, T]), [0, 2, 1]); // (N, T, D)
   });
-  tokens = g.add(tokens, param('pos_embed'), 'pos_embed_add');
+  tokens = as(g.add(tokens, param('pos_embed', { dtype: ET }), 'pos_embed_add'), RT);
 
   // 2. Conditioning c = t_emb + y_emb, and SiLU(c) shared by every adaLN
   const tEmb = g.scope('t_embedder', () => {
-    const tf = t.dtype === 'float32' ? t : g.cast(t, 'float32');
-    const args = g.mul(g.unsqueeze(tf, [1]), g.float32(Array.from(timestepFrequencies()), [1, FREQ_DIM / 2], 'freqs')); // (N, 128)
+    const ST = typeOf('sinusoids');
+    const tf = as(t, ST);
+    const args = g.mul(g.unsqueeze(tf, [1]), constant(Array.from(timestepFrequencies()), [1, FREQ_DIM / 2], 'freqs', ST)); // (N, 128)
     const freq = g.concat([g.cos(args), g.sin(args)], 1); // (N, 256)
-    return linear(g.silu(linear(freq, 't_embedder.mlp.0')), 't_embedder.mlp.2'); // (N, D)
+    return linear(g.silu(linear(freq, 't_embedder.mlp.0', undefined, true, ET)), 't_embedder.mlp.2', undefined, true, ET); // (N, D)
   });
-  const yEmb = g.gather(param('y_embedder.embedding_table.weight'), y, 0, 'y_embedder'); // (N, D)
+  const yEmb = g.gather(param('y_embedder.embedding_table.weight', { dtype: ET }), y, 0, 'y_embedder'); // (N, D)
   const siluC = g.silu(g.add(tEmb, yEmb, 'c'), 'silu_c');
 
   /** adaLN chunks (N, 1, D) each; the scale chunks at `scaleIdx` get +1 folded into their bias. */
   const adaLN = (prefix: string, chunks: number, scaleIdx: number[]): Value[] => {
-    const mod = linear(siluC, prefix, { from: 0, to: chunks * D, biasAdd: scaleIdx.map((k) => [k * D, (k + 1) * D, 1]) });
+    const mod = linear(siluC, prefix, { from: 0, to: chunks * D, biasAdd: scaleIdx.map((k) => [k * D, (k + 1) * D, 1]) }, true, typeOf('adaLN'));
     return g.split(g.reshape(mod, [-1, chunks, D]), new Array<number>(chunks).fill(1), 1); // each (N, 1, D)
   };
-  const modulate = (v: Value, shift: Value, scalePlusOne: Value) => g.add(g.mul(layerNorm(v), scalePlusOne), shift);
+  const modulate = (v: Value, shift: Value, scalePlusOne: Value) => g.add(g.mul(layerNorm(v), as(scalePlusOne, NT)), as(shift, NT));
+  /** The residual stream plus a gated branch output. */
+  const addGated = (stream: Value, branch: Value, gate: Value) => g.add(stream, g.mul(as(branch, RT), as(gate, RT)));
 
   const attentionOf = (hIn: Value, b: string): Value => {
-    const h2 = to2d(hIn); // (N·T, D)
+    const h2 = as(to2d(hIn), LT); // (N·T, D)
     let q: Value, k: Value, v: Value;
     const scale = hd ** -0.5;
     if (qkvLayout === 'split') {
-      q = linear(h2, `${b}.attn.qkv`, { from: 0, to: D, scale });
-      k = linear(h2, `${b}.attn.qkv`, { from: D, to: 2 * D });
-      v = linear(h2, `${b}.attn.qkv`, { from: 2 * D, to: 3 * D });
+      q = linear(h2, `${b}.attn.qkv`, { from: 0, to: D, scale }, true, LT);
+      k = linear(h2, `${b}.attn.qkv`, { from: D, to: 2 * D }, true, LT);
+      v = linear(h2, `${b}.attn.qkv`, { from: 2 * D, to: 3 * D }, true, LT);
     } else {
-      const qkv = linear(h2, `${b}.attn.qkv`, undefined); // (N·T, 3D)
+      const qkv = linear(h2, `${b}.attn.qkv`, undefined, true, LT); // (N·T, 3D)
       const parts = g.split(qkv, [D, D, D], 1);
-      q = g.mul(parts[0]!, g.float32([scale], [], 'attn_scale'));
+      q = g.mul(parts[0]!, constant([scale], [], 'attn_scale', LT));
       k = parts[1]!;
       v = parts[2]!;
     }
+    const AT = typeOf('attention');
+    [q, k, v] = [as(q, AT), as(k, AT), as(v, AT)];
     let o: Value;
     if (attention === 'fused') {
       o = g.multiHeadAttention(to3d(q), to3d(k), to3d(v), H, { scale: 1 }); // (N, T, D); q is pre-scaled
@@ -278,7 +313,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
       const ctx = g.matMul(g.softmax(scores, -1), heads(v, [0, 2, 1, 3])); // (N, H, T, hd)
       o = g.transpose(ctx, [0, 2, 1, 3]); // (N, T, H, hd)
     }
-    return linear(to2d(g.reshape(o, [-1, T, D])), `${b}.attn.proj`); // (N·T, D)
+    return linear(to2d(g.reshape(o, [-1, T, D])), `${b}.attn.proj`, undefined, true, LT); // (N·T, D)
   };
 
   // 3. adaLN-Zero blocks
@@ -287,13 +322,13 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
     tokens = g.scope(b, () => {
       const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = adaLN(`${b}.adaLN_modulation.1`, 6, [1, 4]) as [Value, Value, Value, Value, Value, Value];
       const attn = g.scope('attn', () => attentionOf(modulate(tokens, shiftMsa, scaleMsa), b));
-      let xb = g.add(tokens, g.mul(to3d(attn), gateMsa)); // (N, T, D)
+      let xb = addGated(tokens, to3d(attn), gateMsa); // (N, T, D)
       const m = g.scope('mlp', () => {
-        const h1 = linear(to2d(modulate(xb, shiftMlp, scaleMlp)), `${b}.mlp.fc1`, undefined, false); // (N·T, mlp)
-        const act = g.geluTanh(h1, param(`${b}.mlp.fc1.bias`));
-        return linear(act, `${b}.mlp.fc2`); // (N·T, D)
+        const h1 = linear(to2d(modulate(xb, shiftMlp, scaleMlp)), `${b}.mlp.fc1`, undefined, false, LT); // (N·T, mlp)
+        const act = g.geluTanh(h1, param(`${b}.mlp.fc1.bias`, { dtype: LT }));
+        return linear(act, `${b}.mlp.fc2`, undefined, true, LT); // (N·T, D)
       });
-      xb = g.add(xb, g.mul(to3d(m), gateMlp));
+      xb = addGated(xb, to3d(m), gateMlp);
       return xb;
     });
   }
@@ -301,7 +336,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   // 4. Final layer and unpatchify: (N, T, p·p·outC) → (N, outC, S, S)
   const out = g.scope('final_layer', () => {
     const [shift, scalePlusOne] = adaLN('final_layer.adaLN_modulation.1', 2, [1]) as [Value, Value];
-    const o = linear(to2d(modulate(tokens, shift, scalePlusOne)), 'final_layer.linear'); // (N·T, p·p·outC)
+    const o = as(linear(to2d(modulate(tokens, shift, scalePlusOne)), 'final_layer.linear', undefined, true, typeOf('final')), 'float32'); // (N·T, p·p·outC)
     const patches = g.reshape(o, [-1, h, h, p, p, outC]); // (N, h, w, p, q, c)
     return g.reshape(g.transpose(patches, [0, 5, 1, 3, 2, 4]), [-1, outC, S, S]); // (N, c, h·p, w·q)
   });

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { encodeModel, GraphBuilder, saveModel } from '../graph/index.js';
+import { encodeModel, GraphBuilder, saveModel, toFloat16 } from '../graph/index.js';
 import { buildDiTGraph, ditForwardOps, ditParameterShapes, type DiTConfig, type DiTGraphOptions } from '../models/dit.js';
 import { ditMlpWidth, pixelsPerCell, type DiTDtype } from '../models/dit-config.js';
 import { Q8_MAX_CODE, quantizeRows } from '../models/quantize.js';
@@ -103,8 +103,8 @@ async function timeRuns(repeats: number, once: () => Promise<unknown>, cpu: numb
 
 /**
  * A session computing one (m × k) · (k × n) product against a constant weight: the hardware
- * reference, in the precision the model's linears use (fp32 MatMul, or for q8 the int8
- * DynamicQuantizeMatMul with per-column weight codes).
+ * reference, in the precision the model's linears use (fp32 MatMul; for q8 the int8
+ * DynamicQuantizeMatMul with per-column weight codes; for fp16 a float16 MatMul).
  */
 async function matMulRunner(m: number, k: number, n: number, dtype: DiTDtype, opts: SessionOptions): Promise<{ run: () => Promise<unknown>; release: () => Promise<void> }> {
   const g = new GraphBuilder({ name: 'matmul' });
@@ -114,6 +114,10 @@ async function matMulRunner(m: number, k: number, n: number, dtype: DiTDtype, op
     // The random values read as (n, k) rows, one scale per output column, codes laid out (k, n).
     const q = quantizeRows(w, n, k, { maxCode: Q8_MAX_CODE, transpose: true });
     g.output(g.dynamicQuantizeMatMul(a, g.initializer('b', 'int8', [k, n], q.codes), g.weight('b_scale', [n], q.scales)), 'c');
+  } else if (dtype === 'fp16') {
+    // float16 in and out of the product; the casts around it (m·k and n values) are noise next to its m·k·n.
+    const c = g.matMul(g.cast(a, 'float16'), g.initializer('b', 'float16', [k, n], toFloat16(w)));
+    g.output(g.cast(g.gather(c, g.int64([0], 'row')), 'float32'), 'c');
   } else {
     g.output(g.matMul(a, g.weight('b', [k, n], w)), 'c');
   }

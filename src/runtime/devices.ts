@@ -26,6 +26,7 @@ export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 export const DTYPE_DEVICES = Object.freeze({
   fp32: DEVICE_NAMES,
   q8: Object.freeze(['cpu'] as Device[]),
+  fp16: DEVICE_NAMES,
 } as const satisfies Record<DiTDtype, readonly Device[]>);
 
 /**

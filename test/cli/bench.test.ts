@@ -42,7 +42,7 @@ describe('dit bench --dtype', () => {
     expect(json.seconds_per_forward).toBeGreaterThan(0);
     expect(await runCli(['bench', '--dtype', 'q8', '--device', 'webgpu'])).toMatchObject({
       code: 2,
-      stderr: 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu or --dtype fp32\n',
+      stderr: 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu, or on webgpu --dtype fp32 or fp16\n',
     });
   });
 });

@@ -17,8 +17,8 @@ describe('flag declarations', () => {
     let shared = 0;
     for (const [command, options] of commandOptions()) {
       for (const o of options) {
-        // sweep's --out is a folder, the others' a grid PNG: a different flag under one name.
-        if (o.long === '--out' && command === 'sweep') continue;
+        // sweep's and generate's --out are folders, the others' a grid PNG: a different flag under one name.
+        if (o.long === '--out' && (command === 'sweep' || command === 'generate')) continue;
         const text = `${o.flags} | ${o.description}`;
         const first = seen.get(o.long!);
         if (first === undefined) seen.set(o.long!, { command, text });
@@ -47,7 +47,10 @@ describe('flag declarations', () => {
     const options = commandOptions();
     const defaults = (command: string) => Object.fromEntries(options.get(command)!.map((o) => [o.long, o.defaultValue]));
     expect(defaults('decode')).toMatchObject({ '--samples-per-row': '4', '--device': 'cpu' });
-    expect(defaults('bench')).toMatchObject({ '--model': 'DiT-XL/2', '--image-size': '256', '--batch': '2', '--repeats': '5', '--attention': 'fused', '--opt-level': 'all', '--device': 'cpu' });
+    expect(defaults('bench')).toMatchObject({ '--model': 'DiT-XL/2', '--image-size': '256', '--batch': '2', '--repeats': '5', '--attention': undefined, '--opt-level': 'all', '--device': 'cpu' });
+    // The attention form's default depends on the device (runtime/devices.ts DEFAULT_ATTENTION); the help says it.
+    const attention = options.get('bench')!.find((o) => o.long === '--attention')!;
+    expect(attention.description).toContain('default: plain on webgpu, fused elsewhere');
     expect(defaults('serve')).toMatchObject({ '--port': '7860', '--host': '127.0.0.1', '--max-images': '64', '--max-queue': '8' });
   });
 });

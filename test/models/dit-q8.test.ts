@@ -38,6 +38,7 @@ describe('q8 DiT graph', () => {
     expect(sha({})).toBe(before);
     expect(sha({ dtype: 'fp32' })).toBe(before);
     expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'] })).toBe(before);
+    expect(sha({ dtype: 'fp32', fp16KeepFp32: [] })).toBe(before); // fp16's options leave fp32 alone too
     expect(sha({ attention: 'plain', linear: 'matmul', qkv: 'packed', timestepType: 'int64', batch: 3 })).toBe('9c7d3f9359003be63c700b175451706554a6e6046687f3c36e1d4edf07da306c');
   });
 

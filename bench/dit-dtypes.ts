@@ -1,15 +1,16 @@
 /**
- * DiT forward in fp32 and q8, same run: seconds per forward, G op/s, the matching single-matmul
- * reference rate (fp32 Gemm for fp32, int8 DynamicQuantizeMatMul for q8, at the MLP's fc1 shape),
- * peak RSS (one child process per dtype, so each has its own), q8's relative error against fp32
- * on one forward with the same random weights and inputs, and both timed again alternating in one
- * process (the fairer comparison on a shared machine). A table, then one JSON line.
+ * DiT forward on the CPU in each precision, same run: seconds per forward, G op/s, the matching
+ * single-matmul reference rate (fp32 MatMul for fp32, int8 DynamicQuantizeMatMul for q8, float16
+ * MatMul for fp16, at the MLP's fc1 shape), peak RSS (one child process per dtype, so each has its
+ * own), each dtype's relative error against fp32 on one forward with the same random weights and
+ * inputs, and all timed again alternating in one process (the fairer comparison on a shared
+ * machine). A table, then one JSON line.
  *
- *   npx tsx bench/dit-q8.ts [--model DiT-XL/2] [--image-size 256] [--batch 2] [--repeats 5] [--threads 2]
- *                           [--keep embed,adaLN,final] [--profile]
+ *   npx tsx bench/dit-dtypes.ts [--model DiT-XL/2] [--image-size 256] [--batch 2] [--repeats 5] [--threads 2]
+ *                               [--dtypes fp32,q8,fp16] [--keep embed,adaLN,final] [--profile]
  *
- * Random weights of the real shapes (runtime/bench.ts). --profile adds ONNX Runtime's kernel time by
- * op type for q8 (one extra child).
+ * Random weights of the real shapes (runtime/bench.ts). --keep: the layers q8 keeps in fp32.
+ * --profile adds ONNX Runtime's kernel time by op type for every dtype (one extra child each).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName } from '../src/models/dit.js';
 import type { Q8LayerKind } from '../src/models/quantize.js';
+import type { DiTDtype } from '../src/models/dit-config.js';
 import { benchDiT, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
@@ -30,8 +32,10 @@ const repeats = Number(arg('--repeats', '5'));
 const threads = Number(arg('--threads', '2'));
 const keepArg = arg('--keep', '');
 const keep = keepArg === '' ? undefined : keepArg === 'none' ? [] : (keepArg.split(',') as Q8LayerKind[]);
+const dtypes = arg('--dtypes', 'fp32,q8,fp16').split(',') as DiTDtype[];
+if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32, the reference');
 const config = ditConfigFor(model, { input_size: imageSize / 8 });
-const graphFor = (dtype: 'fp32' | 'q8'): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep ? { q8KeepFp32: keep } : {}) });
+const graphFor = (dtype: DiTDtype): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep && dtype === 'q8' ? { q8KeepFp32: keep } : {}) });
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,14 +43,14 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Both graphs on the same input; ‖q8 − fp32‖ / ‖fp32‖. */
-async function relativeError(): Promise<number> {
+/** Every dtype's graph on the same input; ‖out − out_fp32‖ / ‖out_fp32‖ for each. */
+async function relativeErrors(): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-err-'));
   try {
     const S = config.input_size;
     const x = Float32Array.from({ length: batch * config.in_channels * S * S }, (_, i) => Math.sin(i * 1.7));
     const outs: Float32Array[] = [];
-    for (const dtype of ['fp32', 'q8'] as const) {
+    for (const dtype of dtypes) {
       const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
       const s = await createSession(p, { threads });
       const out = await s.run({
@@ -59,20 +63,23 @@ async function relativeError(): Promise<number> {
       rmSync(p, { force: true });
       rmSync(`${p}.data`, { force: true });
     }
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < outs[0]!.length; i++) {
-      num += (outs[1]![i]! - outs[0]![i]!) ** 2;
-      den += outs[0]![i]! ** 2;
-    }
-    return Math.sqrt(num / den);
+    const err = (o: Float32Array) => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < o.length; i++) {
+        num += (o[i]! - outs[0]![i]!) ** 2;
+        den += outs[0]![i]! ** 2;
+      }
+      return Math.sqrt(num / den);
+    };
+    return Object.fromEntries(dtypes.map((d, i) => [d, err(outs[i]!)]));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Kernel ms per forward by op type (ONNX Runtime profile, 3 runs after a warm-up). */
-async function profile(dtype: 'fp32' | 'q8'): Promise<Record<string, number>> {
+async function profile(dtype: DiTDtype): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-prof-'));
   try {
     const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, 'model.onnx')).modelPath;
@@ -100,11 +107,13 @@ async function profile(dtype: 'fp32' | 'q8'): Promise<Record<string, number>> {
   }
 }
 
+type Times = Record<string, { wall: number[]; cpu: number[] }>;
+
 /**
- * Both sessions in one process, forwards alternating fp32, q8, fp32, …: on a shared machine, load
- * from other processes then hits both alike (the per-dtype children give build time and RSS).
+ * Every dtype's session in one process, forwards alternating fp32, q8, fp16, fp32, …: on a shared
+ * machine, load from other processes then hits all alike (the per-dtype children give build time and RSS).
  */
-async function interleaved(): Promise<Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>> {
+async function interleaved(): Promise<Times> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-alt-'));
   try {
     const S = config.input_size;
@@ -114,7 +123,7 @@ async function interleaved(): Promise<Record<'fp32' | 'q8', { wall: number[]; cp
       y: { type: 'int64' as const, data: BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes)), dims: [batch] },
     };
     const sessions = [];
-    for (const dtype of ['fp32', 'q8'] as const) {
+    for (const dtype of dtypes) {
       const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
       const s = await createSession(p, { threads });
       await s.run(feeds); // warm-up: arena and memory plan
@@ -131,13 +140,13 @@ async function interleaved(): Promise<Record<'fp32' | 'q8', { wall: number[]; cp
       }
     }
     for (const e of sessions) await e.s.release();
-    return Object.fromEntries(sessions.map((e) => [e.dtype, { wall: e.wall, cpu: e.cpu }])) as Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>;
+    return Object.fromEntries(sessions.map((e) => [e.dtype, { wall: e.wall, cpu: e.cpu }]));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-interface Child { kind: 'time' | 'error' | 'profile' | 'interleaved'; dtype: 'fp32' | 'q8' }
+interface Child { kind: 'time' | 'error' | 'profile' | 'interleaved'; dtype: DiTDtype }
 
 if (process.argv.includes('--child')) {
   const c = JSON.parse(arg('--child', '{}')) as Child;
@@ -147,7 +156,7 @@ if (process.argv.includes('--child')) {
   } else if (c.kind === 'interleaved') {
     process.stdout.write(JSON.stringify(await interleaved()) + '\n');
   } else if (c.kind === 'error') {
-    process.stdout.write(JSON.stringify({ rel_err: await relativeError() }) + '\n');
+    process.stdout.write(JSON.stringify(await relativeErrors()) + '\n');
   } else {
     process.stdout.write(JSON.stringify(await profile(c.dtype)) + '\n');
   }
@@ -158,27 +167,27 @@ if (process.argv.includes('--child')) {
     return JSON.parse(out.trim().split('\n').pop()!);
   };
   const results: Record<string, BenchResult> = {};
-  for (const dtype of ['fp32', 'q8'] as const) {
+  for (const dtype of dtypes) {
     results[dtype] = child({ kind: 'time', dtype }) as BenchResult;
     process.stderr.write(`${dtype}: ${results[dtype]!.seconds_per_forward.toFixed(3)} s\n`);
   }
-  const { rel_err } = child({ kind: 'error', dtype: 'q8' }) as { rel_err: number };
-  const alt = child({ kind: 'interleaved', dtype: 'q8' }) as Record<'fp32' | 'q8', { wall: number[]; cpu: number[] }>;
-  const prof = process.argv.includes('--profile') ? { fp32: child({ kind: 'profile', dtype: 'fp32' }), q8: child({ kind: 'profile', dtype: 'q8' }) } as Record<string, Record<string, number>> : undefined;
+  const relErr = child({ kind: 'error', dtype: 'fp32' }) as Record<string, number>;
+  const alt = child({ kind: 'interleaved', dtype: 'fp32' }) as Times;
+  const prof = process.argv.includes('--profile') ? Object.fromEntries(dtypes.map((d) => [d, child({ kind: 'profile', dtype: d }) as Record<string, number>])) : undefined;
+  const refKind: Record<DiTDtype, string> = { fp32: 'fp32 MatMul', q8: 'int8 DynamicQuantizeMatMul', fp16: 'float16 MatMul' };
 
   console.log(`${model} ${imageSize}px batch ${batch}, ${threads} threads, ${results.fp32!.gops_per_forward.toFixed(1)} G op per forward, median of ${repeats}; q8 keeps fp32: ${(keep ?? ['default']).join(', ') || 'nothing'}`);
-  console.log('dtype  s/fwd   G op/s  reference G op/s (kind)     cpu s/fwd  build s  peak RSS MB  rel err vs fp32');
+  console.log('dtype  s/fwd   G op/s  reference G op/s (kind)     cpu s/fwd  build s  peak RSS MB  weights MB  rel err vs fp32');
   for (const [dtype, r] of Object.entries(results)) {
-    const ref = `${r.matmul_gflops_per_s.toFixed(0)} (${r.matmul_dtype === 'q8' ? 'int8 DynamicQuantizeMatMul' : 'fp32 MatMul'})`;
-    console.log(`${dtype.padEnd(6)} ${r.seconds_per_forward.toFixed(3)}  ${r.gflops_per_s.toFixed(0).padStart(6)}  ${ref.padEnd(27)} ${r.cpu_seconds_per_forward.toFixed(3).padStart(9)}  ${r.build_s.toFixed(1).padStart(7)}  ${r.peak_rss_mb.toFixed(0).padStart(11)}  ${dtype === 'q8' ? rel_err.toExponential(2) : '—'}`);
+    const ref = `${r.matmul_gflops_per_s.toFixed(0)} (${refKind[r.matmul_dtype]})`;
+    console.log(`${dtype.padEnd(6)} ${r.seconds_per_forward.toFixed(3)}  ${r.gflops_per_s.toFixed(0).padStart(6)}  ${ref.padEnd(27)} ${r.cpu_seconds_per_forward.toFixed(3).padStart(9)}  ${r.build_s.toFixed(1).padStart(7)}  ${r.peak_rss_mb.toFixed(0).padStart(11)}  ${r.weights_mb.toFixed(0).padStart(10)}  ${dtype === 'fp32' ? '—' : relErr[dtype]!.toExponential(2)}`);
   }
-  console.log(`q8 speed-up: ×${(results.fp32!.seconds_per_forward / results.q8!.seconds_per_forward).toFixed(2)} wall, ×${(results.fp32!.cpu_seconds_per_forward / results.q8!.cpu_seconds_per_forward).toFixed(2)} CPU time (separate processes)`);
-  const m = (k: 'fp32' | 'q8', f: 'wall' | 'cpu') => median(alt[k][f]);
-  console.log(`interleaved in one process (median of ${repeats}): fp32 ${m('fp32', 'wall').toFixed(3)} s (cpu ${m('fp32', 'cpu').toFixed(3)} s), q8 ${m('q8', 'wall').toFixed(3)} s (cpu ${m('q8', 'cpu').toFixed(3)} s): ×${(m('fp32', 'wall') / m('q8', 'wall')).toFixed(2)} wall, ×${(m('fp32', 'cpu') / m('q8', 'cpu')).toFixed(2)} CPU time`);
+  const m = (k: string, f: 'wall' | 'cpu') => median(alt[k]![f]);
+  console.log(`interleaved in one process (median of ${repeats}): ${dtypes.map((d) => `${d} ${m(d, 'wall').toFixed(3)} s (cpu ${m(d, 'cpu').toFixed(3)} s, ×${(m('fp32', 'wall') / m(d, 'wall')).toFixed(2)} vs fp32)`).join(', ')}`);
   if (prof) {
     console.log('kernel ms per forward by op (ORT profile)');
-    const ops = [...new Set([...Object.keys(prof.fp32!), ...Object.keys(prof.q8!)])].sort((a, b) => (prof.q8![b] ?? 0) - (prof.q8![a] ?? 0));
-    for (const op of ops) console.log(`  ${op.padEnd(28)} fp32 ${(prof.fp32![op] ?? 0).toFixed(1).padStart(8)}  q8 ${(prof.q8![op] ?? 0).toFixed(1).padStart(8)}`);
+    const ops = [...new Set(Object.values(prof).flatMap((p) => Object.keys(p)))].sort((a, b) => (prof.fp32![b] ?? 0) - (prof.fp32![a] ?? 0));
+    for (const op of ops) console.log(`  ${op.padEnd(28)} ${dtypes.map((d) => `${d} ${(prof[d]![op] ?? 0).toFixed(1).padStart(8)}`).join('  ')}`);
   }
-  console.log(JSON.stringify({ bench: 'dit-q8', model, image_size: imageSize, batch, threads, keep_fp32: keep ?? null, results, interleaved: alt, q8_rel_err: rel_err, profile: prof ?? null }));
+  console.log(JSON.stringify({ bench: 'dit-dtypes', model, image_size: imageSize, batch, threads, keep_fp32: keep ?? null, results, interleaved: alt, rel_err: relErr, profile: prof ?? null }));
 }
