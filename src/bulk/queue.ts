@@ -163,6 +163,24 @@ export interface EnqueueResult {
 }
 
 /**
+ * Refuses a run when the queue holds jobs for its folder from another configuration or chunking
+ * (read only: enqueueRun checks again as it claims the folder).
+ */
+export async function checkRun(q: QueueClient, run: RunSpec): Promise<void> {
+  const text = await q.client.get(runKey(run.dir));
+  if (text === null) return;
+  const there = JSON.parse(text) as Partial<RunRecord>;
+  if (there.hash !== run.hash) {
+    throw new UsageError(
+      `${q.redis.display} holds jobs for ${run.dir} from another configuration (${there.hash} there, ${run.hash} now): run with the same flags, or choose another --out folder`,
+    );
+  }
+  if (there.chunkSize !== run.chunkSize) {
+    throw new UsageError(`${q.redis.display} holds jobs for ${run.dir} in chunks of ${there.chunkSize}: pass --chunk-size ${there.chunkSize} to resume that run`);
+  }
+}
+
+/**
  * Enqueues the chunks of a run (the folder must already hold its generate.json: openBulkFolder).
  * Job ids are the configuration's hash and the chunk's range, and BullMQ keeps a job id once, so
  * running the same command again adds nothing (and puts failed chunks back).
@@ -171,17 +189,7 @@ export async function enqueueRun(q: QueueClient, run: RunSpec): Promise<EnqueueR
   const { queue, client: redis } = q;
   const record: RunRecord = { hash: run.hash, chunkSize: run.chunkSize, numSamples: run.numSamples, enqueuedAt: Date.now() };
   const set = await redis.set(runKey(run.dir), JSON.stringify(record), 'NX');
-  if (set === null) {
-    const there = JSON.parse((await redis.get(runKey(run.dir))) ?? '{}') as Partial<RunRecord>;
-    if (there.hash !== run.hash) {
-      throw new UsageError(
-        `${q.redis.display} holds jobs for ${run.dir} from another configuration (${there.hash} there, ${run.hash} now): run with the same flags, or choose another --out folder`,
-      );
-    }
-    if (there.chunkSize !== run.chunkSize) {
-      throw new UsageError(`${q.redis.display} holds jobs for ${run.dir} in chunks of ${there.chunkSize}: pass --chunk-size ${there.chunkSize} (or leave it out) to resume that run`);
-    }
-  }
+  if (set === null) await checkRun(q, run);
   const ranges = chunkRanges({ start: 0, end: run.numSamples }, run.chunkSize);
   const ids = ranges.map((r) => chunkJobId(run.hash, r));
   const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
