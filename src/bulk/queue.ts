@@ -51,7 +51,7 @@ export interface RunSpec {
   readonly labels: LabelMode;
   readonly batchSize: number;
   readonly chunkSize: number;
-  /** configHash(config) of the configuration the enqueuer planned. */
+  /** runHash of the configuration the enqueuer planned and the folder. */
   readonly hash: string;
 }
 
@@ -74,9 +74,12 @@ export interface ChunkResult {
   readonly worker: string;
 }
 
-/** sha256 of the configuration, 16 hex digits: what names a run's jobs. */
-export function configHash(config: BulkConfig): string {
-  return crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+/**
+ * sha256 of the configuration and the output folder, 16 hex digits: what names a run's jobs (the
+ * same configuration into two folders is two runs).
+ */
+export function runHash(config: BulkConfig, dir: string): string {
+  return crypto.createHash('sha256').update(JSON.stringify([config, dir])).digest('hex').slice(0, 16);
 }
 
 export const chunkJobId = (hash: string, r: IndexRange): string => `${hash}-${r.start}-${r.end}`;
@@ -321,9 +324,10 @@ export async function startWorker(redis: ResolvedRedisUrl, opts: WorkerOptions):
     const load = resolveLoadOptions({ ...run.load, threads: opts.threads, cacheDir: opts.cacheDir, noCache: opts.noCache });
     const pipeline = await createPipeline(load);
     const config = planBulk(pipeline, run.generate, { numSamples: run.numSamples, batchSize: run.batchSize, labels: run.labels, shard: undefined }, resolveModelSource(pipeline.load).ckpt);
-    if (configHash(config) !== run.hash) {
+    const hash = runHash(config, run.dir);
+    if (hash !== run.hash) {
       await pipeline.dispose();
-      throw new DitError(`on ${name} the run's options give another configuration (${configHash(config)}, the run's is ${run.hash}): the model files differ between machines`);
+      throw new DitError(`on ${name} the run's options give another configuration (${hash}, the run's is ${run.hash}): the model files differ between machines`);
     }
     loaded = { hash: run.hash, key, pipeline, config };
     const loadMs = performance.now() - t0;

@@ -9,7 +9,7 @@ import { checkGenerateOptionsEarly, resolveBulkOptions, resolveGenerateOptions, 
 import { DitError, UsageError } from '../errors.js';
 import { resolveModelSource } from '../model-files.js';
 import { openBulkFolder, planBulk } from '../bulk/run.js';
-import { checkRun, configHash, connectQueue, enqueueRun, formatStatus, runStatus, type QueueClient, type RunSpec } from '../bulk/queue.js';
+import { checkRun, runHash, connectQueue, enqueueRun, formatStatus, runStatus, type QueueClient, type RunSpec } from '../bulk/queue.js';
 import { formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
 import { generateOptionsFrom, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
@@ -65,7 +65,7 @@ export async function generateThroughQueue(flags: QueueGenerateFlags, progress: 
       if (!pipeline.info.makesImages) throw new UsageError('dit generate writes images, and --vae none decodes none: pass --vae ema|mse|PATH');
       const config = planBulk(pipeline, generate, bulk, resolveModelSource(pipeline.load).ckpt);
       const { threads: _t, cacheDir: _c, noCache: _n, ...shared } = load;
-      run = { dir, load: shared, generate, numSamples: bulk.numSamples, labels: bulk.labels, batchSize: bulk.batchSize, chunkSize: queueOptions.chunkSize, hash: configHash(config) };
+      run = { dir, load: shared, generate, numSamples: bulk.numSamples, labels: bulk.labels, batchSize: bulk.batchSize, chunkSize: queueOptions.chunkSize, hash: runHash(config, dir) };
       // The queue's record of the folder first (its message names the queue), then the folder's own.
       await checkRun(q, run);
       openBulkFolder(dir, config);
