@@ -634,3 +634,70 @@ export function resolveBulkOptions(user: UserBulkOptions): ResolvedBulkOptions {
   const labels = oneOf('--labels', user.labels ?? BULK_DEFAULTS.labels, LABEL_MODES);
   return Object.freeze({ numSamples, batchSize, labels, shard: resolveShard(user) });
 }
+
+/** `dit generate --queue` and `dit worker`: a BullMQ work queue on Redis (bulk/queue.ts). */
+export interface UserQueueOptions {
+  /** redis://[user:password@]HOST[:PORT][/DB] (rediss:// for TLS). */
+  queue?: string;
+  /** Images per queue job (a chunk); a retried chunk redoes only its missing images. */
+  chunkSize?: number | string;
+  /** Seconds a worker's lock on a chunk lasts without renewal: how soon a dead worker's chunk goes to another. */
+  lockDuration?: number | string;
+}
+
+/** Where Redis is, from --queue; `display` names it without the password (for messages). */
+export interface ResolvedRedisUrl {
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean;
+  readonly display: string;
+}
+
+export interface ResolvedQueueOptions {
+  readonly redis: ResolvedRedisUrl;
+  readonly chunkSize: number;
+  readonly lockSeconds: number;
+}
+
+export const QUEUE_DEFAULTS = { chunkSize: 64, lockDuration: 60 } as const;
+/** Redis's databases are numbered 0..databases − 1 (16 by default; servers may configure more). */
+const MAX_REDIS_DB = 1_000_000;
+
+export function resolveRedisUrl(value: string): ResolvedRedisUrl {
+  const bad = (why: string) => new UsageError(`--queue ${JSON.stringify(value)} is not a Redis URL (${why}): pass redis://HOST:PORT[/DB], e.g. --queue redis://127.0.0.1:6379/0`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw bad('it does not parse as a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw bad(`the scheme is ${url.protocol.replace(/:$/, '') || 'missing'}, not redis or rediss`);
+  if (url.hostname === '') throw bad('no host');
+  if (url.search !== '' || url.hash !== '') throw bad('options after ? or # are not read');
+  const port = url.port === '' ? 6379 : Number(url.port);
+  const dbText = url.pathname.replace(/^\//, '');
+  if (dbText !== '' && !/^\d+$/.test(dbText)) throw bad(`the database ${JSON.stringify(dbText)} is not a number`);
+  const db = dbText === '' ? 0 : Number(dbText);
+  if (db > MAX_REDIS_DB) throw bad(`database ${db} is out of range`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return Object.freeze({
+    host,
+    port,
+    db,
+    username: url.username === '' ? undefined : decodeURIComponent(url.username),
+    password: url.password === '' ? undefined : decodeURIComponent(url.password),
+    tls: url.protocol === 'rediss:',
+    display: `${url.protocol}//${url.host}/${db}`,
+  });
+}
+
+export function resolveQueueOptions(user: UserQueueOptions): ResolvedQueueOptions {
+  if (user.queue === undefined) throw new UsageError('--queue is missing: name the Redis server, e.g. --queue redis://127.0.0.1:6379');
+  const redis = resolveRedisUrl(user.queue);
+  const chunkSize = intInRange('--chunk-size', user.chunkSize ?? QUEUE_DEFAULTS.chunkSize, 1, MAX_BULK_SAMPLES, ' (images per queue job)');
+  const lockSeconds = intInRange('--lock-duration', user.lockDuration ?? QUEUE_DEFAULTS.lockDuration, 1, 3600, ' (seconds before a silent worker\'s chunk goes to another)');
+  return Object.freeze({ redis, chunkSize, lockSeconds });
+}

@@ -10,5 +10,6 @@ import { register as inspect } from './inspect.js';
 import { register as sample } from './sample.js';
 import { register as serve } from './serve.js';
 import { register as sweep } from './sweep.js';
+import { register as worker } from './worker.js';
 
-export const commands: Array<(program: Command) => void> = [sample, generate, serve, sweep, decode, classes, download, bench, inspect, fid];
+export const commands: Array<(program: Command) => void> = [sample, generate, serve, sweep, decode, classes, download, bench, inspect, fid, worker];

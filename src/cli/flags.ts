@@ -22,6 +22,8 @@ import {
   BULK_DEFAULTS,
   LABEL_MODES,
   type UserBulkOptions,
+  QUEUE_DEFAULTS,
+  type UserQueueOptions,
 } from '../options.js';
 import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
@@ -80,12 +82,20 @@ const BULK_FLAGS = {
   numShards: ['--num-shards <M>', 'the shard count M when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)'],
 } as const satisfies Record<Exclude<keyof UserBulkOptions, 'env'>, FlagSpec>;
 
-const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS, ...BULK_FLAGS };
+/** `dit generate --queue` and `dit worker`: a BullMQ queue on Redis (options.ts: UserQueueOptions). */
+const QUEUE_FLAGS = {
+  queue: ['--queue <redis://HOST:PORT[/DB]>', 'the Redis server of a work queue: dit generate enqueues chunks there, dit worker takes them'],
+  chunkSize: ['--chunk-size <n>', 'images per queue job (a worker that dies loses at most one chunk\'s unwritten images)', String(QUEUE_DEFAULTS.chunkSize)],
+  lockDuration: ['--lock-duration <s>', 'seconds a worker holds a chunk without renewing its lock: a dead worker\'s chunk goes to another after about this long', String(QUEUE_DEFAULTS.lockDuration)],
+} as const satisfies Record<keyof UserQueueOptions, FlagSpec>;
+
+const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS, ...BULK_FLAGS, ...QUEUE_FLAGS };
 export type FlagName = keyof typeof FLAGS;
 export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
 export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
 export const BULK_FLAG_NAMES = Object.keys(BULK_FLAGS) as Array<keyof typeof BULK_FLAGS>;
+export const QUEUE_FLAG_NAMES = Object.keys(QUEUE_FLAGS) as Array<keyof typeof QUEUE_FLAGS>;
 
 /**
  * One flag as a commander option. A default (options.ts's, so --help shows it) reaches the action

@@ -14,7 +14,8 @@ import { shardRange } from '../bulk/plan.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, scoreBulkFolder } from '../bulk/run.js';
 import { createProgress, formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
-import { addFlags, BULK_FLAG_NAMES, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
+import { generateThroughQueue } from './generate-queue.js';
+import { addFlags, BULK_FLAG_NAMES, QUEUE_FLAG_NAMES, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 
 interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
   numSamples?: string;
@@ -24,6 +25,10 @@ interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
   numShards?: string;
   out?: string;
   merge?: string;
+  queue?: string;
+  chunkSize?: string;
+  status?: boolean;
+  wait?: boolean;
   quiet?: boolean;
 }
 
@@ -36,13 +41,20 @@ export function register(program: Command): void {
     .description(
       'write --num-samples images into a folder, one PNG per index (resumable; --shard K/M for many machines), then FOLDER.npz for the ADM evaluator; --merge FOLDER only checks and merges',
     );
-  addFlags(cmd, [...LOAD_FLAG_NAMES, ...SAMPLE_FLAGS_HERE, ...BULK_FLAG_NAMES]);
+  addFlags(cmd, [...LOAD_FLAG_NAMES, ...SAMPLE_FLAGS_HERE, ...BULK_FLAG_NAMES, ...QUEUE_FLAG_NAMES.filter((name) => name !== 'lockDuration')]);
   cmd
     .option('--out <dir>', 'output folder: 000000.png … and generate.json (the run\'s configuration); DIR.npz is written beside it')
     .option('--merge <dir>', 'check that a generate folder holds every index and write DIR.npz (what a finished run does by itself)')
+    .option('--status', 'with --queue and --out: print the run\'s chunks done/active/waiting/failed, images done, images/s and ETA')
+    .option('--no-wait', 'with --queue: return once the chunks are enqueued instead of waiting for the workers and the merge')
     .addOption(flag('quiet'))
     .action(async (flags: GenerateCommandFlags) => {
       const progress = createProgress({ quiet: flags.quiet ?? false });
+      if (flags.queue !== undefined || flags.status) {
+        await generateThroughQueue(flags, progress);
+        return;
+      }
+      if (flags.wait === false) throw new UsageError('--no-wait goes with --queue: without a queue dit generate writes the images itself');
       if (flags.merge !== undefined) {
         const given = ['numSamples', 'out', 'shard', 'numShards'].filter((k) => flags[k as keyof GenerateCommandFlags] !== undefined);
         if (given.length > 0) throw new UsageError(`--merge ${flags.merge} reads the folder's own configuration: drop --${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
