@@ -89,9 +89,10 @@ cp -p "$ort_bin"/* "$stage/ort/$ort_bin/"
 # (npm ls exits non-zero over harmless extras; the list it prints is what counts.)
 { npm ls --omit=dev --all --parseable 2>/dev/null || true; } | sed -n "s|^$root/node_modules/|node_modules/|p" | sort -u >"$stage/deps"
 [ -s "$stage/deps" ] || die "npm ls found no production dependencies"
-tar -cf - --exclude='node_modules/onnxruntime-node/bin' -T "$stage/deps" | tar -xf - -C "$stage/app"
-# dist/ for Node: no web page (dit serve is not part of the device run), no maps, no typings.
-tar -cf - --exclude='dist/web' --exclude='*.map' --exclude='*.d.ts' dist | tar -xf - -C "$stage/app"
+# onnxruntime-web (the browser build's runtime, 139 MB of WASM) has no use under Node on the device.
+tar -cf - --exclude='node_modules/onnxruntime-node/bin' --exclude='node_modules/onnxruntime-web' -T "$stage/deps" | tar -xf - -C "$stage/app"
+# dist/ for Node: no web page or static site (dit serve is not part of the device run), no maps, no typings.
+tar -cf - --exclude='dist/web' --exclude='dist/site' --exclude='*.map' --exclude='*.d.ts' dist | tar -xf - -C "$stage/app"
 
 # --- 4. the Vulkan loader (and GL dispatch) debs, for a machine whose image has none ---------
 gl_pkgs=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)

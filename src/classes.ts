@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
-import { assetPath } from './assets.js';
 import { normaliseClassName, suggestClasses, type ClassTable } from './class-names.js';
 
 export type { ClassTable } from './class-names.js';
@@ -14,7 +13,8 @@ let imagenet: ClassTable | undefined;
 
 /** The 1000 ImageNet-1k classes, synonyms per class. */
 export function imagenetClasses(): ClassTable {
-  imagenet ??= JSON.parse(readFileSync(assetPath('imagenet-classes.json'), 'utf8')) as string[][];
+  // src/classes.ts and dist/classes.js both sit one level below the package's assets/ (no path work at import time: the page bundles this file).
+  imagenet ??= JSON.parse(readFileSync(new URL('../assets/imagenet-classes.json', import.meta.url), 'utf8')) as string[][];
   return imagenet;
 }
 

@@ -33,7 +33,24 @@ export type {
 } from './options.js';
 export { DitError, UsageError, FormatError } from './errors.js';
 export { imagenetClasses, FASHION_MNIST_CLASSES, resolveClassNames } from './classes.js';
-export { DIT_VARIANTS, ditConfigFor, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+export { DIT_VARIANTS, MODEL_FAMILIES, MODEL_NAMES, ditConfigFor, type DiTConfig, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 export { download, DOWNLOADS } from './download.js';
 export { makeGrid, type RgbImage, type ImageBatch } from './image/grid.js';
 export { encodePng } from './image/png.js';
+// Bulk generation (dit generate): the pure plan, and the folder steps a job runner or queue composes.
+export { imageSeed, imageLabel, shardRange, chunkRanges, imageFileName, type IndexRange, type LabelPlan } from './bulk/plan.js';
+export {
+  planBulk,
+  openBulkFolder,
+  generateRange,
+  scanBulkFolder,
+  mergeBulkFolder,
+  scoreBulkFolder,
+  readBulkConfig,
+  planLabels,
+  type BulkConfig,
+} from './bulk/run.js';
+export { resolveBulkOptions, type UserBulkOptions, type ResolvedBulkOptions } from './options.js';
+// The embedded model's quality numbers: FD of the shipped classifier's features vs the Fashion-MNIST test set.
+export { embeddedFd, EmbeddedScorer, embeddedReference, type EmbeddedQuality } from './sweep/quality.js';
+export { openEmbeddedClassifier } from './model-files.js';

@@ -4,6 +4,7 @@
  *
  *   <cache>/models/DiT-XL-2-256x256.pt        official DiT checkpoints (dit download)
  *   <cache>/vae/sd-vae-ft-ema/                 diffusers VAE folders (config.json + weights)
+ *   <cache>/models/pt_inception-2015-12-05-6726825d.pth   pytorch-fid's FID Inception (dit download inception)
  *   <cache>/compiled/                          ONNX models built from checkpoints (runtime cache)
  * <cache> is $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts.
  */
@@ -12,9 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { DitError, UsageError } from './errors.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
-import { loadVaeCheckpoint, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
+import { FAMILY_MODEL_PREFIX, modelName, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 import {
+  closingWeights,
   createClassifierSession,
   createVaeSession,
   type ClassifierSession,
@@ -45,11 +49,13 @@ export function compiledCacheDir(load: { readonly cacheDir: string | undefined; 
 
 /** The released DiT-XL/2 image sizes. */
 export const OFFICIAL_IMAGE_SIZES = [256, 512] as const;
+/** The image sizes each family released XL/2 weights for (SiT: download.py; REPA: utils.py). */
+export const RELEASED_IMAGE_SIZES: Readonly<Record<ModelFamily, readonly number[]>> = { dit: OFFICIAL_IMAGE_SIZES, sit: [256], repa: [256] };
 export type OfficialVae = 'ema' | 'mse';
 
-/** The file of an official checkpoint, relative to the cache root (what `dit download` writes). */
-export function officialCheckpointFile(imageSize: number): string {
-  return path.join('models', `DiT-XL-2-${imageSize}x${imageSize}.pt`);
+/** The file of an official XL/2 checkpoint, relative to the cache root (what `dit download` writes). */
+export function officialCheckpointFile(imageSize: number, family: ModelFamily = 'dit'): string {
+  return path.join('models', `${FAMILY_MODEL_PREFIX[family]}XL-2-${imageSize}x${imageSize}.pt`);
 }
 
 /** The folder of `--vae ema|mse`, relative to the cache root. */
@@ -61,6 +67,39 @@ export function officialVaeDir(cacheDir: string, name: OfficialVae): string {
   return path.join(cacheDir, officialVaeFolder(name));
 }
 
+/** pytorch-fid's FID Inception weights, relative to the cache root (what `dit download inception` writes). */
+export const INCEPTION_WEIGHTS_FILE = path.join('models', 'pt_inception-2015-12-05-6726825d.pth');
+
+/**
+ * What is wrong with `file` as pytorch-fid's FID Inception weights (every convolution and batch
+ * norm of the network, with its shape), or undefined when it is that file.
+ */
+export function inceptionWeightsFileProblem(file: string): string | undefined {
+  try {
+    const sd = openStateDict(file);
+    try {
+      return inceptionWeightsProblem(new Map([...sd.tensors].map(([k, t]) => [k, t.shape])));
+    } finally {
+      sd.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** --inception FILE, else the downloaded file in the cache; a missing file says how to get it. */
+export function resolveInceptionWeights(given: string | undefined, cacheDir: string): string {
+  const file = given ?? path.join(cacheDir, INCEPTION_WEIGHTS_FILE);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(
+      given === undefined
+        ? `the FID Inception weights are not in the cache (${file}); run \`dit download inception\` (95 MB, pytorch-fid's pt_inception-2015-12-05), or pass --inception FILE`
+        : `--inception ${given}: no such file; pass pytorch-fid's pt_inception-2015-12-05-6726825d.pth or run \`dit download inception\``,
+    );
+  }
+  return file;
+}
+
 export interface ModelSource {
   readonly ckpt: string;
   readonly embedded: boolean;
@@ -70,6 +109,7 @@ export interface ModelSource {
 export function resolveModelSource(load: {
   readonly ckpt: string | undefined;
   readonly model: string | undefined;
+  readonly family?: ModelFamily;
   readonly imageSize: number | undefined;
   readonly cacheDir: string | undefined;
 }): ModelSource {
@@ -80,18 +120,19 @@ export function resolveModelSource(load: {
     return { ckpt: load.ckpt, embedded: false };
   }
   if (load.model !== undefined) {
+    const family = load.family ?? 'dit';
+    const name = modelName(family, load.model as DiTVariantName);
+    const sizes = RELEASED_IMAGE_SIZES[family];
     if (load.model !== 'DiT-XL/2') {
-      throw new UsageError(
-        `--model ${load.model} has no released weights; only DiT-XL/2 (256 and 512) was released. Pass --ckpt with your own checkpoint`,
-      );
+      throw new UsageError(`--model ${name} has no released weights; only ${modelName(family, 'DiT-XL/2')} (${sizes.join(' and ')}) was released. Pass --ckpt with your own checkpoint`);
     }
     const size = load.imageSize ?? 256;
-    if (!(OFFICIAL_IMAGE_SIZES as readonly number[]).includes(size)) {
-      throw new UsageError(`--image-size ${size}: the released DiT-XL/2 weights are 256 or 512; pass --ckpt for other sizes`);
+    if (!sizes.includes(size)) {
+      throw new UsageError(`--image-size ${size}: the released ${name} weights are ${sizes.join(' or ')}; pass --ckpt for other sizes`);
     }
-    const file = path.join(load.cacheDir ?? defaultCacheDir(), officialCheckpointFile(size));
+    const file = path.join(load.cacheDir ?? defaultCacheDir(), officialCheckpointFile(size, family));
     if (!fs.existsSync(file)) {
-      throw new UsageError(`the official DiT-XL/2 ${size}×${size} weights are not in the cache (${file}); run \`dit download DiT-XL-2-${size}\` or pass --ckpt`);
+      throw new UsageError(`the official ${name} ${size}×${size} weights are not in the cache (${file}); run \`dit download ${name.replace('/', '-')}-${size}\` or pass --ckpt`);
     }
     return { ckpt: file, embedded: false };
   }
@@ -127,18 +168,7 @@ export function resolveVaeSource(name: string, cacheDir: string, opts: { noneAll
  */
 export async function openVaeSession(pathOrDir: string, opts: VaeSessionOptions = {}): Promise<VaeSession> {
   const ckpt = loadVaeCheckpoint(pathOrDir);
-  const session = createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts);
-  return {
-    config: session.config,
-    decode: (latents, shape) => session.decode(latents, shape),
-    async release() {
-      try {
-        await session.release();
-      } finally {
-        ckpt.weights.close();
-      }
-    },
-  };
+  return closingWeights(createVaeSession({ config: ckpt.config, weights: ckpt.weights.tensors, path: ckpt.path, scalingFactor: ckpt.scalingFactor }, opts), ckpt.weights);
 }
 
 /** A classifier folder: classifier.json (the layer list) and classifier.safetensors. */

@@ -13,9 +13,10 @@
  * the same words (--num-sampling-steps ↔ numSamplingSteps).
  */
 import { UsageError } from './errors.js';
-import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+import { LABEL_MODES, type LabelMode } from './bulk/plan.js';
+import { DIT_ATTENTION_FORMS, DIT_DTYPES, FAMILY_TITLE, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, MODEL_FAMILIES, MODEL_NAMES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findModel, isLatentDiT, modelName, pixelsPerCell, type DiTConfig, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
-import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
+import { SAMPLER_NAMES, samplerFamily, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
@@ -47,8 +48,10 @@ export { DIT_DTYPES as DTYPES, type DiTDtype } from './models/dit-config.js';
 
 /** What to load. All optional: nothing given means the embedded Fashion-MNIST model on the CPU. */
 export interface UserLoadOptions {
-  /** Named variant, e.g. "DiT-XL/2"; checked against the checkpoint's shapes. */
+  /** Named variant, e.g. "DiT-XL/2", "SiT-XL/2", "REPA-SiT-XL/2"; checked against the checkpoint's shapes. */
   model?: string;
+  /** dit | sit | repa: what the checkpoint's network was trained as (SiT's weights look like DiT's). */
+  family?: string;
   /** Checkpoint file or folder (.pt/.pth/.bin/.safetensors, a diffusers folder). */
   ckpt?: string;
   /** config.json with the DiT constructor's argument names (num_heads etc.). */
@@ -72,7 +75,9 @@ export interface UserLoadOptions {
 }
 
 export interface ResolvedLoadOptions {
-  readonly model: DiTVariantName | undefined;
+  readonly model: DiTVariantName | undefined; // the DiT shapes of --model, whatever its family
+  readonly family: ModelFamily | undefined; // --family, or the family --model names; undefined = from the checkpoint
+  readonly modelName: string | undefined; // --model as canonically spelt, e.g. "SiT-XL/2"
   readonly ckpt: string | undefined; // undefined = the embedded model
   readonly config: string | undefined;
   readonly vae: string | undefined; // 'ema' | 'mse' | a path | 'none'; undefined = the default ('ema' for latent models)
@@ -122,6 +127,10 @@ export interface ResolvedGenerateOptions {
 
 /** What the loaded model says about valid values and defaults. */
 export interface ModelDefaults {
+  /** The loaded model's family; undefined (checks before a model is read): any, as the sampler says. */
+  readonly family?: ModelFamily;
+  /** The family's default guidance interval (REPA's README: t in [0, 0.7]). */
+  readonly guidanceInterval?: readonly [number, number];
   readonly numClasses: number;
   readonly hasNullClass: boolean; // false: the model was trained without label dropout, no CFG
   readonly classTable: ClassTable | undefined;
@@ -142,6 +151,22 @@ export const NOTEBOOK_DEFAULTS = {
   samplesPerRow: 4,
   seed: 0n,
 } as const;
+
+/**
+ * Each family's defaults, from its official sampling code: DiT's notebook; SiT's sample.py (ODE,
+ * dopri5 over 250 output times, cfg 4, the mse VAE); REPA's README evaluation (SDE, 250 steps, cfg
+ * 1.8 inside t ∈ [0, 0.7], the ema VAE).
+ */
+export const FAMILY_DEFAULTS = {
+  dit: { sampler: NOTEBOOK_DEFAULTS.sampler, numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps, cfgScale: NOTEBOOK_DEFAULTS.cfgScale, vae: 'ema', guidanceInterval: undefined },
+  sit: { sampler: 'sit-ode-dopri5', numSamplingSteps: 250, cfgScale: 4, vae: 'mse', guidanceInterval: undefined },
+  repa: { sampler: 'repa-sde', numSamplingSteps: 250, cfgScale: 1.8, vae: 'ema', guidanceInterval: [0, 0.7] },
+} as const satisfies Record<ModelFamily, { sampler: SamplerName; numSamplingSteps: number; cfgScale: number; vae: 'ema' | 'mse'; guidanceInterval: readonly [number, number] | undefined }>;
+
+/** The samplers written for a family (what a front end offers for the loaded model). */
+export function samplersFor(family: ModelFamily): SamplerName[] {
+  return SAMPLER_NAMES.filter((n) => samplerFamily(n) === family);
+}
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
@@ -202,10 +227,10 @@ function splitList(flag: string, value: readonly (string | number)[] | string, e
 }
 
 /** A variant name as the user spells it (DiT-XL/2, dit-xl-2...) → the table's name. */
-function variantOf(name: string): DiTVariantName {
-  const found = findVariant(name);
-  if (!found) throw new UsageError(`--model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
-  return found;
+function modelOf(name: string): { family: ModelFamily; variant: DiTVariantName; name: string } {
+  const found = findModel(name);
+  if (!found) throw new UsageError(`--model "${name}" is not a known model: must be one of ${MODEL_NAMES.join(', ')}`);
+  return { ...found, name: modelName(found.family, found.variant) };
 }
 
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
@@ -223,7 +248,12 @@ function dtypeFor(value: string | undefined, device: Device): DiTDtype {
 }
 
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
-  const model = user.model === undefined ? undefined : variantOf(user.model);
+  const named = user.model === undefined ? undefined : modelOf(user.model);
+  const family = user.family === undefined ? named?.family : oneOf('--family', user.family, MODEL_FAMILIES);
+  if (named && family !== named.family) {
+    throw new UsageError(`--family ${family} contradicts --model ${named.name}, a ${FAMILY_TITLE[named.family]} model; pass --model ${modelName(family!, named.variant)} or leave --family out`);
+  }
+  const model = named?.variant;
   const imageSize = user.imageSize === undefined ? undefined : imageSizeOf(user.imageSize);
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, MAX_NUM_CLASSES);
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
@@ -232,6 +262,8 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   const maxMemoryBytes = finiteNumber('--max-memory', user.maxMemory ?? DEFAULT_MAX_MEMORY_GB, 0.0001, 1024, ' (GiB of working memory for one VAE decode call)') * 2 ** 30;
   return Object.freeze({
     model,
+    family,
+    modelName: named?.name,
     ckpt: user.ckpt,
     config: user.config,
     vae: user.vae,
@@ -298,8 +330,19 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const cfgScale =
     user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, MAX_CFG_SCALE, ' (1 = no guidance; the notebook slider spans 1..10)');
   const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
-  const defaultGuidance: GuidanceForm = isLatentDiT({ in_channels: model.inChannels }) ? 'dit' : 'all';
+  const family = model.family ?? samplerFamily(sampler);
+  if (samplerFamily(sampler) !== family) {
+    const fits = samplersFor(family);
+    throw new UsageError(
+      `--sampler ${sampler} is a ${FAMILY_TITLE[samplerFamily(sampler)]} sampler, and this is a ${FAMILY_TITLE[family]} model; pass --sampler ${fits.join('|')} or leave --sampler out (default ${model.sampler})`,
+    );
+  }
+  // SiT's forward_with_cfg guides channels 0..2 like DiT's; REPA guides every channel.
+  const defaultGuidance: GuidanceForm = family === 'repa' || !isLatentDiT({ in_channels: model.inChannels }) ? 'all' : 'dit';
   let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
+  if (family === 'repa' && guidance === 'dit') {
+    throw new UsageError("--guidance dit (channels 0..2 only) is not REPA's form: REPA guides every channel; pass --guidance all or off");
+  }
   const spacing = oneOf('--spacing', user.spacing ?? 'uniform', TIMESTEP_SPACINGS);
   if (spacing === 'ddim' && ddimStride(numSamplingSteps) === undefined) {
     throw new UsageError(
@@ -310,13 +353,18 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const seed = user.seed === undefined ? NOTEBOOK_DEFAULTS.seed : parseSeed(user.seed);
   const samplesPerRow = user.samplesPerRow === undefined ? model.samplesPerRow : samplesPerRowOf(user.samplesPerRow);
 
-  let guidanceInterval: [number, number] | undefined;
+  let guidanceInterval: [number, number] | undefined = model.guidanceInterval && [...model.guidanceInterval];
   if (user.guidanceInterval !== undefined) {
+    if (family === 'sit') {
+      throw new UsageError("--guidance-interval: SiT's samplers guide at every step (the interval is REPA's and DiT's); leave it out");
+    }
+    // DiT: original timesteps 0 … 999 (999 = noise); REPA: its t in [0, 1] (1 = noise).
+    const [max, unit, example] = family === 'repa' ? [1, 'times t (REPA: 1 = noise)', '0,0.7'] : [999, 'timesteps', '0,700'];
     const parts = typeof user.guidanceInterval === 'string' ? user.guidanceInterval.split(',') : [...user.guidanceInterval];
     const nums = parts.map((p) => Number(p));
-    if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > 999 || nums[0]! > nums[1]!) {
+    if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > max || nums[0]! > nums[1]!) {
       throw new UsageError(
-        `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" timesteps with 0 ≤ lo ≤ hi ≤ 999 (e.g. 0,700)`,
+        `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" ${unit} with 0 ≤ lo ≤ hi ≤ ${max} (e.g. ${example})`,
       );
     }
     guidanceInterval = [nums[0]!, nums[1]!];
@@ -403,6 +451,29 @@ export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDeco
   });
 }
 
+/** `dit fid`: images per Inception forward, and where to run it. */
+export interface UserFidOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  batchSize?: number | string;
+}
+
+export interface ResolvedFidOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'cacheDir'> {
+  readonly batchSize: number;
+}
+
+/** pytorch-fid's default --batch-size is 50; 32 keeps a CPU batch's activations near 1 GB. */
+export const FID_DEFAULTS = { batchSize: 32 } as const;
+export const MAX_FID_BATCH = 512;
+
+export function resolveFidOptions(user: UserFidOptions = {}): ResolvedFidOptions {
+  const { device, threads, cacheDir } = resolveLoadOptions({ device: user.device, threads: user.threads, cacheDir: user.cacheDir });
+  return Object.freeze({
+    device,
+    threads,
+    cacheDir,
+    batchSize: intInRange('--batch-size', user.batchSize ?? FID_DEFAULTS.batchSize, 1, MAX_FID_BATCH, ' (images per Inception forward)'),
+  });
+}
+
 export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as AttentionForm } from './models/dit-config.js';
 export { GRAPH_OPTIMIZATION_LEVELS };
 
@@ -483,4 +554,150 @@ export function resolveServeOptions(user: UserServeOptions = {}): ResolvedServeO
   const host = (user.host ?? SERVE_DEFAULTS.host).trim();
   if (host === '') throw new UsageError('--host is empty: pass an address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
   return Object.freeze({ port, host, maxImages, maxQueue });
+}
+
+/** `dit generate`: many images, each a pure function of (seed, index) (bulk/plan.ts). */
+export interface UserBulkOptions {
+  numSamples?: number | string;
+  /** Images per DiT forward pass (times 2 under guidance); changes speed and memory, never an image. */
+  batchSize?: number | string;
+  /** `balanced` (default: classes in turn) or `random` (uniform per image, as sample_ddp.py). */
+  labels?: string;
+  /** "K/M": write shard K (0-based) of M. */
+  shard?: string;
+  /** M when the shard index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). */
+  numShards?: number | string;
+  /** The environment, for the shard indexes that job schedulers set (JOB_COMPLETION_INDEX, SLURM_ARRAY_*). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ResolvedBulkOptions {
+  readonly numSamples: number;
+  readonly batchSize: number;
+  readonly labels: LabelMode;
+  /** Which shard this process writes, and where that came from (for messages); undefined = all. */
+  readonly shard: { readonly index: number; readonly count: number; readonly source: string } | undefined;
+}
+
+export const MAX_BULK_SAMPLES = 10_000_000;
+export const MAX_SHARDS = 100_000;
+export const BULK_DEFAULTS = { batchSize: 16, labels: 'balanced' } as const;
+export { LABEL_MODES, type LabelMode } from './bulk/plan.js';
+
+/** K of M with 0 ≤ K < M, from whichever source gave it; one message for every source. */
+function shardOf(source: string, index: string, count: string): { index: number; count: number; source: string } {
+  const k = /^\s*\d+\s*$/.test(index) ? Number(index) : NaN;
+  const m = /^\s*\d+\s*$/.test(count) ? Number(count) : NaN;
+  if (!Number.isSafeInteger(k) || !Number.isSafeInteger(m) || m < 1 || m > MAX_SHARDS || k >= m) {
+    throw new UsageError(
+      `${source} is not a valid shard: shard K of M needs whole numbers 0 ≤ K < M ≤ ${MAX_SHARDS} (shards count from 0, like JOB_COMPLETION_INDEX), e.g. --shard 0/4 … --shard 3/4`,
+    );
+  }
+  return { index: k, count: m, source };
+}
+
+/**
+ * The shard: --shard K/M first; else SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of
+ * SLURM_ARRAY_TASK_COUNT (a Slurm job array); else JOB_COMPLETION_INDEX of --num-shards (a
+ * Kubernetes Indexed Job, whose completions count is not in the environment).
+ */
+function resolveShard(user: UserBulkOptions): ResolvedBulkOptions['shard'] {
+  const env = user.env ?? {};
+  if (user.shard !== undefined) {
+    const m = /^\s*([^/]*)\/([^/]*)$/.exec(user.shard);
+    if (!m) throw new UsageError(`--shard ${JSON.stringify(user.shard)} is not K/M: pass the shard index and count, e.g. --shard 0/4 … --shard 3/4`);
+    if (user.numShards !== undefined) throw new UsageError('--shard K/M and --num-shards were both given: --shard already says the count; drop --num-shards');
+    return shardOf(`--shard ${user.shard}`, m[1]!, m[2]!);
+  }
+  const slurmId = env.SLURM_ARRAY_TASK_ID;
+  if (slurmId !== undefined && slurmId !== '') {
+    const count = env.SLURM_ARRAY_TASK_COUNT;
+    if (count === undefined || count === '') throw new UsageError(`SLURM_ARRAY_TASK_ID=${slurmId} is set but SLURM_ARRAY_TASK_COUNT is not: run inside a job array (sbatch --array=0-3) or pass --shard K/M`);
+    const min = env.SLURM_ARRAY_TASK_MIN;
+    const offset = min !== undefined && /^\s*\d+\s*$/.test(min) ? Number(min) : 0;
+    const id = /^\s*\d+\s*$/.test(slurmId) ? String(Number(slurmId) - offset) : slurmId;
+    return shardOf(`SLURM_ARRAY_TASK_ID=${slurmId} (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, SLURM_ARRAY_TASK_COUNT=${count}; the array must be consecutive, e.g. --array=0-3)`, id, count);
+  }
+  const jobIndex = env.JOB_COMPLETION_INDEX;
+  if (jobIndex !== undefined && jobIndex !== '') {
+    if (user.numShards === undefined) throw new UsageError(`JOB_COMPLETION_INDEX=${jobIndex} is set (a Kubernetes Indexed Job) but not the shard count: pass --num-shards M, the Job's completions`);
+    return shardOf(`JOB_COMPLETION_INDEX=${jobIndex} of --num-shards ${user.numShards}`, jobIndex, String(user.numShards));
+  }
+  if (user.numShards !== undefined) throw new UsageError(`--num-shards ${user.numShards} needs JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) for the index: outside one, pass --shard K/M`);
+  return undefined;
+}
+
+export function resolveBulkOptions(user: UserBulkOptions): ResolvedBulkOptions {
+  if (user.numSamples === undefined) throw new UsageError('--num-samples is missing: say how many images to write, e.g. --num-samples 10000');
+  const numSamples = intInRange('--num-samples', user.numSamples, 1, MAX_BULK_SAMPLES);
+  const batchSize = intInRange('--batch-size', user.batchSize ?? BULK_DEFAULTS.batchSize, 1, MAX_IMAGES, ' (images per forward pass; it changes speed and memory, not the images)');
+  const labels = oneOf('--labels', user.labels ?? BULK_DEFAULTS.labels, LABEL_MODES);
+  return Object.freeze({ numSamples, batchSize, labels, shard: resolveShard(user) });
+}
+
+/** `dit generate --queue` and `dit worker`: a BullMQ work queue on Redis (bulk/queue.ts). */
+export interface UserQueueOptions {
+  /** redis://[user:password@]HOST[:PORT][/DB] (rediss:// for TLS). */
+  queue?: string;
+  /** Images per queue job (a chunk); a retried chunk redoes only its missing images. */
+  chunkSize?: number | string;
+  /** Seconds a worker's lock on a chunk lasts without renewal: how soon a dead worker's chunk goes to another. */
+  lockDuration?: number | string;
+}
+
+/** Where Redis is, from --queue; `display` names it without the password (for messages). */
+export interface ResolvedRedisUrl {
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean;
+  readonly display: string;
+}
+
+export interface ResolvedQueueOptions {
+  readonly redis: ResolvedRedisUrl;
+  readonly chunkSize: number;
+  readonly lockSeconds: number;
+}
+
+export const QUEUE_DEFAULTS = { chunkSize: 64, lockDuration: 60 } as const;
+/** Redis's databases are numbered 0..databases − 1 (16 by default; servers may configure more). */
+const MAX_REDIS_DB = 1_000_000;
+
+export function resolveRedisUrl(value: string): ResolvedRedisUrl {
+  const bad = (why: string) => new UsageError(`--queue ${JSON.stringify(value)} is not a Redis URL (${why}): pass redis://HOST:PORT[/DB], e.g. --queue redis://127.0.0.1:6379/0`);
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw bad('it does not parse as a URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw bad(`the scheme is ${url.protocol.replace(/:$/, '') || 'missing'}, not redis or rediss`);
+  if (url.hostname === '') throw bad('no host');
+  if (url.search !== '' || url.hash !== '') throw bad('options after ? or # are not read');
+  const port = url.port === '' ? 6379 : Number(url.port);
+  const dbText = url.pathname.replace(/^\//, '');
+  if (dbText !== '' && !/^\d+$/.test(dbText)) throw bad(`the database ${JSON.stringify(dbText)} is not a number`);
+  const db = dbText === '' ? 0 : Number(dbText);
+  if (db > MAX_REDIS_DB) throw bad(`database ${db} is out of range`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return Object.freeze({
+    host,
+    port,
+    db,
+    username: url.username === '' ? undefined : decodeURIComponent(url.username),
+    password: url.password === '' ? undefined : decodeURIComponent(url.password),
+    tls: url.protocol === 'rediss:',
+    display: `${url.protocol}//${url.host}/${db}`,
+  });
+}
+
+export function resolveQueueOptions(user: UserQueueOptions): ResolvedQueueOptions {
+  if (user.queue === undefined) throw new UsageError('--queue is missing: name the Redis server, e.g. --queue redis://127.0.0.1:6379');
+  const redis = resolveRedisUrl(user.queue);
+  const chunkSize = intInRange('--chunk-size', user.chunkSize ?? QUEUE_DEFAULTS.chunkSize, 1, MAX_BULK_SAMPLES, ' (images per queue job)');
+  const lockSeconds = intInRange('--lock-duration', user.lockDuration ?? QUEUE_DEFAULTS.lockDuration, 1, 3600, ' (seconds before a silent worker\'s chunk goes to another)');
+  return Object.freeze({ redis, chunkSize, lockSeconds });
 }

@@ -1,17 +1,38 @@
-// The page of `dit serve`: built into dist/web (shipped in the package) by `npm run build:web`.
-// `npx vite web` serves it with hot reload, forwarding /api to a `dit serve` on port 7860.
+// The page, built two ways from one codebase (web/src):
+// - `npm run build:web`  → dist/web: the front end of `dit serve`, which computes on the server;
+// - `npm run build:site` (`--mode site`) → dist/site: a static site that computes in the browser
+//   (onnxruntime-web's WASM files and the embedded model inside), for any static file server,
+//   GitHub Pages, or `dit serve --browser`. Relative URLs, so it works from any sub-path.
+// `npx vite web` serves the server page with hot reload, forwarding /api to a `dit serve` on port 7860.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-export default defineConfig({
-  root: fileURLToPath(new URL('.', import.meta.url)),
-  base: '/',
-  build: {
-    outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
-    emptyOutDir: true,
-    target: 'es2022',
-  },
-  server: {
-    proxy: { '/api': 'http://127.0.0.1:7860' },
-  },
+export default defineConfig(({ mode }) => {
+  const site = mode === 'site';
+  return {
+    root: fileURLToPath(new URL('.', import.meta.url)),
+    base: site ? './' : '/',
+    build: {
+      outDir: fileURLToPath(new URL(site ? '../dist/site' : '../dist/web', import.meta.url)),
+      emptyOutDir: true,
+      target: 'es2022',
+      // The model's weights and config are fetched by the worker as files, never inlined.
+      assetsInlineLimit: 0,
+      chunkSizeWarningLimit: 2048,
+      rollupOptions: {
+        // src/ files on the page's path (checkpoint/file.ts, graph/save.ts, classes.ts...) import
+        // node:fs or node:path for their Node-only functions (reading by path, saving, the cache),
+        // which the page never calls: it gives ByteSources and builds models in memory. Vite replaces
+        // those imports with empty modules; that is expected, so it is not reported on every build.
+        onwarn(warning, warn) {
+          if (/Module "node:(fs|path)" has been externalized for browser compatibility, imported by "[^"]*\/src\//.test(warning.message)) return;
+          warn(warning);
+        },
+      },
+    },
+    worker: { format: 'es' as const },
+    server: {
+      proxy: { '/api': 'http://127.0.0.1:7860' },
+    },
+  };
 });

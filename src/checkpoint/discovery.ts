@@ -6,27 +6,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
-
-const WEIGHT_EXTENSIONS = ['.safetensors', '.pt', '.pth', '.bin', '.ckpt'];
+import type { ByteSource } from './file.js';
+import { chooseWeights, DIT_WEIGHT_NAMES } from './names.js';
 
 /** The one weights file of a folder: the first `preferred` name present, else the only weights file. */
-export function pickWeightsFile(dir: string, preferred: readonly string[] = ['diffusion_pytorch_model.safetensors', 'model.safetensors', 'diffusion_pytorch_model.bin']): string {
-  const names = fs.readdirSync(dir).filter((n) => WEIGHT_EXTENSIONS.some((e) => n.endsWith(e)));
-  const pick = preferred.find((p) => names.includes(p)) ?? (names.length === 1 ? names[0] : undefined);
-  if (pick === undefined) {
-    throw new UsageError(
-      names.length === 0
-        ? `folder ${dir} has no weights file (${WEIGHT_EXTENSIONS.join(', ')}); pass the file itself or a diffusers folder`
-        : `folder ${dir} has several weights files (${names.join(', ')}); pass the one to use`,
-    );
-  }
-  return path.join(dir, pick);
+export function pickWeightsFile(dir: string, preferred: readonly string[] = DIT_WEIGHT_NAMES): string {
+  const chosen = chooseWeights(fs.readdirSync(dir), preferred, `folder ${dir}`);
+  if ('error' in chosen) throw new UsageError(chosen.error);
+  return path.join(dir, chosen.name);
+}
+
+/** A file on disk (its path) or bytes from elsewhere (a file the browser page was given). */
+export type FileRef = string | ByteSource;
+
+/** What messages call a file: its path or its name. */
+export function refName(f: FileRef): string {
+  return typeof f === 'string' ? f : f.name;
 }
 
 export interface DiTFiles {
-  readonly weights: string;
-  readonly config: string | undefined; // DiT constructor arguments or a diffusers transformer config
-  readonly modelIndex: string | undefined; // a diffusers pipeline's model_index.json (class labels)
+  readonly weights: FileRef;
+  readonly config: FileRef | undefined; // DiT constructor arguments or a diffusers transformer config
+  readonly modelIndex: FileRef | undefined; // a diffusers pipeline's model_index.json (class labels)
 }
 
 /** A folder (diffusers pipeline, transformer/ folder, or a folder with one weights file) or a file. */

@@ -3,8 +3,8 @@
  * for diffusers files the input size) taken from a config.json, the official train.py's args, the variant the
  * user asked for, or the named variant the shapes match.
  */
-import * as fs from 'node:fs';
 import { readJsonObject } from './file.js';
+import { refName, type FileRef } from './discovery.js';
 import { UsageError } from '../errors.js';
 import { DIT_DEFAULTS, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditMlpRatioFor, ditMlpWidth, matchVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
 import type { LazyTensor } from './types.js';
@@ -24,6 +24,7 @@ export interface StatedConfig {
   readonly json: Partial<DiTConfig>; // only values within CONFIG_BOUNDS
   readonly invalid: readonly string[]; // the values that were not, as problems
   readonly args: Readonly<Record<string, unknown>>;
+  readonly family: unknown; // config.json's "family" (checkpoint/family.ts reads it)
 }
 
 /** The config as far as it could be read; undefined when the weights are no DiT or something is not given. */
@@ -32,14 +33,16 @@ export interface InferredDiT {
   readonly variant: DiTVariantName | undefined; // the named variant the shapes match
 }
 
-export function readStatedConfig(configFile: string | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
+export function readStatedConfig(configFile: FileRef | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
   const invalid: string[] = [];
-  const json = configFile ? configFromJson(readJson(configFile), configFile, invalid) : {};
-  return { path: configFile, json, invalid, args: trainArgs ?? {} };
+  const path = configFile === undefined ? undefined : refName(configFile);
+  const raw = configFile ? readJson(configFile) : {};
+  const json = configFile ? configFromJson(raw, path!, invalid) : {};
+  return { path, json, invalid, args: trainArgs ?? {}, family: raw.family };
 }
 
 /** A diffusers pipeline's id2label, as an array indexed by class id. */
-export function readClassLabels(modelIndex: string | undefined): string[] | undefined {
+export function readClassLabels(modelIndex: FileRef | undefined): string[] | undefined {
   if (!modelIndex) return undefined;
   const id2label = readJson(modelIndex).id2label;
   if (!id2label || typeof id2label !== 'object') return undefined;
@@ -74,6 +77,10 @@ export function inferDiTConfig(
   const heads = chooseHeads(arch, stated, requested, variant, problems);
   if (inputSize === undefined) {
     problems.push('the input size cannot be read from this file (no pos_embed and no sample_size in a config): pass --image-size');
+  }
+  if (inputSize !== undefined && inputSize % patch !== 0) {
+    problems.push(`input_size ${inputSize} (latent or pixel cells) is not a multiple of patch_size ${patch}, so it cannot be cut into patches`);
+    return { config: undefined, variant };
   }
   if (inputSize !== undefined && (inputSize / patch) ** 2 > MAX_TOKENS) {
     problems.push(`input_size ${inputSize} with patch ${patch} makes ${(inputSize / patch) ** 2} tokens, over the ${MAX_TOKENS} a DiT here may have`);
@@ -112,6 +119,11 @@ function readArchitecture(t: ReadonlyMap<string, LazyTensor>, fileKeys: Iterable
     return undefined;
   }
   const [hidden, inChannels, patch] = xw.shape as [number, number, number, number];
+  if (hidden % 4 !== 0) {
+    // models.py builds the 2-D sin-cos pos_embed from hidden/2 per axis, itself split in sin and cos halves.
+    problems.push(`x_embedder.proj.weight gives hidden size ${hidden}, which is not a multiple of 4 as DiT's 2-D sin-cos position table needs`);
+    return undefined;
+  }
   const blockIds = new Set<number>();
   for (const k of t.keys()) {
     const m = /^blocks\.(\d+)\./.exec(k);
@@ -215,11 +227,11 @@ function checkAgainstStated(config: DiTConfig, { path, json }: StatedConfig, has
   }
 }
 
-function readJson(file: string): Record<string, unknown> {
+function readJson(file: FileRef): Record<string, unknown> {
   try {
     return readJsonObject(file);
   } catch (err) {
-    throw new UsageError(`config ${file} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
+    throw new UsageError(`config ${refName(file)} cannot be read: ${(err as Error).message}; it must be a JSON object (DiT constructor arguments or a diffusers config)`);
   }
 }
 

@@ -3,12 +3,13 @@
  * little-endian. Used for latents, test references and interchange.
  */
 import { FormatError } from '../errors.js';
-import { DTYPE_BYTES, numelOf } from './dtype.js';
+import { numelOf } from './dtype.js';
 import { CheckpointFile } from './file.js';
 import { writeAll, writeFileAtomic } from '../atomic-write.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor } from './types.js';
 import { openZip } from './zip.js';
+import { writeZip } from './zip-write.js';
 
 export interface NpyArray {
   readonly data: Float32Array | BigInt64Array;
@@ -63,8 +64,28 @@ interface NpyHeader {
   readonly dataOffset: number;
 }
 
+/** An array's header, its dtype as numpy writes it ('<f4', '<f8', '|u1'...). */
+export interface RawNpyHeader {
+  readonly descr: string;
+  readonly shape: number[];
+  /** Absolute file offset of the data; the whole array is known to lie inside the entry. */
+  readonly dataOffset: number;
+}
+
 /** Parses the .npy header at `offset` of `file` (an entry of `length` bytes). */
 function readHeader(file: CheckpointFile, offset: number, length: number, where: string): NpyHeader {
+  const h = readRawHeader(file, offset, length, where);
+  const dtype = DESCR_DTYPES[h.descr];
+  if (!dtype) throw new FormatError(`${where}: .npy dtype '${h.descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  return { dtype, shape: h.shape, dataOffset: h.dataOffset };
+}
+
+/** Element sizes of the dtypes a raw header may name: what the readers convert, and 8-bit images. */
+function descrBytes(descr: string): number | undefined {
+  return descr === '<f2' ? 2 : (NPY_DESCR_BYTES as Readonly<Record<string, number>>)[descr];
+}
+
+function readRawHeader(file: CheckpointFile, offset: number, length: number, where: string): RawNpyHeader {
   if (length < 10) throw new FormatError(`${where}: ${length} bytes is too short for a .npy header; truncated`);
   const pre = file.read(offset, 10, 'the .npy preamble');
   if (!NPY_MAGIC.every((b, i) => pre[i] === b)) throw new FormatError(`${where}: not a .npy array (no \\x93NUMPY magic)`);
@@ -91,8 +112,8 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
   const fortran = text.startsWith('True', fortranAt) ? 'True' : text.startsWith('False', fortranAt) ? 'False' : undefined;
   const shapeText = parenthesized(text, valueAt(text, 'shape'));
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(`${where}: .npy header "${text.trim().slice(0, 80)}" is malformed`);
-  const dtype = DESCR_DTYPES[descr];
-  if (!dtype) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
+  const itemBytes = descrBytes(descr);
+  if (itemBytes === undefined) throw new FormatError(`${where}: .npy dtype '${descr}' is not supported; supported: float32 (<f4), int64 (<i8), float16, float64`);
   if (fortran === 'True') throw new FormatError(`${where}: .npy array is in Fortran order; save it with np.ascontiguousarray first`);
   const shape = shapeText
     .split(',')
@@ -104,11 +125,11 @@ function readHeader(file: CheckpointFile, offset: number, length: number, where:
       return d;
     });
   const dataOffset = offset + start + headerLen;
-  const need = numelOf(shape) * DTYPE_BYTES[dtype];
+  const need = numelOf(shape) * itemBytes;
   if (dataOffset + need > offset + length) {
     throw new FormatError(`${where}: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes but only ${offset + length - dataOffset} follow the header; truncated`);
   }
-  return { dtype, shape, dataOffset };
+  return { descr, shape, dataOffset };
 }
 
 function toArray(file: CheckpointFile, h: NpyHeader, where: string): NpyArray {
@@ -134,7 +155,15 @@ export function readNpy(path: string): NpyArray {
 /** The .npy header numpy writes for this array (format 1.0). */
 export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly number[]): Uint8Array {
   if (numelOf(shape) !== data.length) throw new FormatError(`writeNpy: shape [${shape.join(', ')}] holds ${numelOf(shape)} values but data has ${data.length}`);
-  const descr = data instanceof Float32Array ? '<f4' : '<i8';
+  return npyHeaderFor(data instanceof Float32Array ? '<f4' : '<i8', shape);
+}
+
+/** Element types writeNpz writes, by numpy's descr. */
+export type NpyDescr = '<f4' | '<f8' | '<i8' | '|u1';
+export const NPY_DESCR_BYTES: Readonly<Record<NpyDescr, number>> = { '<f4': 4, '<f8': 8, '<i8': 8, '|u1': 1 };
+
+/** The .npy (format 1.0) header for an array of this type and shape. */
+export function npyHeaderFor(descr: NpyDescr, shape: readonly number[]): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // numpy pads magic + length + header to a multiple of 64 and ends it with a newline.
@@ -147,6 +176,30 @@ export function npyHeader(data: Float32Array | BigInt64Array, shape: readonly nu
   out[9] = h.length >> 8;
   for (let i = 0; i < h.length; i++) out[10 + i] = h.charCodeAt(i);
   return out;
+}
+
+/** One array of an .npz: its bytes (C order, little-endian) come in pieces, so it may exceed memory. */
+export interface NpzArray {
+  readonly name: string; // the key np.load gives it (arr_0)
+  readonly descr: NpyDescr;
+  readonly shape: readonly number[];
+  readonly chunks: () => Iterable<Uint8Array>;
+}
+
+/** Writes an .npz as numpy.savez does (a zip of stored .npy entries), atomically. */
+export function writeNpz(path: string, arrays: readonly NpzArray[], opts: { zip64?: boolean } = {}): void {
+  const entries = arrays.map((a) => {
+    const head = npyHeaderFor(a.descr, a.shape);
+    return {
+      name: `${a.name}.npy`,
+      size: head.length + numelOf(a.shape) * NPY_DESCR_BYTES[a.descr],
+      chunks: function* () {
+        yield head;
+        yield* a.chunks();
+      },
+    };
+  });
+  writeFileAtomic(path, (fd) => writeZip(fd, entries, opts));
 }
 
 /** Writes a .npy file (temp file + rename, so a reader never sees half an array). */
@@ -167,6 +220,21 @@ export function npzTensors(file: CheckpointFile): Map<string, LazyTensor> {
     const where = `${file.path}:${e.name}`;
     const h = readHeader(file, zip.dataOffset(e), e.size, where);
     out.set(e.name.slice(0, -4), contiguousTensor(file, h.dtype, h.shape, h.dataOffset, where));
+  }
+  return out;
+}
+
+/**
+ * The arrays of an .npz (numpy.savez: stored entries) located but not read: name (without .npy) →
+ * dtype, shape and data offset, each checked to lie inside its entry. Callers check shapes and
+ * dtypes before reading, so a hostile file costs its central directory and headers only.
+ */
+export function npzArrays(file: CheckpointFile): Map<string, RawNpyHeader> {
+  const zip = openZip(file);
+  const out = new Map<string, RawNpyHeader>();
+  for (const e of zip.entries.values()) {
+    if (!e.name.endsWith('.npy')) continue;
+    out.set(e.name.slice(0, -4), readRawHeader(file, zip.dataOffset(e), e.size, `${file.path}:${e.name}`));
   }
   return out;
 }

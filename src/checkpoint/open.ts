@@ -3,15 +3,15 @@
  * its extension, which downloads and forks get wrong).
  */
 import { FormatError } from '../errors.js';
-import { CheckpointFile, parseFile } from './file.js';
+import { CheckpointFile, parseFile, type ByteSource } from './file.js';
 import { NPY_MAGIC, npzTensors } from './npy.js';
 import { PickleObject } from './pickle.js';
-import { readSafetensors } from './safetensors.js';
-import { isLazyTensor, readTorchZip, UnsupportedTensor } from './torch.js';
+import { parseSafetensors } from './safetensors.js';
+import { isLazyTensor, readTorchLegacy, readTorchZip, UnsupportedTensor, type TorchFile } from './torch.js';
 import type { LazyTensor, StateDict } from './types.js';
 import { openZip } from './zip.js';
 
-export type CheckpointFormat = 'safetensors' | 'pytorch-zip' | 'npz';
+export type CheckpointFormat = 'safetensors' | 'pytorch-zip' | 'pytorch-legacy' | 'npz';
 
 export interface OpenedStateDict extends StateDict {
   readonly path: string;
@@ -26,13 +26,13 @@ export interface OpenedStateDict extends StateDict {
   readonly warnings: readonly string[];
 }
 
-const SUPPORTED = 'supported: .safetensors, PyTorch zip checkpoints from torch.save (.pt/.pth/.bin/.ckpt, PyTorch ≥ 1.6), .npz';
+const SUPPORTED = 'supported: .safetensors, PyTorch checkpoints from torch.save (.pt/.pth/.bin/.ckpt; zip, and the legacy format of PyTorch < 1.6), .npz';
 
 /** Entries of a train.py-style checkpoint that hold weights, most preferred first (train.py samples with EMA). */
 const WEIGHT_CONTAINERS = ['ema', 'model', 'state_dict', 'model_state_dict', 'module', 'net', 'params'];
 
-export function openStateDict(path: string): OpenedStateDict {
-  return parseFile(path, openFile);
+export function openStateDict(from: string | ByteSource): OpenedStateDict {
+  return parseFile(from, openFile);
 }
 
 function openFile(file: CheckpointFile): OpenedStateDict {
@@ -41,18 +41,23 @@ function openFile(file: CheckpointFile): OpenedStateDict {
   if (head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05)) {
     const zip = openZip(file);
     const names = [...zip.entries.keys()];
-    if (names.some((n) => /^([^/]*\/)?data\.pkl$/.test(n))) return fromTorch(file, base);
+    if (names.some((n) => /^([^/]*\/)?data\.pkl$/.test(n))) return fromTorch(file, base, readTorchZip(file), 'pytorch-zip');
     if (names.length > 0 && names.every((n) => n.endsWith('.npy'))) return { ...base, format: 'npz', tensors: npzTensors(file) };
     throw new FormatError(
       `${file.path} is a zip archive but neither a PyTorch checkpoint (no data.pkl) nor an .npz (entries: ${names.slice(0, 5).join(', ')}); ${SUPPORTED}`,
     );
   }
+  if (isLegacyTorch(head)) return fromTorch(file, base, readTorchLegacy(file), 'pytorch-legacy');
   if (file.size >= 10 && head[8] === 0x7b /* '{' */) {
-    file.close();
-    const st = readSafetensors(file.path);
+    const st = parseSafetensors(file);
     return { ...base, close: st.close, format: 'safetensors', tensors: st.tensors, metadata: st.metadata };
   }
   throw new FormatError(`${file.path} is ${describeUnknown(head, file.size)}; ${SUPPORTED}`);
+}
+
+/** torch.save before 1.6 pickled its magic number 0x1950a86a20f9469cfc6c first (protocol 2, LONG1 of 10 bytes). */
+function isLegacyTorch(head: Uint8Array): boolean {
+  return head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a && head[3] === 0x0a && [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19].every((b, i) => head[4 + i] === b);
 }
 
 /** Names what an unsupported file most likely is, so the user knows what to convert. */
@@ -61,11 +66,7 @@ function describeUnknown(head: Uint8Array, size: number): string {
   if (size === 0) return 'empty';
   if (NPY_MAGIC.every((b, i) => head[i] === b)) return 'a single NumPy .npy array, not a checkpoint (save a dict of arrays with numpy.savez, or use safetensors)';
   if (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) {
-    // torch.save before 1.6 pickled a magic number (0x1950a86a20f9469cfc6c) first.
-    const legacy = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19].every((b, i) => head[4 + i] === b);
-    return legacy
-      ? 'a legacy (pre-1.6, non-zip) torch.save file, which is not supported: re-save it with a current PyTorch (torch.save(torch.load(f), f)) or convert it to safetensors'
-      : 'a bare Python pickle, not a PyTorch zip checkpoint: it is not supported (and unsafe to load); re-save it with torch.save or convert it to safetensors';
+    return 'a bare Python pickle, not a PyTorch checkpoint: it is not supported (and unsafe to load); re-save it with torch.save or convert it to safetensors';
   }
   if (ascii.startsWith('version https://git-lfs')) return 'a Git LFS pointer, not the weights: fetch the real file (git lfs pull) or download it directly';
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip-compressed: decompress it first';
@@ -79,8 +80,8 @@ function describeUnknown(head: Uint8Array, size: number): string {
 
 type Base = Omit<OpenedStateDict, 'format' | 'tensors'>;
 
-function fromTorch(file: CheckpointFile, base: Base): OpenedStateDict {
-  const { root } = readTorchZip(file);
+function fromTorch(file: CheckpointFile, base: Base, torch: TorchFile, format: 'pytorch-zip' | 'pytorch-legacy'): OpenedStateDict {
+  const { root } = torch;
   const warnings: string[] = [];
   let container: string | undefined;
   let trainArgs: Record<string, unknown> | undefined;
@@ -126,7 +127,7 @@ function fromTorch(file: CheckpointFile, base: Base): OpenedStateDict {
     const keys = root instanceof Map ? [...root.keys()].map(String).slice(0, 8).join(', ') : typeof root;
     throw new FormatError(`${file.path}: the PyTorch checkpoint holds no float tensors (top level: ${keys}); expected a state dict or a train.py checkpoint with "ema"/"model"`);
   }
-  return { ...base, format: 'pytorch-zip', tensors, container, ignored, trainArgs, warnings };
+  return { ...base, format, tensors, container, ignored, trainArgs, warnings };
 }
 
 function hasTensors(m: Map<unknown, unknown>): boolean {

@@ -42,13 +42,21 @@ export interface UnpickleHooks {
 
 /** Parses `data` and returns the top object. Dicts are Maps (insertion order), tuples and lists arrays. */
 export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string): unknown {
+  return unpickleAt(data, 0, hooks, where).value;
+}
+
+/**
+ * Parses the pickle starting at byte `start` of `data` (which may hold more after it, as legacy
+ * torch.save files hold several pickles in a row); returns its object and the byte after its STOP.
+ */
+export function unpickleAt(data: Uint8Array, start: number, hooks: UnpickleHooks, where: string): { value: unknown; end: number } {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const latin1 = new TextDecoder('latin1');
   const utf8 = new TextDecoder('utf-8');
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
-  let pos = 0;
+  let pos = start;
 
   const fail = (msg: string): never => {
     throw new FormatError(`${where}: pickle ${msg} (at byte ${pos}); the file is corrupt or not a PyTorch checkpoint`);
@@ -146,7 +154,7 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, where: string):
         u64();
         break;
       case 0x2e: // STOP
-        return top();
+        return { value: top(), end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
         break;

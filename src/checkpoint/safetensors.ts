@@ -4,7 +4,7 @@
  */
 import { FormatError } from '../errors.js';
 import { DTYPE_BYTES, numelOf } from './dtype.js';
-import { CheckpointFile, parseFile } from './file.js';
+import { CheckpointFile, parseFile, type ByteSource } from './file.js';
 import { contiguousTensor } from './lazy.js';
 import type { DType, LazyTensor, StateDict } from './types.js';
 
@@ -24,11 +24,12 @@ export interface SafetensorsFile extends StateDict {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  return parseFile(path, parse);
+export function readSafetensors(from: string | ByteSource): SafetensorsFile {
+  return parseFile(from, parseSafetensors);
 }
 
-function parse(file: CheckpointFile): SafetensorsFile {
+/** The safetensors file open in `file` (which the result then owns). */
+export function parseSafetensors(file: CheckpointFile): SafetensorsFile {
   const where = `${file.path} (safetensors)`;
   if (file.size < 8) throw new FormatError(`${where}: ${file.size} bytes is too short for a safetensors header; the file is truncated`);
   const lenBytes = file.read(0, 8, 'the header length');

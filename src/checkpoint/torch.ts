@@ -8,7 +8,7 @@ import { FormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
 import type { CheckpointFile } from './file.js';
 import { stridedTensor } from './lazy.js';
-import { PickleGlobal, PickleObject, unpickle } from './pickle.js';
+import { PickleGlobal, PickleObject, unpickleAt } from './pickle.js';
 import type { DType, LazyTensor } from './types.js';
 import { openZip } from './zip.js';
 
@@ -140,31 +140,52 @@ export function readTorchZip(file: CheckpointFile): TorchFile {
   const pklEntry = zip.entries.get(pkl)!;
   if (pklEntry.size > MAX_PICKLE_BYTES) throw new FormatError(`${where}: data.pkl is ${pklEntry.size} bytes, over the ${MAX_PICKLE_BYTES}-byte limit; the file is corrupt`);
   const pickle = file.read(zip.dataOffset(pklEntry), pklEntry.size, 'data.pkl');
+  const storageAt = (key: string, numel: number, itemsize: number): number => {
+    const entry = zip.entries.get(`${prefix}data/${key}`);
+    if (!entry) throw new FormatError(`${where}: storage "${key}" (${prefix}data/${key}) is missing from the archive: the file is incomplete or corrupt`);
+    if (numel * itemsize > entry.size) {
+      throw new FormatError(`${where}: storage "${key}" declares ${numel} elements of ${itemsize} bytes but its entry holds ${entry.size} bytes: corrupt`);
+    }
+    return zip.dataOffset(entry);
+  };
+  const root = unpickleAt(pickle, 0, torchHooks(file, where, storageAt), where).value;
+  return { root, archiveName: prefix.replace(/\/$/, '') };
+}
+
+/** A storage a pickle names: its key, type and element count (legacy files place it after the pickle). */
+interface StorageRecord {
+  readonly key: string;
+  readonly numel: number;
+  readonly itemsize: number;
+}
+
+/**
+ * The unpickler hooks of a torch.save pickle: storages through `storageAt` (key → file offset of
+ * its data, checked to hold `numel` elements), tensors rebuilt lazily, containers as Maps/arrays,
+ * every other call refused by name.
+ */
+function torchHooks(file: CheckpointFile, where: string, storageAt: (key: string, numel: number, itemsize: number) => number, seen?: Map<string, StorageRecord>) {
   const storages = new Map<string, Storage>();
 
   const persistentLoad = (pid: unknown): Storage => {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
       throw new FormatError(`${where}: unknown persistent id ${String(Array.isArray(pid) ? pid[0] : pid)}; expected a ('storage', type, key, location, numel) record`);
     }
-    const [, type, key, , numel] = pid as [string, unknown, unknown, unknown, unknown];
+    const [, type, key, , numel, view] = pid as [string, unknown, unknown, unknown, unknown, unknown];
     if (!(type instanceof PickleGlobal) || type.module !== 'torch') throw new FormatError(`${where}: storage type ${describeGlobal(type)} is not a torch storage`);
     if (typeof key !== 'string') throw new FormatError(`${where}: storage key must be a string`);
     if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw new FormatError(`${where}: storage "${key}" has an invalid element count`);
+    if (view !== undefined && view !== null) throw new FormatError(`${where}: storage "${key}" is a view of another storage (legacy view metadata), which is not supported; re-save the file with a current PyTorch`);
     const cached = storages.get(key);
     if (cached) return cached;
     const dtype = STORAGE_DTYPES[type.name];
     const itemsize = dtype ? DTYPE_BYTES[dtype] : OTHER_STORAGE_BYTES[type.name];
     if (itemsize === undefined) throw new FormatError(`${where}: unknown storage type torch.${type.name}; supported: ${Object.keys(STORAGE_DTYPES).join(', ')}`);
-    const entry = zip.entries.get(`${prefix}data/${key}`);
-    if (!entry) throw new FormatError(`${where}: storage "${key}" (${prefix}data/${key}) is missing from the archive: the file is incomplete or corrupt`);
-    if (numel * itemsize > entry.size) {
-      throw new FormatError(`${where}: storage "${key}" declares ${numel} elements of ${itemsize} bytes but its entry holds ${entry.size} bytes: corrupt`);
-    }
-    const s: Storage = { typeName: type.name, dtype, numel, fileOffset: zip.dataOffset(entry) };
+    seen?.set(key, { key, numel, itemsize });
+    const s: Storage = { typeName: type.name, dtype, numel, fileOffset: storageAt(key, numel, itemsize) };
     storages.set(key, s);
     return s;
   };
-
   const rebuild = (args: unknown[]): LazyTensor | UnsupportedTensor => {
     const [storage, offset, size, stride] = args;
     if (!storage || typeof storage !== 'object' || !('fileOffset' in storage)) throw new FormatError(`${where}: _rebuild_tensor_v2 without a storage`);
@@ -223,8 +244,54 @@ export function readTorchZip(file: CheckpointFile): TorchFile {
     }
   };
 
-  const root = unpickle(pickle, { persistentLoad, call }, where);
-  return { root, archiveName: prefix.replace(/\/$/, '') };
+  return { persistentLoad, call };
+}
+
+/** The first pickle of a legacy torch.save file: torch.serialization's MAGIC_NUMBER. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+/** Legacy storages: an int64 element count, then the data. */
+const LEGACY_STORAGE_HEADER = 8;
+
+/**
+ * A legacy (PyTorch < 1.6, or `_use_new_zipfile_serialization=False`) torch.save file: pickles of
+ * the magic number, the protocol version (1001) and sys_info, then the object (storages by
+ * persistent id), then the list of storage keys, then each storage in that order as an int64
+ * element count and its bytes. pytorch-fid's pt_inception-2015-12-05 weights are such a file.
+ */
+export function readTorchLegacy(file: CheckpointFile): TorchFile {
+  const where = `${file.path} (legacy torch.save)`;
+  const head = file.read(0, Math.min(file.size, MAX_PICKLE_BYTES), 'the pickles');
+  const plain = { persistentLoad: (): never => { throw new FormatError(`${where}: a header pickle names a storage; the file is corrupt`); }, call: (fn: PickleGlobal): never => { throw new FormatError(`${where}: a header pickle calls ${fn.qualifiedName}; the file is corrupt`); } };
+  const magic = unpickleAt(head, 0, plain, where);
+  if (magic.value !== LEGACY_MAGIC) throw new FormatError(`${where}: the first pickle is not torch.save's magic number; not a legacy PyTorch file`);
+  const protocol = unpickleAt(head, magic.end, plain, where);
+  if (protocol.value !== 1001) throw new FormatError(`${where}: legacy protocol version ${String(protocol.value)} is not supported (1001)`);
+  const sysInfo = unpickleAt(head, protocol.end, plain, where);
+  if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) throw new FormatError(`${where}: saved on a big-endian machine; only little-endian checkpoints are supported`);
+  // The object is parsed twice: first to learn its storages (their data follows the key list),
+  // then with their offsets known.
+  const seen = new Map<string, StorageRecord>();
+  const first = unpickleAt(head, sysInfo.end, torchHooks(file, where, () => 0, seen), where);
+  const keys = unpickleAt(head, first.end, plain, where);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new FormatError(`${where}: the storage key list is not a list of strings; the file is corrupt`);
+  const offsets = new Map<string, number>();
+  let pos = keys.end;
+  for (const key of keys.value as string[]) {
+    const rec = seen.get(key);
+    if (!rec) throw new FormatError(`${where}: storage "${key}" is listed but no tensor uses it; the file is corrupt`);
+    const count = new DataView(file.read(pos, LEGACY_STORAGE_HEADER, `the size of storage "${key}"`).buffer).getBigInt64(0, true);
+    if (count !== BigInt(rec.numel)) throw new FormatError(`${where}: storage "${key}" holds ${count} elements, its tensors declare ${rec.numel}; the file is corrupt`);
+    offsets.set(key, pos + LEGACY_STORAGE_HEADER);
+    pos += LEGACY_STORAGE_HEADER + rec.numel * rec.itemsize;
+    if (pos > file.size) throw new FormatError(`${where}: storage "${key}" runs past the end of the ${file.size}-byte file; truncated (download it again)`);
+  }
+  const storageAt = (key: string): number => {
+    const at = offsets.get(key);
+    if (at === undefined) throw new FormatError(`${where}: storage "${key}" is missing from the key list; the file is corrupt`);
+    return at;
+  };
+  const root = unpickleAt(head, sysInfo.end, torchHooks(file, where, storageAt), where).value;
+  return { root, archiveName: '' };
 }
 
 function describeGlobal(v: unknown): string {

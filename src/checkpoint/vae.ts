@@ -9,7 +9,8 @@ import { readJsonObject } from './file.js';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes, type VaeConfig } from '../models/vae-config.js';
-import { pickWeightsFile } from './discovery.js';
+import { pickWeightsFile, refName, type FileRef } from './discovery.js';
+import { VAE_WEIGHT_NAMES } from './names.js';
 import { diffAgainst, inExpectedOrder } from './key-diff.js';
 import { finiteChecked, reshaped } from './lazy.js';
 import { openStateDict, type CheckpointFormat } from './open.js';
@@ -91,10 +92,11 @@ function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: M
  */
 const VAE_BOUNDS = { channels: 8192, levels: 8, layers_per_block: 16 } as const;
 
-function readConfig(file: string, invalid: string[]): Partial<VaeConfig> {
+function readConfig(ref: FileRef, invalid: string[]): Partial<VaeConfig> {
+  const file = refName(ref);
   let j: Record<string, unknown>;
   try {
-    j = readJsonObject(file);
+    j = readJsonObject(ref);
   } catch (err) {
     throw new UsageError(`VAE config ${file} cannot be read: ${(err as Error).message}; expected a diffusers AutoencoderKL config.json`);
   }
@@ -128,18 +130,31 @@ function readConfig(file: string, invalid: string[]): Partial<VaeConfig> {
   };
 }
 
-/** A VAE folder (config.json + weights, or a pipeline folder with vae/) or a weights file. */
-export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
-  if (!fs.existsSync(pathOrDir)) throw new UsageError(`VAE ${pathOrDir} does not exist: pass a VAE folder (config.json + diffusion_pytorch_model.safetensors) or a weights file`);
-  let file = pathOrDir;
-  if (fs.statSync(pathOrDir).isDirectory()) {
-    const dir = fs.existsSync(path.join(pathOrDir, 'vae')) ? path.join(pathOrDir, 'vae') : pathOrDir;
-    file = pickWeightsFile(dir, ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin', 'model.safetensors']);
+/**
+ * A VAE folder (config.json + weights, or a pipeline folder with vae/) or a weights file on disk,
+ * or the weights (and config.json) a page was given.
+ */
+export function loadVaeCheckpoint(from: string | { readonly weights: FileRef; readonly config?: FileRef }): VaeCheckpoint {
+  let weights: FileRef;
+  let config: FileRef | undefined;
+  if (typeof from === 'string') {
+    if (!fs.existsSync(from)) throw new UsageError(`VAE ${from} does not exist: pass a VAE folder (config.json + diffusion_pytorch_model.safetensors) or a weights file`);
+    let file = from;
+    if (fs.statSync(from).isDirectory()) {
+      const dir = fs.existsSync(path.join(from, 'vae')) ? path.join(from, 'vae') : from;
+      file = pickWeightsFile(dir, VAE_WEIGHT_NAMES);
+    }
+    const besides = path.join(path.dirname(file), 'config.json');
+    weights = file;
+    config = fs.existsSync(besides) ? besides : undefined;
+  } else {
+    ({ weights, config } = from);
   }
-  const configFile = path.join(path.dirname(file), 'config.json');
+  const file = refName(weights);
+  const configFile = config === undefined ? 'config.json' : refName(config);
   const invalid: string[] = [];
-  const stated = fs.existsSync(configFile) ? readConfig(configFile, invalid) : {};
-  const sd = openStateDict(file);
+  const stated = config !== undefined ? readConfig(config, invalid) : {};
+  const sd = openStateDict(weights);
   try {
     const norm = normaliseVaeKeys(sd.tensors);
     const warnings = [...sd.warnings, ...norm.warnings];
@@ -168,6 +183,8 @@ export function loadVaeCheckpoint(pathOrDir: string): VaeCheckpoint {
         problems.push(`${configFile} says ${field} ${JSON.stringify(value)} but the weights have ${JSON.stringify(inferred[field])}`);
       }
     }
+    const empty = inferred.block_out_channels.map((c, i) => [c, i] as const).filter(([c]) => c < 1);
+    if (empty.length) problems.push(`decoder.up_blocks.{${empty.map(([, i]) => inferred.block_out_channels.length - 1 - i).join(',')}}.resnets.0.conv1.weight give no channels (missing or empty), so the decoder's levels cannot be read`);
     const badGroups = inferred.block_out_channels.filter((c) => c % inferred.norm_num_groups !== 0);
     if (badGroups.length) problems.push(`norm_num_groups ${inferred.norm_num_groups} does not divide channels ${badGroups.join(', ')}`);
     const expected = vaeDecoderParameterShapes(inferred);

@@ -4,13 +4,14 @@
  * them and owns the defaults, which commands pass here only so that --help shows them.
  */
 import { Option, type Command } from 'commander';
-import { DIT_VARIANTS } from '../models/dit-config.js';
+import { MODEL_FAMILIES, MODEL_NAMES } from '../models/dit-config.js';
 import {
   DEFAULT_DEVICE,
   DEFAULT_DTYPE,
   DEFAULT_MAX_MEMORY_GB,
   DEVICES,
   DTYPES,
+  FAMILY_DEFAULTS,
   GUIDANCE_FORMS,
   MAX_SAMPLING_STEPS,
   NOTEBOOK_DEFAULTS,
@@ -18,6 +19,11 @@ import {
   SPACINGS,
   type UserGenerateOptions,
   type UserLoadOptions,
+  BULK_DEFAULTS,
+  LABEL_MODES,
+  type UserBulkOptions,
+  QUEUE_DEFAULTS,
+  type UserQueueOptions,
 } from '../options.js';
 import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
@@ -25,7 +31,8 @@ type FlagSpec = readonly [flags: string, description: string, defaultValue?: str
 
 /** What to load and where to run it (options.ts: UserLoadOptions). */
 const LOAD_FLAGS = {
-  model: ['--model <name>', `DiT variant: ${Object.keys(DIT_VARIANTS).join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
+  model: ['--model <name>', `model: ${MODEL_NAMES.join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
+  family: [`--family <${MODEL_FAMILIES.join('|')}>`, "what a --ckpt was trained as, when its config.json does not say (SiT's weights look like DiT's; REPA is recognised by its projectors)"],
   ckpt: ['--ckpt <path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder); default: the official weights of --model from the cache folder, else the embedded Fashion-MNIST model'],
   config: ['--config <file>', 'config.json with the DiT constructor arguments (num_heads...)'],
   vae: ['--vae <ema|mse|path|none>', 'VAE for latent models: ema or mse (the official VAE in the cache folder), a folder (config.json + weights) or weights file, or none (keep latents only)'],
@@ -47,9 +54,9 @@ const GENERATE_FLAGS = {
   // Defaults that depend on the model are stated in words: passing them to commander would override the model's.
   cfgScale: ['--cfg-scale <s>', `classifier-free guidance scale (default ${NOTEBOOK_DEFAULTS.cfgScale}; 1 = none; notebook slider 1..10)`],
   numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS} (default ${NOTEBOOK_DEFAULTS.numSamplingSteps}; the embedded model: ${EMBEDDED_DEFAULTS.numSamplingSteps})`],
-  sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (default ${NOTEBOOK_DEFAULTS.sampler})`],
+  sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (the family's: DiT ${FAMILY_DEFAULTS.dit.sampler}, SiT ${FAMILY_DEFAULTS.sit.sampler}, REPA ${FAMILY_DEFAULTS.repa.sampler} by default)`],
   guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (default: dit for 4-channel latent models, the official form on the first 3 channels; all for pixel models)`],
-  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (0..999)'],
+  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (DiT: 0..999; REPA: its t in 0..1, default 0,0.7)'],
   spacing: [`--spacing <${SPACINGS.join('|')}>`, 'timestep respacing: uniform ("N", the default) or ddim ("ddimN")'],
   eta: ['--eta <x>', 'DDIM eta (default 0 = deterministic)'],
   seed: ['--seed <n>', 'random seed (torch.manual_seed), default 0'],
@@ -66,11 +73,29 @@ const OUTPUT_FLAGS = {
   json: ['--json', 'print one JSON line only'],
 } as const satisfies Record<string, FlagSpec>;
 
-const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS };
+/** `dit generate`: many images into a folder (options.ts: UserBulkOptions). */
+const BULK_FLAGS = {
+  numSamples: ['--num-samples <n>', 'how many images to write (image i depends only on --seed and i)'],
+  batchSize: ['--batch-size <n>', 'images per forward pass (speed and memory only: no image changes with it)', String(BULK_DEFAULTS.batchSize)],
+  labels: [`--labels <${LABEL_MODES.join('|')}>`, 'balanced: the classes in turn (i mod K); random: uniform per image, as sample_ddp.py', BULK_DEFAULTS.labels],
+  shard: ['--shard <K/M>', 'write only shard K (0-based) of M; default from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX'],
+  numShards: ['--num-shards <M>', 'the shard count M when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)'],
+} as const satisfies Record<Exclude<keyof UserBulkOptions, 'env'>, FlagSpec>;
+
+/** `dit generate --queue` and `dit worker`: a BullMQ queue on Redis (options.ts: UserQueueOptions). */
+const QUEUE_FLAGS = {
+  queue: ['--queue <redis://HOST:PORT[/DB]>', 'the Redis server of a work queue: dit generate enqueues chunks there, dit worker takes them'],
+  chunkSize: ['--chunk-size <n>', 'images per queue job (a worker that dies loses at most one chunk\'s unwritten images)', String(QUEUE_DEFAULTS.chunkSize)],
+  lockDuration: ['--lock-duration <s>', 'seconds a worker holds a chunk without renewing its lock: a dead worker\'s chunk goes to another after about this long', String(QUEUE_DEFAULTS.lockDuration)],
+} as const satisfies Record<keyof UserQueueOptions, FlagSpec>;
+
+const FLAGS = { ...LOAD_FLAGS, ...GENERATE_FLAGS, ...OUTPUT_FLAGS, ...BULK_FLAGS, ...QUEUE_FLAGS };
 export type FlagName = keyof typeof FLAGS;
 export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 export const LOAD_FLAG_NAMES = Object.keys(LOAD_FLAGS) as Array<keyof typeof LOAD_FLAGS>;
 export const GENERATE_FLAG_NAMES = Object.keys(GENERATE_FLAGS) as Array<keyof typeof GENERATE_FLAGS>;
+export const BULK_FLAG_NAMES = Object.keys(BULK_FLAGS) as Array<keyof typeof BULK_FLAGS>;
+export const QUEUE_FLAG_NAMES = Object.keys(QUEUE_FLAGS) as Array<keyof typeof QUEUE_FLAGS>;
 
 /**
  * One flag as a commander option. A default (options.ts's, so --help shows it) reaches the action

@@ -9,6 +9,7 @@ import { DitError } from '../errors.js';
 import { commands } from './commands.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
+  printDitWarnings();
   const program = new Command('dit')
     .description('Class-conditional image generation with Diffusion Transformers (DiT), on ONNX Runtime')
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
@@ -22,6 +23,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+}
+
+/**
+ * The library's own warnings (process.emitWarning with a 'Dit…' name, e.g. a software WebGPU
+ * adapter, a damaged cache entry) as one `dit: warning: …` line; Node's other warnings as Node
+ * prints them.
+ */
+let warningsRouted = false;
+function printDitWarnings(): void {
+  if (warningsRouted) return;
+  warningsRouted = true;
+  const node = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name.startsWith('Dit')) process.stderr.write(`dit: warning: ${w.message}\n`);
+    else for (const f of node) f(w);
+  });
 }
 
 export function reportError(err: unknown): number {

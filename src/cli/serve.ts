@@ -5,12 +5,14 @@
 import type { Command } from 'commander';
 import { resolveLoadOptions, resolveServeOptions, SERVE_DEFAULTS } from '../options.js';
 import type { Pipeline } from '../pipeline.js';
-import { checkAddress, createDitServer } from '../server/app.js';
+import { checkAddress, createDitServer, createSiteServer } from '../server/app.js';
+import { UsageError } from '../errors.js';
 import { createWorkerPipeline } from '../server/pipeline-proxy.js';
 import { addFlags, flag, LOAD_FLAG_NAMES, loadOptionsFrom, type LoadFlags } from './flags.js';
 import { createProgress } from './progress.js';
 
 interface ServeFlags extends LoadFlags {
+  browser?: boolean;
   port: string;
   host: string;
   maxImages: string;
@@ -20,6 +22,39 @@ interface ServeFlags extends LoadFlags {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
+/** Flags that choose what the server computes with; the page computes itself under --browser. */
+const MODEL_FLAGS = ['ckpt', 'model', 'config', 'vae', 'imageSize', 'numClasses', 'threads'] as const;
+
+/** Serves until SIGINT or SIGTERM, then closes. */
+function untilStopped(close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stderr.write('dit serve: stopping\n');
+      close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** `dit serve --browser`: the static site, cross-origin isolated; no model is loaded here. */
+async function serveSite(flags: ServeFlags, port: number, host: string): Promise<void> {
+  const set = MODEL_FLAGS.filter((name) => flags[name] !== undefined);
+  if (set.length > 0) {
+    const shown = set.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+    throw new UsageError(`dit serve --browser: ${shown} ${set.length === 1 ? 'chooses' : 'choose'} what this process computes with, but with --browser the page computes (it opens checkpoints from the browser's files); drop ${shown} or drop --browser`);
+  }
+  await checkAddress(port, host);
+  const app = createSiteServer();
+  const url = await app.listen(port, host);
+  if (!LOOPBACK.has(host)) process.stderr.write(`dit: warning: listening on ${host}: anyone who can reach this machine can open the page (it computes in their browser)\n`);
+  if (!flags.quiet) process.stderr.write('dit serve: the page runs the model in the browser; this process only sends files\n');
+  process.stdout.write(`${url}\n`);
+  await untilStopped(() => app.close());
+}
+
 export function register(program: Command): void {
   const cmd = program.command('serve').description(`a local web page with the notebook's controls, live progress and history (default http://${SERVE_DEFAULTS.host}:${SERVE_DEFAULTS.port}/)`);
   addFlags(cmd, LOAD_FLAG_NAMES);
@@ -28,9 +63,11 @@ export function register(program: Command): void {
     .option('--host <address>', 'address to listen on; 0.0.0.0 opens it to the network (no authentication)', SERVE_DEFAULTS.host)
     .option('--max-images <n>', 'most images per request', String(SERVE_DEFAULTS.maxImages))
     .option('--max-queue <n>', 'most jobs waiting or running at once', String(SERVE_DEFAULTS.maxQueue))
+    .option('--browser', 'serve the page that runs the model in the browser (WASM or WebGPU; open checkpoints from local files); this process only sends files')
     .addOption(flag('quiet'))
     .action(async (flags: ServeFlags) => {
       const { port, host, maxImages, maxQueue } = resolveServeOptions(flags);
+      if (flags.browser) return serveSite(flags, port, host);
       const load = resolveLoadOptions(loadOptionsFrom(flags)); // bad flags fail before the model loads
       await checkAddress(port, host);
 
@@ -48,16 +85,7 @@ export function register(program: Command): void {
         }
         process.stderr.write(`dit serve: ${pipeline.info.description}\n`);
         process.stdout.write(`${url}\n`);
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            process.stderr.write('dit serve: stopping\n');
-            app.close().then(resolve, resolve);
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
+        await untilStopped(() => app.close());
       } finally {
         await pipeline?.dispose();
       }

@@ -23,6 +23,41 @@ export interface TorchGenerator {
   nextUint32(): number;
   /** `torch.randn(shape)` for a contiguous float32 tensor of `count = prod(shape)` elements. */
   randn(count: number): Float32Array;
+  /** `torch.randn(shape, dtype=torch.float64)` (also `randn_like` of a float64 tensor), `count = prod(shape)`. */
+  randnDouble(count: number): Float64Array;
+}
+
+/** What the samplers need of a generator: `randn` draws (pipeline noise and per-step noise; float64 ones for REPA). */
+export type NoiseSource = Pick<TorchGenerator, 'randn' | 'randnDouble'>;
+
+/**
+ * One generator per image, so that an image's noise depends on its own seed alone and never on
+ * which other images share its batch (dit generate). Image b's stream is what a one-image run
+ * seeded with `seeds[b]` draws: a draw of `count` values for an n-image batch is k = count / (n ·
+ * imageNumel) whole batches (k = 2 for the doubled batch of CFG), and image b draws k·imageNumel
+ * values from its own generator, exactly as `torch.manual_seed(seeds[b]); torch.randn(k, C, H, W)`;
+ * its j-th image-sized part goes to slot j·n + b, the place of image b in the j-th half of the
+ * doubled batch. So image b of such a batch equals `dit sample --seed seeds[b]` with its label alone.
+ */
+export function createImageGenerators(seeds: readonly (number | bigint)[], imageNumel: number): NoiseSource {
+  assert(seeds.length >= 1 && Number.isInteger(imageNumel) && imageNumel >= 1, () => `createImageGenerators: ${seeds.length} seeds of ${imageNumel} values each`);
+  const generators = seeds.map((s) => createTorchGenerator(s));
+  const n = generators.length;
+  function draw<A extends Float32Array | Float64Array>(count: number, make: (size: number) => A, own: (g: TorchGenerator, size: number) => A): A {
+    assert(count % (n * imageNumel) === 0, () => `randn(${count}) does not cover whole batches of ${n} images × ${imageNumel} values`);
+    const k = count / (n * imageNumel);
+    const out = make(count);
+    generators.forEach((g, b) => {
+      const values = own(g, k * imageNumel);
+      for (let j = 0; j < k; j++) out.set(values.subarray(j * imageNumel, (j + 1) * imageNumel), (j * n + b) * imageNumel);
+    });
+    return out;
+  }
+  return {
+    randn: (count) => draw(count, (size) => new Float32Array(size), (g, size) => g.randn(size)),
+    // REPA's float64 randn_like(x): the same split (x holds the N images, not a doubled batch).
+    randnDouble: (count) => draw(count, (size) => new Float64Array(size), (g, size) => g.randnDouble(size)),
+  };
 }
 
 /** Creates a generator seeded like `torch.manual_seed(seed)`. */
@@ -87,6 +122,14 @@ class Mt19937Generator implements TorchGenerator {
     return out;
   }
 
+  randnDouble(count: number): Float64Array {
+    assert(Number.isInteger(count) && count >= 0, () => `randn count ${count} is invalid; it must be a non-negative integer`);
+    const out = new Float64Array(count);
+    if (count >= 16) this.fillNormalDouble(out);
+    else for (let i = 0; i < count; i++) out[i] = this.nextDoubleNormal();
+    return out;
+  }
+
   private twist(): void {
     const s = this.state;
     const mixTwist = (u: number, v: number): number => {
@@ -142,6 +185,27 @@ class Mt19937Generator implements TorchGenerator {
       for (let i = 0; i < 16; i++) data[start + i] = this.uniformFloat();
       boxMuller16(data, start);
     }
+  }
+
+  /** normal_fill<double>: the same blocks as the float path, with 53-bit uniforms and double arithmetic. */
+  private fillNormalDouble(data: Float64Array): void {
+    const size = data.length;
+    for (let i = 0; i < size; i++) data[i] = this.uniformDouble();
+    for (let i = 0; i + 16 <= size; i += 16) boxMuller16Double(data, i);
+    if (size % 16 !== 0) {
+      const start = size - 16;
+      for (let i = 0; i < 16; i++) data[start + i] = this.uniformDouble();
+      boxMuller16Double(data, start);
+    }
+  }
+}
+
+function boxMuller16Double(data: Float64Array, offset: number): void {
+  for (let j = 0; j < 8; j++) {
+    const radius = Math.sqrt(-2 * Math.log(1 - data[offset + j]));
+    const theta = 2 * Math.PI * data[offset + j + 8];
+    data[offset + j] = radius * Math.cos(theta);
+    data[offset + j + 8] = radius * Math.sin(theta);
   }
 }
 

@@ -1,5 +1,5 @@
 /** The contract between the pipeline, guidance and the samplers. */
-import type { TorchGenerator } from './random.js';
+import type { NoiseSource } from './random.js';
 import type { DiffusionSchedule } from './schedule.js';
 
 /** A latent batch's shape (N, C, H, W); the data is float32 in C order. */
@@ -46,7 +46,7 @@ export interface SamplerOptions {
    * Source of the per-step `randn_like(x)` draws of ddpm and ddim (ddim draws even at eta 0, like
    * the official loop, so the stream stays in step). Required by ddpm and by ddim with eta > 0.
    */
-  readonly rng?: TorchGenerator;
+  readonly rng?: NoiseSource;
   /**
    * Images per noise draw. The official loops draw for the whole model batch: 2N under CFG (the
    * doubled batch), N without; only the first N images' noise is used. Default N.

@@ -141,6 +141,28 @@ function constInts(b: GraphBuilder, v: Value | undefined, what: string): number[
 }
 
 /** Ops the builder knows: output shape inference for each. Anything else is refused at build time. */
+/** Output size of a sliding window along spatial axis i (Conv, MaxPool, AveragePool; floor mode). */
+function windowOutput(size: Dim, k: number, i: number, strides: readonly number[], pads: readonly number[], dil: readonly number[]): number {
+  need(typeof size === 'number', `spatial dim ${size} must be a number`);
+  const o = Math.floor((size + pads[i]! + pads[i + 2]! - dil[i]! * (k - 1) - 1) / strides[i]!) + 1;
+  need(o > 0, `output spatial size ${o} ≤ 0 (input ${size}, kernel ${k}, stride ${strides[i]}, pads ${pads})`);
+  return o;
+}
+
+/** MaxPool / AveragePool over the two spatial dims of (N, C, H, W). */
+const pool2d: Infer = (ins, at) => {
+  const x = req(ins, 0, 'X');
+  need(x.shape.length === 4, `2-D pooling takes X (N, C, H, W), got ${formatShape(x.shape)}`);
+  need(FLOATS.includes(x.dtype), `input ${x.name} is ${x.dtype}; this op takes float32 or float16`);
+  const ks = intsAttr(at, 'kernel_shape');
+  need(ks && ks.length === 2, 'kernel_shape [kH, kW] is required');
+  need(numAttr(at, 'ceil_mode', 0) === 0, 'only ceil_mode 0 is supported');
+  const strides = intsAttr(at, 'strides') ?? [1, 1];
+  const pads = intsAttr(at, 'pads') ?? [0, 0, 0, 0];
+  const out = (i: number) => windowOutput(x.shape[2 + i]!, ks[i]!, i, strides, pads, [1, 1]);
+  return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, out(0), out(1)] }];
+};
+
 const INFER: Record<string, Infer> = {
   Add: binary,
   Mul: binary,
@@ -181,12 +203,7 @@ const INFER: Record<string, Infer> = {
     const dil = intsAttr(at, 'dilations') ?? [1, 1];
     const ks = intsAttr(at, 'kernel_shape');
     if (ks) need(ks[0] === kh && ks[1] === kw, `kernel_shape ${ks} ≠ weight's (${kh}, ${kw})`);
-    const out = (size: Dim, k: number, i: number): number => {
-      need(typeof size === 'number', `spatial dim ${size} must be a number`);
-      const o = Math.floor((size + pads[i]! + pads[i + 2]! - dil[i]! * (k - 1) - 1) / strides[i]!) + 1;
-      need(o > 0, `output spatial size ${o} ≤ 0 (input ${size}, kernel ${k}, stride ${strides[i]}, pads ${pads})`);
-      return o;
-    };
+    const out = (size: Dim, k: number, i: number): number => windowOutput(size, k, i, strides, pads, dil);
     const bias = ins[2];
     if (bias) need(bias.shape.length === 1 && bias.shape[0] === m, `bias ${formatShape(bias.shape)} must be (${m})`);
     return [{ dtype: sameFloat([x, w]), shape: [x.shape[0]!, m!, out(x.shape[2]!, kh!, 0), out(x.shape[3]!, kw!, 1)] }];
@@ -271,9 +288,26 @@ const INFER: Record<string, Infer> = {
     }
     return [{ dtype: x.dtype, shape: x.shape }];
   },
+  MaxPool: pool2d,
+  AveragePool: pool2d,
+  GlobalAveragePool: (ins) => {
+    const x = req(ins, 0, 'X');
+    need(x.shape.length === 4, `GlobalAveragePool takes X (N, C, H, W), got ${formatShape(x.shape)}`);
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, 1, 1] }];
+  },
   Resize: (ins, at, b) => {
     const x = req(ins, 0, 'X');
     need(!ins[1], 'roi is not supported (pass undefined)');
+    if (ins[3]) {
+      // Output sizes given: bilinear to a fixed size (the spatial dims only).
+      need(!ins[2], 'give scales or sizes, not both');
+      const sizes = constInts(b, ins[3], 'sizes');
+      const axes = intsAttr(at, 'axes');
+      need(b.opsetVersion >= 18 && x.shape.length === 4 && axes?.join() === '2,3', 'sizes are supported for H and W of (N, C, H, W) (axes [2, 3], opset ≥ 18)');
+      need(sizes.length === 2 && sizes.every((d) => Number.isInteger(d) && d > 0), `sizes ${sizes} must be two positive sizes (H, W)`);
+      need(at.mode === 'linear' && at.coordinate_transformation_mode === 'half_pixel', 'sizes are supported with mode "linear" and half_pixel coordinates');
+      return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, sizes[0]!, sizes[1]!] }];
+    }
     const scales = b.constantValue(req(ins, 2, 'scales').name);
     need(scales && scales.length === x.shape.length, `scales must be a constant of length ${x.shape.length}`);
     need(at.mode === 'nearest', `only mode "nearest" is supported, got ${String(at.mode)}`);
@@ -576,6 +610,30 @@ export class GraphBuilder {
       nearest_mode: 'floor',
     }, name);
   }
+  /**
+   * Bilinear resize of (N, C, H, W) to (N, C, h, w), PyTorch's `F.interpolate(size=(h, w),
+   * mode="bilinear", align_corners=False)` (no antialiasing): ONNX linear with half_pixel
+   * coordinates and `axes` [2, 3] (needs a builder with opsetVersion ≥ 18).
+   */
+  resizeBilinear(x: Value, size: readonly [number, number], name?: string): Value {
+    const sizes = this.int64([size[0], size[1]], 'sizes');
+    return this.one('Resize', [x, undefined, undefined, sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel', axes: [2, 3] }, name);
+  }
+  /** MaxPool (floor mode; padding is −∞), pads [top, left, bottom, right]. */
+  maxPool(x: Value, kernel: number, stride: number, pad = 0, name?: string): Value {
+    return this.one('MaxPool', [x], { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [pad, pad, pad, pad] }, name);
+  }
+  /** AveragePool; countIncludePad false divides by the number of unpadded cells (PyTorch's count_include_pad=False). */
+  averagePool(x: Value, kernel: number, stride: number, pad: number, countIncludePad: boolean, name?: string): Value {
+    return this.one('AveragePool', [x], {
+      kernel_shape: [kernel, kernel],
+      strides: [stride, stride],
+      pads: [pad, pad, pad, pad],
+      count_include_pad: countIncludePad ? 1 : 0,
+    }, name);
+  }
+  /** Mean over H and W: (N, C, H, W) → (N, C, 1, 1). */
+  globalAveragePool(x: Value, name?: string): Value { return this.one('GlobalAveragePool', [x], {}, name); }
   /** com.microsoft.MultiHeadAttention on (B, S, D) query/key/value; scale defaults to head_dim^-0.5. */
   multiHeadAttention(q: Value, k: Value, v: Value, numHeads: number, opts: { scale?: number } = {}, name?: string): Value {
     return this.one('com.microsoft:MultiHeadAttention', [q, k, v], {

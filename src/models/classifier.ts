@@ -19,11 +19,12 @@ export interface ClassifierSpec {
   readonly test_accuracy: number;
 }
 
-/** Graph: images (N, C, H, W) → logits (N, K). */
+/** Graph: images (N, C, H, W) → logits (N, K), and features (N, F): the input of the last linear layer (the penultimate features). */
 export function buildClassifierGraph(spec: ClassifierSpec, weights: ReadonlyMap<string, LazyTensor>): Graph {
   const g = new GraphBuilder({ name: 'fashion-mnist-classifier' });
   const [c0, h0, w0] = spec.input.shape;
   let x = g.input('images', 'float32', ['N', c0, h0, w0]); // (N, C, H, W)
+  let features: typeof x | undefined;
   const tensor = (name: string, shape: readonly number[]) => {
     const t = weights.get(name);
     if (!t) throw new UsageError(`classifier weights lack "${name}"; the classifier files do not match classifier.json`);
@@ -48,11 +49,14 @@ export function buildClassifierGraph(spec: ClassifierSpec, weights: ReadonlyMap<
     } else if (layer.kind === 'linear') {
       const w = tensor(layer.weight, [layer.out_features, layer.in_features]);
       const b = tensor(layer.bias, [layer.out_features]);
+      features = x;
       x = g.gemm(x, w, b, { transB: true }, `fc${i}`);
     } else {
       throw new UsageError(`classifier.json layer ${i} has kind "${(layer as { kind: string }).kind}": supported are conv2d, global_avg_pool, linear`);
     }
   }
   g.output(x, 'logits');
+  if (features === undefined) throw new UsageError('classifier.json has no linear layer: the classifier needs one (its input is the feature vector)');
+  g.output(features, 'features');
   return g.finish();
 }

@@ -16,7 +16,7 @@ import { GraphBuilder, toFloat16, type ElemType, type Graph, type Value } from '
 import type { StateDict } from '../checkpoint/types.js';
 import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig, type DiTDtype } from './dit-config.js';
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
-import { UsageError } from '../errors.js';
+import { assert, UsageError } from '../errors.js';
 import { DEFAULT_FP16_FP32_PARTS, halfWeight, type Fp16Part } from './fp16.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
@@ -75,13 +75,15 @@ export function ditForwardOps(c: DiTConfig, batch: number): number {
   return 2 * batch * macs;
 }
 
+/**
+ * Configs come from checkpoint/dit-infer.ts (which refuses, where the file is read, a hidden size
+ * that is no multiple of 4, heads that do not divide it, an input size that is no multiple of the
+ * patch) or from the variant table: a config that breaks these here is a bug.
+ */
 function validateConfig(c: DiTConfig): void {
-  const bad = (what: string) => {
-    throw new UsageError(`DiT config: ${what}`);
-  };
-  if (c.input_size % c.patch_size !== 0) bad(`input_size ${c.input_size} is not a multiple of patch_size ${c.patch_size}`);
-  if (c.hidden_size % c.num_heads !== 0) bad(`hidden_size ${c.hidden_size} does not divide by num_heads ${c.num_heads}`);
-  if ((c.hidden_size / 2) % 2 !== 0) bad(`hidden_size ${c.hidden_size} must be a multiple of 4 (2-D sin-cos positions)`);
+  assert(c.input_size % c.patch_size === 0, () => `DiT config: input_size ${c.input_size} is not a multiple of patch_size ${c.patch_size}`);
+  assert(c.hidden_size % c.num_heads === 0, () => `DiT config: hidden_size ${c.hidden_size} does not divide by num_heads ${c.num_heads}`);
+  assert(c.hidden_size % 4 === 0, () => `DiT config: hidden_size ${c.hidden_size} must be a multiple of 4 (2-D sin-cos positions)`);
 }
 
 /**

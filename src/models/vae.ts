@@ -21,7 +21,7 @@
  * reshape back → per-channel affine: InstanceNormalization exists on every execution provider, while
  * ONNX GroupNormalization (opset 18) and com.microsoft.GroupNorm do not.
  */
-import { UsageError } from '../errors.js';
+import { assert, UsageError } from '../errors.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
 import { vaeDecoderParameterShapes, vaeUpscale, type VaeConfig } from './vae-config.js';
@@ -93,16 +93,20 @@ export function vaeDecoderMacs(config: VaeConfig, h: number, w: number): number 
   return macs;
 }
 
+/**
+ * Configs come from checkpoint/vae.ts (config.json values and the channels the weights have are
+ * checked where the file is read: positive counts, groups that divide every level's channels, a
+ * positive scaling factor) or from SD_VAE_CONFIG; the latent size from the VAE session, which
+ * refuses an empty latent. A config or size that breaks these here is a bug.
+ */
 function checkConfig(config: VaeConfig, options: VaeDecoderOptions): number {
   const { block_out_channels: boc, norm_num_groups: groups } = config;
-  if (boc.length === 0 || boc.some((c) => !Number.isInteger(c) || c < 1 || c % groups !== 0)) {
-    throw new UsageError(`VAE block_out_channels [${boc.join(', ')}] must be positive multiples of norm_num_groups ${groups}`);
-  }
+  assert(boc.length > 0 && boc.every((c) => Number.isInteger(c) && c >= 1 && c % groups === 0), () => `VAE block_out_channels [${boc.join(', ')}] must be positive multiples of norm_num_groups ${groups}`);
   for (const [what, v] of [['latentHeight', options.latentHeight], ['latentWidth', options.latentWidth]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`VAE decoder ${what} ${v} must be a whole number ≥ 1 (the image side / ${vaeUpscale(config)})`);
+    assert(Number.isInteger(v) && v >= 1, () => `VAE decoder ${what} ${v} must be a whole number ≥ 1`);
   }
   const scalingFactor = options.scalingFactor ?? config.scaling_factor;
-  if (!(scalingFactor > 0)) throw new UsageError(`VAE scaling_factor ${scalingFactor} must be > 0 (SD VAEs: 0.18215)`);
+  assert(scalingFactor > 0, () => `VAE scaling_factor ${scalingFactor} must be > 0`);
   return scalingFactor;
 }
 

@@ -15,6 +15,7 @@ export type { Device, GraphOptimizationLevel, NamedTensor, Session, SessionOptio
 export { createDiTSession } from './dit-session.js';
 export type { DiTModelSource, DiTSession, DiTSessionOptions } from './dit-session.js';
 export { createVaeSession } from './vae-session.js';
+export { closingWeights } from './vae-run.js';
 export type { VaeSession, VaeSessionOptions, VaeSource } from './vae-session.js';
 export type { FloatBatch, TileOptions } from './vae-tiles.js';
 export { createClassifierSession } from './classifier-session.js';

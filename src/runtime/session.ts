@@ -7,44 +7,15 @@ import * as ort from 'onnxruntime-node';
 import { assert, DitError } from '../errors.js';
 import { encodeModel, GraphBuilder } from '../graph/index.js';
 import { DEVICE_NAMES, DEVICE_PROVIDERS, isDevice, type Device, type GraphOptimizationLevel } from './devices.js';
+import { wrapOrtSession, type Session, type SessionOptions } from './session-core.js';
+import { softwareAdapterWarning, softwareOnlyVulkanDriver } from './webgpu-adapter.js';
 export type { GraphOptimizationLevel };
 
 export { DEVICE_PROVIDERS as DEVICES, isDevice, type Device };
 // The provider table is checked against the names this onnxruntime knows, so neither can drift.
 DEVICE_PROVIDERS satisfies Record<Device, ort.InferenceSession.ExecutionProviderName>;
 
-
-
-export interface SessionOptions {
-  /** Execution device; default 'cpu'. */
-  readonly device?: Device;
-  /** Intra-op threads (CPU); default: ONNX Runtime's choice (one per physical core). */
-  readonly threads?: number;
-  /** Default 'all'. */
-  readonly graphOptimizationLevel?: GraphOptimizationLevel;
-  /** CPU memory arena; default true. */
-  readonly enableCpuMemArena?: boolean;
-  /** Write ONNX Runtime's per-node profile to `<prefix>_<date>.json` (written by endProfiling()). */
-  readonly profileFilePrefix?: string;
-  /** ONNX Runtime log level 0 (verbose) .. 4 (fatal); default 3 (errors only). */
-  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
-}
-
-export interface NamedTensor {
-  readonly type: 'float32' | 'int64' | 'int32';
-  readonly data: Float32Array | BigInt64Array | Int32Array;
-  readonly dims: readonly number[];
-}
-
-/** A loaded model: run by input name, get float32 outputs by name. */
-export interface Session {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Readonly<Record<string, NamedTensor>>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
-  /** Ends profiling and writes the profile file (see SessionOptions.profileFilePrefix). */
-  endProfiling(): void;
-  release(): Promise<void>;
-}
+export type { NamedTensor, Session, SessionOptions } from './session-core.js';
 
 /** Which devices this install can use, with the reason for each that it cannot. */
 export function deviceSupport(): Record<Device, { available: boolean; reason?: string }> {
@@ -118,12 +89,31 @@ async function workingDevices(): Promise<string> {
   return DEVICE_NAMES.filter((_, i) => failures[i] === undefined).join(', ');
 }
 
+let softwareAdapterChecked = false;
+
+/**
+ * Says once per process, as a 'DitWarning' (see process.on('warning')), that WebGPU will run on a
+ * software Vulkan driver (runtime/webgpu-adapter.ts); before the first WebGPU session, so the line
+ * comes ahead of the lines Dawn prints when it opens that driver.
+ */
+function warnSoftwareAdapterOnce(): boolean {
+  if (softwareAdapterChecked) return false;
+  softwareAdapterChecked = true;
+  const warning = softwareAdapterWarning(softwareOnlyVulkanDriver());
+  if (warning !== undefined) process.emitWarning(warning, 'DitWarning');
+  return warning !== undefined;
+}
+
 /**
  * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
  * weights are never held twice by this process) or from in-memory bytes (small models).
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const options = ortOptions(opts);
+  if (opts.device === 'webgpu' && warnSoftwareAdapterOnce()) {
+    // process.emitWarning delivers on the next tick: let it, so the line comes before Dawn's.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
@@ -136,21 +126,5 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
     throw new DitError(`ONNX Runtime could not load ${where} on ${device}: ${(err as Error).message}`);
   }
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds) {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-      const results = await session.run(ortFeeds);
-      const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-      for (const [name, t] of Object.entries(results)) {
-        if (t.type !== 'float32') throw new DitError(`model output "${name}" is ${t.type}; expected float32`);
-        out[name] = { data: t.data as Float32Array, dims: t.dims };
-      }
-      return out;
-    },
-    endProfiling: () => session.endProfiling(),
-    release: () => session.release(),
-  };
+  return wrapOrtSession(ort, session);
 }

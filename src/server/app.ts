@@ -5,15 +5,15 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_IMAGES, MAX_SAMPLING_STEPS, SERVE_DEFAULTS, SAMPLERS, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
+import { MAX_IMAGES, MAX_SAMPLING_STEPS, SERVE_DEFAULTS, samplersFor, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
 import type { ModelInfo, Pipeline } from '../pipeline.js';
 import { className, searchClasses, type ClassTable } from '../class-names.js';
 import { DitError, UsageError } from '../errors.js';
 import type { ApiError, ClassEntry, JobEvent, ServerInfo } from './api.js';
 import { createJobQueue, type Job, type JobQueue } from './jobs.js';
 import { RequestError, parseGenerateBody, resolveOrReject, toResolvedRequest } from './request.js';
-import { DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
-import { ditParameterCount, modelTitle } from './model-title.js';
+import { DEFAULT_SITE_ROOT, DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
+import { classNamesOf, serverInfo } from './model-title.js';
 
 export interface ServerOptions {
   readonly pipeline: Pipeline;
@@ -93,8 +93,7 @@ export function createDitServer(opts: ServerOptions): DitServer {
     info: ctx.info,
     async listen(port, host) {
       ctx.address = await listen(server, port, host);
-      const shown = ctx.address.family === 'IPv6' ? `[${ctx.address.address}]` : ctx.address.address;
-      return `http://${shown}:${ctx.address.port}/`;
+      return pageUrl(ctx.address);
     },
     async close() {
       await queue.drain();
@@ -122,28 +121,6 @@ function serverLimits(opts: ServerOptions): ServerInfo['limits'] {
   }
   if (!Number.isInteger(limits.maxQueue) || limits.maxQueue < 1) throw new Error(`createDitServer: maxQueue ${limits.maxQueue} is not an integer ≥ 1`);
   return limits;
-}
-
-function serverInfo(pipeline: Pipeline, limits: ServerInfo['limits']): ServerInfo {
-  const model = pipeline.info;
-  return {
-    title: modelTitle(model),
-    parameterCount: ditParameterCount(model),
-    model: model.description,
-    embedded: model.embedded,
-    imageSize: model.imageSize,
-    numClasses: model.config.num_classes,
-    defaults: toResolvedRequest(pipeline.resolve({})),
-    limits,
-    samplers: SAMPLERS,
-    guidanceForms: GUIDANCE_FORMS,
-    spacings: SPACINGS,
-  };
-}
-
-/** Every class the model has, named from its table or `class <id>`. */
-function classNamesOf(model: ModelInfo): ClassTable {
-  return Array.from({ length: model.config.num_classes }, (_, id) => model.classTable?.[id] ?? [className(undefined, id)]);
 }
 
 const JOB_PATH = /^\/api\/jobs\/([0-9a-f-]{36})(\/result\.png|\/cancel)?$/;
@@ -174,7 +151,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
 }
 
 /** DNS rebinding: a web page whose name now points at 127.0.0.1 would be "same origin" here. */
-function checkHost(ctx: ServerContext, req: IncomingMessage): void {
+function checkHost(ctx: { readonly address: AddressInfo | undefined }, req: IncomingMessage): void {
   const address = ctx.address;
   if (address && LOOPBACK_ADDRESS.test(address.address) && !isLoopbackHost(req.headers.host)) {
     throw new RequestError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not this server's name; open it as http://127.0.0.1:${address.port}/`);
@@ -386,7 +363,59 @@ function servePage(webRoot: string, path: string, res: ServerResponse): void {
   if (!serveStatic(webRoot, path, res)) throw new RequestError(404, `no file ${path}`);
 }
 
+// ---- the site: `dit serve --browser` ------------------------------------------------------
+
+/**
+ * Headers that make the page cross-origin isolated, so it may use SharedArrayBuffer and
+ * onnxruntime-web runs its WASM on several threads (the site loads nothing from other origins).
+ */
+export const CROSS_ORIGIN_ISOLATION = Object.freeze({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+
+export interface SiteServer {
+  readonly server: http.Server;
+  /** Starts listening; port 0 picks a free one. Resolves to the page's URL. */
+  listen(port: number, host: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * `dit serve --browser`: serves the static site (npm run build:site → dist/site), whose page runs
+ * the whole pipeline itself; this server only sends files (GET and HEAD), cross-origin isolated.
+ */
+export function createSiteServer(opts: { readonly siteRoot?: string } = {}): SiteServer {
+  const root = opts.siteRoot ?? DEFAULT_SITE_ROOT;
+  const ctx: { address: AddressInfo | undefined } = { address: undefined };
+  const server = http.createServer((req, res) => {
+    try {
+      checkHost(ctx, req);
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      allowMethods(req, path, 'GET, HEAD');
+      for (const [name, value] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(name, value);
+      servePage(root, path, res);
+    } catch (err) {
+      sendFailure(req, res, err);
+    }
+  });
+  return {
+    server,
+    async listen(port, host) {
+      ctx.address = await listen(server, port, host);
+      return pageUrl(ctx.address);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
 // ---- listening ----------------------------------------------------------------------------
+
+function pageUrl(address: AddressInfo): string {
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}/`;
+}
 
 function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { GenerateHooks, Pipeline } from '../pipeline.js';
 import type { ResolvedGenerateOptions, UserGenerateOptions } from '../options.js';
 import type { JobEvent, JobState, JobStatus } from './api.js';
-import { previewDataUrl, previewEvery } from './preview.js';
+import { isPreviewStep, previewDataUrl } from './preview.js';
+import { encodePng } from '../image/png.js';
 import { RequestError, toResolvedRequest } from './request.js';
 
 export interface Job {
@@ -194,7 +195,6 @@ async function run(state: QueueState, job: QueuedJob): Promise<void> {
 
 /** The pipeline hooks of one run: phases as they come, steps with an ETA and, every few steps, a preview. */
 function createStepReporter(job: QueuedJob): Required<Pick<GenerateHooks, 'onPhase' | 'onStep'>> {
-  const every = previewEvery(job.resolved.numSamplingSteps);
   let samplingStart = performance.now();
   return {
     onPhase(phase) {
@@ -207,7 +207,7 @@ function createStepReporter(job: QueuedJob): Required<Pick<GenerateHooks, 'onPha
       if (!job.listener) return;
       const elapsedSeconds = (performance.now() - samplingStart) / 1000;
       const etaSeconds = (elapsedSeconds / done) * (s.n - done);
-      const preview = done % every === 0 || done === s.n ? previewDataUrl(s.x0, s.shape, job.resolved.samplesPerRow) : undefined;
+      const preview = isPreviewStep(done, s.n) ? previewDataUrl(s.x0, s.shape, job.resolved.samplesPerRow, encodePng) : undefined;
       emit(job, { type: 'step', i: done, n: s.n, elapsedSeconds, etaSeconds, ...(preview ? { preview } : {}) });
     },
   };

@@ -5,8 +5,7 @@
  * about as much as several DiT steps, while the approximation is a 4×3 matrix per pixel (at
  * latent resolution, i.e. 1/8 of the image side).
  */
-import { makeGrid, type ImageBatch } from '../image/grid.js';
-import { encodePng } from '../image/png.js';
+import { makeGrid, type ImageBatch, type RgbImage } from '../image/grid.js';
 
 /**
  * Stable Diffusion VAE latent channel → RGB weights (rows: latent channels 0..3, columns R, G, B)
@@ -46,13 +45,24 @@ export function previewBatch(x0: Float32Array, shape: readonly [number, number, 
   return { data: grey, shape: [n, 1, h, w] };
 }
 
-/** The preview as a data URL, laid out like the final grid. */
-export function previewDataUrl(x0: Float32Array, shape: readonly [number, number, number, number], samplesPerRow: number): string {
-  const png = encodePng(makeGrid(previewBatch(x0, shape), { samplesPerRow }));
-  return `data:image/png;base64,${png.toString('base64')}`;
+/** PNG bytes as a data URL (btoa: the same in Node and the page). */
+export function pngDataUrl(png: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < png.length; i += 0x8000) text += String.fromCharCode(...png.subarray(i, i + 0x8000));
+  return `data:image/png;base64,${btoa(text)}`;
+}
+
+/** The preview as a data URL, laid out like the final grid; `encode` writes the PNG (png.ts in Node, png-stored.ts in the page). */
+export function previewDataUrl(x0: Float32Array, shape: readonly [number, number, number, number], samplesPerRow: number, encode: (image: RgbImage) => Uint8Array): string {
+  return pngDataUrl(encode(makeGrid(previewBatch(x0, shape), { samplesPerRow })));
 }
 
 /** Steps after which a preview is sent: about 20 over the run, and always the last. */
 export function previewEvery(steps: number): number {
   return Math.max(1, Math.ceil(steps / 20));
+}
+
+/** Whether step `done` (1-based) of `steps` sends a preview: the first (an image as soon as possible), every previewEvery-th, the last. */
+export function isPreviewStep(done: number, steps: number): boolean {
+  return done === 1 || done % previewEvery(steps) === 0 || done === steps;
 }

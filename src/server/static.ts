@@ -13,6 +13,9 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** Where `npm run build` puts the page; shipped in the package. */
 export const DEFAULT_WEB_ROOT = path.join(packageRoot, 'dist', 'web');
 
+/** Where `npm run build:site` puts the page that computes in the browser (`dit serve --browser`). */
+export const DEFAULT_SITE_ROOT = path.join(packageRoot, 'dist', 'site');
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -22,6 +25,10 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json',
   '.map': 'application/json',
+  // The in-browser site (dist/site): onnxruntime-web compiles .wasm while it streams in only when
+  // it is served as application/wasm; the model's weights are bytes.
+  '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
 };
 
 /** Serves `urlPath` from `root`; returns false when no such file exists (the caller sends 404). */

@@ -37,7 +37,7 @@ export function renderReport(input: ReportInput): { markdown: string; json: unkn
     'diversity',
     'sharpness',
     ...(hasSaturation ? ['saturation'] : []),
-    ...(hasClassifier ? ['class acc.', 'confidence', 'within-class div.'] : []),
+    ...(hasClassifier ? ['class acc.', 'confidence', 'within-class div.', `FD (${cells[0]?.settings.labels.length ?? 0} img., noisy)`] : []),
   ];
   const rows = cells.map((c) => [
     ...swept.map((a) => c.values[a!.flag] ?? ''),
@@ -48,7 +48,7 @@ export function renderReport(input: ReportInput): { markdown: string; json: unkn
     fixed(c.metrics.sharpness, 5),
     ...(hasSaturation ? [fixed(c.metrics.saturation, 3)] : []),
     ...(hasClassifier
-      ? [fixed(c.metrics.classAccuracy, 3), fixed(c.metrics.classConfidence, 3), fixed(c.metrics.withinClassDiversity, 4)]
+      ? [fixed(c.metrics.classAccuracy, 3), fixed(c.metrics.classConfidence, 3), fixed(c.metrics.withinClassDiversity, 4), fixed(c.metrics.fd, 1)]
       : []),
   ]);
   const first = cells[0]?.settings;
@@ -81,6 +81,7 @@ export function renderReport(input: ReportInput): { markdown: string; json: unkn
       ? [
           `- class acc.: share of images the shipped classifier (test accuracy ${fixed((input.classifier?.testAccuracy ?? NaN) * 100, 1)}%) assigns to their label; confidence: its mean probability for the label.`,
           '- within-class div.: diversity among images of the same label, averaged over labels.',
+          `- FD: Fréchet distance between the classifier's 128 penultimate features of the cell's ${cells[0]?.settings.labels.length ?? 0} images and of the Fashion-MNIST test set (lower = closer to the data). From so few images it is biased upward and noisy (500 real test images score about 5): compare cells with each other only, and measure curves with \`dit generate --num-samples 2000\` or more.`,
         ]
       : []),
     '',

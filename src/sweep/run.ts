@@ -16,7 +16,8 @@ import { decodePng, encodePng } from '../image/png.js';
 import { makeFolder, writeFileAtomic } from '../atomic-write.js';
 import { composeSheet, type SheetCell } from '../image/sheet.js';
 import { upscaleNearest } from '../image/scale.js';
-import type { ImageBatch, RgbImage } from '../image/grid.js';
+import { splitImages, type ImageBatch, type RgbImage } from '../image/grid.js';
+import { embeddedFd } from './quality.js';
 import type { Classifier } from '../runtime/index.js';
 import type { SweepCell, SweepPlan } from './plan.js';
 import { laplacianVariance, meanPairwiseDistance, meanSaturation, meanWithinClassDistance, scoreLogits } from './metrics.js';
@@ -34,6 +35,12 @@ export interface CellMetrics {
   readonly classConfidence?: number;
   /** Mean pairwise distance among images of the same label. */
   readonly withinClassDiversity?: number;
+  /**
+   * Fréchet distance of the classifier's features of the cell's images to the Fashion-MNIST test
+   * set's (sweep/quality.ts): biased upward and noisy for few images, so comparable only between
+   * cells of equally many images.
+   */
+  readonly fd?: number;
 }
 
 export interface CellResult {
@@ -88,11 +95,14 @@ export async function computeCellMetrics(images: ImageBatch, labels: readonly nu
   };
   if (!classifier) return base;
   const scores = scoreLogits(await classifier.classify(images), classifier.numClasses, labels);
+  // FD on the 8-bit pixels, as the PNGs and the test set hold them; a covariance needs 2 images.
+  const fd = labels.length >= 2 ? (await embeddedFd(classifier, splitImages(images), labels)).fd : NaN;
   return {
     ...base,
     classAccuracy: scores.accuracy,
     classConfidence: scores.meanConfidence,
     withinClassDiversity: meanWithinClassDistance(images, labels),
+    fd,
   };
 }
 

@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { inspectDiTCheckpoint, loadDiTCheckpoint, loadVaeCheckpoint, readSafetensors } from '../../src/checkpoint/index.js';
 import { UsageError } from '../../src/errors.js';
 import { writeSafetensors } from '../helpers/checkpoint-writers.js';
+import { runCli } from '../helpers/run-cli.js';
+import { ditParameterShapes } from '../../src/models/dit-shapes.js';
 import { ditTiny, tempDir, vaeTiny } from '../helpers/fixtures.js';
 
 const dirs: string[] = [];
@@ -48,6 +50,22 @@ describe('DiT config.json bounds', () => {
   it('input_size 4096 without pos_embed: within the bound, but over the token limit', () => {
     expectRefused(ditWith({ input_size: 4096 }, { dropPosEmbed: true }), /input_size 4096 with patch 2 makes 4194304 tokens, over the 65536/);
   });
+  it('input_size 9 without pos_embed: not a multiple of the patch (the graph builder only asserts it)', () => {
+    expectRefused(ditWith({ input_size: 9 }, { dropPosEmbed: true }), /input_size 9 \(latent or pixel cells\) is not a multiple of patch_size 2/);
+  });
+  it('a hidden size that is no multiple of 4 (no 2-D sin-cos table), in the loader and in `dit inspect`', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const c = { input_size: 4, patch_size: 2, in_channels: 4, hidden_size: 6, depth: 1, num_heads: 2, mlp_ratio: 4, class_dropout_prob: 0.1, num_classes: 2, learn_sigma: false };
+    writeSafetensors(path.join(dir, 'model.safetensors'), [...ditParameterShapes(c)].map(([name, shape]) => ({ name, dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) })));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c));
+    const problem = /x_embedder\.proj\.weight gives hidden size 6, which is not a multiple of 4/;
+    expectRefused(dir, problem);
+    const r = await runCli(['inspect', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(problem);
+    expect(r.stderr).toBe(`dit: ${path.join(dir, 'model.safetensors')}: 1 problem (listed above)\n`);
+  });
   it('mlp_ratio 0 and class_dropout_prob 1', () => {
     const p = inspectDiTCheckpoint(ditWith({ mlp_ratio: 0, class_dropout_prob: 1 })).problems.join('\n');
     expect(p).toMatch(/says mlp_ratio 0, which is not a number above 0 and at most 64/);
@@ -83,6 +101,16 @@ describe('VAE config.json bounds', () => {
     }
     expect(msg).toMatch(/says scaling_factor 0, which is not a positive number/);
     expect(msg).toMatch(/says block_out_channels \[32,"64"\], which is not a list of 1 to 8 integers from 1 to 8192/);
+  });
+  it('a level whose channels cannot be read from the weights', () => {
+    const dir = vaeWith({});
+    const file = path.join(dir, 'diffusion_pytorch_model.safetensors');
+    const st = readSafetensors(file);
+    const entries = [...st.tensors].filter(([k]) => !/up_blocks\.1\.resnets\.0\.conv1\.weight$/.test(k)).map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, data: t.toFloat32() }));
+    st.close();
+    writeSafetensors(file, entries);
+    expect(() => loadVaeCheckpoint(dir)).toThrow(UsageError);
+    expect(() => loadVaeCheckpoint(dir)).toThrow(/decoder\.up_blocks\.\{1\}\.resnets\.0\.conv1\.weight give no channels/);
   });
   it('the unchanged config still loads', () => {
     const v = loadVaeCheckpoint(vaeWith({}));

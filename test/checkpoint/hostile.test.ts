@@ -60,9 +60,9 @@ describe('truncated files', () => {
 
 describe('wrong magic and unsupported files name what they are', () => {
   it.each([
-    ['empty', new Uint8Array(0), /is empty; supported: \.safetensors, PyTorch zip/],
+    ['empty', new Uint8Array(0), /is empty; supported: \.safetensors, PyTorch checkpoints from torch\.save/],
     ['random bytes', Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) & 0xff), /not a recognised checkpoint \(first bytes 0b 30 55 7a/],
-    ['legacy torch.save', Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]), /legacy \(pre-1\.6, non-zip\) torch\.save file.*re-save/],
+    ['legacy torch.save cut after its magic number', Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]), /\(legacy torch\.save\): pickle ends early/],
     ['bare pickle', Uint8Array.from([0x80, 0x04, 0x4b, 0x01, 0x2e]), /bare Python pickle/],
     ['Git LFS pointer', 'version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 2700000000\n', /Git LFS pointer.*git lfs pull/],
     ['HTML error page', '<!DOCTYPE html><html>Not Found</html>', /text file \(HTML or JSON/],

@@ -27,7 +27,7 @@ describe('dit bench', () => {
   });
 
   it('rejects bad flags with exit code 2 and the resolver\'s message naming the value', async () => {
-    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4') });
+    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model "DiT-Q/2" is not a known model: must be one of DiT-XL/2, DiT-XL/4') });
     expect(await runCli(['bench', '--image-size', '100'])).toMatchObject({ code: 2, stderr: "dit: --image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)\n" });
     expect(await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '96'])).toMatchObject({ code: 2, stderr: "dit: --image-size 96 cannot be cut into DiT-S/8's tokens: it must be a multiple of 64 (latent = image / 8, patch 8)\n" });
     expect(await runCli(['bench', '--attention', 'flash'])).toMatchObject({ code: 2, stderr: 'dit: --attention "flash" is not supported: must be one of fused, plain\n' });

@@ -17,8 +17,10 @@ describe('flag declarations', () => {
     let shared = 0;
     for (const [command, options] of commandOptions()) {
       for (const o of options) {
-        // sweep's --out is a folder, the others' a grid PNG: a different flag under one name.
-        if (o.long === '--out' && command === 'sweep') continue;
+        // sweep's and generate's --out are folders, the others' a grid PNG: a different flag under one name.
+        if (o.long === '--out' && (command === 'sweep' || command === 'generate')) continue;
+        // fid's --batch-size counts Inception forwards (default 32), generate's DiT forwards (16).
+        if (o.long === '--batch-size' && command === 'fid') continue;
         const text = `${o.flags} | ${o.description}`;
         const first = seen.get(o.long!);
         if (first === undefined) seen.set(o.long!, { command, text });
@@ -47,7 +49,10 @@ describe('flag declarations', () => {
     const options = commandOptions();
     const defaults = (command: string) => Object.fromEntries(options.get(command)!.map((o) => [o.long, o.defaultValue]));
     expect(defaults('decode')).toMatchObject({ '--samples-per-row': '4', '--device': 'cpu' });
-    expect(defaults('bench')).toMatchObject({ '--model': 'DiT-XL/2', '--image-size': '256', '--batch': '2', '--repeats': '5', '--attention': 'fused', '--opt-level': 'all', '--device': 'cpu' });
+    expect(defaults('bench')).toMatchObject({ '--model': 'DiT-XL/2', '--image-size': '256', '--batch': '2', '--repeats': '5', '--attention': undefined, '--opt-level': 'all', '--device': 'cpu' });
+    // The attention form's default depends on the device (runtime/devices.ts DEFAULT_ATTENTION); the help says it.
+    const attention = options.get('bench')!.find((o) => o.long === '--attention')!;
+    expect(attention.description).toContain('default: plain on webgpu, fused elsewhere');
     expect(defaults('serve')).toMatchObject({ '--port': '7860', '--host': '127.0.0.1', '--max-images': '64', '--max-queue': '8' });
   });
 });
@@ -69,7 +74,7 @@ describe('every command refuses a bad value with the same line and exit code 2, 
     [
       ['--model', 'DiT-Q/2'],
       ['sample', 'sweep', 'serve', 'bench', 'inspect'],
-      'dit: --model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4, DiT-XL/8, DiT-L/2, DiT-L/4, DiT-L/8, DiT-B/2, DiT-B/4, DiT-B/8, DiT-S/2, DiT-S/4, DiT-S/8\n',
+      'dit: --model "DiT-Q/2" is not a known model: must be one of DiT-XL/2, DiT-XL/4, DiT-XL/8, DiT-L/2, DiT-L/4, DiT-L/8, DiT-B/2, DiT-B/4, DiT-B/8, DiT-S/2, DiT-S/4, DiT-S/8, SiT-XL/2, SiT-XL/4, SiT-XL/8, SiT-L/2, SiT-L/4, SiT-L/8, SiT-B/2, SiT-B/4, SiT-B/8, SiT-S/2, SiT-S/4, SiT-S/8, REPA-SiT-XL/2, REPA-SiT-XL/4, REPA-SiT-XL/8, REPA-SiT-L/2, REPA-SiT-L/4, REPA-SiT-L/8, REPA-SiT-B/2, REPA-SiT-B/4, REPA-SiT-B/8, REPA-SiT-S/2, REPA-SiT-S/4, REPA-SiT-S/8\n',
     ],
     [['--image-size', '7'], ['sample', 'bench', 'inspect'], 'dit: --image-size "7" is out of range: must be an integer in 8..4096 (pixels; 256 or 512 for the official DiT)\n'],
   ];

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDiTGraph, ditConfigFor, ditForwardOps, timestepFrequencies, type DiTConfig, type DiTGraphOptions } from '../../src/models/dit.js';
 import { encodeModel } from '../../src/graph/index.js';
 import { createDiTSession, createSession, deviceFailure } from '../../src/runtime/index.js';
-import { UsageError } from '../../src/errors.js';
+import { InternalError, UsageError } from '../../src/errors.js';
 import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
 import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
 import { createTorchGenerator } from '../../src/diffusion/random.js';
@@ -101,8 +101,11 @@ describe('DiT graph construction', () => {
     expect(() => encodeModel(buildDiTGraph(config, { tensors, close: () => {} }))).toThrow(/"blocks\.1\.mlp\.fc2\.bias" has shape \[65\], the config needs \[64\]/);
   });
 
-  it('rejects a config whose hidden size does not divide by the heads', () => {
+  it('asserts the config (files are checked where they are read): a bad one is a bug, not a usage error', () => {
+    expect(() => buildDiTGraph({ ...config, num_heads: 5 }, getWeight)).toThrow(InternalError);
     expect(() => buildDiTGraph({ ...config, num_heads: 5 }, getWeight)).toThrow(/hidden_size 64 does not divide by num_heads 5/);
+    expect(() => buildDiTGraph({ ...config, input_size: 9 }, getWeight)).toThrow(/input_size 9 is not a multiple of patch_size 2/);
+    expect(() => buildDiTGraph({ ...config, hidden_size: 66, num_heads: 1 }, getWeight)).toThrow(/hidden_size 66 must be a multiple of 4/);
   });
 
   it('counts 2 × 118.6 G operations per DiT-XL/2 256 image (the paper counts multiply-adds)', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { previewBatch, previewDataUrl, previewEvery } from '../../src/server/preview.js';
+import { isPreviewStep, previewBatch, previewDataUrl, previewEvery } from '../../src/server/preview.js';
+import { encodePng } from '../../src/image/png.js';
 import { decodePng } from '../../src/image/png.js';
 import { toByte } from '../../src/image/grid.js';
 
@@ -44,7 +45,7 @@ describe('previewBatch', () => {
 describe('previewDataUrl', () => {
   it('encodes the grid as a PNG data URL, laid out like the final grid', () => {
     const x0 = new Float32Array(3 * 4).fill(0.5);
-    const url = previewDataUrl(x0, [3, 1, 2, 2], 2);
+    const url = previewDataUrl(x0, [3, 1, 2, 2], 2, encodePng);
     expect(url.startsWith('data:image/png;base64,')).toBe(true);
     const png = decodePng(Buffer.from(url.slice('data:image/png;base64,'.length), 'base64'));
     // 2 columns × 2 rows of 2×2 images with torchvision's 2-pixel padding.
@@ -56,5 +57,14 @@ describe('previewDataUrl', () => {
 describe('previewEvery', () => {
   it('sends about 20 previews per run', () => {
     expect([1, 4, 20, 21, 50, 250, 1000].map(previewEvery)).toEqual([1, 1, 1, 2, 3, 13, 50]);
+  });
+});
+
+describe('isPreviewStep', () => {
+  it('previews the first step (an image as soon as possible), every previewEvery-th, and the last', () => {
+    const at = (n: number) => Array.from({ length: n }, (_, i) => i + 1).filter((d) => isPreviewStep(d, n));
+    expect(at(100)).toEqual([1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100]);
+    expect(at(3)).toEqual([1, 2, 3]);
+    expect(at(43)).toEqual([1, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 43]);
   });
 });

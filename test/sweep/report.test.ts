@@ -18,7 +18,7 @@ describe('renderReport', () => {
   it('tabulates swept values, times and metrics, states the fixed settings, and summarises repeated labels', () => {
     const labels = Array.from({ length: 40 }, (_, i) => i % 10);
     const plan = planSweep({ cfgScale: '1,10' }, [], 'm');
-    const m = { diversity: 0.5, sharpness: 0.012345, classAccuracy: 0.25, classConfidence: 0.3, withinClassDiversity: 0.4 };
+    const m = { diversity: 0.5, sharpness: 0.012345, classAccuracy: 0.25, classConfidence: 0.3, withinClassDiversity: 0.4, fd: 123.456 };
     const { markdown, json } = renderReport({
       title: 'T',
       model: 'tiny',
@@ -28,8 +28,9 @@ describe('renderReport', () => {
     });
     expect(markdown).toContain('- seed 0 (every cell starts from the same noise), 40 images, labels 0–9 ×4');
     expect(markdown).toContain('- num-sampling-steps 50');
-    expect(markdown).toContain('| cfg-scale | sample s | s/step | decode s | diversity | sharpness | class acc. | confidence | within-class div. |');
-    expect(markdown).toContain('| 10 | 2.00 | 0.0400 | 0.50 | 0.5000 | 0.01235 | 0.975 | 0.300 | 0.4000 |');
+    expect(markdown).toContain('| cfg-scale | sample s | s/step | decode s | diversity | sharpness | class acc. | confidence | within-class div. | FD (40 img., noisy) |');
+    expect(markdown).toContain('| 10 | 2.00 | 0.0400 | 0.50 | 0.5000 | 0.01235 | 0.975 | 0.300 | 0.4000 | 123.5 |');
+    expect(markdown).toContain('From so few images it is biased upward and noisy');
     expect(markdown).toContain('(test accuracy 85.8%)');
     expect((json as { cells: unknown[] }).cells).toHaveLength(2);
   });

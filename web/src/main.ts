@@ -4,9 +4,15 @@
  * grid with a download link, a compare mode (CFG 1 / 5 / 10 on one seed) and a history of runs.
  * The server validates everything; its message is shown next to the control it names, in the
  * page's words (the control's label where the message names a command-line flag).
+ *
+ * Two back ends (backend.ts): `dit serve`'s API, or — in the static site and `dit serve --browser`
+ * (built with `--mode site`) — a worker running the whole pipeline in this page. The URL query holds
+ * the settings (share.ts); when a run ends, <body data-state="done"> and the grid is <img id="result">.
  */
 import './style.css';
-import { cancelJob, generate, getJson, ServerError, type ClassEntry, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
+import { ServerError, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
+import { serverBackend, type Backend, type Loaded } from './backend.js';
+import { readShareQuery, shareQuery } from './share.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
 import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
 
@@ -66,11 +72,30 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
   eta: els.eta,
 };
 
+/**
+ * `?backend=wasm|webgpu`, `?threads=N` and `?attention=fused|plain` choose how the page computes
+ * (default: WebGPU when there is an adapter, onnxruntime-web's threads, the device's attention form).
+ */
+function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: 'fused' | 'plain' } {
+  const q = new URLSearchParams(location.search);
+  const b = q.get('backend');
+  const a = q.get('attention');
+  const threads = Number(q.get('threads'));
+  return {
+    backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
+    ...(Number.isInteger(threads) && threads > 0 ? { threads } : {}),
+    ...(a === 'fused' || a === 'plain' ? { attention: a } : {}),
+  };
+}
+
+const backend: Backend = import.meta.env.MODE === 'site' ? (await import('./local/backend.js')).createBrowserBackend(browserOptions()) : serverBackend;
+
 let info: ServerInfo;
 /** Per class id, its names (display name first), as GET /api/classes lists them. */
 let classNames: ClassTable = [];
 let chosen: number[] = [];
 let history: HistoryEntry[] = loadHistory();
+const history_ = window.history;
 const active = { ids: new Set<string>(), controllers: new Set<AbortController>() };
 
 // ---- form ↔ request ------------------------------------------------------------------------
@@ -365,7 +390,7 @@ async function runOne(request: GenerateRequest, panel: RunPanel): Promise<DoneEv
   let id: string | undefined;
   panel.status.textContent = 'Sending…';
   try {
-    await generate(
+    await backend.generate(
       request,
       (e) => {
         switch (e.type) {
@@ -400,7 +425,7 @@ async function runOne(request: GenerateRequest, panel: RunPanel): Promise<DoneEv
             panel.image.alt = `Result: ${caption(request)}`;
             panel.image.className = 'image final';
             panel.image.hidden = false;
-            panel.download.href = `${e.resultUrl}?download`;
+            panel.download.href = e.resultUrl.startsWith('data:') ? e.resultUrl : `${e.resultUrl}?download`;
             panel.download.download = fileName(request);
             panel.download.hidden = false;
             break;
@@ -442,6 +467,9 @@ function showRunNearButton(): void {
 async function start(mode: 'single' | 'compare'): Promise<void> {
   clearErrors();
   const base = readForm();
+  history_.replaceState(null, '', `${location.pathname}${shareQuery(base)}${location.hash}`);
+  document.body.dataset.state = 'running';
+  cancelRequested = false;
   const requests = mode === 'single' ? [base] : [1, 5, 10].map((cfgScale) => ({ ...base, cfgScale }));
   const panels = requests.map((r) => createPanel(caption(r)));
   const previous = { children: [...els.runs.children], compare: els.runs.classList.contains('compare') };
@@ -458,13 +486,19 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
       els.runs.replaceChildren(...previous.children);
       els.runs.classList.toggle('compare', previous.compare);
       showError(refused.reason);
+      document.body.dataset.state = 'refused';
       return;
     }
     const done = settled.map((s) => (s as PromiseFulfilledResult<DoneEvent | undefined>).value);
+    document.body.dataset.state = done.every((d) => d !== undefined) ? 'done' : cancelRequested ? 'cancelled' : 'failed';
     if (done.every((d): d is DoneEvent => d !== undefined)) {
+      panels[0]!.image.id = 'result';
       const images = await Promise.all(done.map(async (d, k) => ({ label: caption(requests[k]!), src: await storableImage(d.resultUrl) })));
       addHistory({ key: done[0]!.id, when: Date.now(), model: info.model, mode, request: base, images });
     }
+  } catch (err) {
+    document.body.dataset.state = 'failed';
+    throw err;
   } finally {
     setBusy(false);
   }
@@ -533,8 +567,12 @@ els.form.addEventListener('submit', (e) => {
   start('single').catch(showError);
 });
 els.compare.addEventListener('click', () => start('compare').catch(showError));
+/** Whether the run in progress was cancelled from the page (its end state is then "cancelled"). */
+let cancelRequested = false;
+
 els.cancel.addEventListener('click', () => {
-  for (const id of active.ids) void cancelJob(id);
+  cancelRequested = true;
+  for (const id of active.ids) void backend.cancel(id);
   // Requests still being sent have no job id yet: closing them cancels on the server.
   if (active.ids.size === 0) for (const c of active.controllers) c.abort();
 });
@@ -547,25 +585,94 @@ function fillSelect(select: HTMLSelectElement, values: readonly string[]): void 
   select.replaceChildren(...values.map((v) => new Option(v, v)));
 }
 
-async function init(): Promise<void> {
-  let classes: ClassEntry[];
-  [info, classes] = await Promise.all([getJson<ServerInfo>('/api/info'), getJson<ClassEntry[]>('/api/classes')]);
-  classNames = classes.map((c) => [c.name, ...c.synonyms]);
+/** The loaded model's facts into the header and the controls' ranges and defaults. */
+function showModel(loaded: Loaded): void {
+  info = loaded.info;
+  classNames = loaded.classes.map((c) => [c.name, ...c.synonyms]);
   els.model.textContent = info.title;
-  els.modelDetails.textContent = `${info.numClasses} classes · ${info.imageSize}×${info.imageSize} images · ${info.model}`;
+  els.modelDetails.textContent = `${info.numClasses} classes · ${info.imageSize}×${info.imageSize} images · ${info.model}${loaded.where ? ` · ${loaded.where}` : ''}`;
   els.modelDetails.hidden = false;
   els.steps.max = els.stepsRange.max = String(info.limits.maxSamplingSteps);
   els.numImages.max = String(info.limits.maxImages);
   els.stepsHint.textContent = `1..${info.limits.maxSamplingSteps}; more steps, finer images, longer runs.`;
-  els.imagesHint.textContent = `1..${info.limits.maxImages} on this server.`;
+  els.imagesHint.textContent = `1..${info.limits.maxImages} ${backend.kind === 'server' ? 'on this server' : 'per run'}.`;
   fillSelect(els.sampler, info.samplers);
   fillSelect(els.guidance, info.guidanceForms);
   fillSelect(els.spacing, info.spacings);
   applyRequest({ classLabels: [...new Set(info.defaults.labels)], numImages: info.defaults.labels.length });
+}
+
+const setStatus = (text: string) => (els.model.textContent = text);
+
+/** The user's model files (the browser back end): the last DiT checkpoint and VAE chosen. */
+const chosenFiles = { model: [] as File[], vae: [] as File[] };
+
+/** The browser back end: a checkpoint from this computer (picker, folder picker, or dropped files). */
+async function openFiles(files: readonly File[], kind: 'model' | 'vae'): Promise<void> {
+  if (!backend.openFiles || files.length === 0) return;
+  chosenFiles[kind] = [...files];
+  clearErrors();
+  if (chosenFiles.model.length === 0) {
+    $('error-model').textContent = `VAE ${files[0]!.name} chosen; now open the DiT checkpoint it goes with.`;
+    return;
+  }
+  const previous = info;
+  setBusy(true);
+  delete document.body.dataset.ready;
+  try {
+    showModel(await backend.openFiles(chosenFiles.model, chosenFiles.vae, setStatus));
+  } catch (err) {
+    els.model.textContent = previous.title;
+    $('error-model').textContent = err instanceof Error ? err.message : String(err);
+  } finally {
+    setBusy(false);
+    document.body.dataset.ready = 'true';
+  }
+}
+
+function wireModelFiles(): void {
+  $('field-model').hidden = false;
+  const inputs = [
+    [$<HTMLInputElement>('model-files'), 'model'],
+    [$<HTMLInputElement>('model-folder'), 'model'],
+    [$<HTMLInputElement>('vae-files'), 'vae'],
+  ] as const;
+  for (const [input, kind] of inputs) {
+    input.addEventListener('change', () => {
+      void openFiles([...(input.files ?? [])], kind);
+      input.value = '';
+    });
+  }
+  document.addEventListener('dragover', (e) => {
+    if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+  });
+  document.addEventListener('drop', (e) => {
+    if (!e.dataTransfer?.files.length) return;
+    e.preventDefault();
+    void openFiles([...e.dataTransfer.files], 'model');
+  });
+}
+
+async function init(): Promise<void> {
+  showModel(await backend.start(setStatus));
+  if (backend.openFiles) wireModelFiles();
   renderHistory();
+  const shared = readShareQuery(location.search);
+  if (shared.any) {
+    const base = toRequest(info.defaults);
+    // Classes without a count mean one image per class, as on the command line.
+    if (shared.request.classLabels !== undefined) delete base.numImages;
+    applyRequest({ ...base, ...shared.request });
+  }
   document.body.dataset.ready = 'true';
+  if (shared.run) start('single').catch(showError);
+}
+
+/** The resolved defaults as a request (the starting point a shared link's values override). */
+function toRequest(d: ServerInfo['defaults']): GenerateRequest {
+  return { classLabels: [...new Set(d.labels)], numImages: d.labels.length, seed: d.seed, numSamplingSteps: d.numSamplingSteps, cfgScale: d.cfgScale, sampler: d.sampler, guidance: d.guidance, spacing: d.spacing, eta: d.eta, samplesPerRow: d.samplesPerRow };
 }
 
 init().catch((err) => {
-  els.model.textContent = `Cannot reach the server: ${err instanceof Error ? err.message : String(err)}`;
+  els.model.textContent = `${backend.kind === 'server' ? 'Cannot reach the server' : 'Cannot start the model'}: ${err instanceof Error ? err.message : String(err)}`;
 });

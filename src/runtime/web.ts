@@ -1,0 +1,110 @@
+/**
+ * ONNX Runtime in the browser (onnxruntime-web): the page's side of runtime/, beside session.ts
+ * (onnxruntime-node). Two builds, loaded on demand so the page downloads only one: WASM (the CPU,
+ * multi-threaded when the page is cross-origin isolated) and WebGPU (when the browser has an
+ * adapter). Sessions are made from in-memory model bytes (a page has no files) and wrapped by
+ * session-core.ts exactly as Node's are, so the pipeline above cannot tell them apart.
+ */
+import type * as OrtWeb from 'onnxruntime-web';
+import { DitError } from '../errors.js';
+import { buildDiTGraph, type DiTConfig, type DiTWeights } from '../models/dit.js';
+import { encodeModel } from '../graph/encode.js';
+import { ditGraphOptions, ditSessionOver, type DiTGraphChoices, type DiTSession } from './dit-run.js';
+import { wrapOrtSession, type Session } from './session-core.js';
+import { buildVaeDecoder } from '../models/vae.js';
+import type { VaeConfig } from '../models/vae-config.js';
+import type { LazyTensor } from '../checkpoint/types.js';
+import { vaeSessionOver, type VaeSession } from './vae-run.js';
+
+/** The page's execution back ends: onnxruntime-web's CPU build or its WebGPU build. */
+export type WebBackend = 'wasm' | 'webgpu';
+
+export interface WebSessionOptions {
+  readonly backend: WebBackend;
+  /** WASM threads; default: onnxruntime-web's choice (several when cross-origin isolated, else 1). */
+  readonly threads?: number;
+}
+
+const bindings = new Map<WebBackend, Promise<typeof OrtWeb>>();
+
+/** The onnxruntime-web build for `backend`, imported once. */
+export function loadOrt(backend: WebBackend): Promise<typeof OrtWeb> {
+  let p = bindings.get(backend);
+  if (!p) {
+    p = backend === 'webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web/wasm');
+    bindings.set(backend, p);
+  }
+  return p;
+}
+
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: { readonly isFallbackAdapter?: boolean; readonly architecture?: string };
+}
+
+/**
+ * Whether this browser has a WebGPU adapter worth using: a hardware one. A fallback adapter (a CPU
+ * implementation such as SwiftShader) is slower than onnxruntime-web's WASM, so it does not count.
+ */
+export async function hasWebGpuAdapter(): Promise<boolean> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } } }).navigator?.gpu;
+  if (!gpu) return false;
+  try {
+    const a = await gpu.requestAdapter();
+    return a != null && !a.isFallbackAdapter && !a.info?.isFallbackAdapter && a.info?.architecture !== 'swiftshader';
+  } catch {
+    return false;
+  }
+}
+
+/** A session from model bytes on `backend`. */
+export async function createWebSession(model: Uint8Array, opts: WebSessionOptions): Promise<Session> {
+  const ort = await loadOrt(opts.backend);
+  if (opts.threads !== undefined) ort.env.wasm.numThreads = opts.threads;
+  ort.env.logLevel = 'error';
+  let session: OrtWeb.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model, {
+      executionProviders: [opts.backend],
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
+  } catch (err) {
+    throw new DitError(`onnxruntime-web (${opts.backend}) could not load the ${model.byteLength}-byte model: ${(err as Error).message}`);
+  }
+  return wrapOrtSession(ort, session);
+}
+
+/**
+ * The DiT denoiser built in the page: the same graph builder as Node's, encoded with its weights
+ * inline (a page has no external-data files), run by onnxruntime-web.
+ */
+export async function createWebDiTSession(source: { readonly config: DiTConfig; readonly weights: DiTWeights }, opts: WebSessionOptions & DiTGraphChoices): Promise<DiTSession> {
+  const t0 = performance.now();
+  const device = opts.backend === 'webgpu' ? 'webgpu' : 'cpu';
+  const model = encodeModel(buildDiTGraph(source.config, source.weights, ditGraphOptions(opts, device)));
+  const t1 = performance.now();
+  const session = await createWebSession(model, opts);
+  const t2 = performance.now();
+  // onnxruntime-web's WASM runs a model synchronously inside run(): yielding to the event loop
+  // before each forward lets the worker see a cancel message between steps.
+  const yielding: Session = { ...session, run: async (feeds) => (await new Promise((resolve) => setTimeout(resolve, 0)), session.run(feeds)) };
+  return ditSessionOver(yielding, source.config, {
+    device,
+    fromCache: false,
+    timings: { buildSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000 },
+  });
+}
+
+/** The VAE decoder built in the page, one model per latent size on first use (as Node's, without the cache). */
+export function createWebVaeSession(
+  source: { readonly config: VaeConfig; readonly weights: ReadonlyMap<string, LazyTensor>; readonly scalingFactor?: number },
+  opts: WebSessionOptions,
+): VaeSession {
+  const scalingFactor = source.scalingFactor ?? source.config.scaling_factor;
+  return vaeSessionOver(
+    source.config,
+    (h, w) => createWebSession(encodeModel(buildVaeDecoder(source.config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor })), opts),
+    {},
+  );
+}

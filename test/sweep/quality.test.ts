@@ -1,0 +1,85 @@
+/**
+ * The embedded model's FD (sweep/quality.ts) against training/fd_reference.py, which computes the
+ * same numbers with PyTorch's classifier, NumPy's mean/cov and scipy's sqrtm (pytorch-fid's
+ * formula) on the Fashion-MNIST test set (Debian's dataset-fashion-mnist, installed by
+ * scripts/install.sh).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEmbeddedClassifier } from '../../src/model-files.js';
+import type { ClassifierSession } from '../../src/runtime/index.js';
+import type { RgbImage } from '../../src/image/grid.js';
+import { embeddedFd, embeddedReference, EmbeddedScorer } from '../../src/sweep/quality.js';
+import { frechetDistance } from '../../src/metrics/frechet.js';
+import { computeCellMetrics } from '../../src/sweep/run.js';
+import { fixture } from '../helpers/fixtures.js';
+
+const DATA = '/usr/share/datasets/fashion-mnist';
+const ref = JSON.parse(fs.readFileSync(fixture('embedded-fd', 'manifest.json'), 'utf8')) as Record<string, number>;
+
+function readIdx(file: string): Uint8Array {
+  const bytes = gunzipSync(fs.readFileSync(path.join(DATA, file)));
+  return bytes.subarray(4 + 4 * bytes[3]!);
+}
+
+/** Test image i, 28→32 padded with the background (0) as in training, as a grey RGB image; then + `add` everywhere, clipped. */
+function testImage(pixels: Uint8Array, i: number, add = 0): RgbImage {
+  const data = new Uint8Array(32 * 32 * 3).fill(Math.min(255, add));
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const v = Math.min(255, pixels[i * 784 + y * 28 + x]! + add);
+      data.fill(v, 3 * ((y + 2) * 32 + x + 2), 3 * ((y + 2) * 32 + x + 2) + 3);
+    }
+  }
+  return { width: 32, height: 32, data };
+}
+
+let classifier: ClassifierSession;
+let pixels: Uint8Array;
+let labels: number[];
+
+beforeAll(async () => {
+  classifier = await openEmbeddedClassifier({ threads: 1 });
+  pixels = readIdx('t10k-images-idx3-ubyte.gz');
+  labels = Array.from(readIdx('t10k-labels-idx1-ubyte.gz'));
+});
+afterAll(() => classifier.release());
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+describe('embedded FD (classifier features vs the Fashion-MNIST test set)', () => {
+  it('500 test images, and the same +40 brighter: FD, accuracy and mean p(label) as PyTorch + scipy compute them', async () => {
+    const n = ref.count!;
+    const a = new EmbeddedScorer(classifier);
+    const b = new EmbeddedScorer(classifier);
+    await a.add(Array.from({ length: n }, (_, i) => testImage(pixels, i)), labels.slice(0, n));
+    await b.add(Array.from({ length: n }, (_, i) => testImage(pixels, i, ref.brighten!)), labels.slice(0, n));
+    const qa = a.finish();
+    const qb = b.finish();
+    expect(rel(qa.fd, ref.a_vs_reference!)).toBeLessThan(1e-4);
+    expect(rel(qb.fd, ref.b_vs_reference!)).toBeLessThan(1e-4);
+    expect(rel(frechetDistance(b.statistics(), a.statistics()), ref.b_vs_a!)).toBeLessThan(1e-4);
+    expect(qa.accuracy).toBe(ref.a_accuracy);
+    expect(qb.accuracy).toBe(ref.b_accuracy);
+    expect(qa.meanPLabel).toBeCloseTo(ref.a_mean_p_label!, 5);
+    expect(qb.meanPLabel).toBeCloseTo(ref.b_mean_p_label!, 5);
+    // The shipped statistics are scipy's reference against itself: 0.
+    const r = embeddedReference();
+    expect(r.count).toBe(10_000);
+    expect(Math.abs(frechetDistance(r, r))).toBeLessThan(1e-9);
+  }, 60_000);
+
+  it("dit sweep's cell metrics carry the FD of the cell's images (40 real test images: biased further up than 500)", async () => {
+    const images = Array.from({ length: 40 }, (_, i) => testImage(pixels, i));
+    const batch = { data: new Float32Array(40 * 1024), shape: [40, 1, 32, 32] as [number, number, number, number] };
+    images.forEach((im, b) => {
+      for (let p = 0; p < 1024; p++) batch.data[b * 1024 + p] = im.data[3 * p]! / 127.5 - 1;
+    });
+    const m = await computeCellMetrics(batch, labels.slice(0, 40), classifier);
+    const direct = await embeddedFd(classifier, images, labels.slice(0, 40));
+    expect(m.fd).toBeCloseTo(direct.fd, 6);
+    expect(m.fd!).toBeGreaterThan(ref.a_vs_reference!); // 40 images are biased further up than 500
+  }, 30_000);
+});

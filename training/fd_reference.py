@@ -1,0 +1,116 @@
+"""Fréchet distance reference for the embedded model (dit generate, dit sweep).
+
+Features are the shipped classifier's penultimate layer (the 128 channels after global average
+pooling, assets/fashion-mnist/classifier.safetensors), on the Fashion-MNIST test set (t10k, 10,000
+images, 28->32 padded with the background and mapped to [-1, 1] as in training). Writes
+
+  assets/fashion-mnist/fd-reference.json   mu (128) and sigma (128x128) in float64, np.mean and
+                                           np.cov(rowvar=False) as pytorch-fid computes them
+
+and with --fixture DIR the conformance numbers the tests check dit-ts against (scipy's sqrtm,
+pytorch-fid's formula): the first 500 test images against the reference, and those images made
+brighter (+40, clipped) against the unchanged ones.
+
+  /usr/bin/python3 training/fd_reference.py [--fixture test/fixtures/embedded-fd]
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from classifier import Classifier, to_model_range
+from fmnist import load_split
+from tensorio import read_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
+
+
+@torch.no_grad()
+def features_and_logits(model, images_uint8):
+    x = to_model_range(images_uint8)
+    for conv in model.convs:
+        x = torch.relu(conv(x))
+    feats = x.mean(dim=(2, 3))
+    return feats.double().numpy(), model.fc(feats).double().numpy()
+
+
+def stats(feats):
+    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
+
+
+def frechet(mu1, s1, mu2, s2):
+    """pytorch-fid's calculate_frechet_distance (eps retry included)."""
+    diff = mu1 - mu2
+    covmean, _ = scipy.linalg.sqrtm(s1.dot(s2), disp=False)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(s1.shape[0]) * 1e-6
+        covmean = scipy.linalg.sqrtm((s1 + offset).dot(s2 + offset))
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def scores(logits, labels):
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return float((logits.argmax(1) == labels).mean()), float(p[np.arange(len(labels)), labels].mean())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fixture", help="also write the conformance fixture into this folder")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    model = Classifier()
+    model.load_state_dict(read_safetensors(os.path.join(ASSETS, "classifier.safetensors")))
+    model.eval()
+    images, labels = load_split("test")
+    feats, _ = features_and_logits(model, images)
+    mu, sigma = stats(feats)
+    ref = {
+        "what": "Fréchet distance reference: the shipped classifier's penultimate features (global average pool, 128) on Fashion-MNIST t10k",
+        "script": "training/fd_reference.py",
+        "count": int(len(feats)),
+        "mu": mu.tolist(),
+        "sigma": sigma.tolist(),
+    }
+    with open(os.path.join(ASSETS, "fd-reference.json"), "w") as f:
+        json.dump(ref, f)
+        f.write("\n")
+    if args.fixture:
+        n = 500
+        subset = images[:n]
+        bright = torch.clamp(subset.int() + 40, 0, 255).to(torch.uint8)
+        fa, la = features_and_logits(model, subset)
+        fb, lb = features_and_logits(model, bright)
+        ma, sa = stats(fa)
+        mb, sb = stats(fb)
+        y = labels[:n].numpy()
+        acc_a, conf_a = scores(la, y)
+        acc_b, conf_b = scores(lb, y)
+        os.makedirs(args.fixture, exist_ok=True)
+        manifest = {
+            "what": "first 500 t10k images (a) and the same +40 brighter, clipped to 255 (b); features, FD and scores by training/fd_reference.py",
+            "count": n,
+            "brighten": 40,
+            "a_vs_reference": frechet(ma, sa, mu, sigma),
+            "b_vs_reference": frechet(mb, sb, mu, sigma),
+            "b_vs_a": frechet(mb, sb, ma, sa),
+            "a_accuracy": acc_a,
+            "a_mean_p_label": conf_a,
+            "b_accuracy": acc_b,
+            "b_mean_p_label": conf_b,
+            "reference_vs_itself": frechet(mu, sigma, mu, sigma),
+        }
+        with open(os.path.join(args.fixture, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+        print(json.dumps(manifest, indent=1))
+
+
+if __name__ == "__main__":
+    main()
