@@ -45,7 +45,7 @@ describe('dit inspect', () => {
   it('an unreadable file is one error line, exit 2', async () => {
     const r = await runCli(['inspect', ditTiny('config.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^dit: .*config\.json is a text file \(HTML or JSON.*supported: \.safetensors, PyTorch zip/);
+    expect(r.stderr).toMatch(/^dit: .*config\.json is a text file \(HTML or JSON.*supported: \.safetensors, PyTorch checkpoints from torch\.save/);
   });
 });
 
