@@ -10,7 +10,7 @@ import { imagenetClasses } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
 import { isLatentDiT, type DiTConfig, type ModelFamily } from './models/dit-config.js';
-import { createDiTSession, type DiTSession } from './runtime/index.js';
+import { checkDeviceStarts, createDiTSession, type DiTSession } from './runtime/index.js';
 import { encodePng } from './image/png.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline, type Sessions } from './pipeline-core.js';
 
@@ -49,6 +49,7 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
 export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePipelineHooks = {}): Promise<Pipeline> {
   const load = resolveLoadOptions(user);
   const source = resolveModelSource(load);
+  await checkDeviceStarts(load.device);
 
   hooks.onPhase?.('loading checkpoint');
   const ckpt = loadDiTCheckpoint(source.ckpt, {

@@ -10,7 +10,7 @@
  *   createClassifierSession(spec, weights): the embedded model's classifier.
  * - deviceSupport() says which devices (cpu | webgpu | cuda) this install can use and why not.
  */
-export { createSession, deviceFailure, deviceSupport, DEVICES, isDevice } from './session.js';
+export { checkDeviceStarts, createSession, deviceFailure, deviceSupport, DEVICES, isDevice } from './session.js';
 export type { Device, GraphOptimizationLevel, NamedTensor, Session, SessionOptions } from './session.js';
 export { createDiTSession } from './dit-session.js';
 export type { DiTModelSource, DiTSession, DiTSessionOptions } from './dit-session.js';

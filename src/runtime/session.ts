@@ -4,7 +4,7 @@
  * cannot run gives a DitError listing the devices that work here and why the others do not.
  */
 import * as ort from 'onnxruntime-node';
-import { assert, DitError } from '../errors.js';
+import { assert, DitError, UsageError } from '../errors.js';
 import { encodeModel, GraphBuilder } from '../graph/index.js';
 import { DEVICE_NAMES, DEVICE_PROVIDERS, isDevice, type Device, type GraphOptimizationLevel } from './devices.js';
 import { wrapOrtSession, type Session, type SessionOptions } from './session-core.js';
@@ -82,6 +82,16 @@ export function deviceFailure(device: Device): Promise<string | undefined> {
     probes.set(device, p);
   }
   return p;
+}
+
+/**
+ * Refuses, before any file is read, a device this install cannot start (e.g. --device cuda without
+ * the CUDA provider or driver): a one-node probe, cached per process, so a typo'd or missing device
+ * is not reported only after a 2.7 GB checkpoint load and a graph build.
+ */
+export async function checkDeviceStarts(device: Device): Promise<void> {
+  const reason = await deviceFailure(device);
+  if (reason !== undefined) throw new UsageError(`--device ${device} is not available here: ${reason}. Devices that work here: ${await workingDevices()}`);
 }
 
 async function workingDevices(): Promise<string> {
