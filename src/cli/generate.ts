@@ -17,7 +17,7 @@ import { checkWritable } from './output.js';
 import { generateThroughQueue } from './generate-queue.js';
 import { addFlags, BULK_FLAG_NAMES, QUEUE_FLAG_NAMES, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 
-interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
+export interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
   numSamples?: string;
   batchSize?: string;
   labels?: string;
