@@ -244,8 +244,10 @@ export async function runStatus(q: QueueClient, dir: string): Promise<RunStatus 
   if (text === null) return undefined;
   const run = JSON.parse(text) as RunRecord;
   const ranges = chunkRanges({ start: 0, end: run.numSamples }, run.chunkSize);
-  const jobs = await Promise.all(ranges.map((r) => queue.getJob(chunkJobId(run.hash, r))));
-  const states = await Promise.all(jobs.map((job) => (job ? job.getState() : Promise.resolve('unknown'))));
+  // States first, then the jobs: a job read after its state is at least that far along (a completed one has its result).
+  const ids = ranges.map((r) => chunkJobId(run.hash, r));
+  const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+  const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
   let done = 0;
   let active = 0;
   let waiting = 0;
@@ -268,10 +270,10 @@ export async function runStatus(q: QueueClient, dir: string): Promise<RunStatus 
   const seconds = (Date.now() - firstStart) / 1000;
   const rate = imagesDone > 0 && Number.isFinite(firstStart) && seconds > 0 ? imagesDone / seconds : undefined;
   const eta = rate === undefined ? undefined : (run.numSamples - imagesDone) / rate;
+  const mergeState = await queue.getJobState(mergeJobId(run.hash));
   const mergeJob = await queue.getJob(mergeJobId(run.hash));
-  const mergeState = mergeJob ? await mergeJob.getState() : 'not yet';
   const merge = {
-    state: mergeState,
+    state: mergeState === 'unknown' ? 'not yet' : mergeState,
     ...(mergeState === 'completed' ? { file: (mergeJob!.returnvalue as { file: string }).file } : {}),
     ...(mergeState === 'failed' ? { reason: mergeJob!.failedReason } : {}),
   };
