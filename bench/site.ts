@@ -6,7 +6,7 @@
  * a static host such as GitHub Pages would send them). Baseline in the same run: `dit sample`'s
  * pipeline in this process, one thread and ONNX Runtime's default.
  *
- *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--site dist/site]
+ *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site]
  *
  * Rows: wasm-1 (no cross-origin isolation: one thread), wasm-mt (COOP/COEP: threads), webgpu
  * (--enable-unsafe-webgpu; headless Chromium offers its SwiftShader Vulkan adapter on a machine
@@ -24,6 +24,8 @@ import { arg } from './args.js';
 
 const site = path.resolve(arg('--site', 'dist/site'));
 const steps = Number(arg('--steps', '100'));
+/** WebGPU on a CPU fallback adapter is slow: its row may use fewer steps. */
+const webgpuSteps = Number(arg('--webgpu-steps', String(steps)));
 if (!fs.existsSync(path.join(site, 'index.html'))) throw new Error(`no site in ${site}: run npm run build:site`);
 
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -43,6 +45,7 @@ async function serve(isolated: boolean): Promise<{ url: string; close: () => voi
 
 interface Row {
   backend: string;
+  steps: number;
   where: string;
   firstPaintMs: number;
   readyMs: number;
@@ -52,7 +55,7 @@ interface Row {
   fetchedGzipBytes: number;
 }
 
-async function measure(browser: Browser, name: string, isolated: boolean, query: string): Promise<Row | string> {
+async function measure(browser: Browser, name: string, isolated: boolean, query: string, steps: number): Promise<Row | string> {
   const server = await serve(isolated);
   const page = await browser.newPage();
   const fetched = new Map<string, number>();
@@ -82,7 +85,7 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
     if (r.state !== 'done') return `${name}: ${r.state} (${r.status})`;
     let gz = 0;
     for (const file of fetched.keys()) gz += gzipSync(fs.readFileSync(file), { level: 6 }).length;
-    return { backend: name, where: r.where, firstPaintMs: r.firstPaintMs, readyMs, firstPreviewMs: r.firstPreviewMs, doneMs: r.doneMs, fetchedBytes: [...fetched.values()].reduce((a, b) => a + b, 0), fetchedGzipBytes: gz };
+    return { backend: name, steps, where: r.where, firstPaintMs: r.firstPaintMs, readyMs, firstPreviewMs: r.firstPreviewMs, doneMs: r.doneMs, fetchedBytes: [...fetched.values()].reduce((a, b) => a + b, 0), fetchedGzipBytes: gz };
   } finally {
     await page.close();
     server.close();
@@ -110,6 +113,13 @@ async function webgpuAdapter(browser: Browser): Promise<string> {
 const rows: Row[] = [];
 const notes: string[] = [];
 
+/** Keeps a row (printed at once, so a long run that is stopped still shows what it measured). */
+function report(r: Row | string): void {
+  if (typeof r === 'string') notes.push(r);
+  else rows.push(r);
+  console.error(`measured: ${JSON.stringify(r)}`);
+}
+
 // Baseline: the same run in Node (`dit sample`'s pipeline), model load excluded.
 for (const threads of [1, undefined]) {
   const p = await createPipeline({ threads });
@@ -121,9 +131,7 @@ for (const threads of [1, undefined]) {
 
 const cpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, '--disable-gpu'] });
 for (const [name, isolated] of [['wasm-1', false], ['wasm-mt', true]] as const) {
-  const r = await measure(cpu, name, isolated, 'backend=wasm');
-  if (typeof r === 'string') notes.push(r);
-  else rows.push(r);
+  report(await measure(cpu, name, isolated, 'backend=wasm', steps));
 }
 await cpu.close();
 
@@ -131,17 +139,15 @@ const gpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [
 const adapter = await webgpuAdapter(gpu);
 notes.push(`WebGPU: ${adapter}`);
 if (adapter.startsWith('adapter')) {
-  const r = await measure(gpu, 'webgpu', true, 'backend=webgpu');
-  if (typeof r === 'string') notes.push(r);
-  else rows.push(r);
+  report(await measure(gpu, 'webgpu', true, 'backend=webgpu', webgpuSteps));
 }
 await gpu.close();
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-console.log(`embedded model, 8 images, ${steps} DDPM steps, CFG 4; times from navigation start`);
-console.log('| back end | first paint | model ready | first preview | grid done | fetched | gzip |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.fetchedGzipBytes)} |`);
+console.log('embedded model, 8 images, DDPM, CFG 4; times from navigation start');
+console.log('| back end | steps | first paint | model ready | first preview | grid done | fetched | gzip |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.fetchedGzipBytes)} |`);
 for (const n of notes) console.log(`- ${n}`);
-console.log(JSON.stringify({ bench: 'site', steps, rows, notes }));
+console.log(JSON.stringify({ bench: 'site', rows, notes }));

@@ -28,6 +28,8 @@ export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 
   readonly threads?: number;
   /** The DiT's attention form; default DEFAULT_ATTENTION for the device (for benchmarks). */
   readonly attention?: DiTGraphChoices['attention'];
+  /** dit | sit | repa, when the files do not say (SiT's weights look like DiT's; see checkpoint/family.ts). */
+  readonly family?: string;
   /** True for the model the site ships (the embedded model's defaults apply). */
   readonly embedded?: boolean;
   /** A VAE for latent models: its weights and config.json (read when the first image is decoded). */
@@ -37,9 +39,9 @@ export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 
 }
 
 export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipelineOptions, hooks: CreatePipelineHooks = {}): Promise<Pipeline> {
-  const load = resolveLoadOptions({ model: opts.model, imageSize: opts.imageSize, numClasses: opts.numClasses, threads: opts.threads });
+  const load = resolveLoadOptions({ model: opts.model, family: opts.family, imageSize: opts.imageSize, numClasses: opts.numClasses, threads: opts.threads });
   hooks.onPhase?.('loading checkpoint');
-  const ckpt = loadDiTCheckpoint(files, { model: load.model, imageSize: load.imageSize, numClasses: load.numClasses });
+  const ckpt = loadDiTCheckpoint(files, { model: load.model, imageSize: load.imageSize, numClasses: load.numClasses, family: load.family });
   return assemblePipeline(
     load,
     ckpt,

@@ -14,8 +14,10 @@ import { DitError, UsageError } from './errors.js';
 import { INCEPTION_WEIGHTS_FILE, inceptionWeightsFileProblem, officialCheckpointFile, officialVaeFolder, type OfficialVae } from './model-files.js';
 import { inspectDiTCheckpoint, loadVaeCheckpoint, readJsonObject } from './checkpoint/index.js';
 import { SD_VAE_CONFIG } from './models/vae-config.js';
+import { FAMILY_TITLE, type ModelFamily } from './models/dit-config.js';
 
 const FAIR = 'https://dl.fbaipublicfiles.com/';
+const DROPBOX = 'https://www.dl.dropboxusercontent.com/';
 const HF = 'https://huggingface.co/';
 const GITHUB = 'https://github.com/';
 
@@ -64,14 +66,21 @@ function checkVaeWeights(file: string): string | undefined {
   }
 }
 
-/** The released DiT-XL/2 for one image size: every key and shape, 1000 classes. */
-function checkOfficialDiT(imageSize: number) {
+/**
+ * A released XL/2 of one family and image size: every key and shape, 1000 classes; DiT and SiT
+ * learn sigma (SiT's sample.py builds its download with learn_sigma), REPA does not and carries
+ * its projectors.
+ */
+function checkOfficialDiT(imageSize: number, family: ModelFamily = 'dit') {
   return (file: string): string | undefined => {
     try {
       const found = inspectDiTCheckpoint(file, { model: 'DiT-XL/2', imageSize });
       found.weights.close();
       if (found.problems.length > 0) return found.problems[0];
       if (found.config?.num_classes !== 1000) return `it has ${found.config?.num_classes} classes, not ImageNet's 1000`;
+      const repa = found.familyFound.family === 'repa';
+      if (repa !== (family === 'repa')) return repa ? "it is a REPA checkpoint (it has REPA's projectors)" : "it has no REPA projectors";
+      if (found.config.learn_sigma !== (family !== 'repa')) return `its final layer has ${found.config.learn_sigma ? 2 * found.config.in_channels : found.config.in_channels} output channels, the released ${FAMILY_TITLE[family]}-XL/2 ${family === 'repa' ? 'has no learned sigma' : 'learns sigma'}`;
       return undefined;
     } catch (err) {
       return (err as Error).message;
@@ -96,6 +105,11 @@ function officialDiT(imageSize: number): RemoteFile {
   return { path: `DiT/${target}`, origin: FAIR, target, maxBytes: 3200 * MB, check: checkOfficialDiT(imageSize) };
 }
 
+/** SiT-XL/2 256 (willisma/SiT download.py) and REPA's SiT-XL/2 256, 4M iterations (sihyun-yu/REPA utils.py). */
+function releasedFlowModel(family: 'sit' | 'repa', dropboxPath: string): RemoteFile {
+  return { path: dropboxPath, origin: DROPBOX, target: officialCheckpointFile(256, family), maxBytes: 3200 * MB, check: checkOfficialDiT(256, family) };
+}
+
 /**
  * pytorch-fid's FID Inception weights (its FID_WEIGHTS_URL, a release asset on GitHub; 95 MB):
  * checked by content, every convolution and batch norm of the network with its shape.
@@ -112,6 +126,8 @@ const INCEPTION: RemoteFile = {
 export const DOWNLOADS: Readonly<Record<string, readonly RemoteFile[]>> = Object.freeze({
   'DiT-XL-2-256': [officialDiT(256)],
   'DiT-XL-2-512': [officialDiT(512)],
+  'SiT-XL-2-256': [releasedFlowModel('sit', 'scl/fi/as9oeomcbub47de5g4be0/SiT-XL-2-256.pt?rlkey=uxzxmpicu46coq3msb17b9ofa&dl=0')],
+  'REPA-SiT-XL-2-256': [releasedFlowModel('repa', 'scl/fi/cxedbs4da5ugjq5wg3zrg/last.pt?rlkey=8otgrdkno0nd89po3dpwngwcc&st=apcc645o&dl=0')],
   'vae-ema': vaeFiles('ema'),
   'vae-mse': vaeFiles('mse'),
   inception: [INCEPTION],

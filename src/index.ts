@@ -33,7 +33,7 @@ export type {
 } from './options.js';
 export { DitError, UsageError, FormatError } from './errors.js';
 export { imagenetClasses, FASHION_MNIST_CLASSES, resolveClassNames } from './classes.js';
-export { DIT_VARIANTS, ditConfigFor, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+export { DIT_VARIANTS, MODEL_FAMILIES, MODEL_NAMES, ditConfigFor, type DiTConfig, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 export { download, DOWNLOADS } from './download.js';
 export { makeGrid, type RgbImage, type ImageBatch } from './image/grid.js';
 export { encodePng } from './image/png.js';

@@ -16,6 +16,7 @@ import { EMBEDDED_MODEL_DIR } from './assets.js';
 import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } from './checkpoint/index.js';
 import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
+import { FAMILY_MODEL_PREFIX, modelName, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 import {
   closingWeights,
   createClassifierSession,
@@ -48,11 +49,13 @@ export function compiledCacheDir(load: { readonly cacheDir: string | undefined; 
 
 /** The released DiT-XL/2 image sizes. */
 export const OFFICIAL_IMAGE_SIZES = [256, 512] as const;
+/** The image sizes each family released XL/2 weights for (SiT: download.py; REPA: utils.py). */
+export const RELEASED_IMAGE_SIZES: Readonly<Record<ModelFamily, readonly number[]>> = { dit: OFFICIAL_IMAGE_SIZES, sit: [256], repa: [256] };
 export type OfficialVae = 'ema' | 'mse';
 
-/** The file of an official checkpoint, relative to the cache root (what `dit download` writes). */
-export function officialCheckpointFile(imageSize: number): string {
-  return path.join('models', `DiT-XL-2-${imageSize}x${imageSize}.pt`);
+/** The file of an official XL/2 checkpoint, relative to the cache root (what `dit download` writes). */
+export function officialCheckpointFile(imageSize: number, family: ModelFamily = 'dit'): string {
+  return path.join('models', `${FAMILY_MODEL_PREFIX[family]}XL-2-${imageSize}x${imageSize}.pt`);
 }
 
 /** The folder of `--vae ema|mse`, relative to the cache root. */
@@ -106,6 +109,7 @@ export interface ModelSource {
 export function resolveModelSource(load: {
   readonly ckpt: string | undefined;
   readonly model: string | undefined;
+  readonly family?: ModelFamily;
   readonly imageSize: number | undefined;
   readonly cacheDir: string | undefined;
 }): ModelSource {
@@ -116,18 +120,19 @@ export function resolveModelSource(load: {
     return { ckpt: load.ckpt, embedded: false };
   }
   if (load.model !== undefined) {
+    const family = load.family ?? 'dit';
+    const name = modelName(family, load.model as DiTVariantName);
+    const sizes = RELEASED_IMAGE_SIZES[family];
     if (load.model !== 'DiT-XL/2') {
-      throw new UsageError(
-        `--model ${load.model} has no released weights; only DiT-XL/2 (256 and 512) was released. Pass --ckpt with your own checkpoint`,
-      );
+      throw new UsageError(`--model ${name} has no released weights; only ${modelName(family, 'DiT-XL/2')} (${sizes.join(' and ')}) was released. Pass --ckpt with your own checkpoint`);
     }
     const size = load.imageSize ?? 256;
-    if (!(OFFICIAL_IMAGE_SIZES as readonly number[]).includes(size)) {
-      throw new UsageError(`--image-size ${size}: the released DiT-XL/2 weights are 256 or 512; pass --ckpt for other sizes`);
+    if (!sizes.includes(size)) {
+      throw new UsageError(`--image-size ${size}: the released ${name} weights are ${sizes.join(' or ')}; pass --ckpt for other sizes`);
     }
-    const file = path.join(load.cacheDir ?? defaultCacheDir(), officialCheckpointFile(size));
+    const file = path.join(load.cacheDir ?? defaultCacheDir(), officialCheckpointFile(size, family));
     if (!fs.existsSync(file)) {
-      throw new UsageError(`the official DiT-XL/2 ${size}×${size} weights are not in the cache (${file}); run \`dit download DiT-XL-2-${size}\` or pass --ckpt`);
+      throw new UsageError(`the official ${name} ${size}×${size} weights are not in the cache (${file}); run \`dit download ${name.replace('/', '-')}-${size}\` or pass --ckpt`);
     }
     return { ckpt: file, embedded: false };
   }

@@ -14,9 +14,9 @@
  */
 import { UsageError } from './errors.js';
 import { LABEL_MODES, type LabelMode } from './bulk/plan.js';
-import { DIT_ATTENTION_FORMS, DIT_DTYPES, DIT_VARIANTS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findVariant, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTVariantName } from './models/dit-config.js';
+import { DIT_ATTENTION_FORMS, DIT_DTYPES, FAMILY_TITLE, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, MODEL_FAMILIES, MODEL_NAMES, ditConfigFor, type DiTAttentionForm, type DiTDtype, findModel, isLatentDiT, modelName, pixelsPerCell, type DiTConfig, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
 import { resolveClassNames, type ClassTable } from './classes.js';
-import { SAMPLER_NAMES, type SamplerName } from './diffusion/samplers/index.js';
+import { SAMPLER_NAMES, samplerFamily, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
@@ -48,8 +48,10 @@ export { DIT_DTYPES as DTYPES, type DiTDtype } from './models/dit-config.js';
 
 /** What to load. All optional: nothing given means the embedded Fashion-MNIST model on the CPU. */
 export interface UserLoadOptions {
-  /** Named variant, e.g. "DiT-XL/2"; checked against the checkpoint's shapes. */
+  /** Named variant, e.g. "DiT-XL/2", "SiT-XL/2", "REPA-SiT-XL/2"; checked against the checkpoint's shapes. */
   model?: string;
+  /** dit | sit | repa: what the checkpoint's network was trained as (SiT's weights look like DiT's). */
+  family?: string;
   /** Checkpoint file or folder (.pt/.pth/.bin/.safetensors, a diffusers folder). */
   ckpt?: string;
   /** config.json with the DiT constructor's argument names (num_heads etc.). */
@@ -73,7 +75,9 @@ export interface UserLoadOptions {
 }
 
 export interface ResolvedLoadOptions {
-  readonly model: DiTVariantName | undefined;
+  readonly model: DiTVariantName | undefined; // the DiT shapes of --model, whatever its family
+  readonly family: ModelFamily | undefined; // --family, or the family --model names; undefined = from the checkpoint
+  readonly modelName: string | undefined; // --model as canonically spelt, e.g. "SiT-XL/2"
   readonly ckpt: string | undefined; // undefined = the embedded model
   readonly config: string | undefined;
   readonly vae: string | undefined; // 'ema' | 'mse' | a path | 'none'; undefined = the default ('ema' for latent models)
@@ -123,6 +127,10 @@ export interface ResolvedGenerateOptions {
 
 /** What the loaded model says about valid values and defaults. */
 export interface ModelDefaults {
+  /** The loaded model's family; undefined (checks before a model is read): any, as the sampler says. */
+  readonly family?: ModelFamily;
+  /** The family's default guidance interval (REPA's README: t in [0, 0.7]). */
+  readonly guidanceInterval?: readonly [number, number];
   readonly numClasses: number;
   readonly hasNullClass: boolean; // false: the model was trained without label dropout, no CFG
   readonly classTable: ClassTable | undefined;
@@ -143,6 +151,22 @@ export const NOTEBOOK_DEFAULTS = {
   samplesPerRow: 4,
   seed: 0n,
 } as const;
+
+/**
+ * Each family's defaults, from its official sampling code: DiT's notebook; SiT's sample.py (ODE,
+ * dopri5 over 250 output times, cfg 4, the mse VAE); REPA's README evaluation (SDE, 250 steps, cfg
+ * 1.8 inside t ∈ [0, 0.7], the ema VAE).
+ */
+export const FAMILY_DEFAULTS = {
+  dit: { sampler: NOTEBOOK_DEFAULTS.sampler, numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps, cfgScale: NOTEBOOK_DEFAULTS.cfgScale, vae: 'ema', guidanceInterval: undefined },
+  sit: { sampler: 'sit-ode-dopri5', numSamplingSteps: 250, cfgScale: 4, vae: 'mse', guidanceInterval: undefined },
+  repa: { sampler: 'repa-sde', numSamplingSteps: 250, cfgScale: 1.8, vae: 'ema', guidanceInterval: [0, 0.7] },
+} as const satisfies Record<ModelFamily, { sampler: SamplerName; numSamplingSteps: number; cfgScale: number; vae: 'ema' | 'mse'; guidanceInterval: readonly [number, number] | undefined }>;
+
+/** The samplers written for a family (what a front end offers for the loaded model). */
+export function samplersFor(family: ModelFamily): SamplerName[] {
+  return SAMPLER_NAMES.filter((n) => samplerFamily(n) === family);
+}
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
@@ -203,10 +227,10 @@ function splitList(flag: string, value: readonly (string | number)[] | string, e
 }
 
 /** A variant name as the user spells it (DiT-XL/2, dit-xl-2...) → the table's name. */
-function variantOf(name: string): DiTVariantName {
-  const found = findVariant(name);
-  if (!found) throw new UsageError(`--model "${name}" is not a DiT variant: must be one of ${Object.keys(DIT_VARIANTS).join(', ')}`);
-  return found;
+function modelOf(name: string): { family: ModelFamily; variant: DiTVariantName; name: string } {
+  const found = findModel(name);
+  if (!found) throw new UsageError(`--model "${name}" is not a known model: must be one of ${MODEL_NAMES.join(', ')}`);
+  return { ...found, name: modelName(found.family, found.variant) };
 }
 
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
@@ -224,7 +248,12 @@ function dtypeFor(value: string | undefined, device: Device): DiTDtype {
 }
 
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
-  const model = user.model === undefined ? undefined : variantOf(user.model);
+  const named = user.model === undefined ? undefined : modelOf(user.model);
+  const family = user.family === undefined ? named?.family : oneOf('--family', user.family, MODEL_FAMILIES);
+  if (named && family !== named.family) {
+    throw new UsageError(`--family ${family} contradicts --model ${named.name}, a ${FAMILY_TITLE[named.family]} model; pass --model ${modelName(family!, named.variant)} or leave --family out`);
+  }
+  const model = named?.variant;
   const imageSize = user.imageSize === undefined ? undefined : imageSizeOf(user.imageSize);
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, MAX_NUM_CLASSES);
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
@@ -233,6 +262,8 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   const maxMemoryBytes = finiteNumber('--max-memory', user.maxMemory ?? DEFAULT_MAX_MEMORY_GB, 0.0001, 1024, ' (GiB of working memory for one VAE decode call)') * 2 ** 30;
   return Object.freeze({
     model,
+    family,
+    modelName: named?.name,
     ckpt: user.ckpt,
     config: user.config,
     vae: user.vae,
@@ -299,8 +330,19 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const cfgScale =
     user.cfgScale === undefined ? model.cfgScale : finiteNumber('--cfg-scale', user.cfgScale, 0, MAX_CFG_SCALE, ' (1 = no guidance; the notebook slider spans 1..10)');
   const sampler = oneOf('--sampler', user.sampler ?? model.sampler, SAMPLER_NAMES);
-  const defaultGuidance: GuidanceForm = isLatentDiT({ in_channels: model.inChannels }) ? 'dit' : 'all';
+  const family = model.family ?? samplerFamily(sampler);
+  if (samplerFamily(sampler) !== family) {
+    const fits = samplersFor(family);
+    throw new UsageError(
+      `--sampler ${sampler} is a ${FAMILY_TITLE[samplerFamily(sampler)]} sampler, and this is a ${FAMILY_TITLE[family]} model; pass --sampler ${fits.join('|')} or leave --sampler out (default ${model.sampler})`,
+    );
+  }
+  // SiT's forward_with_cfg guides channels 0..2 like DiT's; REPA guides every channel.
+  const defaultGuidance: GuidanceForm = family === 'repa' || !isLatentDiT({ in_channels: model.inChannels }) ? 'all' : 'dit';
   let guidance = oneOf('--guidance', user.guidance ?? defaultGuidance, GUIDANCE_FORMS);
+  if (family === 'repa' && guidance === 'dit') {
+    throw new UsageError("--guidance dit (channels 0..2 only) is not REPA's form: REPA guides every channel; pass --guidance all or off");
+  }
   const spacing = oneOf('--spacing', user.spacing ?? 'uniform', TIMESTEP_SPACINGS);
   if (spacing === 'ddim' && ddimStride(numSamplingSteps) === undefined) {
     throw new UsageError(
@@ -311,13 +353,18 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
   const seed = user.seed === undefined ? NOTEBOOK_DEFAULTS.seed : parseSeed(user.seed);
   const samplesPerRow = user.samplesPerRow === undefined ? model.samplesPerRow : samplesPerRowOf(user.samplesPerRow);
 
-  let guidanceInterval: [number, number] | undefined;
+  let guidanceInterval: [number, number] | undefined = model.guidanceInterval && [...model.guidanceInterval];
   if (user.guidanceInterval !== undefined) {
+    if (family === 'sit') {
+      throw new UsageError("--guidance-interval: SiT's samplers guide at every step (the interval is REPA's and DiT's); leave it out");
+    }
+    // DiT: original timesteps 0 … 999 (999 = noise); REPA: its t in [0, 1] (1 = noise).
+    const [max, unit, example] = family === 'repa' ? [1, 'times t (REPA: 1 = noise)', '0,0.7'] : [999, 'timesteps', '0,700'];
     const parts = typeof user.guidanceInterval === 'string' ? user.guidanceInterval.split(',') : [...user.guidanceInterval];
     const nums = parts.map((p) => Number(p));
-    if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > 999 || nums[0]! > nums[1]!) {
+    if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > max || nums[0]! > nums[1]!) {
       throw new UsageError(
-        `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" timesteps with 0 ≤ lo ≤ hi ≤ 999 (e.g. 0,700)`,
+        `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" ${unit} with 0 ≤ lo ≤ hi ≤ ${max} (e.g. ${example})`,
       );
     }
     guidanceInterval = [nums[0]!, nums[1]!];

@@ -15,6 +15,7 @@
  */
 import { assert, DitError } from './errors.js';
 import {
+  FAMILY_DEFAULTS,
   NOTEBOOK_DEFAULTS,
   resolveGenerateOptions,
   type ModelDefaults,
@@ -24,14 +25,15 @@ import {
 } from './options.js';
 import { CLASS_TABLES, FASHION_MNIST_CLASSES, type ClassTable } from './classes.js';
 import type { DiTCheckpoint } from './checkpoint/dit.js';
-import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype } from './models/dit-config.js';
+import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype, type ModelFamily } from './models/dit-config.js';
 import { vaeUpscale } from './models/vae-config.js';
 import type { DiTSession } from './runtime/dit-run.js';
 import type { VaeSession } from './runtime/vae-session.js';
 import { createImageGenerators, createTorchGenerator } from './diffusion/random.js';
 import { createSchedule } from './diffusion/schedule.js';
 import { guidedModel } from './diffusion/guidance.js';
-import { SAMPLER_FUNCTIONS } from './diffusion/samplers/index.js';
+import { FLOW_SAMPLER_FUNCTIONS, SAMPLER_FUNCTIONS, isFlowSampler } from './diffusion/samplers/index.js';
+import type { VelocityModelFn } from './diffusion/flow.js';
 import { makeGrid, splitImages, type ImageBatch, type RgbImage } from './image/grid.js';
 
 export type Shape4 = readonly [number, number, number, number];
@@ -75,6 +77,8 @@ export interface GenerateResult {
 
 export interface ModelInfo {
   readonly config: DiTConfig;
+  /** dit, sit or repa: which samplers and defaults apply (the user's --family, the file's, else dit). */
+  readonly family: ModelFamily;
   /** e.g. "DiT-XL/2 256×256 (official layout, fp32) from ~/.cache/dit-ts/models/DiT-XL-2-256x256.pt" */
   readonly description: string;
   readonly embedded: boolean;
@@ -120,9 +124,10 @@ function classTableFor(config: DiTConfig, embedded: boolean, fromCheckpoint: rea
   return { table: undefined, name: `${config.num_classes} unnamed classes` };
 }
 
-/** What the loaded model says about valid values and defaults (the embedded model's, or the notebook's). */
-function modelDefaults(config: DiTConfig, source: { readonly embedded: boolean }, classes: { table: ClassTable | undefined; name: string }): ModelDefaults {
+/** What the loaded model says about valid values and defaults (the embedded model's, or its family's official ones). */
+function modelDefaults(config: DiTConfig, source: { readonly embedded: boolean }, classes: { table: ClassTable | undefined; name: string }, family: ModelFamily): ModelDefaults {
   const base = {
+    family,
     numClasses: config.num_classes,
     hasNullClass: config.class_dropout_prob > 0,
     classTable: classes.table,
@@ -133,9 +138,10 @@ function modelDefaults(config: DiTConfig, source: { readonly embedded: boolean }
   return {
     ...base,
     labels: config.num_classes === 1000 ? NOTEBOOK_LABELS : Array.from({ length: Math.min(8, config.num_classes) }, (_, i) => i),
-    cfgScale: NOTEBOOK_DEFAULTS.cfgScale,
-    numSamplingSteps: NOTEBOOK_DEFAULTS.numSamplingSteps,
-    sampler: NOTEBOOK_DEFAULTS.sampler,
+    cfgScale: FAMILY_DEFAULTS[family].cfgScale,
+    numSamplingSteps: FAMILY_DEFAULTS[family].numSamplingSteps,
+    sampler: FAMILY_DEFAULTS[family].sampler,
+    guidanceInterval: FAMILY_DEFAULTS[family].guidanceInterval,
     samplesPerRow: NOTEBOOK_DEFAULTS.samplesPerRow,
   };
 }
@@ -160,7 +166,7 @@ export interface PipelineEnvironment {
   /** The ImageNet-1k class table (read only for 1000-class models). */
   imagenetClasses(): ClassTable;
   /** The VAE the load options mean for this model (undefined: none); throws a UsageError for a wrong choice. */
-  resolveVae(config: DiTConfig): string | undefined;
+  resolveVae(config: DiTConfig, family: ModelFamily): string | undefined;
   /** The DiT session and, when `vae` is set, the VAE session. */
   openSessions(ckpt: DiTCheckpoint, vae: string | undefined, onPhase?: (phase: string) => void): Promise<Sessions>;
   encodePng(image: RgbImage): Uint8Array;
@@ -184,8 +190,8 @@ export async function assemblePipeline(
   let vaePath: string | undefined;
   try {
     classes = classTableFor(config, embedded, ckpt.classLabels, () => env.imagenetClasses());
-    defaults = modelDefaults(config, { embedded }, classes);
-    vaePath = env.resolveVae(config);
+    defaults = modelDefaults(config, { embedded }, classes, ckpt.family);
+    vaePath = env.resolveVae(config, ckpt.family);
     hooks.beforeBuild?.(defaults);
     sessions = await env.openSessions(ckpt, vaePath, hooks.onPhase);
   } finally {
@@ -195,6 +201,7 @@ export async function assemblePipeline(
   const vaeConfig = sessions.vae?.config;
   const info: ModelInfo = {
     config,
+    family: ckpt.family,
     description: ckpt.description,
     embedded,
     // SD's VAE upsamples ×8 (four blocks); a smaller VAE less.
@@ -225,6 +232,18 @@ export async function assemblePipeline(
   };
 }
 
+/** SiT's and REPA's forward: the network's output without the learned-sigma half (SiT's `x.chunk(2)[0]`). */
+function velocityForward(dit: DiTSession, config: DiTConfig): VelocityModelFn {
+  const size = config.in_channels * config.input_size * config.input_size;
+  return async (x, t, y, batch) => {
+    const out = await dit.run(x, t, y, batch);
+    if (!config.learn_sigma) return out;
+    const v = new Float32Array(batch * size);
+    for (let b = 0; b < batch; b++) v.set(out.subarray(2 * b * size, (2 * b + 1) * size), b * size);
+    return v;
+  };
+}
+
 /** Steps 2–7 of the main path, for options already resolved (step 1). */
 async function generateWith(sessions: Sessions, config: DiTConfig, opts: ResolvedGenerateOptions, gen: GenerateHooks, encodePng: (image: RgbImage) => Uint8Array): Promise<GenerateResult> {
   const n = opts.labels.length;
@@ -236,37 +255,50 @@ async function generateWith(sessions: Sessions, config: DiTConfig, opts: Resolve
   const rng = gen.imageSeeds ? createImageGenerators(gen.imageSeeds, imageNumel) : createTorchGenerator(opts.seed);
   const z = rng.randn(n * imageNumel);
 
-  // 3. The model with labels and guidance folded in.
-  const { dit, vae } = sessions;
-  const model = guidedModel({
-    forward: (x, t, y, batch) => dit.run(x, t, y, batch),
-    labels: opts.labels,
-    nullClass: config.num_classes,
-    form: opts.guidance,
-    scale: opts.cfgScale,
-    interval: opts.guidanceInterval,
-    inChannels: config.in_channels,
-    outChannels: ditOutChannels(config),
-    sampleShape: shape,
-  });
-
-  // 4. The sampling loop (5. the learned-sigma split happens inside, per step).
+  // 3–5. The sampling loop, with the model, its labels and guidance folded in as the family's code does.
   gen.onPhase?.('sampling');
-  const schedule = createSchedule(opts.numSamplingSteps, opts.spacing);
-  const sampler = SAMPLER_FUNCTIONS[opts.sampler];
+  const { dit, vae } = sessions;
+  const onStep = gen.onStep ? (s: { i: number; t: number; x: Float32Array; x0: Float32Array }) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape }) : undefined;
   const t0 = performance.now();
-  const latents = await sampler({
-    model,
-    x: z,
-    shape,
-    schedule,
-    rng,
-    noiseBatch: model.noiseBatch,
-    learnedSigma: config.learn_sigma,
-    eta: opts.eta,
-    signal: gen.signal,
-    onStep: gen.onStep ? (s) => gen.onStep!({ i: s.i, n: opts.numSamplingSteps, t: s.t, x: s.x, x0: s.x0, shape }) : undefined,
-  });
+  let latents: Float32Array;
+  if (isFlowSampler(opts.sampler)) {
+    latents = await FLOW_SAMPLER_FUNCTIONS[opts.sampler]({
+      forward: velocityForward(dit, config),
+      labels: opts.labels,
+      nullClass: config.num_classes,
+      x: z,
+      shape,
+      numSteps: opts.numSamplingSteps,
+      guidance: { form: opts.guidance, scale: opts.cfgScale, interval: opts.guidanceInterval },
+      rng,
+      signal: gen.signal,
+      onStep,
+    });
+  } else {
+    const model = guidedModel({
+      forward: (x, t, y, batch) => dit.run(x, t, y, batch),
+      labels: opts.labels,
+      nullClass: config.num_classes,
+      form: opts.guidance,
+      scale: opts.cfgScale,
+      interval: opts.guidanceInterval,
+      inChannels: config.in_channels,
+      outChannels: ditOutChannels(config),
+      sampleShape: shape,
+    });
+    latents = await SAMPLER_FUNCTIONS[opts.sampler]({
+      model,
+      x: z,
+      shape,
+      schedule: createSchedule(opts.numSamplingSteps, opts.spacing),
+      rng,
+      noiseBatch: model.noiseBatch,
+      learnedSigma: config.learn_sigma,
+      eta: opts.eta,
+      signal: gen.signal,
+      onStep,
+    });
+  }
   const sampleSeconds = (performance.now() - t0) / 1000;
 
   // 6. Decode (VAE, dividing by its scaling factor as DiT does) or take pixels as they are.

@@ -5,11 +5,11 @@
  * generate() — the same code the page runs over onnxruntime-web (browser-pipeline.ts).
  */
 import { UsageError } from './errors.js';
-import { resolveLoadOptions, type ResolvedLoadOptions, type UserLoadOptions } from './options.js';
+import { FAMILY_DEFAULTS, resolveLoadOptions, type ResolvedLoadOptions, type UserLoadOptions } from './options.js';
 import { imagenetClasses } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
-import { isLatentDiT, type DiTConfig } from './models/dit-config.js';
+import { isLatentDiT, type DiTConfig, type ModelFamily } from './models/dit-config.js';
 import { createDiTSession, type DiTSession } from './runtime/index.js';
 import { encodePng } from './image/png.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline, type Sessions } from './pipeline-core.js';
@@ -18,7 +18,7 @@ export { EMBEDDED_DEFAULTS } from './pipeline-core.js';
 export type { CreatePipelineHooks, GenerateHooks, GenerateResult, ModelInfo, Pipeline, Shape4, StepInfo } from './pipeline-core.js';
 
 /** `--vae ema|mse|PATH` → a folder or file; undefined for pixel-space models or `--vae none`. */
-function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | undefined {
+function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig, family: ModelFamily): string | undefined {
   if (!isLatentDiT(config)) {
     if (load.vae !== undefined && load.vae !== 'none') {
       throw new UsageError(`--vae ${load.vae}: this model works in pixel space (${config.in_channels} channel(s)), it has no VAE; drop --vae`);
@@ -26,8 +26,8 @@ function resolveVaePath(load: ResolvedLoadOptions, config: DiTConfig): string | 
     return undefined;
   }
   if (load.vae === 'none') return undefined;
-  // The notebook's default VAE is ema.
-  return resolveVaeSource(load.vae ?? 'ema', load.cacheDir ?? defaultCacheDir(), { noneAllowed: true });
+  // The official default VAE: ema for DiT's notebook and REPA, mse for SiT's sample.py.
+  return resolveVaeSource(load.vae ?? FAMILY_DEFAULTS[family].vae, load.cacheDir ?? defaultCacheDir(), { noneAllowed: true });
 }
 
 /** Builds (or takes from the cache) the DiT and, for latent models, the VAE. */
@@ -56,6 +56,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
     model: load.model,
     imageSize: load.imageSize,
     numClasses: load.numClasses,
+    family: load.family,
   });
   return assemblePipeline(
     load,
@@ -63,7 +64,7 @@ export async function createPipeline(user: UserLoadOptions = {}, hooks: CreatePi
     source.embedded,
     {
       imagenetClasses,
-      resolveVae: (config) => resolveVaePath(load, config),
+      resolveVae: (config, family) => resolveVaePath(load, config, family),
       openSessions: (c, vaePath, onPhase) => openSessions(c, vaePath, load, onPhase),
       encodePng,
     },

@@ -13,6 +13,7 @@ import { download } from '../src/download.js';
 import { officialVaeDir } from '../src/model-files.js';
 import { SD_VAE_CONFIG, vaeDecoderParameterShapes } from '../src/models/vae-config.js';
 import { writeSafetensors } from './helpers/checkpoint-writers.js';
+import { fixtureDir } from './helpers/fixtures.js';
 
 /** A safetensors file of the SD VAE decoder's names and shapes, all zeros in fp16. */
 function sdVaeDecoderSafetensors(): Buffer {
@@ -27,6 +28,10 @@ function sdVaeDecoderSafetensors(): Buffer {
 const vaeWeights = sdVaeDecoderSafetensors();
 const vaeConfig = Buffer.from(JSON.stringify({ _class_name: 'AutoencoderKL', ...SD_VAE_CONFIG, act_fn: 'silu', sample_size: 256 }));
 const WEIGHTS_URL = '/stabilityai/sd-vae-ft-ema/resolve/main/diffusion_pytorch_model.safetensors';
+// SiT's download.py and REPA's utils.py URLs (Dropbox), here serving REPA's tiny fixture: not an XL/2.
+const SIT_URL = '/scl/fi/as9oeomcbub47de5g4be0/SiT-XL-2-256.pt?rlkey=uxzxmpicu46coq3msb17b9ofa&dl=0';
+const REPA_URL = '/scl/fi/cxedbs4da5ugjq5wg3zrg/last.pt?rlkey=8otgrdkno0nd89po3dpwngwcc&st=apcc645o&dl=0';
+const notXl = fs.readFileSync(path.join(fixtureDir('repa-tiny'), 'model.safetensors'));
 const CONFIG_URL = '/stabilityai/sd-vae-ft-ema/resolve/main/config.json';
 
 type Misbehaviour =
@@ -45,7 +50,7 @@ const requests: Array<{ url: string; range: string | undefined }> = [];
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     requests.push({ url: req.url ?? '', range: req.headers.range });
-    const body = { [CONFIG_URL]: vaeConfig, [WEIGHTS_URL]: vaeWeights }[req.url ?? ''];
+    const body = { [CONFIG_URL]: vaeConfig, [WEIGHTS_URL]: vaeWeights, [SIT_URL]: notXl, [REPA_URL]: notXl }[req.url ?? ''];
     if (!body) {
       res.writeHead(404).end();
       return;
@@ -132,6 +137,19 @@ describe('dit download', () => {
     }
   });
 
+  it.each([
+    ['SiT-XL-2-256', SIT_URL, 'SiT-XL-2-256x256.pt'],
+    ['REPA-SiT-XL-2-256', REPA_URL, 'REPA-SiT-XL-2-256x256.pt'],
+  ])('%s comes from the official URL and is checked by its shapes: a file that is no XL/2 is deleted', async (name, url, file) => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-'));
+    requests.length = 0;
+    await expect(download(name, { cacheDir, mirror: base })).rejects.toThrow(
+      new RegExp(`^the file downloaded from .+ is not the official ${file.replace(/\./g, '\\.')} \\([\\s\\S]+\\); it was deleted: check what --mirror serves$`),
+    );
+    expect(requests.map((r) => r.url)).toEqual([url]);
+    expect(fs.readdirSync(path.join(cacheDir, 'models'))).toEqual([]);
+  });
+
   it('does not install a body shorter than its Content-Length', async () => {
     const { cacheDir, weights, part } = freshCache();
     next = { kind: 'short', claimed: vaeWeights.length, sent: 10_000 };
@@ -174,7 +192,7 @@ describe('dit download', () => {
   it('names the allowed downloads for an unknown one, and reports HTTP errors', async () => {
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-'));
     await expect(download('DiT-XL-2-1024', { cacheDir, mirror: base })).rejects.toThrow(
-      'unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, vae-ema, vae-mse, inception',
+      'unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, SiT-XL-2-256, REPA-SiT-XL-2-256, vae-ema, vae-mse, inception',
     );
     await expect(download('DiT-XL-2-256', { cacheDir, mirror: base })).rejects.toThrow('HTTP 404');
     expect(fs.readdirSync(path.join(cacheDir, 'models'))).toEqual([]);

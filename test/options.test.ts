@@ -149,7 +149,7 @@ describe('resolveBenchOptions', () => {
     expect(resolveBenchOptions({ device: 'webgpu', attention: 'fused' }).attention).toBe('fused');
   });
   it.each([
-    [{ model: 'DiT-Q/2' }, '--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4'],
+    [{ model: 'DiT-Q/2' }, '--model "DiT-Q/2" is not a known model: must be one of DiT-XL/2, DiT-XL/4'],
     [{ imageSize: '100' }, "--image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)"],
     [{ model: 'DiT-S/8', imageSize: 96 }, "--image-size 96 cannot be cut into DiT-S/8's tokens: it must be a multiple of 64 (latent = image / 8, patch 8)"],
     [{ imageSize: '4' }, '--image-size "4" is out of range: must be an integer in 8..4096'],

@@ -24,6 +24,7 @@ export interface StatedConfig {
   readonly json: Partial<DiTConfig>; // only values within CONFIG_BOUNDS
   readonly invalid: readonly string[]; // the values that were not, as problems
   readonly args: Readonly<Record<string, unknown>>;
+  readonly family: unknown; // config.json's "family" (checkpoint/family.ts reads it)
 }
 
 /** The config as far as it could be read; undefined when the weights are no DiT or something is not given. */
@@ -35,8 +36,9 @@ export interface InferredDiT {
 export function readStatedConfig(configFile: FileRef | undefined, trainArgs: Readonly<Record<string, unknown>> | undefined): StatedConfig {
   const invalid: string[] = [];
   const path = configFile === undefined ? undefined : refName(configFile);
-  const json = configFile ? configFromJson(readJson(configFile), path!, invalid) : {};
-  return { path, json, invalid, args: trainArgs ?? {} };
+  const raw = configFile ? readJson(configFile) : {};
+  const json = configFile ? configFromJson(raw, path!, invalid) : {};
+  return { path, json, invalid, args: trainArgs ?? {}, family: raw.family };
 }
 
 /** A diffusers pipeline's id2label, as an array indexed by class id. */

@@ -9,13 +9,14 @@
  * dit-infer.ts (the config), key-diff.ts (the keys against the parameter table).
  */
 import { assert, UsageError } from '../errors.js';
-import { DIT_VARIANTS, ditConfigFor, findVariant, pixelsPerCell, type DiTConfig, type DiTVariantName } from '../models/dit-config.js';
+import { DIT_VARIANTS, ditConfigFor, findVariant, modelName, pixelsPerCell, type DiTConfig, type DiTVariantName, type ModelFamily } from '../models/dit-config.js';
 import { ditParameterShapes } from '../models/dit-shapes.js';
 import { refName, resolveDiTFiles, type DiTFiles } from './discovery.js';
 import { normaliseDiTKeys, type DiTLayout, type RenamedDiTKeys } from './dit-rename.js';
 import { inferDiTConfig, readClassLabels, readStatedConfig } from './dit-infer.js';
 import { numelOf } from './dtype.js';
 import { diffAgainst, inExpectedOrder } from './key-diff.js';
+import { chooseFamily, detectFamily, REPA_PROJECTOR_PREFIX, type FamilyFinding } from './family.js';
 import { derivedTensor, finiteChecked } from './lazy.js';
 import { openStateDict, type CheckpointFormat, type OpenedStateDict } from './open.js';
 import { sincosPosEmbed2d } from './pos-embed.js';
@@ -32,6 +33,8 @@ export interface LoadDiTOptions {
   readonly imageSize?: number;
   /** Requested number of classes (without the null class). */
   readonly numClasses?: number;
+  /** The family the user asked for (--family, or --model's); undefined = what the file says, else DiT. */
+  readonly family?: ModelFamily;
 }
 
 export interface DiTInspection {
@@ -50,10 +53,15 @@ export interface DiTInspection {
   readonly warnings: string[];
   /** Why the file cannot be used as asked: missing/unexpected/mis-shaped keys, mismatches. */
   readonly problems: string[];
+  /** What the files say about the family (REPA's keys, config.json, train args); see family.ts. */
+  readonly familyFound: FamilyFinding;
 }
 
 export interface DiTCheckpoint extends DiTInspection {
   readonly config: DiTConfig;
+  /** The family it runs as: the user's, else the file's, else DiT (`familyAssumed`). */
+  readonly family: ModelFamily;
+  readonly familyAssumed: boolean;
 }
 
 /**
@@ -66,7 +74,13 @@ export function loadDiTCheckpoint(pathOrDir: string | DiTFiles, opts: LoadDiTOpt
     info.weights.close();
     throw new UsageError(`${info.path} cannot be loaded as asked:\n  ${info.problems.join('\n  ')}`);
   }
-  return info as DiTCheckpoint;
+  try {
+    const { family, assumed } = chooseFamily(info.familyFound, opts.family, info.path);
+    return { ...info, config: info.config, family, familyAssumed: assumed };
+  } catch (err) {
+    info.weights.close();
+    throw err;
+  }
 }
 
 /** Everything `dit inspect` shows; problems are collected, not thrown. */
@@ -89,9 +103,9 @@ function variantName(name: string): DiTVariantName {
 }
 
 /** What `dit inspect` says a checkpoint is, e.g. "DiT-XL/2 256×256 checkpoint (input_size 32, 1000 classes + null class)". */
-function describeDiT(c: DiTConfig, variant: DiTVariantName | undefined): string {
+function describeDiT(c: DiTConfig, variant: DiTVariantName | undefined, family: ModelFamily = 'dit'): string {
   const px = pixelsOf(c);
-  const name = variant ?? `DiT (depth ${c.depth}, hidden ${c.hidden_size}, patch ${c.patch_size})`;
+  const name = variant ? modelName(family, variant) : `${modelName(family, 'DiT-XL/2').replace(/-XL\/2$/, '')} (depth ${c.depth}, hidden ${c.hidden_size}, patch ${c.patch_size})`;
   return `${name} ${px}×${px} checkpoint (input_size ${c.input_size}, ${c.num_classes} classes${c.class_dropout_prob > 0 ? ' + null class' : ''})`;
 }
 
@@ -111,9 +125,15 @@ function analyse(sd: OpenedStateDict, files: DiTFiles, requested: DiTVariantName
   const found: Findings = { warnings: [...sd.warnings], problems: [...renamed.problems] };
   if (sd.container !== undefined) found.warnings.push(`using the "${sd.container}" weights of a training checkpoint (ignored: ${sd.ignored.join(', ')})`);
   const stated = readStatedConfig(files.config, sd.trainArgs);
+  const familyFound = detectFamily(renamed.tensors.keys(), stated.family, stated.path, sd.trainArgs);
+  if (familyFound.invalid) found.problems.push(familyFound.invalid);
+  // REPA's projectors align hidden states with an image encoder in training; sampling never runs them.
+  const projectors = [...renamed.tensors.keys()].filter((k) => k.startsWith(REPA_PROJECTOR_PREFIX));
+  for (const k of projectors) renamed.tensors.delete(k);
+  if (projectors.length > 0) found.warnings.push(`ignoring REPA's ${projectors.length} ${REPA_PROJECTOR_PREFIX}* tensors (used in training only)`);
   const classLabels = readClassLabels(files.modelIndex);
   const inspection = (config: DiTConfig | undefined, variant: DiTVariantName | undefined, weights: Map<string, LazyTensor>): DiTInspection =>
-    describeInspection(sd, files, renamed, classLabels, found, config, variant, weights);
+    describeInspection(sd, files, renamed, classLabels, found, config, variant, weights, familyFound.family ?? opts.family, familyFound);
 
   // 2. The config: shapes fix everything but the heads (and, for diffusers, the input size).
   const { config, variant } = inferDiTConfig(renamed.tensors, sd.tensors.keys(), stated, requested, opts.imageSize, found.problems);
@@ -136,6 +156,8 @@ function describeInspection(
   config: DiTConfig | undefined,
   variant: DiTVariantName | undefined,
   weights: Map<string, LazyTensor>,
+  family: ModelFamily | undefined,
+  familyFound: FamilyFinding,
 ): DiTInspection {
   let parameterCount = 0;
   for (const x of weights.values()) parameterCount += numelOf(x.shape);
@@ -150,10 +172,11 @@ function describeInspection(
     variant,
     imageSize: config ? pixelsOf(config) : undefined,
     classLabels,
-    description: config ? describeDiT(config, variant) : 'not a DiT checkpoint',
+    description: config ? describeDiT(config, variant, family) : 'not a DiT checkpoint',
     weights: { tensors: weights, close: sd.close },
     warnings: found.warnings,
     problems: found.problems,
+    familyFound,
   };
 }
 

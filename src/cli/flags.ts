@@ -4,13 +4,14 @@
  * them and owns the defaults, which commands pass here only so that --help shows them.
  */
 import { Option, type Command } from 'commander';
-import { DIT_VARIANTS } from '../models/dit-config.js';
+import { MODEL_FAMILIES, MODEL_NAMES } from '../models/dit-config.js';
 import {
   DEFAULT_DEVICE,
   DEFAULT_DTYPE,
   DEFAULT_MAX_MEMORY_GB,
   DEVICES,
   DTYPES,
+  FAMILY_DEFAULTS,
   GUIDANCE_FORMS,
   MAX_SAMPLING_STEPS,
   NOTEBOOK_DEFAULTS,
@@ -30,7 +31,8 @@ type FlagSpec = readonly [flags: string, description: string, defaultValue?: str
 
 /** What to load and where to run it (options.ts: UserLoadOptions). */
 const LOAD_FLAGS = {
-  model: ['--model <name>', `DiT variant: ${Object.keys(DIT_VARIANTS).join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
+  model: ['--model <name>', `model: ${MODEL_NAMES.join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
+  family: [`--family <${MODEL_FAMILIES.join('|')}>`, "what a --ckpt was trained as, when its config.json does not say (SiT's weights look like DiT's; REPA is recognised by its projectors)"],
   ckpt: ['--ckpt <path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder); default: the official weights of --model from the cache folder, else the embedded Fashion-MNIST model'],
   config: ['--config <file>', 'config.json with the DiT constructor arguments (num_heads...)'],
   vae: ['--vae <ema|mse|path|none>', 'VAE for latent models: ema or mse (the official VAE in the cache folder), a folder (config.json + weights) or weights file, or none (keep latents only)'],
@@ -52,9 +54,9 @@ const GENERATE_FLAGS = {
   // Defaults that depend on the model are stated in words: passing them to commander would override the model's.
   cfgScale: ['--cfg-scale <s>', `classifier-free guidance scale (default ${NOTEBOOK_DEFAULTS.cfgScale}; 1 = none; notebook slider 1..10)`],
   numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS} (default ${NOTEBOOK_DEFAULTS.numSamplingSteps}; the embedded model: ${EMBEDDED_DEFAULTS.numSamplingSteps})`],
-  sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (default ${NOTEBOOK_DEFAULTS.sampler})`],
+  sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (the family's: DiT ${FAMILY_DEFAULTS.dit.sampler}, SiT ${FAMILY_DEFAULTS.sit.sampler}, REPA ${FAMILY_DEFAULTS.repa.sampler} by default)`],
   guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (default: dit for 4-channel latent models, the official form on the first 3 channels; all for pixel models)`],
-  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (0..999)'],
+  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (DiT: 0..999; REPA: its t in 0..1, default 0,0.7)'],
   spacing: [`--spacing <${SPACINGS.join('|')}>`, 'timestep respacing: uniform ("N", the default) or ddim ("ddimN")'],
   eta: ['--eta <x>', 'DDIM eta (default 0 = deterministic)'],
   seed: ['--seed <n>', 'random seed (torch.manual_seed), default 0'],

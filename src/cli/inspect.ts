@@ -6,10 +6,11 @@
 import type { Command } from 'commander';
 import { inspectDiTCheckpoint, loadVaeCheckpoint, type DiTInspection } from '../checkpoint/index.js';
 import { DitError, FormatError } from '../errors.js';
+import { FAMILY_TITLE } from '../models/dit-config.js';
 import { resolveLoadOptions } from '../options.js';
 import { addFlags, type LoadFlags } from './flags.js';
 
-interface InspectFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'numClasses' | 'config'> {
+interface InspectFlags extends Pick<LoadFlags, 'model' | 'family' | 'imageSize' | 'numClasses' | 'config'> {
   json?: boolean;
 }
 
@@ -18,10 +19,10 @@ export function register(program: Command): void {
     .command('inspect')
     .description('show what a checkpoint is (format, layout, dtypes, parameters, config, variant) and any problems; --model, --image-size and --num-classes are checked against the file')
     .argument('<path>', 'checkpoint file or folder (.pt, .pth, .bin, .safetensors, diffusers folder, VAE folder)');
-  addFlags(cmd, ['json', 'model', 'imageSize', 'numClasses', 'config']);
+  addFlags(cmd, ['json', 'model', 'family', 'imageSize', 'numClasses', 'config']);
   cmd.action((target: string, flags: InspectFlags) => {
-    const { model, imageSize, numClasses, config } = resolveLoadOptions(flags);
-    const info = inspectDiTCheckpoint(target, { model, imageSize, numClasses, config });
+    const { model, family, imageSize, numClasses, config } = resolveLoadOptions(flags);
+    const info = inspectDiTCheckpoint(target, { model, family, imageSize, numClasses, config });
     try {
       info.warnings.push(...nonFiniteWarnings(info.weights.tensors));
     } finally {
@@ -62,6 +63,8 @@ function ditJson(i: DiTInspection): Record<string, unknown> {
     dtypes: i.dtypes,
     parameterCount: i.parameterCount,
     variant: i.variant ?? null,
+    family: i.familyFound.family ?? null,
+    familySource: i.familyFound.source ?? null,
     imageSize: i.imageSize ?? null,
     config: i.config ?? null,
     description: i.description,
@@ -79,12 +82,20 @@ function ditText(i: DiTInspection): string {
     ['dtypes', i.dtypes.join(', ')],
     ['parameters', i.parameterCount.toLocaleString('en-US')],
     ['model', i.description],
+    ['family', familyText(i)],
   ];
   if (i.config) rows.push(['config', Object.entries(i.config).map(([k, v]) => `${k} ${String(v)}`).join(', ')]);
   if (i.classLabels) rows.push(['class labels', `${i.classLabels.length} (model_index.json id2label)`]);
   for (const w of i.warnings) rows.push(['warning', w]);
   rows.push(['problems', i.problems.length === 0 ? 'none' : i.problems.join('\n')]);
   return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${printable(v).replace(/\n/g, `\n${' '.repeat(14)}`)}\n`).join('');
+}
+
+/** The family and how it is known; SiT's weights are DiT's, so without a statement it is ambiguous. */
+function familyText(i: DiTInspection): string {
+  const f = i.familyFound;
+  if (f.family !== undefined) return `${FAMILY_TITLE[f.family]} (from ${f.source})`;
+  return 'ambiguous: DiT or SiT (the same network; the weights cannot tell); runs as DiT unless --family sit or a config.json with "family": "sit" says otherwise';
 }
 
 /**

@@ -43,8 +43,7 @@ export function register(program: Command): void {
       const load = resolveLoadOptions(loadOptionsFrom(flags));
       checkWritable(flags.out, { directory: true });
       const raw = generateOptionsFrom(flags);
-      // The study compares the notebook's sampler unless told otherwise.
-      raw.sampler ??= 'ddpm';
+      // Without --sampler every cell uses the model's default: DiT's notebook (ddpm), SiT's or REPA's.
       // Every cell's values, before the model is loaded (the model-dependent rest after loading).
       // A value that changes nothing is refused only when it changes nothing in every cell
       // (--eta 0.5 with --sampler ddpm,ddim is read by the ddim cells).

@@ -5,7 +5,7 @@
  */
 import { assert } from '../errors.js';
 import type { GuidanceForm } from './guidance.js';
-import type { TorchGenerator } from './random.js';
+import type { NoiseSource } from './random.js';
 import type { LatentShape, SamplerStep } from './types.js';
 
 /**
@@ -38,7 +38,7 @@ export interface FlowSamplerOptions {
   readonly numSteps: number; // the official num_steps / num-sampling-steps
   readonly guidance: FlowGuidance;
   /** Required by the stochastic samplers (sit-sde-*, repa-sde): every step's randn draw. */
-  readonly rng?: TorchGenerator;
+  readonly rng?: NoiseSource;
   readonly atol?: number; // sit-ode-dopri5; default 1e-6 (sample.py)
   readonly rtol?: number; // sit-ode-dopri5; default 1e-3 (sample.py)
   readonly lastStep?: SitLastStep; // sit-sde-*; default mean

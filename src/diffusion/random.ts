@@ -27,8 +27,8 @@ export interface TorchGenerator {
   randnDouble(count: number): Float64Array;
 }
 
-/** What the samplers need of a generator: `randn` draws (pipeline noise and per-step noise). */
-export type NoiseSource = Pick<TorchGenerator, 'randn'>;
+/** What the samplers need of a generator: `randn` draws (pipeline noise and per-step noise; float64 ones for REPA). */
+export type NoiseSource = Pick<TorchGenerator, 'randn' | 'randnDouble'>;
 
 /**
  * One generator per image, so that an image's noise depends on its own seed alone and never on
@@ -43,17 +43,20 @@ export function createImageGenerators(seeds: readonly (number | bigint)[], image
   assert(seeds.length >= 1 && Number.isInteger(imageNumel) && imageNumel >= 1, () => `createImageGenerators: ${seeds.length} seeds of ${imageNumel} values each`);
   const generators = seeds.map((s) => createTorchGenerator(s));
   const n = generators.length;
+  function draw<A extends Float32Array | Float64Array>(count: number, make: (size: number) => A, own: (g: TorchGenerator, size: number) => A): A {
+    assert(count % (n * imageNumel) === 0, () => `randn(${count}) does not cover whole batches of ${n} images × ${imageNumel} values`);
+    const k = count / (n * imageNumel);
+    const out = make(count);
+    generators.forEach((g, b) => {
+      const values = own(g, k * imageNumel);
+      for (let j = 0; j < k; j++) out.set(values.subarray(j * imageNumel, (j + 1) * imageNumel), (j * n + b) * imageNumel);
+    });
+    return out;
+  }
   return {
-    randn(count: number): Float32Array {
-      assert(count % (n * imageNumel) === 0, () => `randn(${count}) does not cover whole batches of ${n} images × ${imageNumel} values`);
-      const k = count / (n * imageNumel);
-      const out = new Float32Array(count);
-      generators.forEach((g, b) => {
-        const own = g.randn(k * imageNumel);
-        for (let j = 0; j < k; j++) out.set(own.subarray(j * imageNumel, (j + 1) * imageNumel), (j * n + b) * imageNumel);
-      });
-      return out;
-    },
+    randn: (count) => draw(count, (size) => new Float32Array(size), (g, size) => g.randn(size)),
+    // REPA's float64 randn_like(x): the same split (x holds the N images, not a doubled batch).
+    randnDouble: (count) => draw(count, (size) => new Float64Array(size), (g, size) => g.randnDouble(size)),
   };
 }
 

@@ -397,6 +397,12 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
  * implicit QL algorithm with Wilkinson shifts and plane rotations; d is overwritten.
  */
 function tridiagonalQL(d: Float64Array, e: Float64Array, n: number): void {
+  // An off-diagonal element is negligible next to its diagonal neighbours, or next to the whole
+  // matrix: a singular covariance gives many eigenvalues at rounding level (≈ ε‖T‖), where the
+  // relative test alone never deflates (a set of fewer images than dimensions).
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+  const tiny = Number.EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iterations = 0;
     for (;;) {
@@ -404,7 +410,8 @@ function tridiagonalQL(d: Float64Array, e: Float64Array, n: number): void {
       let m = l;
       for (; m < n - 1; m++) {
         const dd = Math.abs(d[m]!) + Math.abs(d[m + 1]!);
-        if (Math.abs(e[m]!) <= Number.EPSILON * dd) break;
+        const em = Math.abs(e[m]!);
+        if (em <= Number.EPSILON * dd || em <= tiny) break;
       }
       if (m === l) break;
       if (++iterations > 60) throw new Error(`symmetricEigenvalues: QL did not converge at ${l}`);

@@ -75,6 +75,38 @@ export function findVariant(name: string): DiTVariantName | undefined {
   return (Object.keys(DIT_VARIANTS) as DiTVariantName[]).find((v) => v.toLowerCase() === canonical);
 }
 
+/**
+ * The model families that share DiT's network: DiT (DDPM, eps + learned sigma), SiT (Ma et al.
+ * 2024: the same network trained as a velocity field, t from 0 = noise to 1) and REPA (Yu et al.
+ * 2025: SiT with representation alignment; extra `projectors.*` weights, no learned sigma, t from
+ * 1 = noise to 0). SiT's weights cannot be told from DiT's; REPA's can (its projectors).
+ */
+export const MODEL_FAMILIES = ['dit', 'sit', 'repa'] as const;
+export type ModelFamily = (typeof MODEL_FAMILIES)[number];
+
+/** How --model spells each family's variants: DiT-XL/2, SiT-XL/2, REPA-SiT-XL/2. */
+export const FAMILY_MODEL_PREFIX: Readonly<Record<ModelFamily, string>> = { dit: 'DiT-', sit: 'SiT-', repa: 'REPA-SiT-' };
+export const FAMILY_TITLE: Readonly<Record<ModelFamily, string>> = { dit: 'DiT', sit: 'SiT', repa: 'REPA' };
+
+/** Every --model name: the twelve variants in each family. */
+export const MODEL_NAMES: readonly string[] = MODEL_FAMILIES.flatMap((f) =>
+  Object.keys(DIT_VARIANTS).map((v) => FAMILY_MODEL_PREFIX[f] + v.slice('DiT-'.length)),
+);
+
+/** `modelName('sit', 'DiT-XL/2')` = "SiT-XL/2". */
+export function modelName(family: ModelFamily, variant: DiTVariantName): string {
+  return FAMILY_MODEL_PREFIX[family] + variant.slice('DiT-'.length);
+}
+
+/** The family and DiT shapes a --model name means, case aside (SiT-XL-2 ≡ SiT-XL/2). */
+export function findModel(name: string): { family: ModelFamily; variant: DiTVariantName } | undefined {
+  const m = /^(REPA-SiT|SiT|DiT)-([A-Z]+)[-/](\d)$/i.exec(name);
+  if (!m) return undefined;
+  const family = MODEL_FAMILIES.find((f) => FAMILY_MODEL_PREFIX[f].toLowerCase() === `${m[1]!.toLowerCase()}-`);
+  const variant = findVariant(`DiT-${m[2]}/${m[3]}`);
+  return family && variant ? { family, variant } : undefined;
+}
+
 /** Which named variant (if any) a config's depth / hidden / patch / heads match. */
 export function matchVariant(c: Pick<DiTConfig, 'depth' | 'hidden_size' | 'patch_size'>): DiTVariantName | undefined {
   for (const [name, v] of Object.entries(DIT_VARIANTS)) {

@@ -20,13 +20,16 @@ export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'
 export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 
 /**
- * The devices each DiT precision runs on: q8's DynamicQuantizeMatMul is an ONNX Runtime CPU kernel
- * (the WebGPU provider has none), so q8 is CPU-only.
+ * The devices each DiT precision runs on. q8's DynamicQuantizeMatMul is an ONNX Runtime CPU kernel
+ * (the WebGPU provider has none), so q8 is CPU-only. fp16 is for GPUs: on this project's AVX2 CPU,
+ * ONNX Runtime 1.30's float16 kernels compute in fp32 and gain nothing (bench/dit-dtypes.ts, one run:
+ * DiT-S/2 CPU time per forward 0.580 s against fp32's 0.583 s, peak RSS 330 against 335 MB; the
+ * embedded model 1.2× and DiT-XL/2 2.1× slower than fp32), while q8 is faster and smaller there.
  */
 export const DTYPE_DEVICES = Object.freeze({
   fp32: DEVICE_NAMES,
   q8: Object.freeze(['cpu'] as Device[]),
-  fp16: DEVICE_NAMES,
+  fp16: Object.freeze(['webgpu', 'cuda'] as Device[]),
 } as const satisfies Record<DiTDtype, readonly Device[]>);
 
 /**

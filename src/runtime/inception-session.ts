@@ -1,7 +1,7 @@
 /**
  * pytorch-fid's FID Inception on ONNX Runtime: 8-bit RGB images of any one size → 2048-d pool3
  * features. The graph takes a fixed image size (the resize to 299×299 is its first op), so one
- * session is built per size met, on first use, from the same weights.
+ * session is built per size met, on first use, from the same weights (the last two are kept).
  */
 import { InternalError } from '../errors.js';
 import type { LazyTensor } from '../checkpoint/types.js';
@@ -23,13 +23,22 @@ export interface InceptionFeatures {
   release(): Promise<void>;
 }
 
+/** Sessions kept for different image sizes; the oldest is released when a new size needs one. */
+const MAX_SESSIONS = 2;
+
 /** The weights stay referenced: a new image size builds a new graph from them. */
 export function createInceptionFeatures(weights: ReadonlyMap<string, LazyTensor>, opts: SessionOptions = {}): InceptionFeatures {
   const sessions = new Map<string, Promise<Session>>();
-  const sessionFor = (h: number, w: number): Promise<Session> => {
+  const sessionFor = async (h: number, w: number): Promise<Session> => {
     const key = `${h}x${w}`;
     let s = sessions.get(key);
     if (!s) {
+      // A folder of many image sizes must not pile up sessions (each holds the 95 MB of weights).
+      for (const [k, old] of sessions) {
+        if (sessions.size < MAX_SESSIONS) break;
+        sessions.delete(k);
+        await (await old).release();
+      }
       s = createSession(encodeModel(buildInceptionGraph(weights, [h, w])), opts);
       sessions.set(key, s);
     }

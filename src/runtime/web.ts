@@ -86,7 +86,10 @@ export async function createWebDiTSession(source: { readonly config: DiTConfig; 
   const t1 = performance.now();
   const session = await createWebSession(model, opts);
   const t2 = performance.now();
-  return ditSessionOver(session, source.config, {
+  // onnxruntime-web's WASM runs a model synchronously inside run(): yielding to the event loop
+  // before each forward lets the worker see a cancel message between steps.
+  const yielding: Session = { ...session, run: async (feeds) => (await new Promise((resolve) => setTimeout(resolve, 0)), session.run(feeds)) };
+  return ditSessionOver(yielding, source.config, {
     device,
     fromCache: false,
     timings: { buildSeconds: (t1 - t0) / 1000, sessionSeconds: (t2 - t1) / 1000 },

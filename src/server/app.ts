@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_IMAGES, MAX_SAMPLING_STEPS, SERVE_DEFAULTS, SAMPLERS, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
+import { MAX_IMAGES, MAX_SAMPLING_STEPS, SERVE_DEFAULTS, samplersFor, GUIDANCE_FORMS, SPACINGS, type ResolvedGenerateOptions, type UserGenerateOptions } from '../options.js';
 import type { ModelInfo, Pipeline } from '../pipeline.js';
 import { className, searchClasses, type ClassTable } from '../class-names.js';
 import { DitError, UsageError } from '../errors.js';

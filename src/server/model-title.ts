@@ -3,10 +3,10 @@
  * checkpoint's layout details (those stay in ServerInfo.model); the whole ServerInfo and class list,
  * which the server and the page's in-browser back end both send.
  */
-import { matchVariant } from '../models/dit-config.js';
+import { FAMILY_TITLE, matchVariant, modelName } from '../models/dit-config.js';
 import { ditParameterShapes } from '../models/dit-shapes.js';
 import type { ModelInfo, Pipeline } from '../pipeline-core.js';
-import { GUIDANCE_FORMS, SAMPLERS, SPACINGS } from '../options.js';
+import { GUIDANCE_FORMS, SPACINGS, samplersFor } from '../options.js';
 import { className, type ClassTable } from '../class-names.js';
 import type { ServerInfo } from './api.js';
 import { toResolvedRequest } from './request.js';
@@ -27,13 +27,15 @@ export function formatParameterCount(n: number): string {
 
 /**
  * "Fashion-MNIST DiT (embedded, 4.2 M parameters)" for the model the package ships;
- * "DiT-XL/2 256×256 (675 M parameters)" for a named variant; "DiT 64×64 (…)" otherwise.
+ * "DiT-XL/2 256×256 (675 M parameters)" for a named variant (SiT-XL/2, REPA-SiT-XL/2 for those
+ * families); "DiT 64×64 (…)" otherwise.
  */
-export function modelTitle(info: Pick<ModelInfo, 'config' | 'embedded' | 'imageSize' | 'defaults'>): string {
+export function modelTitle(info: Pick<ModelInfo, 'config' | 'embedded' | 'imageSize' | 'defaults' | 'family'>): string {
   const params = `${formatParameterCount(ditParameterCount(info))} parameters`;
   if (info.embedded) return `${info.defaults.classTableName} DiT (embedded, ${params})`;
-  const variant = matchVariant(info.config) ?? 'DiT';
-  return `${variant} ${info.imageSize}×${info.imageSize} (${params})`;
+  const variant = matchVariant(info.config);
+  const name = variant ? modelName(info.family, variant) : FAMILY_TITLE[info.family];
+  return `${name} ${info.imageSize}×${info.imageSize} (${params})`;
 }
 
 /** What GET /api/info says (the page's back end in the browser says the same). */
@@ -48,7 +50,7 @@ export function serverInfo(pipeline: Pipeline, limits: ServerInfo['limits']): Se
     numClasses: model.config.num_classes,
     defaults: toResolvedRequest(pipeline.resolve({})),
     limits,
-    samplers: SAMPLERS,
+    samplers: samplersFor(model.family),
     guidanceForms: GUIDANCE_FORMS,
     spacings: SPACINGS,
   };

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
 import { ditConfigFor, ditForwardOps } from '../../src/models/dit.js';
+import { deviceFailure } from '../../src/runtime/index.js';
+
+const webgpuProblem = await deviceFailure('webgpu');
 
 describe('dit bench', () => {
   it('prints one JSON line with the timing, the op count and the MatMul reference', async () => {
@@ -24,7 +27,7 @@ describe('dit bench', () => {
   });
 
   it('rejects bad flags with exit code 2 and the resolver\'s message naming the value', async () => {
-    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4') });
+    expect(await runCli(['bench', '--model', 'DiT-Q/2'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--model "DiT-Q/2" is not a known model: must be one of DiT-XL/2, DiT-XL/4') });
     expect(await runCli(['bench', '--image-size', '100'])).toMatchObject({ code: 2, stderr: "dit: --image-size 100 cannot be cut into DiT-XL/2's tokens: it must be a multiple of 16 (latent = image / 8, patch 2)\n" });
     expect(await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '96'])).toMatchObject({ code: 2, stderr: "dit: --image-size 96 cannot be cut into DiT-S/8's tokens: it must be a multiple of 64 (latent = image / 8, patch 8)\n" });
     expect(await runCli(['bench', '--attention', 'flash'])).toMatchObject({ code: 2, stderr: 'dit: --attention "flash" is not supported: must be one of fused, plain\n' });
@@ -45,4 +48,18 @@ describe('dit bench --dtype', () => {
       stderr: 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu, or on webgpu --dtype fp32 or fp16\n',
     });
   });
+
+  // Runs wherever a WebGPU adapter is found (Mesa lavapipe in CI, DIT_REQUIRE_WEBGPU=1 there).
+  it.runIf(webgpuProblem === undefined || process.env.DIT_REQUIRE_WEBGPU === '1')('times the fp16 graph on WebGPU against a float16 MatMul; fp16 on the CPU is refused', async () => {
+    const r = await runCli(['bench', '--model', 'DiT-S/8', '--image-size', '64', '--repeats', '1', '--dtype', 'fp16', '--device', 'webgpu', '--json']);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(json.graph).toMatchObject({ attention: 'plain', dtype: 'fp16' });
+    expect(json.matmul_dtype).toBe('fp16');
+    expect(json.seconds_per_forward).toBeGreaterThan(0);
+    expect(await runCli(['bench', '--dtype', 'fp16'])).toMatchObject({
+      code: 2,
+      stderr: 'dit: --dtype fp16 does not run on --device cpu: it runs on webgpu, cuda; use --device webgpu, or on cpu --dtype fp32 or q8\n',
+    });
+  }, 300_000); // DiT-S/8's random weights built and run on lavapipe: 144 s on this project's loaded 2-core machine
 });

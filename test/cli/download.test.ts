@@ -42,7 +42,7 @@ describe('dit download', () => {
   it('an unknown name is refused before anything is fetched (exit 2)', async () => {
     const cacheDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-download-cli-')), 'cache');
     const r = await runCli(['download', 'vae-ema', 'DiT-XL-2-1024', '--cache-dir', cacheDir, '--mirror', 'http://127.0.0.1:9/', '--quiet']);
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, vae-ema, vae-mse, inception\n' });
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, SiT-XL-2-256, REPA-SiT-XL-2-256, vae-ema, vae-mse, inception\n' });
     expect(fs.existsSync(cacheDir)).toBe(false);
   });
 });

@@ -74,7 +74,7 @@ describe('every command refuses a bad value with the same line and exit code 2, 
     [
       ['--model', 'DiT-Q/2'],
       ['sample', 'sweep', 'serve', 'bench', 'inspect'],
-      'dit: --model "DiT-Q/2" is not a DiT variant: must be one of DiT-XL/2, DiT-XL/4, DiT-XL/8, DiT-L/2, DiT-L/4, DiT-L/8, DiT-B/2, DiT-B/4, DiT-B/8, DiT-S/2, DiT-S/4, DiT-S/8\n',
+      'dit: --model "DiT-Q/2" is not a known model: must be one of DiT-XL/2, DiT-XL/4, DiT-XL/8, DiT-L/2, DiT-L/4, DiT-L/8, DiT-B/2, DiT-B/4, DiT-B/8, DiT-S/2, DiT-S/4, DiT-S/8, SiT-XL/2, SiT-XL/4, SiT-XL/8, SiT-L/2, SiT-L/4, SiT-L/8, SiT-B/2, SiT-B/4, SiT-B/8, SiT-S/2, SiT-S/4, SiT-S/8, REPA-SiT-XL/2, REPA-SiT-XL/4, REPA-SiT-XL/8, REPA-SiT-L/2, REPA-SiT-L/4, REPA-SiT-L/8, REPA-SiT-B/2, REPA-SiT-B/4, REPA-SiT-B/8, REPA-SiT-S/2, REPA-SiT-S/4, REPA-SiT-S/8\n',
     ],
     [['--image-size', '7'], ['sample', 'bench', 'inspect'], 'dit: --image-size "7" is out of range: must be an integer in 8..4096 (pixels; 256 or 512 for the official DiT)\n'],
   ];

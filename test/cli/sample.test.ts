@@ -46,6 +46,7 @@ describe('dit sample --dtype', () => {
   it.each([
     [['--dtype', 'q4'], 'dit: --dtype "q4" is not supported: must be one of fp32, q8, fp16'],
     [['--dtype', 'q8', '--device', 'webgpu'], 'dit: --dtype q8 does not run on --device webgpu: it runs on cpu; use --device cpu, or on webgpu --dtype fp32 or fp16'],
+    [['--dtype', 'fp16'], 'dit: --dtype fp16 does not run on --device cpu: it runs on webgpu, cuda; use --device webgpu, or on cpu --dtype fp32 or q8'],
   ])('%j is refused before loading, in one line', async (flags, message) => {
     const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--save-latents', path.join(tmp(), 'x.npy'), ...flags]);
     expect(r.code).toBe(2);
@@ -246,7 +247,7 @@ describe('dit sample --help', () => {
     for (const text of [
       'classifier-free guidance scale (default 4;',
       'sampling steps, 1..1000 (default 250; the embedded model: 100)',
-      'ddpm | ddim | dpm-solver++ (default ddpm)',
+      'ddpm | ddim | dpm-solver++ | sit-ode-dopri5 | sit-ode-euler | sit-ode-heun | sit-sde-euler | sit-sde-heun | repa-sde | repa-ode-euler | repa-ode-heun (the family\'s: DiT ddpm, SiT sit-ode-dopri5, REPA repa-sde by default)',
       'dit | all | off (default: dit for 4-channel latent models',
       'uniform ("N", the default)',
       'DDIM eta (default 0',

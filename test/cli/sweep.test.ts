@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
-import { ditTiny } from '../helpers/fixtures.js';
+import { ditTiny, fixtureDir } from '../helpers/fixtures.js';
 
 describe('dit sweep: flag errors before loading', () => {
   it.each([
@@ -39,5 +39,18 @@ describe('dit sweep --help', () => {
     expect(r.stdout.replace(/\s+/g, ' ')).toContain(
       'On the embedded model without --class-labels, --classes or --num-images, each cell samples 40 images: each of the 10 Fashion-MNIST classes ×4, one class per column',
     );
+  });
+});
+
+describe('dit sweep on a SiT checkpoint', () => {
+  it("compares cells with SiT's default sampler when no --sampler is given (no DiT default forced on it)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-'));
+    const out = path.join(dir, 'study');
+    const vae = path.join(dir, 'vae');
+    fs.mkdirSync(vae);
+    for (const f of ['config.json', 'diffusion_pytorch_model.safetensors']) fs.copyFileSync(path.join(fixtureDir('vae-tiny'), f), path.join(vae, f));
+    const r = await runCli(['sweep', '--ckpt', fixtureDir('sit-tiny'), '--vae', vae, '--no-cache', '--quiet', '--out', out, '--class-labels', '1', '--num-sampling-steps', '2,3']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(fs.readdirSync(out).length).toBeGreaterThan(0);
   });
 });

@@ -30,6 +30,7 @@ export interface FakePipeline {
 }
 
 export const FAKE_DEFAULTS: ModelDefaults = {
+  family: 'dit',
   numClasses: 10,
   hasNullClass: true,
   classTable: FASHION_MNIST_CLASSES,
@@ -110,6 +111,7 @@ export function createFakePipeline(): FakePipeline {
   const pipeline: Pipeline = {
     info: {
       config: ditConfigFor('DiT-S/8', { input_size: FAKE_SIZE, in_channels: 1, num_classes: 10 }),
+      family: 'dit',
       description: 'fake 8×8 test model',
       embedded: false,
       imageSize: FAKE_SIZE,

@@ -11,7 +11,7 @@ describe("the page's model title", () => {
     const ckpt = inspectDiTCheckpoint(EMBEDDED_MODEL_DIR);
     try {
       expect(ditParameterCount({ config: ckpt.config! })).toBe(ckpt.parameterCount);
-      expect(modelTitle({ config: ckpt.config!, embedded: true, imageSize: 32, defaults: defaults('Fashion-MNIST') })).toBe(
+      expect(modelTitle({ config: ckpt.config!, family: 'dit', embedded: true, imageSize: 32, defaults: defaults('Fashion-MNIST') })).toBe(
         'Fashion-MNIST DiT (embedded, 4.2 M parameters)',
       );
     } finally {
@@ -22,9 +22,11 @@ describe("the page's model title", () => {
   it('names a paper variant by its name and image size; DiT-XL/2 has 675 M parameters as in the paper', () => {
     const config = ditConfigFor('DiT-XL/2');
     expect(ditParameterCount({ config })).toBe(675_129_632);
-    expect(modelTitle({ config, embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toBe('DiT-XL/2 256×256 (675 M parameters)');
+    expect(modelTitle({ config, family: 'dit', embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toBe('DiT-XL/2 256×256 (675 M parameters)');
+    expect(modelTitle({ config, family: 'sit', embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toBe('SiT-XL/2 256×256 (675 M parameters)');
     const custom = { ...config, depth: 5 };
-    expect(modelTitle({ config: custom, embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toMatch(/^DiT 256×256 \(\d+ M parameters\)$/);
+    expect(modelTitle({ config: custom, family: 'dit', embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toMatch(/^DiT 256×256 \(\d+ M parameters\)$/);
+    expect(modelTitle({ config: custom, family: 'repa', embedded: false, imageSize: 256, defaults: defaults('ImageNet-1k') })).toMatch(/^REPA 256×256 \(\d+ M parameters\)$/);
   });
 
   it('rounds counts to two significant digits below ten of a unit', () => {

@@ -120,6 +120,15 @@ describe('the static site, computing in the browser', () => {
     expect(await page.getAttribute('#steps', 'aria-invalid')).toBe('true');
   }, 120_000);
 
+  it('cancels a long run between steps', async () => {
+    await page.goto(`${base}?steps=1000&n=1&run=1`);
+    await page.waitForFunction(() => /^Step \d+\/1000/.test(document.querySelector('.run .status')?.textContent ?? ''), null, { timeout: 120_000 });
+    await page.click('#cancel');
+    await page.waitForSelector('body[data-state="cancelled"]', { timeout: 30_000 });
+    expect(await page.textContent('.run .status')).toMatch(/^Cancelled/);
+    expect(await page.isEnabled('#generate')).toBe(true);
+  }, 180_000);
+
   it('opens the tiny DiT fixture and its VAE from local files and samples it as the CLI does', async () => {
     await page.goto(base);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });

@@ -469,6 +469,7 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
   const base = readForm();
   history_.replaceState(null, '', `${location.pathname}${shareQuery(base)}${location.hash}`);
   document.body.dataset.state = 'running';
+  cancelRequested = false;
   const requests = mode === 'single' ? [base] : [1, 5, 10].map((cfgScale) => ({ ...base, cfgScale }));
   const panels = requests.map((r) => createPanel(caption(r)));
   const previous = { children: [...els.runs.children], compare: els.runs.classList.contains('compare') };
@@ -489,7 +490,7 @@ async function start(mode: 'single' | 'compare'): Promise<void> {
       return;
     }
     const done = settled.map((s) => (s as PromiseFulfilledResult<DoneEvent | undefined>).value);
-    document.body.dataset.state = done.every((d) => d !== undefined) ? 'done' : 'failed';
+    document.body.dataset.state = done.every((d) => d !== undefined) ? 'done' : cancelRequested ? 'cancelled' : 'failed';
     if (done.every((d): d is DoneEvent => d !== undefined)) {
       panels[0]!.image.id = 'result';
       const images = await Promise.all(done.map(async (d, k) => ({ label: caption(requests[k]!), src: await storableImage(d.resultUrl) })));
@@ -566,7 +567,11 @@ els.form.addEventListener('submit', (e) => {
   start('single').catch(showError);
 });
 els.compare.addEventListener('click', () => start('compare').catch(showError));
+/** Whether the run in progress was cancelled from the page (its end state is then "cancelled"). */
+let cancelRequested = false;
+
 els.cancel.addEventListener('click', () => {
+  cancelRequested = true;
   for (const id of active.ids) void backend.cancel(id);
   // Requests still being sent have no job id yet: closing them cancels on the server.
   if (active.ids.size === 0) for (const c of active.controllers) c.abort();

@@ -69,7 +69,8 @@ export function createBrowserBackend(opts: { backend: BackendChoice; threads?: n
       return open({ kind: 'files', ...picked, vae: vaeFiles.length > 0 ? pickVaeFiles(vaeFiles) : picked.vae }, onStatus);
     },
     generate(request: GenerateRequest, onEvent: (event: JobEvent) => void, signal?: AbortSignal) {
-      const id = `local-${++counter}`;
+      // Unique across reloads too: the history keys runs by id.
+      const id = `local-${Date.now().toString(36)}-${++counter}`;
       return new Promise<void>((resolve, reject) => {
         jobs.set(id, { onEvent, resolve, reject });
         signal?.addEventListener('abort', () => send({ type: 'cancel', id }));

@@ -1,0 +1,120 @@
+/**
+ * The first VAE decode of a process against the later ones (issue 12: the first decode of a
+ * `dit sample` process took 2.8 s per image where the bench's median was 1.72 s). SD VAE, 32×32
+ * latent → 256×256, fp32, random weights of the real shapes written by bench/gpu-weights.mjs.
+ * Each sample is a fresh child process (the first call is a per-process cost); variants alternate
+ * round by round, so load from other processes hits them alike.
+ *
+ *   node bench/gpu-weights.mjs --model tiny --image-size 64 --vae sd --out DIR   (after npm run build)
+ *   npx tsx bench/vae-first-decode.ts --vae DIR/vae [--rounds 3] [--runs 3] [--threads 1] [--levels all,extended]
+ *
+ * Per child process: open (the VAE header), the compiled-model cache check (the entry's size and CRC),
+ * ONNX Runtime session creation, then `--runs` decodes; wall and CPU seconds each. The cache is
+ * filled once before the rounds, as on a user's second and later runs. Prints a table and a JSON line.
+ *
+ * Measured on the 2-core AMD EPYC (AVX2) while other jobs kept the load at about 20, so CPU seconds
+ * are the numbers to read (1 thread, medians of 2 processes): cache check 0.18, session creation
+ * 0.42 ('all') / 0.07 ('extended'), first run 7.27 against 7.17 for the later ones. The first decode
+ * of a process thus costs about 0.7 s of CPU more than the later ones, nearly all of it the cache's
+ * CRC and ONNX Runtime's session creation (the NCHWc layout transform of level 'all', which then
+ * saves 1.7 s on every decode: 'extended' runs took 8.9 s); the first run itself is within 2 %.
+ * onnxruntime-node creates and runs sessions on the calling thread (no event-loop tick during
+ * either), so this cannot overlap DiT sampling in one thread.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadVaeCheckpoint } from '../src/checkpoint/index.js';
+import { saveModel } from '../src/graph/index.js';
+import { buildVaeDecoder } from '../src/models/vae.js';
+import { cachedModel, fileIdentity } from '../src/runtime/compiled-cache.js';
+import { createSession, type GraphOptimizationLevel } from '../src/runtime/session.js';
+import { arg } from './args.js';
+
+const LATENT = 32;
+const vaeDir = arg('--vae', '');
+const threads = Number(arg('--threads', '1'));
+const rounds = Number(arg('--rounds', '3'));
+const runs = Number(arg('--runs', '3'));
+const child = arg('--child', '');
+const cacheDir = arg('--cache', '');
+
+/** One process's timings: wall and CPU seconds of each phase of the first decode, then of decodes 2..4. */
+async function runChild(level: GraphOptimizationLevel): Promise<Record<string, number>> {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const out: Record<string, number> = {};
+  let c = cpu();
+  let w = performance.now();
+  const lap = (name: string) => {
+    const c2 = cpu();
+    const w2 = performance.now();
+    out[`${name}_wall`] = +((w2 - w) / 1000).toFixed(3);
+    out[`${name}_cpu`] = +(c2 - c).toFixed(3);
+    c = c2;
+    w = w2;
+  };
+  // The steps createVaeSession takes on a first decode, one by one.
+  const ckpt = loadVaeCheckpoint(vaeDir);
+  lap('open');
+  const source = { source: fileIdentity(ckpt.path), config: ckpt.config, scalingFactor: ckpt.scalingFactor, upsample: undefined, latent: [LATENT, LATENT] };
+  const model = cachedModel(cacheDir, 'vae', source, (p) => saveModel(buildVaeDecoder(ckpt.config, ckpt.weights.tensors, { latentHeight: LATENT, latentWidth: LATENT, scalingFactor: ckpt.scalingFactor }), p));
+  lap(model.fromCache ? 'cache_check' : 'build');
+  const session = await createSession(model.modelPath, { threads, graphOptimizationLevel: level });
+  lap('create');
+  const latents = new Float32Array(4 * LATENT * LATENT).map((_, i) => Math.sin(i) * 0.8);
+  for (let i = 1; i <= runs; i++) {
+    await session.run({ latents: { type: 'float32', data: latents, dims: [1, 4, LATENT, LATENT] } });
+    lap(`run${i}`);
+  }
+  await session.release();
+  ckpt.weights.close();
+  return out;
+}
+
+if (child) {
+  console.log(JSON.stringify(await runChild(child as GraphOptimizationLevel)));
+  process.exit(0);
+}
+
+if (!vaeDir) throw new Error('usage: npx tsx bench/vae-first-decode.ts --vae DIR [--rounds 3] [--threads 2]');
+const self = fileURLToPath(import.meta.url);
+const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-vae-first-'));
+const spawnChild = (variant: string): Record<string, number> => {
+  const out = execFileSync(process.execPath, [...process.execArgv, self, '--child', variant, '--vae', vaeDir, '--threads', String(threads), '--runs', String(runs), '--cache', cache], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
+};
+// Variants are ONNX Runtime graph optimisation levels ('all' is what dit uses).
+const variants = arg('--levels', 'all,extended').split(',');
+spawnChild(variants[0]!); // fills the compiled-model cache
+const samples = new Map<string, Array<Record<string, number>>>(variants.map((v) => [v, []]));
+for (let r = 0; r < rounds; r++) for (const v of variants) samples.get(v)!.push(spawnChild(v));
+fs.rmSync(cache, { recursive: true, force: true });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const rows = variants.map((v) => {
+  const xs = samples.get(v)!;
+  const m = (k: string) => +median(xs.map((x) => x[k]!)).toFixed(3);
+  const later = (kind: string) => +median(xs.flatMap((x) => Array.from({ length: runs - 1 }, (_, i) => x[`run${i + 2}_${kind}`]!))).toFixed(3);
+  const row: Record<string, number | string> = { level: v };
+  for (const kind of ['wall', 'cpu']) {
+    row[`cache_check_${kind}`] = m(`cache_check_${kind}`);
+    row[`create_${kind}`] = m(`create_${kind}`);
+    row[`run1_${kind}`] = m(`run1_${kind}`);
+    row[`later_${kind}`] = later(kind);
+    row[`first_decode_extra_${kind}`] = +(Number(row[`cache_check_${kind}`]) + Number(row[`create_${kind}`]) + Number(row[`run1_${kind}`]) - Number(row[`later_${kind}`])).toFixed(3);
+  }
+  return row;
+});
+console.log(`SD VAE decode ${LATENT}×${LATENT} → ${LATENT * 8}², fp32, ${threads} thread(s), cached compiled model; medians over ${rounds} process(es), s`);
+const cols = Object.keys(rows[0]!);
+console.log(cols.map((c) => c.padStart(c.length > 12 ? c.length + 1 : 13)).join(''));
+for (const r of rows) console.log(cols.map((c) => String(r[c]).padStart(c.length > 12 ? c.length + 1 : 13)).join(''));
+console.log(JSON.stringify({ bench: 'vae-first-decode', latent: LATENT, threads, rounds, runs, rows, samples: Object.fromEntries(samples) }));
