@@ -21,11 +21,11 @@ export default defineConfig(({ mode }) => {
       chunkSizeWarningLimit: 2048,
       rollupOptions: {
         // src/ files on the page's path (checkpoint/file.ts, graph/save.ts, classes.ts...) import
-        // node:fs or node:path for their Node-only functions (reading by path, saving, the cache),
+        // node:fs, node:path or node:zlib for their Node-only functions (reading by path, saving, the cache, the .npz writer),
         // which the page never calls: it gives ByteSources and builds models in memory. Vite replaces
         // those imports with empty modules; that is expected, so it is not reported on every build.
         onwarn(warning, warn) {
-          if (/Module "node:(fs|path)" has been externalized for browser compatibility, imported by "[^"]*\/src\//.test(warning.message)) return;
+          if (/Module "node:(fs|path|zlib)" has been externalized for browser compatibility, imported by "[^"]*\/src\//.test(warning.message)) return;
           warn(warning);
         },
       },

@@ -35,9 +35,8 @@ export function register(program: Command): void {
     .argument('<set>', 'folder of PNGs, .npz with arr_0 uint8 (N, H, W, 3), or .npz with mu and sigma')
     .option('--ref <set>', 'reference set, the same kinds (e.g. the ADM evaluator\'s VIRTUAL_imagenet256_labeled.npz)')
     .option('--save-stats <file.npz>', "write the set's statistics (mu, sigma float64) for later runs, as pytorch-fid's --save-stats")
-    .option('--inception <file>', "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the one `dit download inception` put in the cache folder)")
-    .option('--batch-size <n>', 'images per Inception forward', String(FID_DEFAULTS.batchSize));
-  addFlags(cmd, ['device', 'threads', 'cacheDir', 'json', 'quiet']);
+    .option('--inception <file>', "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the one `dit download inception` put in the cache folder)");
+  addFlags(cmd, ['batchSize', 'device', 'threads', 'cacheDir', 'json', 'quiet'], { batchSize: FID_DEFAULTS.batchSize });
   cmd.action(async (set: string, flags: FidFlags) => {
     const opts = resolveFidOptions({ batchSize: flags.batchSize, device: flags.device, threads: flags.threads, cacheDir: flags.cacheDir });
     if (flags.ref === undefined && flags.saveStats === undefined) {

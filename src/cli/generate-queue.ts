@@ -12,14 +12,26 @@ import { openBulkFolder, planBulk } from '../bulk/run.js';
 import { checkRun, runHash, connectQueue, enqueueRun, formatStatus, runStatus, type QueueClient, type RunSpec } from '../bulk/queue.js';
 import { formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
-import { generateOptionsFrom, loadOptionsFrom } from './flags.js';
-import type { GenerateCommandFlags } from './generate.js';
+import { generateOptionsFrom, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 
+export interface QueueGenerateFlags extends LoadFlags, GenerateFlags {
+  numSamples?: string;
+  batchSize?: string;
+  labels?: string;
+  shard?: string;
+  numShards?: string;
+  out?: string;
+  queue?: string;
+  chunkSize?: string;
+  status?: boolean;
+  wait?: boolean;
+  quiet?: boolean;
+}
 
 /** How often the waiting client asks Redis for the run's state. */
 const POLL_MS = 1000;
 
-export async function generateThroughQueue(flags: GenerateCommandFlags, progress: Progress): Promise<void> {
+export async function generateThroughQueue(flags: QueueGenerateFlags, progress: Progress): Promise<void> {
   if (flags.queue === undefined) throw new UsageError('--status reads a run from its queue: pass --queue redis://HOST:PORT and --out DIR');
   const queueOptions = resolveQueueOptions({ queue: flags.queue, chunkSize: flags.chunkSize });
   if (flags.out === undefined) throw new UsageError('--out is missing: name the folder for the images, e.g. --out samples');

@@ -14,22 +14,12 @@ import { shardRange } from '../bulk/plan.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, scoreBulkFolder } from '../bulk/run.js';
 import { createProgress, formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
-import { generateThroughQueue } from './generate-queue.js';
+import { generateThroughQueue, type QueueGenerateFlags } from './generate-queue.js';
 import { addFlags, BULK_FLAG_NAMES, QUEUE_FLAG_NAMES, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 
-export interface GenerateCommandFlags extends LoadFlags, GenerateFlags {
-  numSamples?: string;
-  batchSize?: string;
-  labels?: string;
-  shard?: string;
-  numShards?: string;
-  out?: string;
+/** The queue's flags and --merge. */
+interface GenerateCommandFlags extends QueueGenerateFlags {
   merge?: string;
-  queue?: string;
-  chunkSize?: string;
-  status?: boolean;
-  wait?: boolean;
-  quiet?: boolean;
 }
 
 /** Sample's generate flags but its grid and image count: a bulk run has --num-samples and no grid. */

@@ -115,19 +115,39 @@ class Mt19937Generator implements TorchGenerator {
   }
 
   randn(count: number): Float32Array {
-    assert(Number.isInteger(count) && count >= 0, () => `randn count ${count} is invalid; it must be a non-negative integer`);
-    const out = new Float32Array(count);
-    if (count >= 16) this.fillNormalFloat(out);
-    else for (let i = 0; i < count; i++) out[i] = this.nextDoubleNormal();
-    return out;
+    return this.normals(new Float32Array(this.checkedCount(count)), () => this.uniformFloat(), boxMuller16);
   }
 
   randnDouble(count: number): Float64Array {
+    return this.normals(new Float64Array(this.checkedCount(count)), () => this.uniformDouble(), boxMuller16Double);
+  }
+
+  private checkedCount(count: number): number {
     assert(Number.isInteger(count) && count >= 0, () => `randn count ${count} is invalid; it must be a non-negative integer`);
-    const out = new Float64Array(count);
-    if (count >= 16) this.fillNormalDouble(out);
-    else for (let i = 0; i < count; i++) out[i] = this.nextDoubleNormal();
-    return out;
+    return count;
+  }
+
+  /**
+   * normal_kernel: below 16 values, one normal_distribution<double> per value; from 16 on,
+   * normal_fill in the tensor's dtype (float: 24-bit uniforms and float32 arithmetic; double:
+   * 53-bit uniforms and double arithmetic). normal_fill draws every uniform first, then Box–Muller
+   * on blocks of 16 (pairs j, j + 8); a trailing partial block is recomputed from 16 fresh uniforms
+   * over the last 16 slots, overwriting values the last full block already produced.
+   */
+  private normals<A extends Float32Array | Float64Array>(data: A, uniform: () => number, boxMuller: (data: A, offset: number) => void): A {
+    const size = data.length;
+    if (size < 16) {
+      for (let i = 0; i < size; i++) data[i] = this.nextDoubleNormal();
+      return data;
+    }
+    for (let i = 0; i < size; i++) data[i] = uniform();
+    for (let i = 0; i + 16 <= size; i += 16) boxMuller(data, i);
+    if (size % 16 !== 0) {
+      const start = size - 16;
+      for (let i = 0; i < 16; i++) data[start + i] = uniform();
+      boxMuller(data, start);
+    }
+    return data;
   }
 
   private twist(): void {
@@ -169,34 +189,6 @@ class Mt19937Generator implements TorchGenerator {
     const theta = 2 * Math.PI * u1;
     this.cachedDoubleNormal = r * Math.sin(theta);
     return r * Math.cos(theta);
-  }
-
-  /**
-   * normal_fill: every uniform first, then Box–Muller on blocks of 16 (pairs j, j + 8); a trailing
-   * partial block is recomputed from 16 fresh uniforms over the last 16 slots, overwriting values
-   * the last full block already produced. Arithmetic is float32 as in the kernel.
-   */
-  private fillNormalFloat(data: Float32Array): void {
-    const size = data.length;
-    for (let i = 0; i < size; i++) data[i] = this.uniformFloat();
-    for (let i = 0; i + 16 <= size; i += 16) boxMuller16(data, i);
-    if (size % 16 !== 0) {
-      const start = size - 16;
-      for (let i = 0; i < 16; i++) data[start + i] = this.uniformFloat();
-      boxMuller16(data, start);
-    }
-  }
-
-  /** normal_fill<double>: the same blocks as the float path, with 53-bit uniforms and double arithmetic. */
-  private fillNormalDouble(data: Float64Array): void {
-    const size = data.length;
-    for (let i = 0; i < size; i++) data[i] = this.uniformDouble();
-    for (let i = 0; i + 16 <= size; i += 16) boxMuller16Double(data, i);
-    if (size % 16 !== 0) {
-      const start = size - 16;
-      for (let i = 0; i < 16; i++) data[start + i] = this.uniformDouble();
-      boxMuller16Double(data, start);
-    }
   }
 }
 

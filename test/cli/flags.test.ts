@@ -19,8 +19,6 @@ describe('flag declarations', () => {
       for (const o of options) {
         // sweep's and generate's --out are folders, the others' a grid PNG: a different flag under one name.
         if (o.long === '--out' && (command === 'sweep' || command === 'generate')) continue;
-        // fid's --batch-size counts Inception forwards (default 32), generate's DiT forwards (16).
-        if (o.long === '--batch-size' && command === 'fid') continue;
         const text = `${o.flags} | ${o.description}`;
         const first = seen.get(o.long!);
         if (first === undefined) seen.set(o.long!, { command, text });

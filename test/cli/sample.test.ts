@@ -37,10 +37,10 @@ describe('dit sample --dtype', () => {
     expect(r.code).toBe(0);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8$/);
     const err = relativeError(readNpy(out).data as Float32Array, readNpy(path.join(tiny, 'sample0.npy')).data as Float32Array);
-    // q8 is not the official computation: measured 1e-3 here; fp32 reaches < 1e-4 (above).
-    console.log("Q8ERR", err);
-    expect(err).toBeGreaterThan(1e-5);
-    expect(err).toBeLessThan(1e-2);
+    // q8 is not the official computation: measured 3.2e-5 here (fp32: 2.4e-7); the bound is 10× that,
+    // and an error above 2e-6 shows the int8 graph ran.
+    expect(err).toBeGreaterThan(2e-6);
+    expect(err).toBeLessThan(3e-4);
   });
 
   it.each([
