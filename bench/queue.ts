@@ -1,7 +1,7 @@
 /**
  * dit generate through the Redis work queue (bulk/queue.ts) against one process without a queue, on
  * the embedded model: a private redis-server on a loopback port (test/helpers/redis-server.ts), then
- *   - baseline: generateRange over every index in this process, then the merge;
+ *   - baseline: generateRange over every index in this process, then the merge (first and last);
  *   - 1, 2, 3 … `dit worker` processes (from source, --threads 1 each) on the same run, from the
  *     enqueue to the merged DIR.npz (the workers' model loads included, and reported apart).
  * The queue's overhead is each worker's time outside generateRange (taking jobs, lock renewal,
@@ -55,17 +55,19 @@ const pipeline = await createPipeline({ threads: Number(threads) });
 const bulk = resolveBulkOptions({ numSamples: n, batchSize });
 const generate = { numSamplingSteps: steps };
 
-{
-  const dir = path.join(outRoot, 'no-queue');
+/** The baseline: this process, no queue (run first and last: the machine's load moves between rows). */
+async function noQueue(label: string): Promise<void> {
+  const dir = path.join(outRoot, `no-queue-${label}`);
   const config = planBulk(pipeline, generate, bulk, undefined);
   openBulkFolder(dir, config);
   const t0 = performance.now();
   await generateRange(pipeline, config, { start: 0, end: n }, dir, { batchSize });
   mergeBulkFolder(dir);
   const seconds = (performance.now() - t0) / 1000;
-  rows.push({ mode: 'one process, no queue', workers: 1, images: n, seconds, imagesPerSecond: n / seconds, loadSeconds: null, overheadPercent: null });
+  rows.push({ mode: `one process, no queue (${label})`, workers: 1, images: n, seconds, imagesPerSecond: n / seconds, loadSeconds: null, overheadPercent: null });
   process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
 }
+await noQueue('first');
 
 function spawnWorker(): Promise<ChildProcess> {
   const child = spawn(
@@ -125,13 +127,14 @@ for (const count of workerCounts) {
   await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
 }
 await q.close();
+await noQueue('last');
 await pipeline.dispose();
 await server.stop();
 
 const pad = (s: string, k: number) => s.padEnd(k);
 console.log(`embedded model, ${n} images, ${steps} DDPM steps, batch ${batchSize}, chunks of ${chunkSize}, --threads ${threads} per process`);
-console.log(`${pad('mode', 28)}${pad('wall s', 9)}${pad('images/s', 10)}${pad('model load s', 14)}queue overhead % of chunk time`);
+console.log(`${pad('mode', 34)}${pad('wall s', 9)}${pad('images/s', 10)}${pad('model load s', 14)}queue overhead % of chunk time`);
 for (const r of rows) {
-  console.log(`${pad(r.mode, 28)}${pad(r.seconds.toFixed(1), 9)}${pad(r.imagesPerSecond.toFixed(2), 10)}${pad(r.loadSeconds === null ? '—' : r.loadSeconds.toFixed(1), 14)}${r.overheadPercent === null ? '—' : r.overheadPercent.toFixed(2)}`);
+  console.log(`${pad(r.mode, 34)}${pad(r.seconds.toFixed(1), 9)}${pad(r.imagesPerSecond.toFixed(2), 10)}${pad(r.loadSeconds === null ? '—' : r.loadSeconds.toFixed(1), 14)}${r.overheadPercent === null ? '—' : r.overheadPercent.toFixed(2)}`);
 }
 console.log(JSON.stringify({ bench: 'queue', numSamples: n, steps: Number(steps), batchSize, chunkSize, threads: Number(threads), rows }));

@@ -668,6 +668,7 @@ const MAX_REDIS_DB = 1_000_000;
 
 export function resolveRedisUrl(value: string): ResolvedRedisUrl {
   const bad = (why: string) => new UsageError(`--queue ${JSON.stringify(value)} is not a Redis URL (${why}): pass redis://HOST:PORT[/DB], e.g. --queue redis://127.0.0.1:6379/0`);
+  if (!value.includes('://')) throw bad('it does not start with redis://');
   let url: URL;
   try {
     url = new URL(value.trim());

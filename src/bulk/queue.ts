@@ -244,8 +244,10 @@ export async function runStatus(q: QueueClient, dir: string): Promise<RunStatus 
   if (text === null) return undefined;
   const run = JSON.parse(text) as RunRecord;
   const ranges = chunkRanges({ start: 0, end: run.numSamples }, run.chunkSize);
-  const jobs = await Promise.all(ranges.map((r) => queue.getJob(chunkJobId(run.hash, r))));
-  const states = await Promise.all(jobs.map((job) => (job ? job.getState() : Promise.resolve('unknown'))));
+  // States first, then the jobs: a job read after its state is at least that far along (a completed one has its result).
+  const ids = ranges.map((r) => chunkJobId(run.hash, r));
+  const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+  const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
   let done = 0;
   let active = 0;
   let waiting = 0;
@@ -268,10 +270,10 @@ export async function runStatus(q: QueueClient, dir: string): Promise<RunStatus 
   const seconds = (Date.now() - firstStart) / 1000;
   const rate = imagesDone > 0 && Number.isFinite(firstStart) && seconds > 0 ? imagesDone / seconds : undefined;
   const eta = rate === undefined ? undefined : (run.numSamples - imagesDone) / rate;
+  const mergeState = await queue.getJobState(mergeJobId(run.hash));
   const mergeJob = await queue.getJob(mergeJobId(run.hash));
-  const mergeState = mergeJob ? await mergeJob.getState() : 'not yet';
   const merge = {
-    state: mergeState,
+    state: mergeState === 'unknown' ? 'not yet' : mergeState,
     ...(mergeState === 'completed' ? { file: (mergeJob!.returnvalue as { file: string }).file } : {}),
     ...(mergeState === 'failed' ? { reason: mergeJob!.failedReason } : {}),
   };
@@ -311,28 +313,30 @@ export interface RunningWorker {
 export async function startWorker(redis: ResolvedRedisUrl, opts: WorkerOptions): Promise<RunningWorker> {
   await checkReachable(redis);
   const name = opts.name ?? `${process.env.HOSTNAME ?? 'worker'}:${process.pid}`;
-  let loaded: { hash: string; key: string; pipeline: Pipeline; config: BulkConfig } | undefined;
+  let loaded: { key: string; pipeline: Pipeline; config: BulkConfig } | undefined;
   const queue = new Queue(QUEUE_NAME, { connection: connectionOf(redis) });
   queue.on('error', () => {});
 
+  /** The pipeline and configuration of a run: loaded once per configuration, checked against the run's hash every time. */
   async function pipelineFor(run: RunSpec): Promise<{ pipeline: Pipeline; config: BulkConfig; loadMs: number }> {
     const key = JSON.stringify([run.load, run.generate, run.numSamples, run.labels]);
-    if (loaded?.key === key) return { ...loaded, loadMs: 0 };
-    const t0 = performance.now();
-    await loaded?.pipeline.dispose();
-    loaded = undefined;
-    const load = resolveLoadOptions({ ...run.load, threads: opts.threads, cacheDir: opts.cacheDir, noCache: opts.noCache });
-    const pipeline = await createPipeline(load);
-    const config = planBulk(pipeline, run.generate, { numSamples: run.numSamples, batchSize: run.batchSize, labels: run.labels, shard: undefined }, resolveModelSource(pipeline.load).ckpt);
-    const hash = runHash(config, run.dir);
+    let loadMs = 0;
+    if (loaded?.key !== key) {
+      const t0 = performance.now();
+      await loaded?.pipeline.dispose();
+      loaded = undefined;
+      const load = resolveLoadOptions({ ...run.load, threads: opts.threads, cacheDir: opts.cacheDir, noCache: opts.noCache });
+      const pipeline = await createPipeline(load);
+      const config = planBulk(pipeline, run.generate, { numSamples: run.numSamples, batchSize: run.batchSize, labels: run.labels, shard: undefined }, resolveModelSource(pipeline.load).ckpt);
+      loaded = { key, pipeline, config };
+      loadMs = performance.now() - t0;
+      opts.log(`${name}: loaded the model of run ${run.hash} in ${(loadMs / 1000).toFixed(1)} s`);
+    }
+    const hash = runHash(loaded.config, run.dir);
     if (hash !== run.hash) {
-      await pipeline.dispose();
       throw new DitError(`on ${name} the run's options give another configuration (${hash}, the run's is ${run.hash}): the model files differ between machines`);
     }
-    loaded = { hash: run.hash, key, pipeline, config };
-    const loadMs = performance.now() - t0;
-    opts.log(`${name}: loaded the model of run ${run.hash} in ${(loadMs / 1000).toFixed(1)} s`);
-    return { pipeline, config, loadMs };
+    return { pipeline: loaded.pipeline, config: loaded.config, loadMs };
   }
 
   async function chunk(job: Job<ChunkData>): Promise<ChunkResult> {

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
 import { findRedisServer, freePort, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { QUEUE_NAME } from '../../src/bulk/queue.js';
+import { resolveRedisUrl } from '../../src/options.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-queue-'));
@@ -29,6 +30,22 @@ if (redisBinary === undefined) console.warn('test/bulk/queue.test.ts skipped: no
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('dit generate --queue: what is refused before any work', () => {
+  it('--queue reads host, port, database and credentials, and never shows the password', () => {
+    expect(resolveRedisUrl('redis://worker:s%40cret@[::1]:7000/3')).toEqual({
+      host: '::1',
+      port: 7000,
+      db: 3,
+      username: 'worker',
+      password: 's@cret',
+      tls: false,
+      display: 'redis://[::1]:7000/3',
+    });
+    expect(resolveRedisUrl('rediss://cache.internal')).toMatchObject({ host: 'cache.internal', port: 6379, db: 0, tls: true, display: 'rediss://cache.internal/0' });
+    expect(() => resolveRedisUrl('redis://h:6379/0?timeout=5')).toThrow('--queue "redis://h:6379/0?timeout=5" is not a Redis URL (options after ? or # are not read)');
+    expect(() => resolveRedisUrl('127.0.0.1:6379')).toThrow('--queue "127.0.0.1:6379" is not a Redis URL (it does not start with redis://)');
+    expect(() => resolveRedisUrl('redis://')).toThrow('is not a Redis URL (');
+  });
+
   it('a malformed --queue URL is one line, exit 2, for generate and worker', async () => {
     const out = path.join(root, 'malformed');
     const r = await runCli(['generate', ...RUN, '--queue', 'http://127.0.0.1:6379', '--out', out]);
