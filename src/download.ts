@@ -149,12 +149,37 @@ export interface DownloadOptions {
   readonly stallSeconds?: number;
 }
 
-/** Downloads one named item; returns the local paths. Files already complete are kept. */
+/** The folders a download of `files` would create under `cacheDir` (deepest first) that do not exist yet. */
+function missingFolders(cacheDir: string, files: readonly RemoteFile[]): string[] {
+  const root = path.resolve(cacheDir);
+  const folders = new Set<string>([root]);
+  for (const f of files) {
+    for (let dir = path.dirname(path.join(root, f.target)); dir.length > root.length; dir = path.dirname(dir)) folders.add(dir);
+  }
+  return [...folders].filter((d) => !fs.existsSync(d)).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Downloads one named item; returns the local paths. Files already complete are kept. A failure
+ * removes the folders this call created and left empty (a `.part` to resume from keeps its folder).
+ */
 export async function download(name: string, opts: DownloadOptions): Promise<string[]> {
   const files = DOWNLOADS[name];
   if (!files) {
     throw new UsageError(`unknown download "${name}": must be one of ${Object.keys(DOWNLOADS).join(', ')}`);
   }
+  const created = missingFolders(opts.cacheDir, files);
+  try {
+    return await downloadFiles(files, opts);
+  } catch (err) {
+    for (const dir of created) {
+      if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+    }
+    throw err;
+  }
+}
+
+async function downloadFiles(files: readonly RemoteFile[], opts: DownloadOptions): Promise<string[]> {
   const out: string[] = [];
   for (const f of files) {
     const base = opts.mirror ? opts.mirror.replace(/\/?$/, '/') : f.origin;

@@ -147,7 +147,8 @@ describe('dit download', () => {
       new RegExp(`^the file downloaded from .+ is not the official ${file.replace(/\./g, '\\.')} \\([\\s\\S]+\\); it was deleted: check what --mirror serves$`),
     );
     expect(requests.map((r) => r.url)).toEqual([url]);
-    expect(fs.readdirSync(path.join(cacheDir, 'models'))).toEqual([]);
+    // Nothing is left: the file was deleted and the models folder this call created removed with it.
+    expect(fs.readdirSync(cacheDir)).toEqual([]);
   });
 
   it('does not install a body shorter than its Content-Length', async () => {
@@ -178,6 +179,13 @@ describe('dit download', () => {
     expect(fs.statSync(part).size).toBe(50_000);
   });
 
+  it('a failure leaves no empty folder behind (the library call, not only the CLI)', async () => {
+    const cacheDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-dl-empty-')), 'cache');
+    // Nothing listens on port 1 of the loopback: the connection is refused at once.
+    await expect(download('vae-ema', { cacheDir, mirror: 'http://127.0.0.1:1/' })).rejects.toThrow(/run the same command again/);
+    expect(fs.existsSync(cacheDir)).toBe(false);
+  });
+
   it('fetches again a cached file that is not what it must be', async () => {
     const { cacheDir, dir, weights } = freshCache();
     fs.mkdirSync(dir, { recursive: true });
@@ -195,6 +203,6 @@ describe('dit download', () => {
       'unknown download "DiT-XL-2-1024": must be one of DiT-XL-2-256, DiT-XL-2-512, SiT-XL-2-256, REPA-SiT-XL-2-256, vae-ema, vae-mse, inception',
     );
     await expect(download('DiT-XL-2-256', { cacheDir, mirror: base })).rejects.toThrow('HTTP 404');
-    expect(fs.readdirSync(path.join(cacheDir, 'models'))).toEqual([]);
+    expect(fs.readdirSync(cacheDir)).toEqual([]);
   });
 });

@@ -1,28 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { DitError, UsageError } from '../errors.js';
 import { DOWNLOADS, download } from '../download.js';
 import { defaultCacheDir } from '../model-files.js';
 import { createProgress } from './progress.js';
 import { flag } from './flags.js';
-
-/** The folders a download of `name` would create under `cacheDir` (deepest first) that do not exist yet. */
-function missingFolders(cacheDir: string, name: string): string[] {
-  const folders = new Set<string>();
-  for (const f of DOWNLOADS[name]!) {
-    for (let dir = path.dirname(path.join(cacheDir, f.target)); dir.length > cacheDir.length; dir = path.dirname(dir)) folders.add(dir);
-  }
-  folders.add(cacheDir);
-  return [...folders].filter((d) => !fs.existsSync(d)).sort((a, b) => b.length - a.length);
-}
-
-/** Removes the folders a failed download created and left empty. */
-function removeIfEmpty(folders: readonly string[]): void {
-  for (const dir of folders) {
-    if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
-  }
-}
 
 export function register(program: Command): void {
   program
@@ -40,7 +21,6 @@ export function register(program: Command): void {
       const progress = createProgress({ quiet: opts.quiet ?? false });
       const failed: string[] = [];
       for (const name of names) {
-        const created = missingFolders(path.resolve(cacheDir), name);
         try {
           const paths = await download(name, {
             cacheDir,
@@ -52,7 +32,6 @@ export function register(program: Command): void {
         } catch (err) {
           progress.done();
           if (!(err instanceof DitError)) throw err;
-          removeIfEmpty(created);
           failed.push(name);
           process.stderr.write(`dit: ${name}: ${err.message}\n`);
         }
