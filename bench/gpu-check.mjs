@@ -5,6 +5,9 @@
  *   - forward: model.forward(x, t, y) with each attention form, ‖out − ref‖ / ‖ref‖
  *   - sample: the fixture's first sampling case (guided DDPM, PyTorch-seeded noise) through the
  *     pipeline, kept half against the official loop's result
+ *   - embedded: the embedded model (64 tokens) on --device with each attention form against the
+ *     CPU. The 16-token fixture cannot show what ONNX Runtime 1.30's WebGPU MultiHeadAttention
+ *     did on lavapipe from 32 tokens on (2e-2 off; runtime/devices.ts DEFAULT_ATTENTION).
  *
  *   node bench/gpu-check.mjs --fixtures DIR --device webgpu --out result.json
  *
@@ -13,6 +16,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadDiTCheckpoint, readNpy } from '../dist/checkpoint/index.js';
 import { createPipeline } from '../dist/index.js';
@@ -34,7 +38,7 @@ function relativeError(a, ref) {
   return Math.sqrt(num / den);
 }
 
-const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null };
+const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null, embedded: [] };
 
 const ckpt = loadDiTCheckpoint(path.join(dir, 'model.safetensors'));
 const fc = manifest.forward;
@@ -66,6 +70,37 @@ try {
   rmSync(cacheDir, { recursive: true, force: true });
 }
 ckpt.weights.close();
+
+// The embedded model against the CPU, on a fixed pseudo-random input (Box–Muller over a 32-bit LCG).
+const emb = loadDiTCheckpoint(fileURLToPath(new URL('../assets/fashion-mnist/model.safetensors', import.meta.url)));
+try {
+  const { in_channels: c, input_size: s } = emb.config;
+  const n = 2;
+  const xe = new Float32Array(n * c * s * s);
+  let state = 12345;
+  const uniform = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
+  for (let i = 0; i < xe.length; i++) xe[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const te = [999, 250];
+  const ye = [3, 7];
+  const cpu = await createDiTSession(emb, { device: 'cpu' });
+  let want;
+  try {
+    want = await cpu.run(xe, te, ye, n);
+  } finally {
+    await cpu.release();
+  }
+  for (const attention of ['fused', 'plain']) {
+    const session = await createDiTSession(emb, { device, attention });
+    try {
+      const out = await session.run(xe, te, ye, n);
+      result.embedded.push({ attention, relative_error_vs_cpu: relativeError(out, want), finite: out.every(Number.isFinite) });
+    } finally {
+      await session.release();
+    }
+  }
+} finally {
+  emb.weights.close();
+}
 
 writeFileSync(values.out, `${JSON.stringify(result)}\n`);
 process.stdout.write(`${JSON.stringify(result)}\n`);

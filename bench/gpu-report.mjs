@@ -158,6 +158,7 @@ for (const r of report.samples) {
 const c = report.correctness;
 if (c) {
   for (const f of c.forward) rows.push([`fixture forward WebGPU (${f.attention}) vs official`, 3, `rel. err. ${f.relative_error.toExponential(1)}`, '', f.finite ? '' : 'NOT FINITE']);
+  for (const f of c.embedded ?? []) rows.push([`embedded model forward WebGPU (${f.attention}) vs CPU`, 2, `rel. err. ${f.relative_error_vs_cpu.toExponential(1)}`, '', f.finite ? '' : 'NOT FINITE']);
   if (c.sample) rows.push([`fixture DDPM ${c.sample.case.steps} steps WebGPU vs official`, c.sample.shape[0] * 2, `rel. err. ${c.sample.relative_error.toExponential(1)}`, '', '']);
 } else rows.push(['fixture check', '', check?.skipped ? `skipped: ${check.skipped}` : check ? failure(check.stderr_tail) : 'not run', '', '']);
 
