@@ -90,6 +90,8 @@ export function deviceFailure(device: Device): Promise<string | undefined> {
  * is not reported only after a 2.7 GB checkpoint load and a graph build.
  */
 export async function checkDeviceStarts(device: Device): Promise<void> {
+  // The probe opens the device: the software-GPU warning must come first, as for any session.
+  await warnBeforeOpening(device);
   const reason = await deviceFailure(device);
   if (reason !== undefined) throw new UsageError(`--device ${device} is not available here: ${reason}. Devices that work here: ${await workingDevices()}`);
 }
@@ -114,16 +116,19 @@ function warnSoftwareAdapterOnce(): boolean {
   return warning !== undefined;
 }
 
+/** The once-per-process warning before a device is first opened; process.emitWarning delivers on
+ * the next tick, so wait for it: the line then comes before the ones Dawn prints. */
+async function warnBeforeOpening(device: Device | undefined): Promise<void> {
+  if (device === 'webgpu' && warnSoftwareAdapterOnce()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * A session from a model file (external data beside it is read by ONNX Runtime itself, so the
  * weights are never held twice by this process) or from in-memory bytes (small models).
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const options = ortOptions(opts);
-  if (opts.device === 'webgpu' && warnSoftwareAdapterOnce()) {
-    // process.emitWarning delivers on the next tick: let it, so the line comes before Dawn's.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  await warnBeforeOpening(opts.device);
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
