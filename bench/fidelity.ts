@@ -38,6 +38,7 @@ import { createDiTSession, createSession, deviceFailure, type DiTSession } from 
 import { scoreLogits } from '../src/sweep/metrics.js';
 import { relativeError } from '../test/helpers/compare.js';
 import { arg } from './args.js';
+import { probeForwards, psnr } from './fidelity-probes.js';
 
 const images = Number(arg('--images', '64'));
 const classImages = Number(arg('--class-images', '1000'));
@@ -58,13 +59,6 @@ const runs: Run[] = DIT_DTYPES.flatMap((dtype) => (['cpu', 'webgpu'] as const).f
 const label = (r: Run) => `${r.dtype} ${r.device}`;
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
-function psnr(a: Float32Array, b: Float32Array): number {
-  const c = (v: number) => Math.max(-1, Math.min(1, v));
-  let mse = 0;
-  for (let i = 0; i < a.length; i++) mse += (c(a[i]!) - c(b[i]!)) ** 2;
-  mse /= a.length;
-  return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
-}
 
 /** One DiT-XL/2-256 forward per run, same random weights and inputs. */
 async function xlForwards(): Promise<Map<string, Float32Array>> {
@@ -93,15 +87,6 @@ async function xlForwards(): Promise<Map<string, Float32Array>> {
   return out;
 }
 
-async function forwards(s: DiTSession): Promise<Float32Array[]> {
-  const c = s.config;
-  const batch = 4;
-  const x = createTorchGenerator(7).randn(batch * c.in_channels * c.input_size ** 2);
-  const labels = [0, 1, c.num_classes - 1, c.num_classes];
-  const outs: Float32Array[] = [];
-  for (const t of [0, 250, 500, 750, 999]) outs.push(await s.run(x, new Array<number>(batch).fill(t), labels, batch));
-  return outs;
-}
 
 /** `count` images (pixel space), seeds firstSeed, firstSeed + 1, …, label = seed mod classes, in batches of 16. */
 async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: number, count: number, firstSeed: number): Promise<{ images: Float32Array[]; labels: number[] }> {
@@ -160,7 +145,7 @@ try {
     try {
       const cpuRun = onlyDevices.includes('cpu');
       const n = r.device === 'webgpu' || !cpuRun ? webgpuImages : images;
-      const fwd = await forwards(s);
+      const fwd = await probeForwards(s);
       const ddim50 = (await sample(s, 'ddim', 50, n, 0)).images;
       log(`${label(r)}: DDIM 50 done`);
       const ddpm100 = (await sample(s, 'ddpm', 100, n, 0)).images;

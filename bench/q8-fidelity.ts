@@ -22,6 +22,7 @@ import { ditOutChannels } from '../src/models/dit.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, type Q8LayerKind } from '../src/models/quantize.js';
 import { createDiTSession, type DiTSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
+import { probeForwards, psnr } from './fidelity-probes.js';
 import { relativeError } from '../test/helpers/compare.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,29 +44,12 @@ const VARIANTS: Array<{ label: string; q8?: boolean; keep?: readonly Q8LayerKind
   { label: 'q8 fp32: embed+final; adaLN+fc2 blockwise', keep: ['embed', 'final'], blockwise: ['adaLN', 'fc2'] },
 ];
 
-function psnr(a: Float32Array, b: Float32Array): number {
-  const c = (v: number) => Math.max(-1, Math.min(1, v));
-  let mse = 0;
-  for (let i = 0; i < a.length; i++) mse += (c(a[i]!) - c(b[i]!)) ** 2;
-  mse /= a.length;
-  return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
-}
 
 async function open(ckpt: DiTCheckpoint, v: (typeof VARIANTS)[number]): Promise<DiTSession> {
   if (v.keep) return createDiTSession(ckpt, { threads, dtype: 'q8', graph: { q8KeepFp32: v.keep, q8Blockwise: v.blockwise ?? [] } });
   return createDiTSession(ckpt, { threads, dtype: v.q8 ? 'q8' : 'fp32' });
 }
 
-/** Outputs of one forward at each probe timestep. */
-async function forwards(s: DiTSession): Promise<Float32Array[]> {
-  const c = s.config;
-  const batch = 4;
-  const x = createTorchGenerator(7).randn(batch * c.in_channels * c.input_size ** 2);
-  const labels = [0, 1, c.num_classes - 1, c.num_classes];
-  const outs: Float32Array[] = [];
-  for (const t of [0, 250, 500, 750, 999]) outs.push(await s.run(x, new Array<number>(batch).fill(t), labels, batch));
-  return outs;
-}
 
 /** DDIM images (pixel space), `imageCount` of them in batches of 8 labels, seeds 0, 1, …. */
 async function images(s: DiTSession): Promise<Float32Array[]> {
@@ -107,7 +91,7 @@ for (const m of models) {
     for (const v of VARIANTS) {
       const s = await open(ckpt, v);
       try {
-        const f = await forwards(s);
+        const f = await probeForwards(s);
         const im = m.sample ? await images(s) : [];
         if (v.label === 'fp32') {
           refF = f;
