@@ -9,11 +9,11 @@
  * Prints a table, then one JSON line.
  */
 import { parseArgs } from 'node:util';
-import type { LazyTensor } from '../src/checkpoint/types.js';
 import { GraphBuilder, encodeModel } from '../src/graph/index.js';
 import { createVaeSession } from '../src/runtime/index.js';
 import { vaeDecoderMacs } from '../src/models/vae.js';
-import { SD_VAE_CONFIG as SD_VAE, vaeDecoderParameterShapes, type VaeConfig } from '../src/models/vae-config.js';
+import { SD_VAE_CONFIG as SD_VAE } from '../src/models/vae-config.js';
+import { lcg, randomWeights } from './vae-weights.js';
 import { createSession, type GraphOptimizationLevel } from '../src/runtime/index.js';
 
 const LATENT = 32;
@@ -31,38 +31,6 @@ const reps = Number(values.reps);
 const threads = Number(values.threads);
 const levels = values.levels!.split(',') as GraphOptimizationLevel[];
 const upsamples = values.upsample!.split(',') as Array<'phases' | 'resize'>;
-
-/** A small deterministic generator; the values only need to be finite and of sensible scale. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Random weights in the decoder's real layout: fan-in scaled convs and linears, unit norms. */
-function randomWeights(config: VaeConfig): Map<string, LazyTensor> {
-  const weights = new Map<string, LazyTensor>();
-  let seed = 1;
-  for (const [name, shape] of vaeDecoderParameterShapes(config)) {
-    const s = seed++;
-    weights.set(name, {
-      dtype: 'F32',
-      shape,
-      toFloat32() {
-        const n = shape.reduce((a, b) => a * b, 1);
-        const out = new Float32Array(n);
-        if (shape.length === 1) return out.fill(/norm/.test(name) && name.endsWith('.weight') ? 1 : 0);
-        const bound = Math.sqrt(3 / (n / shape[0]));
-        const rand = lcg(s);
-        for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * bound;
-        return out;
-      },
-    });
-  }
-  return weights;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -19,7 +19,8 @@ import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, samplerFamily, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
-import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
+import type { VaeDtype } from './models/vae-config.js';
+import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, VAE_DTYPE, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
 export { DEFAULT_MAX_MEMORY_GB };
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
@@ -236,15 +237,27 @@ function modelOf(name: string): { family: ModelFamily; variant: DiTVariantName; 
 const imageSizeOf = (value: number | string): number => intInRange('--image-size', value, 8, MAX_IMAGE_SIZE, ' (pixels; 256 or 512 for the official DiT)');
 const samplesPerRowOf = (value: number | string): number => intInRange('--samples-per-row', value, 1, MAX_IMAGES);
 
-/** The DiT precision, and whether the device runs it (runtime/devices.ts DTYPE_DEVICES). */
-function dtypeFor(value: string | undefined, device: Device): DiTDtype {
-  const dtype = oneOf('--dtype', value ?? DEFAULT_DTYPE, DIT_DTYPES);
+/** A precision among `allowed`, and whether the device runs it (runtime/devices.ts DTYPE_DEVICES). */
+function dtypeFor<T extends DiTDtype>(value: string | undefined, device: Device, allowed: readonly T[]): T {
+  const dtype = oneOf('--dtype', value ?? DEFAULT_DTYPE, allowed);
   const devices: readonly Device[] = DTYPE_DEVICES[dtype];
   if (!devices.includes(device)) {
-    const here = DIT_DTYPES.filter((d) => (DTYPE_DEVICES[d] as readonly Device[]).includes(device));
+    const here = allowed.filter((d) => (DTYPE_DEVICES[d] as readonly Device[]).includes(device));
     throw new UsageError(`--dtype ${dtype} does not run on --device ${device}: it runs on ${devices.join(', ')}; use --device ${devices[0]}, or on ${device} --dtype ${here.join(' or ')}`);
   }
   return dtype;
+}
+
+/** The VAE precisions `dit decode --dtype` takes: those the VAE_DTYPE rule maps onto themselves (fp32, fp16). */
+const DECODE_DTYPES = DIT_DTYPES.filter((d): d is DiTDtype & VaeDtype => (VAE_DTYPE[d] as string) === d);
+
+/** `dit decode --dtype`: a VAE precision; q8 (a DiT precision only) is refused with what to use instead. */
+function decodeDtypeFor(value: string | undefined, device: Device): VaeDtype {
+  if (value !== undefined && (DIT_DTYPES as readonly string[]).includes(value) && !(DECODE_DTYPES as readonly string[]).includes(value)) {
+    const vae = VAE_DTYPE[value as DiTDtype];
+    throw new UsageError(`--dtype ${value} is a DiT precision only (under it the VAE decodes in ${vae}): dit decode takes --dtype ${DECODE_DTYPES.join(' or ')}; use --dtype ${vae}`);
+  }
+  return dtypeFor(value, device, DECODE_DTYPES);
 }
 
 export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOptions {
@@ -258,7 +271,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   const numClasses = user.numClasses === undefined ? undefined : intInRange('--num-classes', user.numClasses, 1, MAX_NUM_CLASSES);
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
-  const dtype = dtypeFor(user.dtype, device);
+  const dtype = dtypeFor(user.dtype, device, DIT_DTYPES);
   const maxMemoryBytes = finiteNumber('--max-memory', user.maxMemory ?? DEFAULT_MAX_MEMORY_GB, 0.0001, 1024, ' (GiB of working memory for one VAE decode call)') * 2 ** 30;
   return Object.freeze({
     model,
@@ -419,13 +432,15 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
 }
 
 /** `dit decode`: saved latents → images. The VAE and the files are paths, checked where they are read. */
-export interface UserDecodeOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir' | 'maxMemory'> {
+export interface UserDecodeOptions extends Pick<UserLoadOptions, 'device' | 'threads' | 'dtype' | 'noCache' | 'cacheDir' | 'maxMemory'> {
   samplesPerRow?: number | string;
   /** Decode latents larger than tile×tile in overlapping tiles (latent pixels per side). */
   tile?: number | string;
 }
 
 export interface ResolvedDecodeOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'noCache' | 'cacheDir' | 'maxMemoryBytes'> {
+  /** The VAE's precision: fp32 or fp16 (VAE_DTYPES). */
+  readonly dtype: VaeDtype;
   readonly samplesPerRow: number;
   readonly tile: number | undefined;
 }
@@ -443,6 +458,7 @@ export function resolveDecodeOptions(user: UserDecodeOptions = {}): ResolvedDeco
   return Object.freeze({
     device,
     threads,
+    dtype: decodeDtypeFor(user.dtype, device),
     noCache,
     cacheDir,
     maxMemoryBytes,

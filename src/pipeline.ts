@@ -11,6 +11,7 @@ import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, 
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
 import { isLatentDiT, type DiTConfig, type ModelFamily } from './models/dit-config.js';
 import { checkDeviceStarts, createDiTSession, type DiTSession } from './runtime/index.js';
+import { VAE_DTYPE } from './runtime/devices.js';
 import { encodePng } from './image/png.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline, type Sessions } from './pipeline-core.js';
 
@@ -39,7 +40,7 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
     dit = await createDiTSession(ckpt, { ...opts, dtype: load.dtype });
     if (vaePath === undefined) return { dit, vae: undefined };
     onPhase?.('building VAE');
-    return { dit, vae: await openVaeSession(vaePath, { ...opts, memoryLimitBytes: load.maxMemoryBytes }) };
+    return { dit, vae: await openVaeSession(vaePath, { ...opts, dtype: VAE_DTYPE[load.dtype], memoryLimitBytes: load.maxMemoryBytes }) };
   } catch (err) {
     await dit?.release();
     throw err;

@@ -122,13 +122,22 @@ describe('resolveLoadOptions', () => {
 
 describe('resolveDecodeOptions', () => {
   it('defaults to 4 columns and whole decodes, and checks device and threads as every command does', () => {
-    expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined, maxMemoryBytes: 2 * 2 ** 30 });
+    expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, dtype: 'fp32', noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined, maxMemoryBytes: 2 * 2 ** 30 });
     expect(resolveDecodeOptions({ maxMemory: '0.5' }).maxMemoryBytes).toBe(2 ** 29);
     expect(resolveDecodeOptions({ samplesPerRow: '2', tile: '32', threads: '3' })).toMatchObject({ samplesPerRow: 2, tile: 32, threads: 3 });
     expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is not a number: must be an integer in 1..256');
     expect(() => resolveDecodeOptions({ tile: '1' })).toThrow('--tile "1" is out of range: must be an integer in 2..4096 (latent pixels per tile side, e.g. 32 for 256-pixel tiles)');
     expect(() => resolveDecodeOptions({ threads: '0' })).toThrow('--threads "0" is out of range: must be an integer in 1..1024');
     expect(() => resolveDecodeOptions({ device: 'tpu' })).toThrow('--device "tpu" is not supported: must be one of cpu, webgpu, cuda');
+  });
+
+  it('takes the VAE precisions (VAE_DTYPE): fp32 anywhere, fp16 on GPUs; q8 is refused with what to use', () => {
+    expect(resolveDecodeOptions({ dtype: 'fp16', device: 'webgpu' }).dtype).toBe('fp16');
+    expect(resolveDecodeOptions({ dtype: 'fp16', device: 'cuda' }).dtype).toBe('fp16');
+    expect(resolveDecodeOptions({ dtype: 'fp32', device: 'webgpu' }).dtype).toBe('fp32');
+    expect(() => resolveDecodeOptions({ dtype: 'q8' })).toThrow('--dtype q8 is a DiT precision only (under it the VAE decodes in fp32): dit decode takes --dtype fp32 or fp16; use --dtype fp32');
+    expect(() => resolveDecodeOptions({ dtype: 'fp16' })).toThrow('--dtype fp16 does not run on --device cpu: it runs on webgpu, cuda; use --device webgpu, or on cpu --dtype fp32');
+    expect(() => resolveDecodeOptions({ dtype: 'bf16', device: 'webgpu' })).toThrow('--dtype "bf16" is not supported: must be one of fp32, fp16');
   });
 });
 

@@ -13,7 +13,7 @@ import { saveEach, writePng } from '../image/png.js';
 import { checkWritable } from './output.js';
 import { addFlags, flag, type LoadFlags } from './flags.js';
 
-interface DecodeFlags extends Pick<LoadFlags, 'device' | 'threads' | 'cache' | 'cacheDir' | 'maxMemory'> {
+interface DecodeFlags extends Pick<LoadFlags, 'device' | 'threads' | 'dtype' | 'cache' | 'cacheDir' | 'maxMemory'> {
   vae: string;
   latents: string;
   out?: string;
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .requiredOption('--latents <file>', 'float32 .npy latents (N, 4, h, w) as sampled (the scaling factor is divided out here, as DiT does)');
   addFlags(cmd, ['out', 'saveImages', 'saveEach', 'samplesPerRow'], { samplesPerRow: DECODE_DEFAULTS.samplesPerRow });
   cmd.option('--tile <n>', 'decode latents larger than n×n in overlapping n×n tiles with blended seams (less memory; e.g. 32)');
-  addFlags(cmd, ['device', 'threads', 'maxMemory', 'noCache', 'cacheDir']);
+  addFlags(cmd, ['device', 'threads', 'dtype', 'maxMemory', 'noCache', 'cacheDir']);
   cmd.action(async (flags: DecodeFlags) => {
     const started = performance.now();
     const { samplesPerRow, tile, ...load } = resolveDecodeOptions({
@@ -39,6 +39,7 @@ export function register(program: Command): void {
       tile: flags.tile,
       device: flags.device,
       threads: flags.threads,
+      dtype: flags.dtype,
       noCache: flags.cache === false,
       cacheDir: flags.cacheDir,
       maxMemory: flags.maxMemory,
@@ -60,6 +61,7 @@ export function register(program: Command): void {
     const vae = await openVaeSession(vaePath, {
       device: load.device,
       threads: load.threads,
+      dtype: load.dtype,
       cacheDir: compiledCacheDir(load),
       memoryLimitBytes: load.maxMemoryBytes,
       tile: tile === undefined ? undefined : { latentTile: tile },

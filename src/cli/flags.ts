@@ -40,7 +40,7 @@ const LOAD_FLAGS = {
   numClasses: ['--num-classes <n>', 'number of classes (checked against the checkpoint)'],
   device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
-  dtype: [`--dtype <${DTYPES.join('|')}>`, "DiT precision: fp32 (the official code's numbers), q8 (int8 linear layers, CPU only) or fp16 (float16 weights and compute); q8 and fp16 are close to fp32, not the same images", DEFAULT_DTYPE],
+  dtype: [`--dtype <${DTYPES.join('|')}>`, "precision: fp32 (the official code's numbers), q8 (int8 DiT linear layers, CPU only; the VAE stays fp32) or fp16 (float16 weights and compute, DiT and VAE; webgpu, cuda); q8 and fp16 are close to fp32, not the same images", DEFAULT_DTYPE],
   maxMemory: ['--max-memory <GB>', 'working memory one VAE decode call may take, in GiB (fewer images per call below it; a latent over it alone is refused: use --tile)', String(DEFAULT_MAX_MEMORY_GB)],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
   cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts)'],

@@ -140,7 +140,22 @@ function constInts(b: GraphBuilder, v: Value | undefined, what: string): number[
   return Array.from(c, Number);
 }
 
-/** Ops the builder knows: output shape inference for each. Anything else is refused at build time. */
+/** Output shape of a 2-D convolution of X (N, C, H, W) with W (M, C/group, kH, kW) and an optional bias (M). */
+function convShape(x: Value, w: Value, bias: Value | undefined, at: Attrs): Shape {
+  need(x.shape.length === 4 && w.shape.length === 4, `Conv supports 2-D convolution: X (N, C, H, W) and W (M, C/group, kH, kW), got ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
+  const group = numAttr(at, 'group', 1);
+  const [m, cg, kh, kw] = w.shape as number[];
+  need(typeof x.shape[1] === 'number' && x.shape[1] === cg! * group, `input channels ${x.shape[1]} ≠ weight's ${cg} × group ${group}`);
+  const strides = intsAttr(at, 'strides') ?? [1, 1];
+  const pads = intsAttr(at, 'pads') ?? [0, 0, 0, 0];
+  const dil = intsAttr(at, 'dilations') ?? [1, 1];
+  const ks = intsAttr(at, 'kernel_shape');
+  if (ks) need(ks[0] === kh && ks[1] === kw, `kernel_shape ${ks} ≠ weight's (${kh}, ${kw})`);
+  const out = (size: Dim, k: number, i: number): number => windowOutput(size, k, i, strides, pads, dil);
+  if (bias) need(bias.shape.length === 1 && bias.shape[0] === m, `bias ${formatShape(bias.shape)} must be (${m})`);
+  return [x.shape[0]!, m!, out(x.shape[2]!, kh!, 0), out(x.shape[3]!, kw!, 1)];
+}
+
 /** Output size of a sliding window along spatial axis i (Conv, MaxPool, AveragePool; floor mode). */
 function windowOutput(size: Dim, k: number, i: number, strides: readonly number[], pads: readonly number[], dil: readonly number[]): number {
   need(typeof size === 'number', `spatial dim ${size} must be a number`);
@@ -163,6 +178,7 @@ const pool2d: Infer = (ins, at) => {
   return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, out(0), out(1)] }];
 };
 
+/** Ops the builder knows: output shape inference for each. Anything else is refused at build time. */
 const INFER: Record<string, Infer> = {
   Add: binary,
   Mul: binary,
@@ -192,21 +208,19 @@ const INFER: Record<string, Infer> = {
     return [{ dtype: sameFloat([a, b]), shape: [m, n] }];
   },
   Conv: (ins, at) => {
-    const x = req(ins, 0, 'X');
-    const w = req(ins, 1, 'W');
-    need(x.shape.length === 4 && w.shape.length === 4, `Conv supports 2-D convolution: X (N, C, H, W) and W (M, C/group, kH, kW), got ${formatShape(x.shape)} and ${formatShape(w.shape)}`);
-    const group = numAttr(at, 'group', 1);
-    const [m, cg, kh, kw] = w.shape as number[];
-    need(typeof x.shape[1] === 'number' && x.shape[1] === cg! * group, `input channels ${x.shape[1]} ≠ weight's ${cg} × group ${group}`);
-    const strides = intsAttr(at, 'strides') ?? [1, 1];
-    const pads = intsAttr(at, 'pads') ?? [0, 0, 0, 0];
-    const dil = intsAttr(at, 'dilations') ?? [1, 1];
-    const ks = intsAttr(at, 'kernel_shape');
-    if (ks) need(ks[0] === kh && ks[1] === kw, `kernel_shape ${ks} ≠ weight's (${kh}, ${kw})`);
-    const out = (size: Dim, k: number, i: number): number => windowOutput(size, k, i, strides, pads, dil);
-    const bias = ins[2];
-    if (bias) need(bias.shape.length === 1 && bias.shape[0] === m, `bias ${formatShape(bias.shape)} must be (${m})`);
-    return [{ dtype: sameFloat([x, w]), shape: [x.shape[0]!, m!, out(x.shape[2]!, kh!, 0), out(x.shape[3]!, kw!, 1)] }];
+    const [x, w] = [req(ins, 0, 'X'), req(ins, 1, 'W')];
+    const shape = convShape(x, w, ins[2], at);
+    return [{ dtype: sameFloat([x, w]), shape }];
+  },
+  ConvInteger: (ins, at) => {
+    const [x, w] = [req(ins, 0, 'x'), req(ins, 1, 'w')];
+    for (const v of [x, w]) need(v.dtype === 'int8' || v.dtype === 'uint8', `${v.name} must be int8 or uint8, got ${v.dtype}`);
+    return [{ dtype: 'int32', shape: convShape(x, w, undefined, at) }];
+  },
+  QLinearConv: (ins, at) => {
+    const [x, w, yZero] = [req(ins, 0, 'x'), req(ins, 3, 'w'), req(ins, 7, 'y_zero_point')];
+    for (const v of [x, w, yZero]) need(v.dtype === 'int8' || v.dtype === 'uint8', `${v.name} must be int8 or uint8, got ${v.dtype}`);
+    return [{ dtype: yZero.dtype, shape: convShape(x, w, ins[8], at) }];
   },
   Reshape: (ins, _at, b) => {
     const x = req(ins, 0, 'data');
@@ -667,6 +681,17 @@ export class GraphBuilder {
   /** DynamicQuantizeLinear: [y uint8, y_scale, y_zero_point] over the whole tensor. */
   dynamicQuantizeLinear(x: Value, name?: string): Value[] {
     return this.node('DynamicQuantizeLinear', [x], {}, name === undefined ? {} : { name });
+  }
+  /** ConvInteger: int32 convolution of (x − x_zero_point) with (w − w_zero_point); `pads` as Conv's. */
+  convInteger(x: Value, w: Value, xZeroPoint?: Value, wZeroPoint?: Value, opts: { pads?: readonly number[] } = {}, name?: string): Value {
+    return this.one('ConvInteger', [x, w, xZeroPoint, wZeroPoint], { pads: opts.pads ? [...opts.pads] : undefined }, name);
+  }
+  /**
+   * QLinearConv: quantized x (scale, zero point) convolved with quantized w (per-tensor or per-output-
+   * channel scales), int32 bias, requantized to y_scale and y_zero_point.
+   */
+  qLinearConv(x: Value, xScale: Value, xZero: Value, w: Value, wScale: Value, wZero: Value, yScale: Value, yZero: Value, bias?: Value, opts: { pads?: readonly number[] } = {}, name?: string): Value {
+    return this.one('QLinearConv', [x, xScale, xZero, w, wScale, wZero, yScale, yZero, bias], { pads: opts.pads ? [...opts.pads] : undefined }, name);
   }
   /** MatMulInteger: int32 (A − a_zero_point) · (B − b_zero_point). */
   matMulInteger(a: Value, b: Value, aZeroPoint?: Value, bZeroPoint?: Value, name?: string): Value {

@@ -17,7 +17,7 @@ import type { StateDict } from '../checkpoint/types.js';
 import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig, type DiTDtype } from './dit-config.js';
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { assert, UsageError } from '../errors.js';
-import { DEFAULT_FP16_FP32_PARTS, halfWeight, type Fp16Part } from './fp16.js';
+import { castOnce, DEFAULT_FP16_FP32_PARTS, storedWeight, type Fp16Part } from './fp16.js';
 import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, ditConfigFor, ditOutChannels } from './dit-config.js';
@@ -166,15 +166,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
   const typeOf = (part: Fp16Part | 'linear'): ElemType => (opts.dtype === 'fp16' && (part === 'linear' || !keep16.has(part)) ? 'float16' : 'float32');
 
   const g = new GraphBuilder({ name: 'dit' });
-  const casts = new Map<string, Value>();
-  /** `v` as element type `dt`: itself, or one Cast shared by every use. */
-  const as = (v: Value, dt: ElemType): Value => {
-    if (v.dtype === dt) return v;
-    const key = `${v.name}->${dt}`;
-    let c = casts.get(key);
-    if (!c) casts.set(key, (c = g.cast(v, dt)));
-    return c;
-  };
+  const as = castOnce(g);
   /** A small constant of element type `dt` (float32 keeps the builder's float32 constant). */
   const constant = (values: readonly number[], dims: readonly number[], name: string, dt: ElemType): Value =>
     dt === 'float32' ? g.float32(values, dims, name) : g.initializer(name, dt, dims, toFloat16(Float32Array.from(values)));
@@ -187,7 +179,7 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
     const data = () => (o.transform ? o.transform(w(key)) : w(key));
     const name = o.name ?? key;
     const dims = o.dims ?? shapes.get(key)!;
-    return o.dtype === 'float16' ? g.initializer(name, 'float16', dims, () => halfWeight(key, data())) : g.weight(name, dims, data);
+    return storedWeight(g, name, dims, data, o.dtype ?? 'float32', key);
   };
 
   /**

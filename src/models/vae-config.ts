@@ -34,6 +34,14 @@ export interface VaeConfig {
   readonly scaling_factor: number; // latents are divided by this before decoding (0.18215)
 }
 
+/**
+ * Precisions the decoder graph is built in: fp32 (exact) and fp16 (float16 weights and compute, a
+ * few parts in fp32; see models/fp16.ts). q8 is a DiT precision only: int8 convolutions gain too
+ * little on ONNX Runtime's CPU kernels (bench/vae-q8.ts; runtime/devices.ts VAE_DTYPE).
+ */
+export const VAE_DTYPES = ['fp32', 'fp16'] as const;
+export type VaeDtype = (typeof VAE_DTYPES)[number];
+
 /** stabilityai/sd-vae-ft-ema and -mse. */
 export const SD_VAE_CONFIG: VaeConfig = {
   in_channels: 3,

@@ -23,8 +23,9 @@
  */
 import { assert, UsageError } from '../errors.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { GraphBuilder, type Graph, type Value } from '../graph/index.js';
-import { vaeDecoderParameterShapes, vaeUpscale, type VaeConfig } from './vae-config.js';
+import { GraphBuilder, toFloat16, type ElemType, type Graph, type Value } from '../graph/index.js';
+import { vaeDecoderParameterShapes, vaeUpscale, type VaeConfig, type VaeDtype } from './vae-config.js';
+import { castOnce, DEFAULT_VAE_FP16_FP32_PARTS, storedWeight, type VaeFp16Part } from './fp16.js';
 
 export interface VaeDecoderOptions {
   /** Latent height and width (image size / 8 for four blocks); convolution shapes are static. */
@@ -41,6 +42,13 @@ export interface VaeDecoderOptions {
    * upsampled tensor.
    */
   readonly upsample?: 'resize' | 'phases';
+  /**
+   * 'fp32' (default, exact) or 'fp16': float16 weights and compute with the parts in `fp16KeepFp32`
+   * in fp32 (fp16.ts). The latents input and the image output stay float32.
+   */
+  readonly dtype?: VaeDtype;
+  /** With fp16, the parts kept in fp32 (default DEFAULT_VAE_FP16_FP32_PARTS). */
+  readonly fp16KeepFp32?: readonly VaeFp16Part[];
 }
 
 /** GroupNorm eps in every AutoencoderKL decoder norm (resnets, attention, conv_norm_out). */
@@ -141,21 +149,26 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
   checkWeights(config, weights);
   const g = new GraphBuilder({ name: 'vae_decoder' });
   const groups = config.norm_num_groups;
+  const keep32 = new Set(options.fp16KeepFp32 ?? DEFAULT_VAE_FP16_FP32_PARTS);
+  /** Element type of a part, or of the float16 bulk (no part): float32 except under fp16. */
+  const typeOf = (part?: VaeFp16Part): ElemType => (options.dtype === 'fp16' && (part === undefined || !keep32.has(part)) ? 'float16' : 'float32');
+  const BT = typeOf(); // the resnets, upsamplers, attention projections and the residual stream
+  const as = castOnce(g);
   const tensor = (name: string) => weights.get(name)!;
-  const param = (name: string): Value => {
+  const param = (name: string, dt: ElemType): Value => {
     const t = tensor(name);
-    return g.weight(name, t.shape, () => t.toFloat32());
+    return storedWeight(g, name, t.shape, () => t.toFloat32(), dt);
   };
   /** A (C) vector as (C, 1, 1), to broadcast over (N, C, H, W). */
-  const channelParam = (name: string): Value => {
+  const channelParam = (name: string, dt: ElemType): Value => {
     const t = tensor(name);
-    return g.weight(name, [t.shape[0], 1, 1], () => t.toFloat32());
+    return storedWeight(g, name, [t.shape[0], 1, 1], () => t.toFloat32(), dt);
   };
 
-  const conv = (x: Value, name: string): Value => {
+  const conv = (x: Value, name: string, dt = BT): Value => {
     const k = tensor(`${name}.weight`).shape[2];
     const pad = (k - 1) / 2; // 3×3 convs pad 1, 1×1 pad 0: spatial size is kept everywhere
-    return g.scope(name, () => g.conv(x, param(`${name}.weight`), param(`${name}.bias`), { pads: [pad, pad, pad, pad] }));
+    return g.scope(name, () => g.conv(as(x, dt), param(`${name}.weight`, dt), param(`${name}.bias`, dt), { pads: [pad, pad, pad, pad] }));
   };
 
   /**
@@ -168,13 +181,13 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
       const [, c, h, w] = x.shape as [number | string, number, number, number];
       const weight = tensor(`${name}.weight`);
       const out = weight.shape[0];
-      const bias = param(`${name}.bias`);
+      const bias = param(`${name}.bias`, BT);
       let full: Float32Array | undefined; // (out, c, 3, 3), read once for the four phases, when the model is written
       const taps = [[[0], [1, 2]], [[0, 1], [2]]]; // taps[phase][offset] = kernel rows (or columns) summed
       const phases: Value[] = [];
       for (const py of [0, 1]) {
         for (const px of [0, 1]) {
-          const k = g.weight(`${name}.phase${py}${px}.weight`, [out, c, 2, 2], () => {
+          const k = storedWeight(g, `${name}.phase${py}${px}.weight`, [out, c, 2, 2], () => {
             full ??= weight.toFloat32();
             const small = new Float32Array(out * c * 4);
             for (let oc = 0; oc < out * c; oc++)
@@ -186,9 +199,9 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
                 }
             if (py === 1 && px === 1) full = undefined;
             return small;
-          });
+          }, BT);
           const pads = [py === 0 ? 1 : 0, px === 0 ? 1 : 0, py === 1 ? 1 : 0, px === 1 ? 1 : 0];
-          phases.push(g.conv(x, k, bias, { pads }, `phase${py}${px}`)); // (N, out, h, w)
+          phases.push(g.conv(as(x, BT), k, bias, { pads }, `phase${py}${px}`)); // (N, out, h, w)
         }
       }
       // channels (py·2 + px)·out + c → pixel (2i + py, 2j + px): DepthToSpace in DCR order
@@ -196,25 +209,30 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
       return g.reshape(g.transpose(stacked, [0, 3, 4, 1, 5, 2]), [0, out, 2 * h, 2 * w]);
     });
 
-  const ones = new Map<number, [Value, Value]>();
-  const unitAffine = (n: number): [Value, Value] => {
-    if (!ones.has(n)) ones.set(n, [g.float32(new Array(n).fill(1), [n], 'ones'), g.float32(new Array(n).fill(0), [n], 'zeros')]);
-    return ones.get(n)!;
+  const ones = new Map<string, [Value, Value]>();
+  const unitAffine = (n: number, dt: ElemType): [Value, Value] => {
+    const key = `${n}:${dt}`;
+    if (!ones.has(key)) {
+      const fill = (v: number, name: string) => (dt === 'float32' ? g.float32(new Array(n).fill(v), [n], name) : g.initializer(`${name}16`, dt, [n], toFloat16(new Float32Array(n).fill(v))));
+      ones.set(key, [fill(1, 'ones'), fill(0, 'zeros')]);
+    }
+    return ones.get(key)!;
   };
-  const groupNorm = (x: Value, name: string): Value =>
+  /** GroupNorm computed in `dt` (its statistics and affine); the result stays in `dt`. */
+  const groupNorm = (x: Value, name: string, dt = typeOf('groupNorm')): Value =>
     g.scope(name, () => {
       const [, c, h, w] = x.shape as [number | string, number, number, number];
-      const [scale, bias] = unitAffine(groups);
-      const grouped = g.reshape(x, [0, groups, -1]); // (N, G, C/G·H·W)
+      const [scale, bias] = unitAffine(groups, dt);
+      const grouped = g.reshape(as(x, dt), [0, groups, -1]); // (N, G, C/G·H·W)
       const normed = g.reshape(g.instanceNorm(grouped, scale, bias, GROUP_NORM_EPS), [0, c, h, w]);
-      return g.add(g.mul(normed, channelParam(`${name}.weight`)), channelParam(`${name}.bias`));
+      return g.add(g.mul(normed, channelParam(`${name}.weight`, dt)), channelParam(`${name}.bias`, dt));
     });
 
   const resnet = (x: Value, name: string): Value =>
     g.scope(name, () => {
       let h = conv(g.silu(groupNorm(x, `${name}.norm1`)), `${name}.conv1`);
       h = conv(g.silu(groupNorm(h, `${name}.norm2`)), `${name}.conv2`);
-      const shortcut = x.shape[1] !== h.shape[1] ? conv(x, `${name}.conv_shortcut`) : x;
+      const shortcut = x.shape[1] !== h.shape[1] ? conv(x, `${name}.conv_shortcut`) : as(x, BT);
       return g.add(shortcut, h);
     });
 
@@ -228,36 +246,37 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
       const [, c, h, w] = x.shape as [number | string, number, number, number];
       const scale = 1 / Math.sqrt(c);
       const linear = (p: string) => tensor(`${name}.${p}.weight`).toFloat32().subarray(0, c * c);
-      const qkvWeight = g.weight(`${name}.qkv.weight`, [3 * c, c, 1, 1], () => {
+      const qkvWeight = storedWeight(g, `${name}.qkv.weight`, [3 * c, c, 1, 1], () => {
         const out = new Float32Array(3 * c * c);
         out.set(linear('to_q').map((v) => v * scale), 0);
         out.set(linear('to_k'), c * c);
         out.set(linear('to_v'), 2 * c * c);
         return out;
-      });
-      const qkvBias = g.weight(`${name}.qkv.bias`, [3 * c], () => {
+      }, BT);
+      const qkvBias = storedWeight(g, `${name}.qkv.bias`, [3 * c], () => {
         const out = new Float32Array(3 * c);
         out.set(tensor(`${name}.to_q.bias`).toFloat32().map((v) => v * scale), 0);
         out.set(tensor(`${name}.to_k.bias`).toFloat32(), c);
         out.set(tensor(`${name}.to_v.bias`).toFloat32(), 2 * c);
         return out;
-      });
+      }, BT);
       const normed = groupNorm(x, `${name}.group_norm`);
-      const qkv = g.reshape(g.conv(normed, qkvWeight, qkvBias), [0, 3 * c, h * w]); // (N, 3C, HW)
-      const [q, k, v] = g.split(qkv, [c, c, c], 1); // each (N, C, HW)
+      const qkv = g.reshape(g.conv(as(normed, BT), qkvWeight, qkvBias), [0, 3 * c, h * w]); // (N, 3C, HW)
+      const AT = typeOf('attention');
+      const [q, k, v] = g.split(as(qkv, AT), [c, c, c], 1); // each (N, C, HW)
       const scores = g.matMul(g.transpose(q, [0, 2, 1]), k); // (N, HW_q, HW_k)
       const probs = g.softmax(scores, -1);
-      const attended = g.matMul(v, g.transpose(probs, [0, 2, 1])); // (N, C, HW_q)
-      const outWeight = g.weight(`${name}.to_out.0.weight`, [c, c, 1, 1], () => linear('to_out.0'));
-      const projected = g.conv(g.reshape(attended, [0, c, h, w]), outWeight, param(`${name}.to_out.0.bias`));
-      return g.add(x, projected);
+      const attended = as(g.matMul(v, g.transpose(probs, [0, 2, 1])), BT); // (N, C, HW_q)
+      const outWeight = storedWeight(g, `${name}.to_out.0.weight`, [c, c, 1, 1], () => linear('to_out.0'), BT);
+      const projected = g.conv(g.reshape(attended, [0, c, h, w]), outWeight, param(`${name}.to_out.0.bias`, BT));
+      return g.add(as(x, BT), projected);
     });
 
   const batch = options.batch ?? 'N';
   const latents = g.input('latents', 'float32', [batch, config.latent_channels, options.latentHeight, options.latentWidth]);
   let x = g.div(latents, g.float32([scalingFactor], [], 'scaling_factor'));
-  x = conv(x, 'post_quant_conv');
-  x = conv(x, 'decoder.conv_in');
+  x = conv(x, 'post_quant_conv', typeOf('convIn'));
+  x = conv(x, 'decoder.conv_in', typeOf('convIn'));
   x = resnet(x, 'decoder.mid_block.resnets.0');
   x = attention(x, 'decoder.mid_block.attentions.0');
   x = resnet(x, 'decoder.mid_block.resnets.1');
@@ -269,7 +288,8 @@ export function buildVaeDecoder(config: VaeConfig, weights: ReadonlyMap<string, 
       x = options.upsample === 'resize' ? conv(g.resizeNearest(x, 2), name) : upsampleConv(x, name);
     }
   }
-  x = conv(g.silu(groupNorm(x, 'decoder.conv_norm_out')), 'decoder.conv_out');
-  g.output(x, 'image');
+  const OT = keep32.has('convOut') ? 'float32' : typeOf('groupNorm');
+  x = conv(g.silu(groupNorm(x, 'decoder.conv_norm_out', OT)), 'decoder.conv_out', typeOf('convOut'));
+  g.output(as(x, 'float32'), 'image');
   return g.finish();
 }

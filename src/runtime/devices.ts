@@ -3,6 +3,7 @@
  * session.ts so that option validation can list them without loading onnxruntime-node.
  */
 import type { DiTAttentionForm, DiTDtype } from '../models/dit-config.js';
+import type { VaeDtype } from '../models/vae-config.js';
 
 export const DEVICE_PROVIDERS = Object.freeze({
   cpu: 'cpu',
@@ -31,6 +32,17 @@ export const DTYPE_DEVICES = Object.freeze({
   q8: Object.freeze(['cpu'] as Device[]),
   fp16: Object.freeze(['webgpu', 'cuda'] as Device[]),
 } as const satisfies Record<DiTDtype, readonly Device[]>);
+
+/**
+ * The VAE decoder's precision under each --dtype, the one rule every front end follows (`dit
+ * sample`/`sweep`/`serve`/`generate` and createPipeline through pipeline.ts; `dit decode --dtype`
+ * takes the dtypes that map onto themselves here). fp16 decodes in fp16 too: on the GPUs it runs on,
+ * float16 halves the decoder's memory and is their fast path, at a measured cost of about 1e-2
+ * relative (bench/vae-dtypes.ts; README "Precision"). q8 decodes in fp32: int8 convolutions on
+ * ONNX Runtime's CPU kernels gain 1.3× at best per convolution here, not the 2× the issue's 0.8 s
+ * target needs, and lose about 3e-2 (≈ 40 dB) on the SD VAE's shapes (bench/vae-q8.ts).
+ */
+export const VAE_DTYPE = Object.freeze({ fp32: 'fp32', q8: 'fp32', fp16: 'fp16' } as const satisfies Record<DiTDtype, VaeDtype>);
 
 /**
  * The attention form each device gets unless asked otherwise. WebGPU gets MatMul/Softmax/MatMul:

@@ -7,7 +7,8 @@
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { buildVaeDecoder, type VaeDecoderOptions } from '../models/vae.js';
-import type { VaeConfig } from '../models/vae-config.js';
+import { DEFAULT_VAE_FP16_FP32_PARTS } from '../models/fp16.js';
+import type { VaeConfig, VaeDtype } from '../models/vae-config.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
 import { vaeSessionOver, type VaeDecodeOptions, type VaeSession } from './vae-run.js';
@@ -28,9 +29,27 @@ export interface VaeSessionOptions extends SessionOptions, VaeDecodeOptions {
   readonly noCache?: boolean;
   /** Graph choices, for benchmarks (see VaeDecoderOptions). */
   readonly upsample?: VaeDecoderOptions['upsample'];
+  /** Precision of the decoder graph, default 'fp32' (see VaeDecoderOptions.dtype). */
+  readonly dtype?: VaeDtype;
+  /** With fp16, the parts kept in fp32 (default DEFAULT_VAE_FP16_FP32_PARTS), for benchmarks. */
+  readonly fp16KeepFp32?: VaeDecoderOptions['fp16KeepFp32'];
+}
+
+/**
+ * The graph options (other than the latent size) a decoder is built with; also its cache key
+ * besides the source. fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
+ */
+export function vaeGraphChoices(opts: Pick<VaeSessionOptions, 'upsample' | 'dtype' | 'fp16KeepFp32'>): Pick<VaeDecoderOptions, 'upsample' | 'dtype' | 'fp16KeepFp32'> {
+  const fp16 = opts.dtype === 'fp16' ? { dtype: opts.dtype, fp16KeepFp32: opts.fp16KeepFp32 ?? DEFAULT_VAE_FP16_FP32_PARTS } : {};
+  return { upsample: opts.upsample, ...fp16 };
 }
 
 export type { VaeSession } from './vae-run.js';
+
+/** What a decoder's compiled-model cache entry is keyed by (compiled-cache.ts cacheKey). */
+export function vaeCacheParts(source: unknown, config: VaeConfig, scalingFactor: number, choices: ReturnType<typeof vaeGraphChoices>, h: number, w: number): unknown {
+  return { source, config, scalingFactor, ...choices, latent: [h, w] };
+}
 
 /**
  * A decoder for `source`. Sessions are created lazily per latent size; `release()` frees them all.
@@ -41,9 +60,10 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
   const scalingFactor = source.scalingFactor ?? config.scaling_factor;
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const identity = useCache ? fileIdentity(source.path!) : null;
+  const choices = vaeGraphChoices(opts);
   const makeSession = async (h: number, w: number): Promise<Session> => {
-    const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, upsample: opts.upsample, latent: [h, w] }, (modelPath) => {
-      saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, upsample: opts.upsample }), modelPath);
+    const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', vaeCacheParts(identity, config, scalingFactor, choices, h, w), (modelPath) => {
+      saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, ...choices }), modelPath);
     });
     try {
       return await createSession(model.modelPath, opts);

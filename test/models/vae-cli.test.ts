@@ -8,10 +8,12 @@ import { readPng } from '../../src/image/png.js';
 import { runCli } from '../helpers/run-cli.js';
 import { relativeError } from '../helpers/compare.js';
 import { fixtureDir } from '../helpers/fixtures.js';
+import { deviceFailure } from '../../src/runtime/index.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
 const LATENTS = path.join(FIXTURE, 'decode.latents.npy');
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
+const webgpuProblem = await deviceFailure('webgpu');
 
 let dir: string;
 beforeEach(() => {
@@ -60,6 +62,16 @@ describe('dit decode (vae-tiny fixture)', () => {
     expect(relativeError(tiled.data as Float32Array, reference.data as Float32Array)).toBeGreaterThan(1e-3);
   });
 
+  it.runIf(webgpuProblem === undefined || process.env.DIT_REQUIRE_WEBGPU === '1')('--dtype fp16 --device webgpu decodes in float16 (bound and floor as test/models/vae-fp16.test.ts)', async () => {
+    if (webgpuProblem !== undefined) throw new Error(`DIT_REQUIRE_WEBGPU=1 but WebGPU is not usable here: ${webgpuProblem}`);
+    const out = path.join(dir, 'fp16.npy');
+    const r = await runCli(['decode', '--vae', FIXTURE, '--latents', LATENTS, '--save-images', out, '--dtype', 'fp16', '--device', 'webgpu', '--no-cache']);
+    expect(r.code, r.stderr).toBe(0);
+    const err = relativeError(readNpy(out).data as Float32Array, reference.data as Float32Array);
+    expect(err).toBeLessThan(1.1e-2);
+    expect(err).toBeGreaterThan(1e-4);
+  });
+
   it('reports bad input in one line with exit code 2', async () => {
     const ints = path.join(dir, 'ints.npy');
     writeNpy(ints, new BigInt64Array(4), [1, 4]);
@@ -70,6 +82,9 @@ describe('dit decode (vae-tiny fixture)', () => {
       [['--latents', LATENTS, '--device', 'tpu'], /--device/],
       [['--latents', LATENTS, '--tile', '1'], /--tile "1" is out of range: must be an integer in 2\.\.4096/],
       [['--latents', LATENTS, '--max-memory', '0'], /--max-memory "0" is out of range: must be a number in 0\.0001\.\.1024/],
+      [['--latents', LATENTS, '--dtype', 'q4'], /^dit: --dtype "q4" is not supported: must be one of fp32, fp16\n$/],
+      [['--latents', LATENTS, '--dtype', 'q8'], /^dit: --dtype q8 is a DiT precision only \(under it the VAE decodes in fp32\): dit decode takes --dtype fp32 or fp16; use --dtype fp32\n$/],
+      [['--latents', LATENTS, '--dtype', 'fp16'], /^dit: --dtype fp16 does not run on --device cpu: it runs on webgpu, cuda; use --device webgpu, or on cpu --dtype fp32\n$/],
       // 8×8 latents of vae-tiny need 160 kB per image: a 100 kB limit refuses them, naming the flag
       [['--latents', LATENTS, '--max-memory', '0.0001'], /decoding a 8×8 latent whole needs about 0\.2 MB .* over the 0\.1 MB limit; decode it in tiles \(dit decode --tile 32\) or raise the limit \(--max-memory GB\)/],
     ];
