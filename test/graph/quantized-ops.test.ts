@@ -45,6 +45,31 @@ describe('int8 ops', () => {
     expect(y).toEqual([255]); // codes 0 and 255, zero point 0
   });
 
+  it('DynamicQuantizeLinear + ConvInteger / QLinearConv: 3×3 convolutions of the quantized input (the VAE probes of bench/vae-q8.ts)', async () => {
+    // x = 0, 0.01, …, 0.08 (3×3) quantizes to codes 0, 32, …, 255 → over one 3×3 window of weight codes
+    // all 1 (uint8 129 − zero point 128), padded 1: the centre output sums every code.
+    const x = Float32Array.from({ length: 9 }, (_, i) => i * 0.01);
+    const pads = [1, 1, 1, 1];
+    const integer = await run((g, a) => {
+      const [q, , zero] = g.dynamicQuantizeLinear(a) as [Value, Value, Value];
+      const acc = g.convInteger(q, g.initializer('w', 'uint8', [1, 1, 3, 3], new Uint8Array(9).fill(129)), zero, g.initializer('wz', 'uint8', [], Uint8Array.of(128)), { pads });
+      expect([acc.dtype, acc.shape]).toEqual(['int32', [1, 1, 3, 3]]);
+      return g.cast(acc, 'float32');
+    }, x, [1, 1, 3, 3]);
+    const codes = Array.from(x, (v) => Math.round(v / (0.08 / 255)));
+    expect(integer[4]).toBe(codes.reduce((a, b) => a + b));
+    expect(integer[0]).toBe(codes[0]! + codes[1]! + codes[3]! + codes[4]!);
+    // QLinearConv: the same sum × x_scale × w_scale (1/8), requantized to y_scale 0.01 around 128 → back to float.
+    const linear = await run((g, a) => {
+      const [q, scale, zero] = g.dynamicQuantizeLinear(a) as [Value, Value, Value];
+      const y = g.qLinearConv(q, scale, zero, g.initializer('w', 'int8', [1, 1, 3, 3], new Int8Array(9).fill(1)), g.float32([1 / 8], [1], 'ws'), g.initializer('wz', 'int8', [1], new Int8Array(1)), g.float32([0.01], [], 'ys'), g.initializer('yz', 'uint8', [], Uint8Array.of(128)), undefined, { pads });
+      expect([y.dtype, y.shape]).toEqual(['uint8', [1, 1, 3, 3]]);
+      return g.cast(y, 'float32');
+    }, x, [1, 1, 3, 3]);
+    expect(linear).toEqual(integer.map((sum) => 128 + Math.round((sum * (0.08 / 255)) / 8 / 0.01)));
+    expect(linear[4]).toBe(132); // Σ codes 1147 × x_scale / 8 = 0.04498 → 4.498 steps of 0.01
+  });
+
   it('refuses mismatched shapes at build time, naming the node', () => {
     const g = new GraphBuilder();
     const a = g.input('a', 'float32', ['N', 8]);
