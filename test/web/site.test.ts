@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { serveStatic } from '../../src/server/static.js';
+import { createSiteServer } from '../../src/server/app.js';
+import { SITE_SOURCES_FILE } from '../../src/server/site-files.js';
 import { decodePng, readPng } from '../../src/image/png.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { UsageError } from '../../src/errors.js';
@@ -38,7 +40,7 @@ let pipeline: Pipeline;
 beforeAll(async () => {
   await build({ configFile: path.join(repoRoot, 'web', 'vite.config.ts'), mode: 'site', logLevel: 'error', build: { outDir: siteRoot, emptyOutDir: true } });
   server = http.createServer((req, res) => {
-    if (!serveStatic(siteRoot, new URL(req.url ?? '/', 'http://x').pathname, res)) {
+    if (!serveStatic(siteRoot, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
     }
@@ -209,6 +211,42 @@ describe('the static site, computing in the browser', () => {
     expect(await page.textContent('#model')).toBe(title);
     expect(await page.textContent('#model-hint')).toContain('files (not folders) can also be dropped here');
   }, 120_000);
+
+  /** A file name without Vite's content hash: assets/model-DJOSc6eK.safetensors → assets/model.safetensors. */
+  const unhashed = (name: string) => name.replace(/-[\w-]{8}(\.\w+)$/, '$1');
+
+  it('loads ORT\'s WASM brotli-compressed from a static server; from `dit serve --browser` of an installed package (no copies of the WASM and weights) it runs the same', async () => {
+    const encodings = async (p: Page, url: string) => {
+      const seen = new Map<string, string | undefined>();
+      p.on('response', (r) => {
+        const name = new URL(r.url()).pathname;
+        if (/\.(wasm|safetensors)$/.test(name)) seen.set(unhashed(name), r.headers()['content-encoding']);
+      });
+      await p.goto(url);
+      expect(await runEnds(p)).toBe('done');
+      return Object.fromEntries(seen);
+    };
+    const query = '?seed=4&classes=3&n=1&steps=2&run=1';
+    expect(await encodings(page, `${base}${query}`)).toEqual({ '/assets/ort-wasm-simd-threaded.wasm': 'br', '/assets/model.safetensors': 'br' });
+    const fromStatic = await resultImage(page);
+
+    // What `npm pack` keeps of the site (package.json "files"): without site-sources.json's files and their copies.
+    const sources = JSON.parse(fs.readFileSync(path.join(siteRoot, SITE_SOURCES_FILE), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(sources).map(unhashed).sort()).toEqual(['assets/model.safetensors', 'assets/ort-wasm-simd-threaded.asyncify.wasm', 'assets/ort-wasm-simd-threaded.wasm']);
+    const installed = path.join(tmp, 'installed-site');
+    fs.cpSync(siteRoot, installed, { recursive: true, filter: (src) => !Object.keys(sources).some((f) => src.startsWith(path.join(siteRoot, f))) });
+    expect(fs.readdirSync(path.join(installed, 'assets')).filter((f) => /\.(wasm|safetensors)(\.br|\.gz)?$/.test(f))).toEqual([]);
+    const app = createSiteServer({ siteRoot: installed });
+    const p = await browser.newPage();
+    try {
+      const url = await app.listen(0, '127.0.0.1');
+      expect(await encodings(p, `${url}${query}`)).toEqual({ '/assets/ort-wasm-simd-threaded.wasm': undefined, '/assets/model.safetensors': undefined });
+      expect(largestDifference(await resultImage(p), fromStatic)).toBe(0);
+    } finally {
+      await p.close();
+      await app.close();
+    }
+  }, 180_000);
 
   it('lays out at 360 and 1280 px: nothing wider than the screen, the result on screen', async () => {
     for (const width of [360, 1280]) {
