@@ -6,7 +6,7 @@
  * Nothing here reads files by path, writes a cache or starts a thread; the page runs it in a worker.
  */
 import { UsageError } from './errors.js';
-import { resolveLoadOptions, type UserLoadOptions } from './options.js';
+import { resolveLoadOptions, VAE_DTYPE, type UserLoadOptions } from './options.js';
 import { loadDiTCheckpoint } from './checkpoint/dit.js';
 import type { DiTFiles } from './checkpoint/discovery.js';
 import type { ByteSource } from './checkpoint/file.js';
@@ -65,7 +65,8 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
         if (vaeName === undefined || !opts.vae) return { dit, vae: undefined };
         try {
           const vae = loadVaeCheckpoint(opts.vae);
-          return { dit, vae: closingWeights(createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, web), vae.weights) };
+          const vaeOpts = { ...web, dtype: VAE_DTYPE[load.dtype] };
+          return { dit, vae: closingWeights(createWebVaeSession({ config: vae.config, weights: vae.weights.tensors, scalingFactor: vae.scalingFactor }, vaeOpts), vae.weights) };
         } catch (err) {
           await dit.release();
           throw err;

@@ -21,7 +21,7 @@ import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 import type { VaeDtype } from './models/vae-config.js';
 import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, VAE_DTYPE, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
-export { DEFAULT_MAX_MEMORY_GB };
+export { DEFAULT_MAX_MEMORY_GB, VAE_DTYPE };
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
 export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';

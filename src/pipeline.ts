@@ -5,13 +5,12 @@
  * generate() — the same code the page runs over onnxruntime-web (browser-pipeline.ts).
  */
 import { UsageError } from './errors.js';
-import { FAMILY_DEFAULTS, resolveLoadOptions, type ResolvedLoadOptions, type UserLoadOptions } from './options.js';
+import { FAMILY_DEFAULTS, resolveLoadOptions, VAE_DTYPE, type ResolvedLoadOptions, type UserLoadOptions } from './options.js';
 import { imagenetClasses } from './classes.js';
 import { compiledCacheDir, defaultCacheDir, openVaeSession, resolveModelSource, resolveVaeSource } from './model-files.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from './checkpoint/index.js';
 import { isLatentDiT, type DiTConfig, type ModelFamily } from './models/dit-config.js';
 import { checkDeviceStarts, createDiTSession, type DiTSession } from './runtime/index.js';
-import { VAE_DTYPE } from './runtime/devices.js';
 import { encodePng } from './image/png.js';
 import { assemblePipeline, type CreatePipelineHooks, type Pipeline, type Sessions } from './pipeline-core.js';
 

@@ -35,8 +35,8 @@ export const DTYPE_DEVICES = Object.freeze({
 
 /**
  * The VAE decoder's precision under each --dtype, the one rule every front end follows (`dit
- * sample`/`sweep`/`serve`/`generate` and createPipeline through pipeline.ts; `dit decode --dtype`
- * takes the dtypes that map onto themselves here). fp16 decodes in fp16 too: on the GPUs it runs on,
+ * sample`/`sweep`/`serve`/`generate` and createPipeline through pipeline.ts, the page through
+ * browser-pipeline.ts; `dit decode --dtype` takes the dtypes that map onto themselves here). fp16 decodes in fp16 too: on the GPUs it runs on,
  * float16 halves the decoder's memory and is their fast path, at a measured cost of about 1e-2
  * relative (bench/vae-dtypes.ts; README "Precision"). q8 decodes in fp32: int8 convolutions on
  * ONNX Runtime's CPU kernels gain 1.3× at best per convolution here, not the 2× the issue's 0.8 s

@@ -4,8 +4,9 @@
  * under a memory limit, whole or in tiles. The caller makes one session per latent size.
  */
 import { assert, UsageError } from '../errors.js';
-import { vaeDecodeBytes } from '../models/vae.js';
-import { vaeUpscale, type VaeConfig } from '../models/vae-config.js';
+import { vaeDecodeBytes, type VaeDecoderOptions } from '../models/vae.js';
+import { DEFAULT_VAE_FP16_FP32_PARTS } from '../models/fp16.js';
+import { vaeUpscale, type VaeConfig, type VaeDtype } from '../models/vae-config.js';
 import { DEFAULT_MAX_MEMORY_GB } from './devices.js';
 import type { Session } from './session-core.js';
 import { decodeTiled, type FloatBatch, type TileOptions } from './vae-tiles.js';
@@ -31,6 +32,25 @@ export interface VaeDecodeOptions {
    * tiled_decode); undefined decodes whole, exactly as DiT does.
    */
   readonly tile?: TileOptions;
+}
+
+/** The decoder graph choices a session is built with, whichever runtime builds it. */
+export interface VaeGraphChoices {
+  /** How "nearest ×2, then 3×3 conv" is computed, for benchmarks (see VaeDecoderOptions). */
+  readonly upsample?: VaeDecoderOptions['upsample'];
+  /** Precision of the decoder graph, default 'fp32' (see VaeDecoderOptions.dtype; runtime/devices.ts VAE_DTYPE). */
+  readonly dtype?: VaeDtype;
+  /** With fp16, the parts kept in fp32 (default DEFAULT_VAE_FP16_FP32_PARTS), for benchmarks. */
+  readonly fp16KeepFp32?: VaeDecoderOptions['fp16KeepFp32'];
+}
+
+/**
+ * The builder's options (other than the latent size) for those choices; also the cache key besides
+ * the source. fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
+ */
+export function vaeGraphChoices(opts: VaeGraphChoices): Pick<VaeDecoderOptions, 'upsample' | 'dtype' | 'fp16KeepFp32'> {
+  const fp16 = opts.dtype === 'fp16' ? { dtype: opts.dtype, fp16KeepFp32: opts.fp16KeepFp32 ?? DEFAULT_VAE_FP16_FP32_PARTS } : {};
+  return { upsample: opts.upsample, ...fp16 };
 }
 
 const DEFAULT_VAE_MEMORY_LIMIT = DEFAULT_MAX_MEMORY_GB * 2 ** 30;

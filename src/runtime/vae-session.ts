@@ -6,12 +6,11 @@
  */
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { buildVaeDecoder, type VaeDecoderOptions } from '../models/vae.js';
-import { DEFAULT_VAE_FP16_FP32_PARTS } from '../models/fp16.js';
-import type { VaeConfig, VaeDtype } from '../models/vae-config.js';
+import { buildVaeDecoder } from '../models/vae.js';
+import type { VaeConfig } from '../models/vae-config.js';
 import { cachedModel, fileIdentity } from './compiled-cache.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
-import { vaeSessionOver, type VaeDecodeOptions, type VaeSession } from './vae-run.js';
+import { vaeGraphChoices, vaeSessionOver, type VaeDecodeOptions, type VaeGraphChoices, type VaeSession } from './vae-run.js';
 
 export interface VaeSource {
   readonly config: VaeConfig;
@@ -23,25 +22,10 @@ export interface VaeSource {
   readonly scalingFactor?: number;
 }
 
-export interface VaeSessionOptions extends SessionOptions, VaeDecodeOptions {
+export interface VaeSessionOptions extends SessionOptions, VaeDecodeOptions, VaeGraphChoices {
   /** Compiled-model cache folder; undefined builds into a temporary folder every time. */
   readonly cacheDir?: string;
   readonly noCache?: boolean;
-  /** Graph choices, for benchmarks (see VaeDecoderOptions). */
-  readonly upsample?: VaeDecoderOptions['upsample'];
-  /** Precision of the decoder graph, default 'fp32' (see VaeDecoderOptions.dtype). */
-  readonly dtype?: VaeDtype;
-  /** With fp16, the parts kept in fp32 (default DEFAULT_VAE_FP16_FP32_PARTS), for benchmarks. */
-  readonly fp16KeepFp32?: VaeDecoderOptions['fp16KeepFp32'];
-}
-
-/**
- * The graph options (other than the latent size) a decoder is built with; also its cache key
- * besides the source. fp32 adds no key, so fp32 entries cached before dtype existed stay valid.
- */
-export function vaeGraphChoices(opts: Pick<VaeSessionOptions, 'upsample' | 'dtype' | 'fp16KeepFp32'>): Pick<VaeDecoderOptions, 'upsample' | 'dtype' | 'fp16KeepFp32'> {
-  const fp16 = opts.dtype === 'fp16' ? { dtype: opts.dtype, fp16KeepFp32: opts.fp16KeepFp32 ?? DEFAULT_VAE_FP16_FP32_PARTS } : {};
-  return { upsample: opts.upsample, ...fp16 };
 }
 
 export type { VaeSession } from './vae-run.js';

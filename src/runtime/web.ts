@@ -14,7 +14,7 @@ import { wrapOrtSession, type Session } from './session-core.js';
 import { buildVaeDecoder } from '../models/vae.js';
 import type { VaeConfig } from '../models/vae-config.js';
 import type { LazyTensor } from '../checkpoint/types.js';
-import { vaeSessionOver, type VaeSession } from './vae-run.js';
+import { vaeGraphChoices, vaeSessionOver, type VaeGraphChoices, type VaeSession } from './vae-run.js';
 
 /** The page's execution back ends: onnxruntime-web's CPU build or its WebGPU build. */
 export type WebBackend = 'wasm' | 'webgpu';
@@ -99,12 +99,13 @@ export async function createWebDiTSession(source: { readonly config: DiTConfig; 
 /** The VAE decoder built in the page, one model per latent size on first use (as Node's, without the cache). */
 export function createWebVaeSession(
   source: { readonly config: VaeConfig; readonly weights: ReadonlyMap<string, LazyTensor>; readonly scalingFactor?: number },
-  opts: WebSessionOptions,
+  opts: WebSessionOptions & VaeGraphChoices,
 ): VaeSession {
   const scalingFactor = source.scalingFactor ?? source.config.scaling_factor;
+  const choices = vaeGraphChoices(opts);
   return vaeSessionOver(
     source.config,
-    (h, w) => createWebSession(encodeModel(buildVaeDecoder(source.config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor })), opts),
+    (h, w) => createWebSession(encodeModel(buildVaeDecoder(source.config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, ...choices })), opts),
     {},
   );
 }

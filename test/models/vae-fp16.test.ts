@@ -28,7 +28,8 @@ import { createPipeline } from '../../src/pipeline.js';
 import { cacheKey } from '../../src/runtime/compiled-cache.js';
 import { VAE_DTYPE } from '../../src/runtime/devices.js';
 import { createVaeSession, deviceFailure } from '../../src/runtime/index.js';
-import { vaeCacheParts, vaeGraphChoices } from '../../src/runtime/vae-session.js';
+import { vaeCacheParts } from '../../src/runtime/vae-session.js';
+import { vaeGraphChoices } from '../../src/runtime/vae-run.js';
 import { relativeError } from '../helpers/compare.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 
