@@ -18,6 +18,7 @@ import {
   FAMILY_DEFAULTS,
   NOTEBOOK_DEFAULTS,
   resolveGenerateOptions,
+  VAE_DTYPE,
   type ModelDefaults,
   type ResolvedGenerateOptions,
   type ResolvedLoadOptions,
@@ -26,7 +27,7 @@ import {
 import { CLASS_TABLES, FASHION_MNIST_CLASSES, type ClassTable } from './classes.js';
 import type { DiTCheckpoint } from './checkpoint/dit.js';
 import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype, type ModelFamily } from './models/dit-config.js';
-import { vaeUpscale } from './models/vae-config.js';
+import { vaeUpscale, type VaeDtype } from './models/vae-config.js';
 import type { DiTSession } from './runtime/dit-run.js';
 import type { VaeSession } from './runtime/vae-session.js';
 import { createImageGenerators, createTorchGenerator } from './diffusion/random.js';
@@ -90,6 +91,8 @@ export interface ModelInfo {
   readonly makesImages: boolean;
   /** The DiT's precision: fp32 gives the official code's numbers; q8 comes close (README table). */
   readonly dtype: DiTDtype;
+  /** The VAE's precision under `dtype` (VAE_DTYPE: fp16 → fp16, else fp32); undefined without a VAE. */
+  readonly vaeDtype?: VaeDtype;
 }
 
 export interface Pipeline {
@@ -211,6 +214,7 @@ export async function assemblePipeline(
     vae: vaePath,
     makesImages: !isLatentDiT(config) || vaeConfig !== undefined,
     dtype: load.dtype,
+    vaeDtype: sessions.vae ? VAE_DTYPE[load.dtype] : undefined,
   };
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, defaults);
 

@@ -21,6 +21,11 @@ interface SampleFlags extends LoadFlags, GenerateFlags {
   quiet?: boolean;
 }
 
+/** The dtype the run used, and the VAE's when it differs (q8 decodes in fp32): "q8 (VAE fp32)". */
+function dtypeNote(info: Pipeline['info']): string {
+  return info.vaeDtype === undefined || info.vaeDtype === info.dtype ? info.dtype : `${info.dtype} (VAE ${info.vaeDtype})`;
+}
+
 export function register(program: Command): void {
   const cmd = program.command('sample').description('generate a grid of class-conditional samples (defaults: the embedded model, 8 classes, CFG 4, seed 0)');
   addFlags(cmd, [...LOAD_FLAG_NAMES, ...GENERATE_FLAG_NAMES, 'out', 'saveEach', 'saveLatents', 'quiet'], { out: 'sample.png' });
@@ -56,7 +61,7 @@ export function register(program: Command): void {
       if (!flags.quiet) {
         const t = result.timings;
         process.stderr.write(
-          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)} · dtype ${pipeline.info.dtype}\n`,
+          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)} · dtype ${dtypeNote(pipeline.info)}\n`,
         );
       }
       process.stdout.write(`${result.png ? flags.out : flags.saveLatents}\n`);

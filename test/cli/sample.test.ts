@@ -28,6 +28,15 @@ describe('dit sample on an official-layout checkpoint', () => {
 });
 
 describe('dit sample --dtype', () => {
+  it('says which precision the VAE decoded in when it is not the DiT\'s (q8 decodes in fp32)', async () => {
+    const r = await runCli([
+      'sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', path.resolve(tiny, '../vae-tiny'), '--class-labels', '1',
+      '--num-sampling-steps', '2', '--out', path.join(tmp(), 'grid.png'), '--no-cache', '--dtype', 'q8',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8 \(VAE fp32\)$/);
+  });
+
   it('q8 samples the official case close to the reference, and says which dtype it used', async () => {
     const out = path.join(tmp(), 'out.npy');
     const r = await runCli([
