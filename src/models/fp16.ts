@@ -99,7 +99,8 @@ export type VaeFp16Part = (typeof VAE_FP16_PARTS)[number];
  * | every part                | 3.4e-3 | 1.05e-2 (49.0 dB) |
  *
  * At a 16×16 latent (65 536 values per GroupNorm group in the last block, a 256×256 softmax):
- * convOut 1.14e-2 (48.6 dB), + groupNorm 1.15e-2, + attention 1.15e-2.
+ * convOut 1.14e-2 (48.6 dB), + groupNorm 1.15e-2, + attention 1.15e-2; at 32×32 (256² images,
+ * 262 144 values per group, a 1024×1024 softmax): convOut 1.16e-2 (48.6 dB), + attention 1.15e-2.
  *
  * The error is the float16 convolutions' own (lavapipe's shaders accumulate in float16; on the CPU,
  * where ONNX Runtime's float16 kernels compute in fp32, the same 8×8 decodes are within 5e-4..6e-4):
