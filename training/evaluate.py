@@ -27,15 +27,10 @@ from diffusion import SpacedDiffusion
 from dit import load_model
 from fd_reference import frechet
 from fmnist import CLASSES
-from tensorio import grid, read_safetensors, write_png
+from tensorio import grid, read_safetensors, to_uint8, write_png
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
-
-
-def to_uint8(x):
-    """torchvision's save_image(normalize=True, value_range=(-1, 1)): clamp, (x+1)/2, *255 + 0.5, truncate."""
-    return ((x.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
 
 
 @torch.no_grad()

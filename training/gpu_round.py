@@ -14,7 +14,9 @@ and NAME.safetensors per candidate (fp16 EMA weights; config and training facts 
   cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
 
 with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). A CPU smoke run:
-  python3 gpu_round.py --out /tmp/round --device cpu --minutes 0.1 --eval-samples 20 --eval-samplers ddpm:4
+  python3 gpu_round.py --out /tmp/round --device cpu --minutes 0.1 --batch-size 16 --eval-samples 12 \
+      --eval-cfg 1,4 --eval-samplers ddpm:3,ddim:3 --select-sampler ddpm:2 --select-cfg 4 \
+      --data-dir /usr/share/datasets/fashion-mnist
 """
 import argparse
 import json
@@ -84,6 +86,8 @@ def main():
     ap.add_argument("--eval-cfg", default="1,1.5,2,3,4")
     ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:25,ddim:25")
     ap.add_argument("--eval-batch", type=int, default=2000)
+    ap.add_argument("--select-sampler", default="ddpm:25", help="pass 1's sampler (which EMA decay)")
+    ap.add_argument("--select-cfg", default="1.5,4", help="pass 1's scales")
     args = ap.parse_args()
     device = pick_device(args.device)
     args.device = device.type
@@ -106,12 +110,13 @@ def main():
     judge = Judge(device)
     cfgs = [float(c) for c in args.eval_cfg.split(",")]
     rows, summary, sheet = [], {}, []
-    # Pass 1: which EMA decay, by the lower FD of two scales at DDPM 25.
+    # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler.
     for name in trained:
         ckpt = os.path.join(args.runs, name, "last.pt")
         best = None
         for decay in EMAS:
-            r = judge.rows(f"{name}@{decay}", load_model(ckpt, decay).to(device), [("ddpm", 25)], [1.5, 4.0], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
+            r = judge.rows(f"{name}@{decay}", load_model(ckpt, decay).to(device), parse_samplers(args.select_sampler),
+                           [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
             rows += r
             fd = min(x["fd"] for x in r)
             if best is None or fd < best[1]:
