@@ -122,4 +122,14 @@ describe('a signal during a model build', () => {
     expect(exit).toEqual({ code: 143, signal: null, stderr: 'dit: interrupted by SIGTERM; its unfinished model files were removed\n' });
     expect(fs.readdirSync(tmp).filter((name) => name !== 'tsx-0')).toEqual([]); // tsx's own cache stays
   });
+
+  it('SIGTERM while dit serve loads: its worker thread removes the model it was writing, and the server stops as usual', async () => {
+    let cacheDir = '';
+    const exit = await interruptSomeBuild((n) => {
+      cacheDir = path.join(root, `serve-cache-${n}`);
+      return interruptBuild(['serve', '--ckpt', ckpt, '--vae', 'none', '--port', '0', '--cache-dir', cacheDir, '--quiet'], path.join(cacheDir, 'compiled'), 'SIGTERM');
+    });
+    expect(exit).toEqual({ code: 0, signal: null, stderr: 'dit serve: stopping\n' });
+    expect(fs.readdirSync(path.join(cacheDir, 'compiled'))).toEqual([]);
+  });
 });
