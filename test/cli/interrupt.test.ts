@@ -120,7 +120,19 @@ describe('a signal during a model build', () => {
       return interruptBuild(['bench', '--model', 'DiT-S/2', '--image-size', '64', '--batch', '1', '--repeats', '1', '--threads', '1', '--json'], tmp, 'SIGTERM', { TMPDIR: tmp });
     });
     expect(exit).toEqual({ code: 143, signal: null, stderr: 'dit: interrupted by SIGTERM; its unfinished model files were removed\n' });
-    expect(fs.readdirSync(tmp).filter((name) => name !== 'tsx-0')).toEqual([]); // tsx's own cache stays
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('dit-'))).toEqual([]); // others' files (tsx's cache) may stay
+  });
+
+  it('Ctrl-C during dit sample --no-cache: its model folder in TMPDIR is gone', async () => {
+    let tmp = '';
+    const exit = await interruptSomeBuild((n) => {
+      tmp = path.join(root, `no-cache-tmp-${n}`);
+      fs.mkdirSync(tmp);
+      const args = ['sample', '--ckpt', ckpt, '--vae', 'none', '--save-latents', path.join(tmp, 'x.npy'), '--num-sampling-steps', '2', '--no-cache', '--quiet'];
+      return interruptBuild(args, tmp, 'SIGINT', { TMPDIR: tmp });
+    });
+    expect(exit).toEqual({ code: 130, signal: null, stderr: 'dit: interrupted by SIGINT; its unfinished model files were removed\n' });
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('dit-') || name === 'x.npy')).toEqual([]);
   });
 
   it('SIGTERM while dit serve loads: its worker thread removes the model it was writing, and the server stops as usual', async () => {
