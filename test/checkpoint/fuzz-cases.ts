@@ -64,6 +64,8 @@ export interface Outcome {
   readonly ok: boolean;
   readonly error: unknown;
   readonly ms: number;
+  /** CPU time of this process while it ran (user + system): unlike `ms`, not stretched by other processes' load. */
+  readonly cpuMs: number;
   /** Heap + ArrayBuffer growth while it ran (what it kept, or left for the collector). */
   readonly bytes: number;
   /**
@@ -84,15 +86,17 @@ export function runCase(c: FuzzCase): Outcome {
   const rssBefore = process.memoryUsage.rss();
   const peakBefore = peak();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let error: unknown;
   try {
     c.run();
   } catch (e) {
     error = e;
   }
+  const cpu = process.cpuUsage(cpu0);
   const ms = performance.now() - t0;
   const peakAfter = peak();
-  return { c, ok: error === undefined, error, ms, bytes: used() - before, peakBytes: peakAfter > peakBefore ? peakAfter - rssBefore : 0 };
+  return { c, ok: error === undefined, error, ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes: used() - before, peakBytes: peakAfter > peakBefore ? peakAfter - rssBefore : 0 };
 }
 
 /** Opens a state dict and reads every tensor, as building a model does. */
