@@ -1,7 +1,8 @@
 /**
- * Ctrl-C (SIGINT) or SIGTERM while `dit sample` / `dit bench` writes a compiled model: the process
- * removes its unfinished model folder, says so in one line and exits 128 + the signal's number; the
- * cache is then used by the next run as if nothing had happened.
+ * Ctrl-C (SIGINT) or SIGTERM while `dit sample` / `dit bench` writes a compiled model (into the
+ * cache, or into TMPDIR with --no-cache): the process removes its unfinished model folder, says so
+ * in one line and exits 128 + the signal's number; the cache is then used by the next run as if
+ * nothing had happened. `dit serve` stopped while its worker thread builds removes the folder too.
  *
  * The signal comes at a real point of a real build: the CLI runs as its own process on a DiT-S/2-size
  * checkpoint (65 MB, written here), and the test stops it with SIGSTOP once saveModel's data file is
@@ -74,7 +75,7 @@ async function interruptBuild(args: readonly string[], watched: string, signal: 
   if (done) throw new Error(`the CLI exited (${done.code}) before its build was seen: ${done.stderr}`);
   process.kill(pid, 'SIGSTOP');
   const stillWriting = writing();
-  if (stillWriting) process.kill(pid, signal);
+  process.kill(pid, stillWriting ? signal : 'SIGKILL'); // too late: this run tells nothing (and dit serve would not end)
   process.kill(pid, 'SIGCONT');
   const exit = await exited;
   return stillWriting ? exit : undefined;
