@@ -74,7 +74,7 @@ async function xlForwards(): Promise<Map<string, Float32Array>> {
   };
   try {
     for (const r of runs.filter((x) => x.device === 'cpu')) {
-      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), { attention: DEFAULT_ATTENTION[r.device], ...(r.dtype === 'fp32' ? {} : { dtype: r.dtype }) }), path.join(dir, `${r.dtype}.onnx`)).modelPath;
+      const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), { attention: DEFAULT_ATTENTION[r.device], ...(r.dtype === 'fp32' ? {} : { dtype: r.dtype }) }), path.join(dir, `${r.dtype}.onnx`))).modelPath;
       const s = await createSession(p, { threads, device: r.device });
       out.set(label(r), (await s.run(feeds)).out!.data);
       await s.release();

@@ -42,8 +42,8 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
   const useCache = opts.cacheDir !== undefined && !opts.noCache && source.path !== undefined;
   const identity = useCache ? fileIdentity(source.path!) : null;
   const makeSession = async (h: number, w: number): Promise<Session> => {
-    const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, upsample: opts.upsample, latent: [h, w] }, (modelPath) => {
-      saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, upsample: opts.upsample }), modelPath);
+    const model = await cachedModel(useCache ? opts.cacheDir : undefined, 'vae', { source: identity, config, scalingFactor, upsample: opts.upsample, latent: [h, w] }, async (modelPath) => {
+      await saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, upsample: opts.upsample }), modelPath);
     });
     try {
       return await createSession(model.modelPath, opts);
