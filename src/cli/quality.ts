@@ -18,7 +18,7 @@ export function formatEmbeddedQuality(q: EmbeddedQuality): string[] {
   const worst = scored.reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
   const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
   return [
-    `fd ${q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)}${pr} · ${q.count} images (classifier features vs the Fashion-MNIST test set)`,
+    `fd ${Number.isNaN(q.fd) ? '– (one image has no covariance)' : q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)}${pr} · ${q.count} images (classifier features vs the Fashion-MNIST test set)`,
     `by class, accuracy/mean p(label): ${scored.map((c) => `${name(c.label)} ${c.accuracy.toFixed(3)}/${c.meanPLabel.toFixed(3)}`).join(' · ')} · worst: ${name(worst.label)} ${worst.accuracy.toFixed(3)}`,
   ];
 }

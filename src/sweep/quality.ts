@@ -89,7 +89,7 @@ export interface ClassQuality {
 }
 
 export interface EmbeddedQuality {
-  /** Fréchet distance to the Fashion-MNIST test set's features. */
+  /** Fréchet distance to the Fashion-MNIST test set's features (NaN for one image: no covariance). */
   readonly fd: number;
   /** Share of images the classifier puts in their label's class. */
   readonly accuracy: number;
@@ -162,7 +162,7 @@ export class EmbeddedScorer {
   }
 
   /**
-   * FD against `reference` (default: the shipped test-set statistics; needs ≥ 2 images), and with
+   * FD against `reference` (default: the shipped test-set statistics; NaN for one image), and with
    * `real` precision and recall against that manifold (when there are more than its k images).
    */
   finish(reference: GaussianStats = embeddedReference(), real?: RealManifold): EmbeddedQuality {
@@ -170,7 +170,7 @@ export class EmbeddedScorer {
     const perClass = Array.from(this.counts, (count, label) => ({ label, count, accuracy: this.hits[label]! / count, meanPLabel: this.pLabel[label]! / count }));
     const pr = real !== undefined && this.n > real.k ? precisionRecall(real.features, this.features(), real.k, real.radii2) : undefined;
     return {
-      fd: frechetDistance(this.stats.finish(), reference),
+      fd: this.n >= 2 ? frechetDistance(this.stats.finish(), reference) : NaN,
       accuracy: sum(this.hits) / this.n,
       meanPLabel: sum(this.pLabel) / this.n,
       count: this.n,

@@ -82,6 +82,13 @@ describe('dit generate', () => {
     }
   });
 
+  it('one image: the merge and the scores without FD or precision/recall (a covariance needs two images, the k-NN radii four)', async () => {
+    const out = path.join(root, 'one');
+    const r = await runCli(['generate', ...RUN, '--num-samples', '1', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${out}\\.npz\\nfd – \\(one image has no covariance\\) · class accuracy [01]\\.0000 · mean p\\(label\\) [01]\\.\\d{4} · 1 images \\(classifier [^\\n]+\\nby class, accuracy/mean p\\(label\\): T-shirt/top [01]\\.000/[01]\\.\\d{3} · worst: T-shirt/top [01]\\.000\\n$`));
+  }, 60_000);
+
   it('image i equals dit sample --seed imageSeed(seed, i) with its label alone (the official one-image run)', async () => {
     const pipeline: Pipeline = await createPipeline({ cacheDir: cache, threads: 1 });
     try {
