@@ -74,7 +74,7 @@ export function embeddedRealManifold(featuresFile = EMBEDDED_REAL_FEATURES, refe
   const radii = Array.isArray(raw.knn_radii2) ? Float64Array.from(raw.knn_radii2 as number[]) : new Float64Array();
   const k = raw.knn_k;
   if (radii.length !== shape[0] || !Number.isInteger(k) || radii.some((r) => !(r >= 0))) {
-    throw new DitError(`the FD reference ${referenceFile} has no knn_k and ${shape[0]} knn_radii2 for the rows of ${featuresFile}; rerun training/fd_reference.py`);
+    throw new DitError(`the FD reference ${referenceFile} does not hold knn_k and one non-negative knn_radii2 per row of ${featuresFile} (${shape[0]} rows); rerun training/fd_reference.py`);
   }
   return { features: { data, dim: shape[1]! }, radii2: radii, k: k as number };
 }
