@@ -6,13 +6,14 @@
  * reference of scripts/fixtures/precision_recall.py on the shipped test-set features.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedClassifier } from '../../src/model-files.js';
 import type { ClassifierSession } from '../../src/runtime/index.js';
 import type { RgbImage } from '../../src/image/grid.js';
-import { embeddedFd, embeddedReference, embeddedRealManifold, EmbeddedScorer } from '../../src/sweep/quality.js';
+import { EMBEDDED_REAL_FEATURES, embeddedFd, embeddedReference, embeddedRealManifold, EmbeddedScorer } from '../../src/sweep/quality.js';
 import { frechetDistance } from '../../src/metrics/frechet.js';
 import { knnRadii2 } from '../../src/metrics/precision-recall.js';
 import { computeCellMetrics } from '../../src/sweep/run.js';
@@ -110,6 +111,19 @@ describe('embedded FD (classifier features vs the Fashion-MNIST test set)', () =
     expect(rel(sets.c.fd, ref.c_vs_reference!)).toBeLessThan(1e-4);
     expect(sets.c.accuracy).toBe(ref.c_accuracy);
   }, 120_000);
+
+  it('a reference without the radii of every feature row is refused in one line naming both files', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-fd-ref-'));
+    try {
+      const file = path.join(dir, 'fd-reference.json');
+      fs.writeFileSync(file, JSON.stringify({ mu: [0], sigma: [[1]], knn_k: 3, knn_radii2: [1, 2, 3] }));
+      expect(() => embeddedRealManifold(EMBEDDED_REAL_FEATURES, file)).toThrow(
+        `the FD reference ${file} does not hold knn_k and one non-negative knn_radii2 per row of ${EMBEDDED_REAL_FEATURES} (10000 rows); rerun training/fd_reference.py`,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("dit sweep's cell metrics carry the FD of the cell's images (40 real test images: biased further up than 500)", async () => {
     const images = Array.from({ length: 40 }, (_, i) => testImage(pixels, i));
