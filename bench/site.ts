@@ -2,11 +2,12 @@
  * The in-browser site, measured in headless Chromium (Debian's, through playwright-core) from a
  * local static file server: the embedded model at its defaults (8 images, 100 DDPM steps, CFG 4).
  * For each back end: first paint, model ready, first preview, final grid (from navigation start,
- * weights and WASM downloads included), and the bytes the page fetched (raw and gzip-compressed, as
- * a static host such as GitHub Pages would send them). Baseline in the same run: `dit sample`'s
- * pipeline in this process, one thread and ONNX Runtime's default.
+ * weights and WASM downloads included), and the bytes the page fetched: as files (raw), as this
+ * server sent them (the site's `.br` copies, as `dit serve --browser`, nginx brotli_static or Caddy
+ * send them to a browser that accepts br), and as the `.gz` copies (a host that only gzips).
+ * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's default.
  *
- *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site]
+ *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no]
  *
  * Rows: wasm-1 (no cross-origin isolation: one thread), wasm-mt (COOP/COEP: threads), webgpu
  * (--enable-unsafe-webgpu; headless Chromium offers its SwiftShader Vulkan adapter on a machine
@@ -15,7 +16,6 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import { serveStatic } from '../src/server/static.js';
 import { CROSS_ORIGIN_ISOLATION } from '../src/server/app.js';
@@ -26,6 +26,7 @@ const site = path.resolve(arg('--site', 'dist/site'));
 const steps = Number(arg('--steps', '100'));
 /** WebGPU on a CPU fallback adapter is slow: its row may use fewer steps. */
 const webgpuSteps = Number(arg('--webgpu-steps', String(steps)));
+const webgpu = arg('--webgpu', 'yes') !== 'no';
 if (!fs.existsSync(path.join(site, 'index.html'))) throw new Error(`no site in ${site}: run npm run build:site`);
 
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -34,7 +35,7 @@ const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--us
 async function serve(isolated: boolean): Promise<{ url: string; close: () => void }> {
   const server = http.createServer((req, res) => {
     if (isolated) for (const [k, v] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(k, v);
-    if (!serveStatic(site, new URL(req.url ?? '/', 'http://x').pathname, res)) {
+    if (!serveStatic(site, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
     }
@@ -51,7 +52,11 @@ interface Row {
   readyMs: number;
   firstPreviewMs: number;
   doneMs: number;
+  /** The fetched files' sizes. */
   fetchedBytes: number;
+  /** What the server sent for them (Content-Length: the .br copy where the browser accepts br). */
+  sentBytes: number;
+  /** Their .gz copies' sizes (the file's where it has none). */
   fetchedGzipBytes: number;
 }
 
@@ -60,8 +65,9 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
   const page = await browser.newPage();
   const fetched = new Map<string, number>();
   page.on('response', (r) => {
-    const file = path.join(site, decodeURIComponent(new URL(r.url()).pathname));
-    if (r.ok() && fs.existsSync(file) && fs.statSync(file).isFile()) fetched.set(file, fs.statSync(file).size);
+    const pathname = decodeURIComponent(new URL(r.url()).pathname);
+    const file = path.join(site, pathname === '/' ? 'index.html' : pathname);
+    if (r.ok() && fs.existsSync(file) && fs.statSync(file).isFile()) fetched.set(file, Number(r.headers()['content-length']));
   });
   try {
     await page.goto(`${server.url}?${query}&steps=${steps}&run=1`);
@@ -83,9 +89,20 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
       status: document.querySelector('.run .status')?.textContent ?? '',
     }));
     if (r.state !== 'done') return `${name}: ${r.state} (${r.status})`;
-    let gz = 0;
-    for (const file of fetched.keys()) gz += gzipSync(fs.readFileSync(file), { level: 6 }).length;
-    return { backend: name, steps, where: r.where, firstPaintMs: r.firstPaintMs, readyMs, firstPreviewMs: r.firstPreviewMs, doneMs: r.doneMs, fetchedBytes: [...fetched.values()].reduce((a, b) => a + b, 0), fetchedGzipBytes: gz };
+    const size = (file: string) => fs.statSync(fs.existsSync(file) ? file : file.replace(/\.gz$/, '')).size;
+    const sum = (f: (file: string, sent: number) => number) => [...fetched].reduce((a, [file, sent]) => a + f(file, sent), 0);
+    return {
+      backend: name,
+      steps,
+      where: r.where,
+      firstPaintMs: r.firstPaintMs,
+      readyMs,
+      firstPreviewMs: r.firstPreviewMs,
+      doneMs: r.doneMs,
+      fetchedBytes: sum((file) => size(file)),
+      sentBytes: sum((_, sent) => sent),
+      fetchedGzipBytes: sum((file) => size(`${file}.gz`)),
+    };
   } finally {
     await page.close();
     server.close();
@@ -135,19 +152,21 @@ for (const [name, isolated] of [['wasm-1', false], ['wasm-mt', true]] as const) 
 }
 await cpu.close();
 
-const gpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, ...WEBGPU_ARGS] });
-const adapter = await webgpuAdapter(gpu);
-notes.push(`WebGPU: ${adapter}`);
-if (adapter.startsWith('adapter')) {
-  report(await measure(gpu, 'webgpu', true, 'backend=webgpu', webgpuSteps));
+if (webgpu) {
+  const gpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, ...WEBGPU_ARGS] });
+  const adapter = await webgpuAdapter(gpu);
+  notes.push(`WebGPU: ${adapter}`);
+  if (adapter.startsWith('adapter')) {
+    report(await measure(gpu, 'webgpu', true, 'backend=webgpu', webgpuSteps));
+  }
+  await gpu.close();
 }
-await gpu.close();
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 console.log('embedded model, 8 images, DDPM, CFG 4; times from navigation start');
-console.log('| back end | steps | first paint | model ready | first preview | grid done | fetched | gzip |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.fetchedGzipBytes)} |`);
+console.log('| back end | steps | first paint | model ready | first preview | grid done | fetched: files | sent (br) | as .gz |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.sentBytes)} | ${mb(r.fetchedGzipBytes)} |`);
 for (const n of notes) console.log(`- ${n}`);
 console.log(JSON.stringify({ bench: 'site', rows, notes }));

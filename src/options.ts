@@ -226,6 +226,15 @@ function splitList(flag: string, value: readonly (string | number)[] | string, e
   return items;
 }
 
+/**
+ * `--classes`: comma-separated class names → ids, by the model's class table. The one resolver of
+ * names: resolveGenerateOptions and the page's share links (`?classes=sneaker,bag`) both call it.
+ */
+export function resolveClasses(value: readonly string[] | string, model: Pick<ModelDefaults, 'classTable' | 'classTableName'>): number[] {
+  const names = splitList('--classes', value, 'class names, e.g. --classes "golden retriever"');
+  return resolveClassNames(names, model.classTable, model.classTableName);
+}
+
 /** A variant name as the user spells it (DiT-XL/2, dit-xl-2...) → the table's name. */
 function modelOf(name: string): { family: ModelFamily; variant: DiTVariantName; name: string } {
   const found = findModel(name);
@@ -391,8 +400,7 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
       return intInRange('--class-labels', /^\d+$/.test(s) ? Number(s) : s, 0, model.numClasses - 1, ` (this model has ${model.numClasses} classes)`);
     });
   } else if (user.classes !== undefined) {
-    const names = splitList('--classes', user.classes, 'class names, e.g. --classes "golden retriever"');
-    labels = resolveClassNames(names, model.classTable, model.classTableName);
+    labels = resolveClasses(user.classes, model);
   } else {
     labels = [...model.labels];
   }

@@ -112,17 +112,31 @@ class GaussianDiffusion:
         return {"loss": mse + vb, "mse": mse, "vb": vb}
 
     @torch.no_grad()
-    def p_sample_loop(self, model_fn, shape, model_kwargs, noise=None, progress=False):
-        """DDPM ancestral sampling over all timesteps of this (possibly respaced) process."""
+    def p_sample_loop(self, model_fn, shape, model_kwargs, noise=None, progress=False, generator=None):
+        """DDPM ancestral sampling over all timesteps of this (possibly respaced) process, on the
+        device of `noise`; the step noise comes from `generator` (default: the global one)."""
         x = torch.randn(*shape) if noise is None else noise
         indices = list(range(self.num_timesteps))[::-1]
         for i in indices:
-            t = torch.full((shape[0],), i, dtype=torch.long)
+            t = torch.full((shape[0],), i, dtype=torch.long, device=x.device)
             out = model_fn(x, self._map(t), **model_kwargs).float()
             mean, log_var, _ = self.p_mean_variance_from_output(out, x, t)
-            z = torch.randn_like(x)
+            z = torch.randn(x.shape, device=x.device, generator=generator)
             nonzero = (t != 0).float().view(-1, *([1] * (x.dim() - 1)))
             x = mean + nonzero * torch.exp(0.5 * log_var) * z
+        return x
+
+    @torch.no_grad()
+    def ddim_sample_loop(self, model_fn, noise, model_kwargs):
+        """DDIM with eta 0 (the official ddim_sample): x0 from eps, then the deterministic update
+        x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev) eps, with eps re-derived from the x0 used."""
+        x = noise
+        for i in list(range(self.num_timesteps))[::-1]:
+            t = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
+            out = model_fn(x, self._map(t), **model_kwargs).float()
+            _, _, x0 = self.p_mean_variance_from_output(out, x, t)
+            eps = (_extract(self.sqrt_recip_alphas_cumprod, t, x.shape) * x - x0) / _extract(self.sqrt_recipm1_alphas_cumprod, t, x.shape)
+            x = _extract(np.sqrt(self.alphas_cumprod_prev), t, x.shape) * x0 + _extract(np.sqrt(1.0 - self.alphas_cumprod_prev), t, x.shape) * eps
         return x
 
     def _map(self, t):
@@ -151,4 +165,4 @@ class SpacedDiffusion(GaussianDiffusion):
         super().__init__(np.array(new_betas))
 
     def _map(self, t):
-        return torch.tensor(self.timestep_map, dtype=torch.long)[t]
+        return torch.tensor(self.timestep_map, dtype=torch.long, device=t.device)[t]

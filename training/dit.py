@@ -43,9 +43,12 @@ class Attention(nn.Module):
         b, n, c = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        attn = attn.softmax(dim=-1)
-        x = (attn @ v).transpose(1, 2).reshape(b, n, c)
+        if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2.0: the same function, fused
+            x = F.scaled_dot_product_attention(q, k, v)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1)
+            x = attn.softmax(dim=-1) @ v
+        x = x.transpose(1, 2).reshape(b, n, c)
         return self.proj(x)
 
 
@@ -267,3 +270,44 @@ FASHION_CONFIG = dict(
     num_classes=10,
     learn_sigma=True,
 )
+
+
+def load_checkpoint(path):
+    """A training checkpoint of train.py (plain Python values beside tensors, which torch >= 2.6
+    refuses to load by default)."""
+    kw = {"weights_only": False} if "weights_only" in torch.load.__code__.co_varnames else {}
+    return torch.load(path, map_location="cpu", **kw)
+
+
+def ema_weights(ck, ema=None):
+    """The EMA state dict of decay `ema` (None: the main one) from a training checkpoint."""
+    return ck["ema"] if ema is None or ema == ck.get("ema_decay") else ck["emas"][ema]
+
+
+def load_model(path, ema=None):
+    """A DiT in eval mode from a training checkpoint (`last.pt`: its config and EMA weights, or the
+    EMA of decay `ema` when it kept several) or from exported `.safetensors` with `config.json`
+    beside it (FASHION_CONFIG when there is none)."""
+    import json
+    import os
+
+    if path.endswith(".safetensors"):
+        from tensorio import read_safetensors, read_safetensors_metadata
+
+        sd = {k: v.float() for k, v in read_safetensors(path).items()}
+        cfg_path = os.path.join(os.path.dirname(path) or ".", "config.json")
+        config = dict(FASHION_CONFIG)
+        meta = read_safetensors_metadata(path)
+        if "config" in meta:  # a file of export.py --weights-only
+            config.update(json.loads(meta["config"]))
+        elif os.path.exists(cfg_path):
+            with open(cfg_path) as f:
+                saved = json.load(f)
+            config.update({k: saved[k] for k in FASHION_CONFIG if k in saved})
+    else:
+        ck = load_checkpoint(path)
+        config = ck.get("config", FASHION_CONFIG)
+        sd = ema_weights(ck, ema)
+    model = DiT(**config)
+    model.load_state_dict(sd)
+    return model.eval()

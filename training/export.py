@@ -8,35 +8,51 @@ import numpy as np
 import torch
 
 from diffusion import SpacedDiffusion
-from dit import DiT, FASHION_CONFIG
-from fmnist import CLASSES, load_split, to_model_range
-from tensorio import read_safetensors, save_npy, write_safetensors
+from dit import DiT, FASHION_CONFIG, ema_weights, load_checkpoint
+from fmnist import CLASSES, DATA_DIR, load_split, to_model_range
+from tensorio import read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
+
+
+def load_source(path, ema_decay=None):
+    """(EMA tensors, architecture, training facts) from a train.py checkpoint or from a weights
+    file this script wrote with --weights-only (its metadata carries the rest)."""
+    if path.endswith(".safetensors"):
+        meta = read_safetensors_metadata(path)
+        facts = json.loads(meta.get("training", "{}"))
+        return read_safetensors(path), json.loads(meta["config"]) if "config" in meta else dict(FASHION_CONFIG), facts
+    ck = load_checkpoint(path)
+    facts = {
+        "train_steps": ck.get("step"),
+        "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / ck.get("steps_per_epoch", 60000 // 128), 3),
+        "train_minutes": round(ck.get("train_seconds", 0) / 60, 1),
+        "ema_decay": ema_decay or ck.get("ema_decay", 0.999),
+        "batch_size": (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("batch_size"),
+    }
+    return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--ckpt", default="runs/fmnist/last.pt")
+    p.add_argument("--ckpt", default="runs/fmnist/last.pt", help="train.py's last.pt, or a --weights-only file")
     p.add_argument("--out", default="../assets/fashion-mnist")
+    p.add_argument("--ema", type=float, help="which EMA decay to export when the run kept several (default: the main one)")
+    p.add_argument("--weights-only", metavar="FILE", help="write only FILE: fp16 EMA weights with the config and training facts in its metadata (for carrying back from a GPU run)")
+    p.add_argument("--data-dir", default=DATA_DIR)
     args = p.parse_args()
 
-    ck = torch.load(args.ckpt, map_location="cpu")
-    ema = ck["ema"]
-    os.makedirs(os.path.join(args.out, "reference"), exist_ok=True)
-
+    ema, arch, facts = load_source(args.ckpt, args.ema)
     tensors = {k: v.to(torch.float16) for k, v in sorted(ema.items())}
-    meta = {"format": "pt", "epoch": ck.get("epoch"), "step": ck.get("step"), "source": "EMA weights, training/train.py"}
+    meta = {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+    if args.weights_only:
+        write_safetensors(args.weights_only, tensors, meta)
+        print(f"wrote {args.weights_only}: {arch} {facts}")
+        return
+    os.makedirs(os.path.join(args.out, "reference"), exist_ok=True)
     st_path = os.path.join(args.out, "model.safetensors")
     write_safetensors(st_path, tensors, meta)
 
-    config = dict(FASHION_CONFIG)
-    config.update({
-        "image_size": 32,
-        "pixel_space": True,
-        "dataset": "fashion-mnist",
-        "padding": "28→32, background −1",
-        "train_steps": ck.get("step"),
-        "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / (60000 // 128), 3),
-    })
+    config = dict(arch)
+    config.update({"image_size": 32, "pixel_space": True, "dataset": "fashion-mnist", "padding": "28→32, background −1", **facts})
     with open(os.path.join(args.out, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1, ensure_ascii=False)
         f.write("\n")
@@ -45,14 +61,14 @@ def main():
         f.write("\n")
 
     # The reference must come from what was shipped: reload the fp16 file and run in float32.
-    model = DiT(**FASHION_CONFIG)
+    model = DiT(**arch)
     loaded = {k: v.float() for k, v in read_safetensors(st_path).items()}
     model.load_state_dict(loaded, strict=True)
     model.eval()
 
     ref = os.path.join(args.out, "reference")
     torch.manual_seed(123)
-    images, labels = load_split("test")
+    images, labels = load_split("test", args.data_dir)
     x0 = to_model_range(images[:4])
     t = torch.tensor([0, 250, 500, 999], dtype=torch.int64)
     y = torch.tensor([int(labels[0]), int(labels[1]), 9, 10], dtype=torch.int64)  # 10 = null class
@@ -92,7 +108,7 @@ def main():
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
-    print(f"exported epoch {ck.get('epoch')} step {ck.get('step')} -> {st_path} ({os.path.getsize(st_path)} bytes)")
+    print(f"exported {facts} -> {st_path} ({os.path.getsize(st_path)} bytes)")
 
 
 if __name__ == "__main__":

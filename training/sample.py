@@ -7,18 +7,8 @@ import numpy as np
 import torch
 
 from diffusion import SpacedDiffusion
-from dit import DiT, FASHION_CONFIG
+from dit import load_model
 from tensorio import grid, read_safetensors, write_png
-
-
-def load_model(path):
-    if path.endswith(".safetensors"):
-        sd = {k: v.float() for k, v in read_safetensors(path).items()}
-    else:
-        sd = torch.load(path, map_location="cpu")["ema"]
-    m = DiT(**FASHION_CONFIG)
-    m.load_state_dict(sd)
-    return m.eval()
 
 
 def main():

@@ -32,6 +32,13 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(b)
 
 
+def read_safetensors_metadata(path):
+    """The __metadata__ strings of a safetensors file ({} when it has none)."""
+    with open(path, "rb") as f:
+        n, = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def read_safetensors(path):
     inv = {"F16": np.float16, "F32": np.float32, "I64": np.int64}
     with open(path, "rb") as f:

@@ -1,7 +1,12 @@
-"""Train the embedded default DiT on Fashion-MNIST (pixel space, 1x32x32, 10 classes) on CPU.
+"""Train the embedded default DiT on Fashion-MNIST (pixel space, 1x32x32, 10 classes), on the CPU
+or a CUDA GPU (--device).
 
-Resumable: a checkpoint {"model","ema","opt","args", plus "step","epoch"} is written at every epoch
-end and when the time budget runs out; run the same command again to continue.
+Resumable: a checkpoint {"model","ema","emas","opt","args","config", plus "step","epoch"} is written
+at every epoch end (or every --save-every-min minutes) and when the time budget runs out or the
+process gets SIGTERM/SIGINT; run the same command again to continue. The architecture (--patch-size,
+--hidden-size, --depth, --num-heads) is DiT's with its official key names, so any variant loads where
+the shipped model does. Extra EMA decays (--extra-ema) are kept beside the main one for evaluate.py
+to compare.
 """
 import argparse
 import copy
@@ -13,8 +18,17 @@ from collections import OrderedDict
 import torch
 
 from diffusion import GaussianDiffusion
-from dit import DiT, FASHION_CONFIG
-from fmnist import load_split, to_model_range
+from dit import DiT, FASHION_CONFIG, load_checkpoint
+from fmnist import DATA_DIR, load_split, to_model_range
+
+
+def model_config(args):
+    """The DiT config of this run: FASHION_CONFIG with the architecture flags applied."""
+    config = dict(FASHION_CONFIG)
+    config.update(patch_size=args.patch_size, hidden_size=args.hidden_size, depth=args.depth, num_heads=args.num_heads)
+    if config["input_size"] % config["patch_size"] or config["hidden_size"] % config["num_heads"]:
+        raise SystemExit(f"--patch-size must divide {config['input_size']} and --num-heads must divide --hidden-size: got {config}")
+    return config
 
 
 @torch.no_grad()
@@ -40,35 +54,59 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--no-bf16", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when there is one)")
+    p.add_argument("--data-dir", default=DATA_DIR, help="folder with the Fashion-MNIST idx(.gz) files")
+    p.add_argument("--patch-size", type=int, default=FASHION_CONFIG["patch_size"])
+    p.add_argument("--hidden-size", type=int, default=FASHION_CONFIG["hidden_size"])
+    p.add_argument("--depth", type=int, default=FASHION_CONFIG["depth"])
+    p.add_argument("--num-heads", type=int, default=FASHION_CONFIG["num_heads"])
+    p.add_argument("--extra-ema", default="", help="comma-separated further EMA decays kept beside --ema-decay, e.g. 0.9999")
+    p.add_argument("--save-every-min", type=float, default=0, help="also checkpoint every this many minutes (0 = at epoch ends only)")
     args = p.parse_args()
 
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, "last.pt")
 
-    model = DiT(**FASHION_CONFIG)
+    config = model_config(args)
+    model = DiT(**config).to(device)
     ema = copy.deepcopy(model)
     for q in ema.parameters():
         q.requires_grad_(False)
+    decays = [args.ema_decay] + [float(d) for d in args.extra_ema.split(",") if d]
+    extra = {d: copy.deepcopy(ema) for d in decays[1:]}
     # weight_decay 0 as in the official train.py; pos_embed is frozen so it is not optimised.
     opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr, weight_decay=0)
     diffusion = GaussianDiffusion()
     step, epoch, start_batch, elapsed_before = 0, 0, 0, 0.0
 
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location="cpu")
+        ck = load_checkpoint(ckpt_path)
+        if ck.get("config", FASHION_CONFIG) != config:
+            raise SystemExit(f"{ckpt_path} holds a model of config {ck.get('config', FASHION_CONFIG)}, not {config}: use another --out or the same architecture flags")
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
+        for d, m in extra.items():
+            m.load_state_dict(ck.get("emas", {}).get(d, ck["ema"]))
         opt.load_state_dict(ck["opt"])
         step, epoch, start_batch = ck["step"], ck["epoch"], ck["batch"]
         elapsed_before = ck.get("train_seconds", 0.0)
         torch.set_rng_state(ck["rng"])
+        if device.type == "cuda" and "cuda_rng" in ck:
+            torch.cuda.set_rng_state(ck["cuda_rng"])
         print(f"resumed from {ckpt_path}: step {step}, epoch {epoch}, batch {start_batch}", flush=True)
     else:
         ema.load_state_dict(model.state_dict())
+        for m in extra.values():
+            m.load_state_dict(model.state_dict())
 
-    images, labels = load_split("train")
+    images, labels = load_split("train", args.data_dir)
+    images, labels = images.to(device), labels.to(device)
     n = images.shape[0]
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
     print(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
@@ -77,17 +115,22 @@ def main():
     model.train()
     ema.eval()
     t0 = time.time()
+    last_save = t0
     log_loss = log_mse = log_vb = 0.0
     log_n = 0
     log_t = time.time()
 
     def save(batch_index, ep):
         tmp = ckpt_path + ".tmp"
-        torch.save({
-            "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "args": args,
-            "step": step, "epoch": ep, "batch": batch_index,
+        state = {
+            "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "args": vars(args),
+            "config": config, "ema_decay": args.ema_decay, "emas": {d: m.state_dict() for d, m in extra.items()},
+            "step": step, "epoch": ep, "batch": batch_index, "steps_per_epoch": steps_per_epoch,
             "train_seconds": elapsed_before + time.time() - t0, "rng": torch.get_rng_state(),
-        }, tmp)
+        }
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state()
+        torch.save(state, tmp)
         os.replace(tmp, ckpt_path)
 
     # SIGTERM/SIGINT stop the run cleanly after the current step, with a resumable checkpoint.
@@ -103,16 +146,16 @@ def main():
     while epoch < args.epochs and not done:
         # The permutation depends only on (seed, epoch) so a resumed epoch sees the same order.
         g = torch.Generator().manual_seed(args.seed * 1000 + epoch)
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g).to(device)
         for b in range(start_batch, steps_per_epoch):
             idx = perm[b * args.batch_size : (b + 1) * args.batch_size]
             x = to_model_range(images[idx])
             y = labels[idx]
-            t = torch.randint(0, diffusion.num_timesteps, (x.shape[0],))
+            t = torch.randint(0, diffusion.num_timesteps, (x.shape[0],), device=device)
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
             for group in opt.param_groups:
                 group["lr"] = lr
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=not args.no_bf16):
                 terms = diffusion.training_losses(model, x, t, dict(y=y))
             loss = terms["loss"].mean()
             opt.zero_grad(set_to_none=True)
@@ -121,9 +164,13 @@ def main():
             step += 1
             # EMA warm-up: early on the average follows the model closely, later it uses the full decay.
             update_ema(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
+            for d, m in extra.items():
+                update_ema(m, model, min(d, (1 + step) / (10 + step)))
 
-            log_loss += loss.item(); log_mse += terms["mse"].mean().item(); log_vb += terms["vb"].mean().item(); log_n += 1
+            # Summed on the device; read (a synchronisation) only when logging.
+            log_loss += loss.detach(); log_mse += terms["mse"].mean().detach(); log_vb += terms["vb"].mean().detach(); log_n += 1
             if step % args.log_every == 0:
+                log_loss, log_mse, log_vb = float(log_loss), float(log_mse), float(log_vb)
                 now = time.time()
                 wall = elapsed_before + now - t0
                 print(f"step {step:6d} epoch {epoch} loss {log_loss/log_n:.4f} mse {log_mse/log_n:.4f} vb {log_vb/log_n:.4f} "
@@ -132,6 +179,9 @@ def main():
                 log_n = 0
                 log_t = now
             over_budget = args.time_budget_min and (time.time() - t0) / 60 >= args.time_budget_min
+            if args.save_every_min and (time.time() - last_save) / 60 >= args.save_every_min:
+                save(b + 1, epoch)
+                last_save = time.time()
             if (args.max_steps and step >= args.max_steps) or over_budget or stop["flag"]:
                 save(b + 1, epoch)
                 print(f"stopped at step {step} (epoch {epoch}, batch {b+1}); checkpoint {ckpt_path}", flush=True)

@@ -76,6 +76,12 @@ export interface ServerInfo {
   embedded: boolean;
   imageSize: number;
   numClasses: number;
+  /**
+   * Where the class names come from (e.g. "Fashion-MNIST", "ImageNet-1k", "the checkpoint's
+   * id2label") and whether there are any (`named` false: GET /api/classes says "class <id>", and
+   * `classes` names are refused): what the page needs to resolve names in share links as `--classes` does.
+   */
+  classTable: { name: string; named: boolean };
   /** What an empty request resolves to: the page's initial control values. */
   defaults: ResolvedRequest;
   limits: { maxSamplingSteps: number; maxImages: number; maxQueue: number; maxBodyBytes: number };

@@ -13,6 +13,7 @@ import type { ApiError, ClassEntry, JobEvent, ServerInfo } from './api.js';
 import { createJobQueue, type Job, type JobQueue } from './jobs.js';
 import { RequestError, parseGenerateBody, resolveOrReject, toResolvedRequest } from './request.js';
 import { DEFAULT_SITE_ROOT, DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
+import { siteFallbacks } from './site-files.js';
 import { classNamesOf, serverInfo } from './model-title.js';
 
 export interface ServerOptions {
@@ -147,7 +148,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   if (job) return handleJob(ctx, req, res, url, job[1]!, job[2]);
   if (path.startsWith('/api/')) throw new RequestError(404, `no API route ${path}; see /api/info`);
   allowMethods(req, path, 'GET, HEAD');
-  servePage(ctx.webRoot, path, res);
+  servePage(ctx.webRoot, path, req, res);
 }
 
 /** DNS rebinding: a web page whose name now points at 127.0.0.1 would be "same origin" here. */
@@ -356,11 +357,11 @@ function sendResultPng(res: ServerResponse, job: Job, download: boolean): void {
 
 // ---- the page -----------------------------------------------------------------------------
 
-function servePage(webRoot: string, path: string, res: ServerResponse): void {
+function servePage(webRoot: string, path: string, req: IncomingMessage, res: ServerResponse, fallbacks?: ReadonlyMap<string, string>): void {
   if (!pageBuilt(webRoot)) {
     throw new RequestError(500, `the page is not built (no index.html in ${webRoot}); run \`npm run build\` in the dit-ts folder`);
   }
-  if (!serveStatic(webRoot, path, res)) throw new RequestError(404, `no file ${path}`);
+  if (!serveStatic(webRoot, path, res, { acceptEncoding: req.headers['accept-encoding'], fallbacks })) throw new RequestError(404, `no file ${path}`);
 }
 
 // ---- the site: `dit serve --browser` ------------------------------------------------------
@@ -384,6 +385,8 @@ export interface SiteServer {
  */
 export function createSiteServer(opts: { readonly siteRoot?: string } = {}): SiteServer {
   const root = opts.siteRoot ?? DEFAULT_SITE_ROOT;
+  // An installed package leaves out the site's copies of onnxruntime-web's WASM and the weights.
+  const fallbacks = siteFallbacks(root);
   const ctx: { address: AddressInfo | undefined } = { address: undefined };
   const server = http.createServer((req, res) => {
     try {
@@ -391,7 +394,7 @@ export function createSiteServer(opts: { readonly siteRoot?: string } = {}): Sit
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       allowMethods(req, path, 'GET, HEAD');
       for (const [name, value] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(name, value);
-      servePage(root, path, res);
+      servePage(root, path, req, res, fallbacks);
     } catch (err) {
       sendFailure(req, res, err);
     }

@@ -48,6 +48,7 @@ export function serverInfo(pipeline: Pipeline, limits: ServerInfo['limits']): Se
     embedded: model.embedded,
     imageSize: model.imageSize,
     numClasses: model.config.num_classes,
+    classTable: { name: model.defaults.classTableName, named: model.classTable !== undefined },
     defaults: toResolvedRequest(pipeline.resolve({})),
     limits,
     samplers: samplersFor(model.family),

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
+import { PRECOMPRESSED } from './site-files.js';
 
 // src/server/ and dist/server/ both sit two levels below the package root.
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -31,8 +32,39 @@ const CONTENT_TYPES: Record<string, string> = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** Serves `urlPath` from `root`; returns false when no such file exists (the caller sends 404). */
-export function serveStatic(root: string, urlPath: string, res: ServerResponse): boolean {
+export interface StaticOptions {
+  /** The request's Accept-Encoding: a precompressed copy (`NAME.br`, `NAME.gz`) is sent when it allows one. */
+  readonly acceptEncoding?: string;
+  /** Files the folder lacks, by relative path, and where they are instead (site-files.ts siteFallbacks). */
+  readonly fallbacks?: ReadonlyMap<string, string>;
+}
+
+/** The encodings an Accept-Encoding header allows (q > 0); `*` allows any. */
+function accepted(header: string | undefined): (encoding: string) => boolean {
+  const allowed = new Map<string, boolean>();
+  for (const part of (header ?? '').split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (!name) continue;
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)).find(Boolean);
+    allowed.set(name, q ? Number(q[1]) > 0 : true);
+  }
+  return (encoding) => allowed.get(encoding) ?? allowed.get('*') ?? false;
+}
+
+function fileStat(file: string): fs.Stats | undefined {
+  try {
+    const stat = fs.statSync(file);
+    return stat.isFile() ? stat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Serves `urlPath` from `root` (or its fallback), precompressed when the client takes it; returns
+ * false when no such file exists (the caller sends 404).
+ */
+export function serveStatic(root: string, urlPath: string, res: ServerResponse, opts: StaticOptions = {}): boolean {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -40,22 +72,33 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse):
     return false;
   }
   const relative = decoded === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const file = path.resolve(root, relative);
-  if (file !== root && !file.startsWith(root + path.sep)) return false; // "..", absolute paths
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch {
-    return false;
+  const inRoot = path.resolve(root, relative);
+  if (inRoot !== root && !inRoot.startsWith(root + path.sep)) return false; // "..", absolute paths
+  const fallback = opts.fallbacks?.get(relative);
+  const file = fallback !== undefined && !fileStat(inRoot) ? fallback : inRoot;
+  let stat = fileStat(file);
+  if (!stat) return false;
+  const allows = accepted(opts.acceptEncoding);
+  let sent = file;
+  let encoding: string | undefined;
+  let precompressed = false;
+  for (const p of PRECOMPRESSED) {
+    const copy = fileStat(file + p.suffix);
+    if (!copy) continue;
+    precompressed = true;
+    if (encoding === undefined && allows(p.encoding)) {
+      [sent, stat, encoding] = [file + p.suffix, copy, p.encoding];
+    }
   }
-  if (!stat.isFile()) return false;
   const immutable = relative.startsWith('assets/');
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
     'Content-Length': stat.size,
     'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    ...(encoding ? { 'Content-Encoding': encoding } : {}),
+    ...(precompressed ? { Vary: 'Accept-Encoding' } : {}),
   });
-  fs.createReadStream(file).pipe(res);
+  fs.createReadStream(sent).pipe(res);
   return true;
 }
 

@@ -13,10 +13,16 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { serveStatic } from '../../src/server/static.js';
+import { createSiteServer } from '../../src/server/app.js';
+import { SITE_SOURCES_FILE } from '../../src/server/site-files.js';
 import { decodePng, readPng } from '../../src/image/png.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { UsageError } from '../../src/errors.js';
 import { runCli } from '../helpers/run-cli.js';
+import { ditTiny, vaeTiny } from '../helpers/fixtures.js';
+import { writeDiffusersFolder } from '../helpers/checkpoint-writers.js';
+import { openStateDict } from '../../src/checkpoint/index.js';
+import type { DiTConfig } from '../../src/models/dit-config.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-site-test-'));
@@ -34,7 +40,7 @@ let pipeline: Pipeline;
 beforeAll(async () => {
   await build({ configFile: path.join(repoRoot, 'web', 'vite.config.ts'), mode: 'site', logLevel: 'error', build: { outDir: siteRoot, emptyOutDir: true } });
   server = http.createServer((req, res) => {
-    if (!serveStatic(siteRoot, new URL(req.url ?? '/', 'http://x').pathname, res)) {
+    if (!serveStatic(siteRoot, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
     }
@@ -120,6 +126,29 @@ describe('the static site, computing in the browser', () => {
     expect(await page.getAttribute('#steps', 'aria-invalid')).toBe('true');
   }, 120_000);
 
+  it('a share link names its classes as --classes does; a mistyped name shows the resolver\'s message and runs nothing', async () => {
+    await page.goto(`${base}?seed=5&classes=sneaker,Ankle_Boot&n=2&steps=2&run=1`);
+    expect(await runEnds(page)).toBe('done');
+    expect(await page.locator('#class-chips').textContent()).toBe('Sneaker (7) ✕Ankle boot (9) ✕');
+    expect(new URL(page.url()).searchParams.get('classes')).toBe('7,9'); // the run writes ids back
+    const direct = await pipeline.generate({ seed: 5, classes: 'sneaker,Ankle_Boot', numImages: 2, numSamplingSteps: 2 });
+    expect(largestDifference(await resultImage(page), direct.grid!)).toBeLessThanOrEqual(2);
+
+    await page.goto(`${base}?classes=sneakr,bag&run=1`);
+    expect(await runEnds(page)).toBe('refused');
+    let message = '';
+    try {
+      pipeline.resolve({ classes: 'sneakr,bag' });
+    } catch (err) {
+      expect(err).toBeInstanceOf(UsageError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^unknown class name "sneakr" for Fashion-MNIST; did you mean "Sneaker" \(7\)/);
+    expect(await page.textContent('#error-classLabels')).toBe(message);
+    expect(await page.getAttribute('#class-search', 'aria-invalid')).toBe('true');
+    expect(await page.locator('.run').count()).toBe(0);
+  }, 180_000);
+
   it('cancels a long run between steps', async () => {
     await page.goto(`${base}?steps=1000&n=1&run=1`);
     await page.waitForFunction(() => /^Step \d+\/1000/.test(document.querySelector('.run .status')?.textContent ?? ''), null, { timeout: 120_000 });
@@ -129,19 +158,94 @@ describe('the static site, computing in the browser', () => {
     expect(await page.isEnabled('#generate')).toBe(true);
   }, 180_000);
 
-  it('opens the tiny DiT fixture and its VAE from local files and samples it as the CLI does', async () => {
+  it('opens the tiny DiT fixture as .safetensors, as .pt and as a diffusers folder (folder picker) and samples each as the CLI does', async () => {
     await page.goto(base);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
-    await page.setInputFiles('#vae-files', ['test/fixtures/vae-tiny/diffusion_pytorch_model.safetensors', 'test/fixtures/vae-tiny/config.json'].map((f) => path.join(repoRoot, f)));
-    await page.setInputFiles('#model-files', ['test/fixtures/dit-tiny/model.safetensors', 'test/fixtures/dit-tiny/config.json'].map((f) => path.join(repoRoot, f)));
-    await page.waitForFunction(() => document.body.dataset.ready === 'true' && document.getElementById('model')!.textContent!.startsWith('DiT '), null, { timeout: 60_000 });
-    expect(await page.textContent('#error-model')).toBe('');
-    await page.fill('#steps', '3');
-    await page.fill('#seed', '2');
-    await page.click('#generate');
-    expect(await runEnds(page)).toBe('done');
-    const cli = await cliPng(['--ckpt', path.join(repoRoot, 'test/fixtures/dit-tiny/model.safetensors'), '--vae', path.join(repoRoot, 'test/fixtures/vae-tiny'), '--seed', '2', '--class-labels', '0,1,2,3,4,5,6,7', '--num-sampling-steps', '3']);
-    expect(largestDifference(await resultImage(page), cli)).toBeLessThanOrEqual(2);
+    const cli = await cliPng(['--ckpt', ditTiny('model.safetensors'), '--vae', path.dirname(vaeTiny('config.json')), '--seed', '2', '--class-labels', '0,1,2,3,4,5,6,7', '--num-sampling-steps', '3']);
+    /** Opens files through one of the page's inputs, then samples seed 2 for 3 steps. */
+    const openAndSample = async (input: string, files: string | string[]) => {
+      await page.evaluate(() => delete document.body.dataset.ready);
+      await page.setInputFiles(input, files);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await page.textContent('#error-model')).toBe('');
+      expect(await page.textContent('#model')).toBe('DiT 16×16 (183 k parameters)');
+      await page.fill('#steps', '3');
+      await page.fill('#seed', '2');
+      await page.click('#generate');
+      expect(await runEnds(page)).toBe('done');
+      return resultImage(page);
+    };
+    await page.setInputFiles('#vae-files', [vaeTiny('diffusion_pytorch_model.safetensors'), vaeTiny('config.json')]);
+    expect(largestDifference(await openAndSample('#model-files', [ditTiny('model.safetensors'), ditTiny('config.json')]), cli)).toBeLessThanOrEqual(2);
+    expect(largestDifference(await openAndSample('#model-files', [ditTiny('model.pt'), ditTiny('config.json')]), cli)).toBeLessThanOrEqual(2);
+
+    // A diffusers pipeline folder of the same tensors, with the VAE in its vae/: the page takes both from the folder.
+    const config = JSON.parse(fs.readFileSync(ditTiny('config.json'), 'utf8')) as DiTConfig;
+    const sd = openStateDict(ditTiny('model.safetensors'));
+    const tensors = [...sd.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.toFloat32() }));
+    sd.close();
+    const folder = path.join(tmp, 'DiT-tiny-pipeline');
+    writeDiffusersFolder(folder, tensors, config, Array.from({ length: config.num_classes }, (_, i) => `thing ${i}`));
+    fs.mkdirSync(path.join(folder, 'vae'));
+    for (const f of ['diffusion_pytorch_model.safetensors', 'config.json']) fs.copyFileSync(vaeTiny(f), path.join(folder, 'vae', f));
+    await page.goto(base); // a fresh page, no VAE chosen apart: the folder's vae/ is used
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    expect(largestDifference(await openAndSample('#model-folder', folder), cli)).toBeLessThanOrEqual(2);
+    expect(await page.locator('#class-chips').textContent()).toContain('thing 0 (0) ✕'); // model_index.json's id2label
+  }, 240_000);
+
+  it('a dropped folder is not read: the page says to choose it with the folder picker', async () => {
+    await page.goto(base);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+    const title = await page.textContent('#model');
+    // What Chromium hands the page for a dropped folder: one empty File whose entry is a directory.
+    await page.evaluate(() => {
+      const drop = new Event('drop', { bubbles: true, cancelable: true });
+      const folder = new File([], 'DiT-XL-2-256');
+      Object.defineProperty(drop, 'dataTransfer', {
+        value: { types: ['Files'], files: [folder], items: [{ kind: 'file', webkitGetAsEntry: () => ({ isDirectory: true, isFile: false, name: 'DiT-XL-2-256' }) }] },
+      });
+      document.body.dispatchEvent(drop);
+    });
+    expect(await page.textContent('#error-model')).toBe('"DiT-XL-2-256" is a folder, and dropped folders cannot be read here: choose it with "Open folder…" (or drop the files in it).');
+    expect(await page.textContent('#model')).toBe(title);
+    expect(await page.textContent('#model-hint')).toContain('files (not folders) can also be dropped here');
+  }, 120_000);
+
+  /** A file name without Vite's content hash: assets/model-DJOSc6eK.safetensors → assets/model.safetensors. */
+  const unhashed = (name: string) => name.replace(/-[\w-]{8}(\.\w+)$/, '$1');
+
+  it('loads ORT\'s WASM brotli-compressed from a static server; from `dit serve --browser` of an installed package (no copies of the WASM and weights) it runs the same', async () => {
+    const encodings = async (p: Page, url: string) => {
+      const seen = new Map<string, string | undefined>();
+      p.on('response', (r) => {
+        const name = new URL(r.url()).pathname;
+        if (/\.(wasm|safetensors)$/.test(name)) seen.set(unhashed(name), r.headers()['content-encoding']);
+      });
+      await p.goto(url);
+      expect(await runEnds(p)).toBe('done');
+      return Object.fromEntries(seen);
+    };
+    const query = '?seed=4&classes=3&n=1&steps=2&run=1';
+    expect(await encodings(page, `${base}${query}`)).toEqual({ '/assets/ort-wasm-simd-threaded.wasm': 'br', '/assets/model.safetensors': 'br' });
+    const fromStatic = await resultImage(page);
+
+    // What `npm pack` keeps of the site (package.json "files"): without site-sources.json's files and their copies.
+    const sources = JSON.parse(fs.readFileSync(path.join(siteRoot, SITE_SOURCES_FILE), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(sources).map(unhashed).sort()).toEqual(['assets/model.safetensors', 'assets/ort-wasm-simd-threaded.asyncify.wasm', 'assets/ort-wasm-simd-threaded.wasm']);
+    const installed = path.join(tmp, 'installed-site');
+    fs.cpSync(siteRoot, installed, { recursive: true, filter: (src) => !Object.keys(sources).some((f) => src.startsWith(path.join(siteRoot, f))) });
+    expect(fs.readdirSync(path.join(installed, 'assets')).filter((f) => /\.(wasm|safetensors)(\.br|\.gz)?$/.test(f))).toEqual([]);
+    const app = createSiteServer({ siteRoot: installed });
+    const p = await browser.newPage();
+    try {
+      const url = await app.listen(0, '127.0.0.1');
+      expect(await encodings(p, `${url}${query}`)).toEqual({ '/assets/ort-wasm-simd-threaded.wasm': undefined, '/assets/model.safetensors': undefined });
+      expect(largestDifference(await resultImage(p), fromStatic)).toBe(0);
+    } finally {
+      await p.close();
+      await app.close();
+    }
   }, 180_000);
 
   it('lays out at 360 and 1280 px: nothing wider than the screen, the result on screen', async () => {

@@ -15,6 +15,7 @@ import { serverBackend, type Backend, type Loaded } from './backend.js';
 import { readShareQuery, shareQuery } from './share.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
 import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
+import { resolveClasses } from '../../src/options.js';
 
 type DoneEvent = Extract<JobEvent, { type: 'done' }>;
 type Field = NonNullable<ServerError['body']['field']>;
@@ -647,9 +648,18 @@ function wireModelFiles(): void {
     if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
   });
   document.addEventListener('drop', (e) => {
-    if (!e.dataTransfer?.files.length) return;
+    const dropped = e.dataTransfer;
+    if (!dropped?.files.length) return;
     e.preventDefault();
-    void openFiles([...e.dataTransfer.files], 'model');
+    // A dropped folder arrives as one empty File; its contents would need the entries API. The
+    // folder picker gives them (with their paths), so the page asks for that instead.
+    const folder = [...dropped.items].map((item) => item.webkitGetAsEntry?.()).find((entry) => entry?.isDirectory);
+    if (folder) {
+      clearErrors();
+      $('error-model').textContent = `"${folder.name}" is a folder, and dropped folders cannot be read here: choose it with "Open folder…" (or drop the files in it).`;
+      return;
+    }
+    void openFiles([...dropped.files], 'model');
   });
 }
 
@@ -658,14 +668,27 @@ async function init(): Promise<void> {
   if (backend.openFiles) wireModelFiles();
   renderHistory();
   const shared = readShareQuery(location.search);
+  let refused: ServerError | undefined;
   if (shared.any) {
     const base = toRequest(info.defaults);
+    const { classes, ...request } = shared.request;
+    if (classes !== undefined) {
+      // Names, as `--classes` takes them: resolved here so the picker shows them as classes.
+      try {
+        request.classLabels = resolveClasses(classes, { classTable: info.classTable.named ? classNames : undefined, classTableName: info.classTable.name });
+      } catch (err) {
+        refused = new ServerError(400, { error: err instanceof Error ? err.message : String(err), field: 'classes' });
+      }
+    }
     // Classes without a count mean one image per class, as on the command line.
-    if (shared.request.classLabels !== undefined) delete base.numImages;
-    applyRequest({ ...base, ...shared.request });
+    if (request.classLabels !== undefined) delete base.numImages;
+    applyRequest({ ...base, ...request });
   }
   document.body.dataset.ready = 'true';
-  if (shared.run) start('single').catch(showError);
+  if (refused) {
+    showError(refused);
+    if (shared.run) document.body.dataset.state = 'refused';
+  } else if (shared.run) start('single').catch(showError);
 }
 
 /** The resolved defaults as a request (the starting point a shared link's values override). */

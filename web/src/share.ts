@@ -3,6 +3,9 @@
  * sampler=ddpm&n=8&run=1`). Opening one restores them, `run=1` also generates; every run writes
  * its settings back into the address bar. Values stay as typed, so a bad one reaches the resolver
  * and its message is shown next to its control.
+ *
+ * `classes=` takes ids (`7,9`, as `--class-labels`) or names (`sneaker,ankle boot`, as `--classes`,
+ * resolved by options.ts resolveClasses): a list of integers is ids, anything else names.
  */
 import type { GenerateRequest } from './client.js';
 
@@ -34,6 +37,11 @@ export function readShareQuery(search: string): SharedSettings {
   for (const [key, field] of Object.entries(KEYS)) {
     const v = q.get(key);
     if (v !== null) request[field] = v;
+  }
+  const classes = request.classLabels;
+  if (classes !== undefined && !/^\s*[+-]?\d+\s*(,\s*[+-]?\d+\s*)*$/.test(classes)) {
+    delete request.classLabels;
+    request.classes = classes;
   }
   return { request: request as GenerateRequest, run: q.get('run') === '1', any: Object.keys(request).length > 0 };
 }

@@ -1,0 +1,166 @@
+"""Score embedded-model candidates the way dit-ts does (src/sweep/quality.ts): the Fréchet distance
+between the shipped classifier's penultimate features of generated images and of the Fashion-MNIST
+test set (assets/fashion-mnist/fd-reference.json), class accuracy and mean p(label), overall and per
+class, for each guidance scale and sampler asked.
+
+Every candidate gets the same noise (one seeded generator per scale and sampler), the same
+balanced labels (image i has label i % 10) and 8-bit images as `dit` writes them (torchvision's
+save_image rounding), so rows of one run compare like for like. The numbers are for choosing a
+recipe; the README's figures come from `bench/generate-fd.ts` (TypeScript, the shipped weights).
+
+  python3 evaluate.py --model shipped=../assets/fashion-mnist/model.safetensors \\
+      --model new=runs/p2/last.pt --cfg 1,1.5,2,3,4 --sampler ddpm:100,ddim:25 --num-samples 2000 \\
+      --json runs/eval.json --sheet runs/eval.png
+
+A --model value is NAME=PATH or NAME=PATH@DECAY (an extra EMA that train.py kept).
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from classifier import Classifier
+from diffusion import SpacedDiffusion
+from dit import load_model
+from fd_reference import frechet
+from fmnist import CLASSES
+from tensorio import grid, read_safetensors, write_png
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
+
+
+def to_uint8(x):
+    """torchvision's save_image(normalize=True, value_range=(-1, 1)): clamp, (x+1)/2, *255 + 0.5, truncate."""
+    return ((x.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def classify(classifier, u8):
+    x = u8.float() / 127.5 - 1
+    for conv in classifier.convs:
+        x = torch.relu(conv(x))
+    feats = x.mean(dim=(2, 3))
+    return feats.double(), classifier.fc(feats).double()
+
+
+def score(feats, logits, labels, reference):
+    f = feats.cpu().numpy()
+    mu, sigma = np.mean(f, axis=0), np.cov(f, rowvar=False)
+    p = torch.softmax(logits, 1).cpu().numpy()
+    y = labels.cpu().numpy()
+    hit = p.argmax(1) == y
+    pl = p[np.arange(len(y)), y]
+    per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean())} for c in range(10) if (y == c).any()}
+    return {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
+
+
+@torch.no_grad()
+def generate(model, sampler, steps, cfg, labels, seed, device, batch):
+    """Images in [-1, 1] for `labels`, with classifier-free guidance `cfg` (1 = no unconditional pass)."""
+    diffusion = SpacedDiffusion(steps)
+    gen = torch.Generator().manual_seed(seed)
+    noise_all = torch.randn(len(labels), 1, 32, 32, generator=gen)
+    out = []
+    for s in range(0, len(labels), batch):
+        y = labels[s : s + batch].to(device)
+        z = noise_all[s : s + batch].to(device)
+        step_gen = torch.Generator(device=device).manual_seed(seed * 7919 + s)
+        if cfg == 1:
+            fn, kw, x = model.forward, dict(y=y), z
+        else:
+            fn, kw, x = model.forward_with_cfg, dict(y=torch.cat([y, torch.full_like(y, 10)]), cfg_scale=cfg), torch.cat([z, z])
+        if sampler == "ddpm":
+            r = diffusion.p_sample_loop(fn, x.shape, kw, noise=x, generator=step_gen)
+        elif sampler == "ddim":
+            r = diffusion.ddim_sample_loop(fn, x, kw)
+        else:
+            raise SystemExit(f"--sampler {sampler}: must be ddpm or ddim")
+        out.append(r[: len(y)].float())
+    return torch.cat(out)
+
+
+class Judge:
+    """The shipped classifier and the test-set reference statistics, on `device`."""
+
+    def __init__(self, device):
+        ref = json.load(open(os.path.join(ASSETS, "fd-reference.json")))
+        self.reference = (np.array(ref["mu"], dtype=np.float64), np.array(ref["sigma"], dtype=np.float64))
+        classifier = Classifier()
+        classifier.load_state_dict(read_safetensors(os.path.join(ASSETS, "classifier.safetensors")))
+        self.classifier = classifier.eval().to(device)
+        self.device = device
+
+    def rows(self, name, model, samplers, cfgs, num_samples, seed, batch, sheet=None, **extra):
+        """One row per (sampler, scale); the first sampler's first ten images per scale go to `sheet`."""
+        labels = torch.arange(num_samples) % 10
+        params = sum(p.numel() for p in model.parameters())
+        out = []
+        for sampler, steps in samplers:
+            for cfg in cfgs:
+                t0 = time.time()
+                u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch))
+                feats, logits = classify(self.classifier, u8)
+                row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "sampler": sampler, "steps": steps,
+                       "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference)}
+                out.append(row)
+                worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
+                print(f"{name:>14} {sampler}:{steps:<4} cfg {cfg:<4g} FD {row['fd']:7.2f}  acc {row['accuracy']:.3f}  "
+                      f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}  ({row['seconds']} s)", flush=True)
+                if sheet is not None and (sampler, steps) == samplers[0]:
+                    sheet.append(u8[:10].cpu().float() / 127.5 - 1)
+        return out
+
+
+def parse_samplers(text):
+    return [(s.split(":")[0], int(s.split(":")[1])) for s in text.split(",")]
+
+
+def write_sheet(path, sheet):
+    write_png(path, np.kron(grid(torch.cat(sheet), nrow=10), np.ones((3, 3), dtype=np.uint8)))
+
+
+def pick_device(name):
+    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", required=True, help="NAME=PATH[@EMA_DECAY]; repeat")
+    ap.add_argument("--cfg", default="1,1.5,2,3,4")
+    ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS (ddpm, ddim)")
+    ap.add_argument("--num-samples", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="write all rows here")
+    ap.add_argument("--sheet", help="PNG: per model, one row of the ten classes at each scale (first sampler)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    judge = Judge(device)
+    cfgs = [float(c) for c in args.cfg.split(",")]
+    samplers = parse_samplers(args.sampler)
+    rows, sheet = [], []
+    for spec in args.model:
+        name, path = spec.split("=", 1)
+        decay = None
+        if "@" in path:
+            path, d = path.rsplit("@", 1)
+            decay = float(d)
+        model = load_model(path, decay).to(device)
+        rows += judge.rows(name, model, samplers, cfgs, args.num_samples, args.seed, args.batch, sheet, path=path, ema=decay)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"what": "training/evaluate.py", "seed": args.seed, "rows": rows}, f, indent=1)
+    if args.sheet and sheet:
+        write_sheet(args.sheet, sheet)
+        print(f"wrote {args.sheet}: rows = models x scales ({', '.join(f'{c:g}' for c in cfgs)}), columns = classes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""One training round for the embedded model (issue 19) in one call on the lent GPU machine
+(docs/gpu/README.md: PyTorch there, no network, one command <= 10 min, <= 8 files back).
+
+Trains the candidates side by side (one train.py process each, all on the one GPU, each for
+--minutes), then scores them with evaluate.py's Judge:
+  pass 1: every EMA decay train.py kept, DDPM 25 steps at two scales -> the best EMA per candidate;
+  pass 2: today's shipped model and each candidate's best EMA over the scales and samplers asked,
+          ≥ 2,000 samples each (same noise and labels for every model).
+Leaves in --out: eval.json (every row), train.json (per candidate: config, steps, epochs, speed,
+the loss at the end, the EMA kept), sheet.png (rows: models x scales, columns: the ten classes)
+and NAME.safetensors per candidate (fp16 EMA weights; config and training facts in the metadata:
+`python3 export.py --ckpt NAME.safetensors` turns one into the shipped files here). Run it as
+
+  cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
+
+with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). A CPU smoke run:
+  python3 gpu_round.py --out /tmp/round --device cpu --minutes 0.1 --eval-samples 20 --eval-samplers ddpm:4
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from dit import load_model
+from evaluate import Judge, parse_samplers, pick_device, write_sheet
+from export import load_source
+from tensorio import write_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHIPPED = os.path.join(HERE, "..", "assets", "fashion-mnist", "model.safetensors")
+
+# NAME: train.py architecture flags. Sampling cost per step relative to today's model (p4 h192 d6):
+# A 1, B ~4.3 (four times the tokens), C ~2.4 (2.3 times the parameters). `dit sample` must stay
+# within 5 s on the 2-core CPU (today: 100 DDPM steps of A), so B and C also get fewer steps.
+CANDIDATES = {
+    "A": "--patch-size 4 --hidden-size 192 --depth 6 --num-heads 3",
+    "B": "--patch-size 2 --hidden-size 192 --depth 6 --num-heads 3",
+    "C": "--patch-size 4 --hidden-size 256 --depth 8 --num-heads 4",
+}
+EMAS = (0.9995, 0.999, 0.9999)
+
+
+def train_all(args, names):
+    common = ["--device", args.device, "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+              "--warmup", "500", "--ema-decay", str(EMAS[0]), "--extra-ema", ",".join(map(str, EMAS[1:])),
+              "--time-budget-min", str(args.minutes), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
+              # bf16 autocast on CUDA; on a CPU without bf16 units (AVX2 only) it is many times slower than fp32.
+              *(["--no-bf16"] if args.device == "cpu" else [])]
+    procs = {}
+    for name in names:
+        cmd = [sys.executable, "train.py", "--out", os.path.join(args.runs, name), *common, *CANDIDATES[name].split()]
+        procs[name] = subprocess.Popen(cmd, cwd=HERE, stdout=open(os.path.join(args.runs, f"{name}.log"), "w"), stderr=subprocess.STDOUT)
+        print(f"round: started {name}: {CANDIDATES[name]}", flush=True)
+    deadline = time.time() + args.minutes * 60 + args.grace
+    for name, p in procs.items():
+        try:
+            p.wait(timeout=max(1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            print(f"round: {name} overran; SIGTERM (it checkpoints after the current step)", flush=True)
+            p.send_signal(signal.SIGTERM)
+            p.wait()
+        tail = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()[-3:]
+        print(f"round: {name} exited {p.returncode}: " + " | ".join(tail), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=6, help="training time per candidate (they run at the same time)")
+    ap.add_argument("--grace", type=float, default=60, help="seconds past --minutes before a run is stopped")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--data-dir", default=os.path.join(HERE, "..", ".fmnist"))
+    ap.add_argument("--runs", default="/tmp/fmnist-runs")
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--lr", type=float, default=6e-4)
+    ap.add_argument("--log-every", type=int, default=500)
+    ap.add_argument("--eval-samples", type=int, default=2000)
+    ap.add_argument("--eval-cfg", default="1,1.5,2,3,4")
+    ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:25,ddim:25")
+    ap.add_argument("--eval-batch", type=int, default=2000)
+    args = ap.parse_args()
+    device = pick_device(args.device)
+    args.device = device.type
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        print("round:", torch.cuda.get_device_name(0), "torch", torch.__version__, flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.runs, exist_ok=True)
+    names = [n for n in args.candidates.split(",") if n]
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        raise SystemExit(f"--candidates {unknown}: must be among {list(CANDIDATES)}")
+
+    t0 = time.time()
+    train_all(args, names)
+    trained = [n for n in names if os.path.exists(os.path.join(args.runs, n, "last.pt"))]
+    print(f"round: training took {time.time() - t0:.0f} s; trained: {trained}", flush=True)
+
+    judge = Judge(device)
+    cfgs = [float(c) for c in args.eval_cfg.split(",")]
+    rows, summary, sheet = [], {}, []
+    # Pass 1: which EMA decay, by the lower FD of two scales at DDPM 25.
+    for name in trained:
+        ckpt = os.path.join(args.runs, name, "last.pt")
+        best = None
+        for decay in EMAS:
+            r = judge.rows(f"{name}@{decay}", load_model(ckpt, decay).to(device), [("ddpm", 25)], [1.5, 4.0], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
+            rows += r
+            fd = min(x["fd"] for x in r)
+            if best is None or fd < best[1]:
+                best = (decay, fd)
+        summary[name] = {"ema": best[0]}
+    # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
+    samplers = parse_samplers(args.eval_samplers)
+    rows += judge.rows("shipped", load_model(SHIPPED).to(device), samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2)
+    for name in trained:
+        decay = summary[name]["ema"]
+        model = load_model(os.path.join(args.runs, name, "last.pt"), decay).to(device)
+        rows += judge.rows(name, model, samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2, ema=decay)
+        ema, arch, facts = load_source(os.path.join(args.runs, name, "last.pt"), decay)
+        meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+        write_safetensors(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
+        log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
+        summary[name].update(config=arch, facts=facts, flags=CANDIDATES[name], log_tail=log[-8:])
+    with open(os.path.join(args.out, "eval.json"), "w") as f:
+        json.dump({"what": "training/gpu_round.py", "device": str(device), "args": vars(args), "rows": rows}, f, indent=1)
+    with open(os.path.join(args.out, "train.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    if sheet:
+        write_sheet(os.path.join(args.out, "sheet.png"), sheet)
+
+    print("\nround: best FD per model and sampler (pass 2)")
+    for model in ["shipped", *trained]:
+        for sampler, steps in samplers:
+            mine = [r for r in rows if r["model"] == model and r.get("pass_") == 2 and (r["sampler"], r["steps"]) == (sampler, steps)]
+            if not mine:
+                continue
+            best = min(mine, key=lambda r: r["fd"])
+            at4 = next((r for r in mine if r["cfg"] == 4.0), None)
+            worst1 = min(next((r for r in mine if r["cfg"] == 1.0), best)["per_class"].values(), key=lambda v: v["accuracy"])["accuracy"]
+            print(f"  {model:>8} {sampler}:{steps:<4} best FD {best['fd']:6.2f} at cfg {best['cfg']:g}; cfg 4: FD {at4['fd'] if at4 else float('nan'):6.2f} "
+                  f"acc {at4['accuracy'] if at4 else float('nan'):.3f}; worst class acc at cfg 1: {worst1:.2f}")
+    print(f"round: done in {time.time() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
