@@ -6,12 +6,12 @@
  *   npx tsx bench/score-fd.ts DIR... [--no-floor] [--threads N]
  *   npx tsx bench/score-fd.ts /work/runs/fd-v1/cfg-*       (DIR.npz arguments name their folder)
  *
- * A folder must be complete (every index's PNG there, as the merge checks). Prints the tables
- * (bench/fd-report.ts), then one JSON line.
+ * A folder that is not complete yet (a run still writing it) is skipped with a line on stderr.
+ * Prints the tables (bench/fd-report.ts), then one JSON line.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { scoreBulkFolder } from '../src/bulk/run.js';
+import { readBulkConfig, scanBulkFolder, scoreBulkFolder } from '../src/bulk/run.js';
 import { openEmbeddedClassifier } from '../src/model-files.js';
 import { resolveLoadOptions } from '../src/options.js';
 import { arg } from './args.js';
@@ -35,6 +35,12 @@ const classifier = await openEmbeddedClassifier({ threads: resolveLoadOptions({ 
 const rows: QualityRow[] = [];
 const seconds: Record<string, number> = {};
 for (const dir of folders) {
+  const n = readBulkConfig(dir).numSamples;
+  const missing = scanBulkFolder(dir, n).missing.length;
+  if (missing > 0) {
+    process.stderr.write(`${dir}: skipped, ${missing} of ${n} images missing (still being written?)\n`);
+    continue;
+  }
   const t0 = performance.now();
   const q = await scoreBulkFolder(dir, classifier);
   seconds[dir] = (performance.now() - t0) / 1000;
@@ -46,4 +52,4 @@ if (!process.argv.includes('--no-floor')) for (const n of new Set(rows.map((r) =
 await classifier.release();
 
 printQualityTables([...rows, ...floor]);
-console.log(JSON.stringify({ bench: 'score-fd', folders, seconds, rows, realFloor: floor }));
+console.log(JSON.stringify({ bench: 'score-fd', scored: Object.keys(seconds), seconds, rows, realFloor: floor }));
