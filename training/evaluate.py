@@ -26,21 +26,12 @@ import torch
 from classifier import Classifier
 from diffusion import SpacedDiffusion
 from dit import load_model
-from fd_reference import frechet
+from fd_reference import features_and_logits, frechet, stats
 from fmnist import CLASSES
 from tensorio import grid, read_safetensors, to_uint8, write_png
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
-
-
-@torch.no_grad()
-def classify(classifier, u8):
-    x = u8.float() / 127.5 - 1
-    for conv in classifier.convs:
-        x = torch.relu(conv(x))
-    feats = x.mean(dim=(2, 3))
-    return feats.double(), classifier.fc(feats).double()
 
 
 def precision_recall(real, real_radii2, gen, k):
@@ -54,16 +45,17 @@ def precision_recall(real, real_radii2, gen, k):
 
 
 def score(feats, logits, labels, reference, real=None):
-    f = feats.cpu().numpy()
-    mu, sigma = np.mean(f, axis=0), np.cov(f, rowvar=False)
-    p = torch.softmax(logits, 1).cpu().numpy()
+    """feats, logits: float64 NumPy arrays (fd_reference.features_and_logits); labels: a tensor."""
+    mu, sigma = stats(feats)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
     y = labels.cpu().numpy()
     hit = p.argmax(1) == y
     pl = p[np.arange(len(y)), y]
     per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean())} for c in range(10) if (y == c).any()}
     out = {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
     if real is not None and len(feats) > real[2]:
-        out["precision"], out["recall"] = precision_recall(real[0], real[1], feats, real[2])
+        out["precision"], out["recall"] = precision_recall(real[0], real[1], torch.from_numpy(feats).to(real[0].device), real[2])
     return out
 
 
@@ -115,7 +107,7 @@ class Judge:
             for cfg in cfgs:
                 t0 = time.time()
                 u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch))
-                feats, logits = classify(self.classifier, u8)
+                feats, logits = features_and_logits(self.classifier, u8)
                 row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "sampler": sampler, "steps": steps,
                        "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
                 out.append(row)
