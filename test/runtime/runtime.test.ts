@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,8 +6,8 @@ import { checkDeviceStarts, createDiTSession, createSession, deviceSupport, DEVI
 import { InternalError, UsageError } from '../../src/errors.js';
 import { encodeModel, GraphBuilder } from '../../src/graph/index.js';
 import type { DiTConfig } from '../../src/models/dit.js';
-import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from '../models/dit-fixture.js';
-import { readFileSync } from 'node:fs';
+import { cachedTinyDiT } from '../helpers/dit-sessions.js';
+import { FIXTURE_DIR, readSafetensorsF32, relativeError } from '../models/dit-fixture.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'runtime-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,17 +56,7 @@ describe('compiled-model cache', () => {
     reads++;
     return sd.get(name)!.data;
   };
-  const ckpt = path.join(dir, 'model.safetensors');
-  copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
-  const cacheDir = path.join(dir, 'cache');
-  const fc = forwardCase();
-
-  async function open(opts: { noCache?: boolean; attention?: 'fused' | 'plain' } = {}) {
-    const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, ...opts });
-    const out = await s.run(fc.x.data, fc.t, fc.y, 3);
-    await s.release();
-    return { fromCache: s.fromCache, buildSeconds: s.timings.buildSeconds, out };
-  }
+  const { ckpt, cacheDir, fc, open } = cachedTinyDiT(dir, config, weights);
 
   it('builds once, then reuses the model; a changed file, other options or noCache rebuild', async () => {
     const first = await open();
