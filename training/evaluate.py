@@ -1,7 +1,8 @@
 """Score embedded-model candidates the way dit-ts does (src/sweep/quality.ts): the Fréchet distance
 between the shipped classifier's penultimate features of generated images and of the Fashion-MNIST
-test set (assets/fashion-mnist/fd-reference.json), class accuracy and mean p(label), overall and per
-class, for each guidance scale and sampler asked.
+test set (assets/fashion-mnist/fd-reference.json), precision and recall (k-NN balls on the same
+features), class accuracy and mean p(label), overall and per class, for each guidance scale and
+sampler asked.
 
 Every candidate gets the same noise (one seeded generator per scale and sampler), the same
 balanced labels (image i has label i % 10) and 8-bit images as `dit` writes them (torchvision's
@@ -25,7 +26,7 @@ import torch
 from classifier import Classifier
 from diffusion import SpacedDiffusion
 from dit import load_model
-from fd_reference import frechet
+from fd_reference import features_and_logits, frechet, stats
 from fmnist import CLASSES
 from tensorio import grid, read_safetensors, to_uint8, write_png
 
@@ -33,24 +34,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
 
 
-@torch.no_grad()
-def classify(classifier, u8):
-    x = u8.float() / 127.5 - 1
-    for conv in classifier.convs:
-        x = torch.relu(conv(x))
-    feats = x.mean(dim=(2, 3))
-    return feats.double(), classifier.fc(feats).double()
+def precision_recall(real, real_radii2, gen, k):
+    """Improved precision and recall (Kynkäänniemi et al. 2019) on features, float64, on the
+    features' device: a sample counts when it lies in some other set's k-NN ball."""
+    d_gr = torch.cdist(gen, real) ** 2
+    precision = (d_gr <= real_radii2[None, :]).any(1).double().mean().item()
+    gen_radii2 = torch.sort(torch.cdist(gen, gen) ** 2, dim=1).values[:, k]
+    recall = (d_gr.T <= gen_radii2[None, :]).any(1).double().mean().item()
+    return precision, recall
 
 
-def score(feats, logits, labels, reference):
-    f = feats.cpu().numpy()
-    mu, sigma = np.mean(f, axis=0), np.cov(f, rowvar=False)
-    p = torch.softmax(logits, 1).cpu().numpy()
+def score(feats, logits, labels, reference, real=None):
+    """feats, logits: float64 NumPy arrays (fd_reference.features_and_logits); labels: a tensor."""
+    mu, sigma = stats(feats)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
     y = labels.cpu().numpy()
     hit = p.argmax(1) == y
     pl = p[np.arange(len(y)), y]
     per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean())} for c in range(10) if (y == c).any()}
-    return {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
+    out = {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
+    if real is not None and len(feats) > real[2]:
+        out["precision"], out["recall"] = precision_recall(real[0], real[1], torch.from_numpy(feats).to(real[0].device), real[2])
+    return out
 
 
 @torch.no_grad()
@@ -84,6 +90,9 @@ class Judge:
     def __init__(self, device):
         ref = json.load(open(os.path.join(ASSETS, "fd-reference.json")))
         self.reference = (np.array(ref["mu"], dtype=np.float64), np.array(ref["sigma"], dtype=np.float64))
+        # The test set's features and k-NN radii (fd_reference.py), for precision and recall.
+        feats = read_safetensors(os.path.join(ASSETS, "fd-real-features.safetensors"))["features"]
+        self.real = (feats.double().to(device), torch.tensor(ref["knn_radii2"], dtype=torch.float64, device=device), int(ref["knn_k"]))
         classifier = Classifier()
         classifier.load_state_dict(read_safetensors(os.path.join(ASSETS, "classifier.safetensors")))
         self.classifier = classifier.eval().to(device)
@@ -98,12 +107,13 @@ class Judge:
             for cfg in cfgs:
                 t0 = time.time()
                 u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch))
-                feats, logits = classify(self.classifier, u8)
+                feats, logits = features_and_logits(self.classifier, u8)
                 row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "sampler": sampler, "steps": steps,
-                       "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference)}
+                       "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
                 out.append(row)
                 worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
-                print(f"{name:>14} {sampler}:{steps:<4} cfg {cfg:<4g} FD {row['fd']:7.2f}  acc {row['accuracy']:.3f}  "
+                pr = f"  P/R {row['precision']:.3f}/{row['recall']:.3f}" if "precision" in row else ""
+                print(f"{name:>14} {sampler}:{steps:<4} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
                       f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}  ({row['seconds']} s)", flush=True)
                 if sheet is not None and (sampler, steps) == samplers[0]:
                     sheet.append(u8[:10].cpu().float() / 127.5 - 1)

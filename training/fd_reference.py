@@ -49,7 +49,7 @@ def features_and_logits(model, images_uint8):
     for conv in model.convs:
         x = torch.relu(conv(x))
     feats = x.mean(dim=(2, 3))
-    return feats.double().numpy(), model.fc(feats).double().numpy()
+    return feats.double().cpu().numpy(), model.fc(feats).double().cpu().numpy()
 
 
 def frechet(mu1, s1, mu2, s2):
