@@ -37,6 +37,7 @@ from tensorio import read_safetensors, write_safetensors
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
 sys.path.insert(0, os.path.join(HERE, "..", "scripts", "fixtures"))
+from fixture_io import stats, write_manifest  # noqa: E402
 from precision_recall import knn_radii2, precision_recall  # noqa: E402
 
 KNN_K = 3
@@ -49,10 +50,6 @@ def features_and_logits(model, images_uint8):
         x = torch.relu(conv(x))
     feats = x.mean(dim=(2, 3))
     return feats.double().cpu().numpy(), model.fc(feats).double().cpu().numpy()
-
-
-def stats(feats):
-    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
 
 
 def frechet(mu1, s1, mu2, s2):
@@ -140,10 +137,7 @@ def main():
             **{f"{name}_{what}": v for name, (p, r) in pr.items() for what, v in (("precision", p), ("recall", r))},
             "reference_vs_itself": frechet(mu, sigma, mu, sigma),
         }
-        with open(os.path.join(args.fixture, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
-        print(json.dumps(manifest, indent=1))
+        write_manifest(args.fixture, manifest)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,14 @@
  * is the fp32 around them and the rounding of activations that land near a step.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
-import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
-import { createTorchGenerator } from '../../src/diffusion/random.js';
 import { encodeModel } from '../../src/graph/index.js';
 import { buildDiTGraph, type DiTConfig, type DiTGraphOptions } from '../../src/models/dit.js';
 import { createDiTSession } from '../../src/runtime/index.js';
+import { cachedTinyDiT, embeddedErrorAgainstFp32 } from '../helpers/dit-sessions.js';
 import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from './dit-fixture.js';
 
 const config = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'config.json'), 'utf8')) as DiTConfig;
@@ -84,35 +82,12 @@ describe('q8 DiT graph', () => {
   });
 
   it('runs the embedded model (trained weights) within 2e-2 of fp32', async () => {
-    const ckpt = loadDiTCheckpoint(EMBEDDED_MODEL_DIR);
-    try {
-      const c = ckpt.config;
-      const x = createTorchGenerator(3).randn(8 * c.in_channels * c.input_size ** 2);
-      const t = [0, 100, 300, 500, 700, 900, 999, 50];
-      const y = [0, 1, 2, 3, 4, 5, 6, c.num_classes];
-      const outs: Float32Array[] = [];
-      for (const dtype of ['fp32', 'q8'] as const) {
-        const s = await createDiTSession(ckpt, { dtype });
-        outs.push(await s.run(x, t, y, 8));
-        await s.release();
-      }
-      expect(relativeError(outs[1]!, outs[0]!)).toBeLessThan(2e-2);
-    } finally {
-      ckpt.weights.close();
-    }
+    expect(await embeddedErrorAgainstFp32('q8')).toBeLessThan(2e-2);
   });
 
   it('caches q8 graphs apart from fp32 ones and reloads them; an explicit fp32 reuses the fp32 entry', async () => {
-    const ckpt = path.join(dir, 'model.safetensors');
-    copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
-    const cacheDir = path.join(dir, 'cache');
-    const fc = forwardCase();
-    const open = async (dtype?: 'fp32' | 'q8') => {
-      const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, ...(dtype ? { dtype } : {}) });
-      const out = await s.run(fc.x.data, fc.t, fc.y, 3);
-      await s.release();
-      return { fromCache: s.fromCache, out };
-    };
+    const { cacheDir, fc, open: openWith } = cachedTinyDiT(dir, config, weights);
+    const open = (dtype?: 'fp32' | 'q8') => openWith(dtype ? { dtype } : {});
     const q8 = await open('q8');
     expect(q8.fromCache).toBe(false);
     const again = await open('q8');
