@@ -2,7 +2,8 @@
  * Is a 4-bit DiT worth offering? q4 candidates (com.microsoft.MatMulNBits with 4-bit weights, blocks
  * of 32 or 128, int8 activations (accuracy level 4) or fp32 activations (level 1)) against fp32 and
  * q8, all in one run. Each q4 candidate keeps in fp32 what q8 keeps (DEFAULT_Q8_FP32_LAYERS) and
- * quantizes every other linear layer to 4 bits (one more candidate also keeps the adaLN in fp32). A table, then one JSON line.
+ * quantizes every other linear layer to 4 bits (the last four candidates keep more in fp32, to find
+ * where the error comes from). A table, then one JSON line.
  *
  *   npx tsx bench/q4.ts [--images 8] [--repeats 3] [--threads 2] [--no-xl] [--variants "q8,q4 b32 acc4"]
  *
@@ -51,7 +52,11 @@ const ALL_VARIANTS: Array<{ label: string; graph: DiTGraphOptions }> = [
   { label: 'q4 b32 acc1', graph: q4(32, 1) },
   { label: 'q4 b128 acc1', graph: q4(128, 1) },
   // Is the loss in the adaLN (a third of DiT-XL/2's weights; the DiT quantization papers' sensitive part)?
-  { label: 'q4 b32 acc4, adaLN fp32', graph: q4(32, 4, [...DEFAULT_Q8_FP32_LAYERS, 'adaLN']) },
+  { label: 'q4 b32 acc4 (adaLN fp32)', graph: q4(32, 4, [...DEFAULT_Q8_FP32_LAYERS, 'adaLN']) },
+  // Or in the attention or the MLP linears? (Only one kind in 4 bits, the rest of the block in fp32.)
+  { label: 'q4 b32 acc4 (MLP only)', graph: q4(32, 4, [...DEFAULT_Q8_FP32_LAYERS, 'adaLN', 'qkv', 'proj']) },
+  { label: 'q4 b32 acc4 (attention only)', graph: q4(32, 4, [...DEFAULT_Q8_FP32_LAYERS, 'adaLN', 'fc1', 'fc2']) },
+  { label: 'q4 b32 acc4 (adaLN only)', graph: q4(32, 4, [...DEFAULT_Q8_FP32_LAYERS, 'qkv', 'proj', 'fc1', 'fc2']) },
 ];
 const wanted = arg('--variants', '');
 const VARIANTS = ALL_VARIANTS.filter((v) => v.label === 'fp32' || wanted === '' || wanted.split(',').includes(v.label));

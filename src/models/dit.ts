@@ -48,7 +48,7 @@ export interface DiTGraphOptions {
   readonly fp16KeepFp32?: readonly Fp16Part[];
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
-  /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */
+  /** With q8, layers quantized block-wise (MatMulNBits in `blockFormat`) instead of per channel. */
   readonly q8Blockwise?: readonly Q8LayerKind[];
   /** With q8, the MatMulNBits format of the block-wise layers (default Q8_BLOCK_FORMAT: 8 bits, blocks of 32, int8 compute). */
   readonly blockFormat?: BlockFormat;

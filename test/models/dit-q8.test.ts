@@ -5,7 +5,7 @@
  *
  * Tolerances come from these same inputs, measured on an AVX2 CPU with ONNX Runtime 1.30 (and agree
  * with bench/q8-fidelity.ts): dit-tiny default q8 9.7e-5 (every linear per channel: 1.31e-2),
- * embedded model default q8 7.2e-3. Each bound is about 3× the measurement: the int8 products are
+ * embedded model default q8 7.2e-3; dit-tiny with 4-bit block-wise layers 6.6e-4. Each bound is about 3× the measurement: the int8 products are
  * exact integer sums on every MLAS kernel (7-bit codes never saturate), so what moves between CPUs
  * is the fp32 around them and the rounding of activations that land near a step.
  */
@@ -35,7 +35,7 @@ describe('q8 DiT graph', () => {
     const before = '9c5fe2ef0f9eaaeb0a2a97a64ca4afc2659219805f3b4829a84490c1e89a6940';
     expect(sha({})).toBe(before);
     expect(sha({ dtype: 'fp32' })).toBe(before);
-    expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'] })).toBe(before);
+    expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'], blockFormat: { bits: 4, blockSize: 32, accuracyLevel: 4 } })).toBe(before);
     expect(sha({ dtype: 'fp32', fp16KeepFp32: [] })).toBe(before); // fp16's options leave fp32 alone too
     expect(sha({ attention: 'plain', linear: 'matmul', qkv: 'packed', timestepType: 'int64', batch: 3 })).toBe('9c7d3f9359003be63c700b175451706554a6e6046687f3c36e1d4edf07da306c');
   });
@@ -79,6 +79,24 @@ describe('q8 DiT graph', () => {
     }
     expect(errs[0]).toBeLessThan(3e-4);
     expect(errs[1]).toBeLessThan(4e-2);
+  });
+
+  it('builds 4-bit block-wise layers (bench/q4.ts, not offered) that run the dit-tiny forward', async () => {
+    const fc = forwardCase();
+    const blockFormat = { bits: 4, blockSize: 32, accuracyLevel: 4 } as const;
+    const graph = { q8KeepFp32: ['embed', 'final'], q8Blockwise: ['adaLN', 'qkv', 'proj', 'fc1', 'fc2'], blockFormat } as const;
+    const g = buildDiTGraph(config, weights, { dtype: 'q8', ...graph });
+    const D = config.hidden_size;
+    const fc1 = g.initializers.find((i) => i.name.endsWith('blocks.0.mlp.fc1.weight.q4b'))!;
+    expect([fc1.dtype, fc1.dims]).toEqual(['uint8', [4 * D, D / 32, 16]]);
+    expect(g.nodes.filter((n) => n.opType === 'MatMulNBits')).toHaveLength(7 * config.depth + 1);
+    const s = await createDiTSession({ config, weights }, { dtype: 'q8', graph });
+    const err = relativeError(await s.run(fc.x.data, fc.t, fc.y, 3), fc.out.data);
+    await s.release();
+    // Measured 6.6e-4 (default q8: 9.7e-5, fp32: < 1e-5): about 3× that as the bound, and a floor
+    // that 8-bit weights stay under, so the 4-bit codes are what ran.
+    expect(err).toBeLessThan(2e-3);
+    expect(err).toBeGreaterThan(2e-4);
   });
 
   it('runs the embedded model (trained weights) within 2e-2 of fp32', async () => {
