@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/generate-fd.ts [--cfg 1,1.5,2,3,4,6,10] [--num-samples 2000] [--steps 25]
  *                                [--sampler ddpm] [--batch-size 64] [--out /tmp/dit-fd-curve]
+ *                                [--guidance-interval LO,HI]   (guide only for timesteps in [LO, HI])
  *
  * Prints the tables (bench/fd-report.ts), then one JSON line. FD and recall of n samples are biased
  * upward for small n (recall: the k-NN balls of fewer samples are larger): compare rows of one run
@@ -27,13 +28,15 @@ const steps = arg('--steps', '25');
 const sampler = arg('--sampler', 'ddpm');
 const batchSize = arg('--batch-size', '64');
 const outRoot = arg('--out', '/tmp/dit-fd-curve');
+const interval = arg('--guidance-interval', '');
 
 const pipeline = await createPipeline({});
 const classifier = await openEmbeddedClassifier({});
 const rows: QualityRow[] = [];
 for (const cfg of cfgs) {
-  const dir = path.join(outRoot, `cfg-${cfg}`);
-  const config = planBulk(pipeline, { cfgScale: cfg, numSamplingSteps: steps, sampler }, resolveBulkOptions({ numSamples: n, batchSize }), undefined);
+  const dir = path.join(outRoot, `cfg-${cfg}${interval ? `-interval-${interval.replace(',', '-')}` : ''}`);
+  const generate = { cfgScale: cfg, numSamplingSteps: steps, sampler, ...(interval ? { guidanceInterval: interval } : {}) };
+  const config = planBulk(pipeline, generate, resolveBulkOptions({ numSamples: n, batchSize }), undefined);
   openBulkFolder(dir, config);
   const t0 = performance.now();
   const done = await generateRange(pipeline, config, { start: 0, end: n }, dir, {
@@ -52,6 +55,6 @@ const floor = await realFloor(classifier, n);
 await classifier.release();
 await pipeline.dispose();
 
-console.log(`embedded model, ${sampler} ${steps} steps, ${n} samples per scale (labels balanced), batch ${batchSize}`);
+console.log(`embedded model, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
 printQualityTables([...rows, ...floor]);
-console.log(JSON.stringify({ bench: 'generate-fd', sampler, steps: Number(steps), n, batchSize: Number(batchSize), rows, realFloor: floor }));
+console.log(JSON.stringify({ bench: 'generate-fd', sampler, steps: Number(steps), guidanceInterval: interval || null, n, batchSize: Number(batchSize), rows, realFloor: floor }));
