@@ -60,8 +60,10 @@ def score(feats, logits, labels, reference, real=None):
 
 
 @torch.no_grad()
-def generate(model, sampler, steps, cfg, labels, seed, device, batch):
-    """Images in [-1, 1] for `labels`, with classifier-free guidance `cfg` (1 = no unconditional pass)."""
+def generate(model, sampler, steps, cfg, labels, seed, device, batch, interval=None):
+    """Images in [-1, 1] for `labels`, with classifier-free guidance `cfg` (1 = no unconditional
+    pass), applied only at (original) timesteps in `interval` = (lo, hi) when given, as
+    `dit sample --guidance-interval lo,hi` does (Kynkäänniemi et al. 2024)."""
     diffusion = SpacedDiffusion(steps)
     gen = torch.Generator().manual_seed(seed)
     noise_all = torch.randn(len(labels), 1, 32, 32, generator=gen)
@@ -73,7 +75,11 @@ def generate(model, sampler, steps, cfg, labels, seed, device, batch):
         if cfg == 1:
             fn, kw, x = model.forward, dict(y=y), z
         else:
-            fn, kw, x = model.forward_with_cfg, dict(y=torch.cat([y, torch.full_like(y, 10)]), cfg_scale=cfg), torch.cat([z, z])
+            kw, x = dict(y=torch.cat([y, torch.full_like(y, 10)]), cfg_scale=cfg), torch.cat([z, z])
+            fn = model.forward_with_cfg
+            if interval is not None:
+                def fn(x, t, y, cfg_scale, lo=interval[0], hi=interval[1]):
+                    return model.forward_with_cfg(x, t, y, cfg_scale if lo <= int(t[0]) <= hi else 1.0)
         if sampler == "ddpm":
             r = diffusion.p_sample_loop(fn, x.shape, kw, noise=x, generator=step_gen)
         elif sampler == "ddim":
@@ -103,25 +109,32 @@ class Judge:
         labels = torch.arange(num_samples) % 10
         params = sum(p.numel() for p in model.parameters())
         out = []
-        for sampler, steps in samplers:
+        for spec in samplers:
+            sampler, steps = spec["sampler"], spec["steps"]
             for cfg in cfgs:
                 t0 = time.time()
-                u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch))
+                u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch, spec["interval"]))
                 feats, logits = features_and_logits(self.classifier, u8)
-                row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "sampler": sampler, "steps": steps,
-                       "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
+                row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "spec": spec["spec"], "sampler": sampler,
+                       "steps": steps, "guidance_interval": spec["interval"], "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
                 out.append(row)
                 worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
                 pr = f"  P/R {row['precision']:.3f}/{row['recall']:.3f}" if "precision" in row else ""
-                print(f"{name:>14} {sampler}:{steps:<4} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
+                print(f"{name:>14} {spec['spec']:<15} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
                       f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}  ({row['seconds']} s)", flush=True)
-                if sheet is not None and (sampler, steps) == samplers[0]:
+                if sheet is not None and spec is samplers[0]:
                     sheet.append(u8[:10].cpu().float() / 127.5 - 1)
         return out
 
 
 def parse_samplers(text):
-    return [(s.split(":")[0], int(s.split(":")[1])) for s in text.split(",")]
+    """"ddpm:100,ddim:30,ddpm:100@82-579" -> specs; @LO-HI guides only at timesteps in [LO, HI]."""
+    out = []
+    for spec in text.split(","):
+        head, _, interval = spec.partition("@")
+        sampler, steps = head.split(":")
+        out.append({"spec": spec, "sampler": sampler, "steps": int(steps), "interval": tuple(int(v) for v in interval.split("-")) if interval else None})
+    return out
 
 
 def write_sheet(path, sheet):
@@ -136,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH[@EMA_DECAY]; repeat")
     ap.add_argument("--cfg", default="1,1.5,2,3,4")
-    ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS (ddpm, ddim)")
+    ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS[@LO-HI] (ddpm, ddim; @: guidance interval in timesteps)")
     ap.add_argument("--num-samples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=2000)

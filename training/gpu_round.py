@@ -85,7 +85,8 @@ def main():
     ap.add_argument("--log-every", type=int, default=500)
     ap.add_argument("--eval-samples", type=int, default=2000)
     ap.add_argument("--eval-cfg", default="1,1.5,2,3,4")
-    ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:60,ddpm:30,ddim:30")
+    ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:60,ddpm:30,ddim:30,ddpm:100@82-579,ddpm:30@82-579",
+                    help="SAMPLER:STEPS[@LO-HI]; @82-579 guides only for sigma in (0.28, 5.4], EDM2's interval (Kynkäänniemi et al. 2024)")
     ap.add_argument("--eval-batch", type=int, default=2000)
     ap.add_argument("--select-sampler", default="ddpm:25", help="pass 1's sampler (which EMA decay)")
     ap.add_argument("--select-cfg", default="1.5,4", help="pass 1's scales")
@@ -144,14 +145,14 @@ def main():
 
     print("\nround: best FD per model and sampler (pass 2)")
     for model in ["shipped", *trained]:
-        for sampler, steps in samplers:
-            mine = [r for r in rows if r["model"] == model and r.get("pass_") == 2 and (r["sampler"], r["steps"]) == (sampler, steps)]
+        for spec in samplers:
+            mine = [r for r in rows if r["model"] == model and r.get("pass_") == 2 and r["spec"] == spec["spec"]]
             if not mine:
                 continue
             best = min(mine, key=lambda r: r["fd"])
             at4 = next((r for r in mine if r["cfg"] == 4.0), None)
             worst1 = min(next((r for r in mine if r["cfg"] == 1.0), best)["per_class"].values(), key=lambda v: v["accuracy"])["accuracy"]
-            print(f"  {model:>8} {sampler}:{steps:<4} best FD {best['fd']:6.2f} at cfg {best['cfg']:g}; cfg 4: FD {at4['fd'] if at4 else float('nan'):6.2f} "
+            print(f"  {model:>8} {spec['spec']:<15} best FD {best['fd']:6.2f} at cfg {best['cfg']:g}; cfg 4: FD {at4['fd'] if at4 else float('nan'):6.2f} "
                   f"acc {at4['accuracy'] if at4 else float('nan'):.3f}; worst class acc at cfg 1: {worst1:.2f}")
     print(f"round: done in {time.time() - t0:.0f} s", flush=True)
 
