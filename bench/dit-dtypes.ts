@@ -51,7 +51,7 @@ async function relativeErrors(): Promise<Record<string, number>> {
     const x = Float32Array.from({ length: batch * config.in_channels * S * S }, (_, i) => Math.sin(i * 1.7));
     const outs: Float32Array[] = [];
     for (const dtype of dtypes) {
-      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
+      const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`))).modelPath;
       const s = await createSession(p, { threads });
       const out = await s.run({
         x: { type: 'float32', data: x, dims: [batch, config.in_channels, S, S] },
@@ -82,7 +82,7 @@ async function relativeErrors(): Promise<Record<string, number>> {
 async function profile(dtype: DiTDtype): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-prof-'));
   try {
-    const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, 'model.onnx')).modelPath;
+    const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, 'model.onnx'))).modelPath;
     const s = await createSession(p, { threads, profileFilePrefix: path.join(dir, 'profile') });
     const S = config.input_size;
     const feeds = {
@@ -124,7 +124,7 @@ async function interleaved(): Promise<Times> {
     };
     const sessions = [];
     for (const dtype of dtypes) {
-      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`)).modelPath;
+      const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), graphFor(dtype)), path.join(dir, `${dtype}.onnx`))).modelPath;
       const s = await createSession(p, { threads });
       await s.run(feeds); // warm-up: arena and memory plan
       sessions.push({ dtype, s, wall: [] as number[], cpu: [] as number[] });

@@ -21,7 +21,7 @@ try {
     attention: arg('--attention', 'fused') as 'fused' | 'plain',
     linear: arg('--linear', 'gemm') as 'gemm' | 'matmul',
   });
-  const modelPath = saveModel(graph, path.join(dir, 'model.onnx')).modelPath;
+  const modelPath = (await saveModel(graph, path.join(dir, 'model.onnx'))).modelPath;
   const s = await createSession(modelPath, { threads: Number(arg('--threads', '2')), profileFilePrefix: path.join(dir, 'profile') });
   const S = config.input_size;
   const feeds = {

@@ -1,8 +1,13 @@
 /**
  * What the fidelity scripts (bench/fidelity.ts, bench/q8-fidelity.ts) measure a precision with:
- * one forward at each probe timestep on fixed inputs, and the PSNR of images in [-1, 1].
+ * one forward at each probe timestep on fixed inputs, the same guided images, and the PSNR of images
+ * in [-1, 1].
  */
 import { createTorchGenerator } from '../src/diffusion/random.js';
+import { createSchedule } from '../src/diffusion/schedule.js';
+import { guidedModel } from '../src/diffusion/guidance.js';
+import { SAMPLER_FUNCTIONS } from '../src/diffusion/samplers/index.js';
+import { ditOutChannels } from '../src/models/dit.js';
 import type { DiTSession } from '../src/runtime/index.js';
 
 /** The timesteps a forward is probed at. */
@@ -26,4 +31,26 @@ export function psnr(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) mse += (c(a[i]!) - c(b[i]!)) ** 2;
   mse /= a.length;
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
+}
+
+/** `count` images (pixel space), seeds firstSeed, firstSeed + 1, …, label = seed mod classes, in batches of 16, guided with scale `cfg`. */
+export async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: number, count: number, firstSeed: number, cfg: number): Promise<{ images: Float32Array[]; labels: number[] }> {
+  const c = s.config;
+  const per = c.in_channels * c.input_size ** 2;
+  const out: Float32Array[] = [];
+  const labels: number[] = [];
+  const batchSize = 16;
+  for (let first = 0; first < count; first += batchSize) {
+    const n = Math.min(batchSize, count - first);
+    const ls = Array.from({ length: n }, (_, i) => (firstSeed + first + i) % c.num_classes);
+    const shape = [n, c.in_channels, c.input_size, c.input_size] as const;
+    // One generator per batch, seeded by its first image, shared by the initial noise and DDPM's steps.
+    const rng = createTorchGenerator(firstSeed + first);
+    const z = rng.randn(n * per);
+    const model = guidedModel({ forward: (x, t, y, b) => s.run(x, t, y, b), labels: ls, nullClass: c.num_classes, form: 'all', scale: cfg, inChannels: c.in_channels, outChannels: ditOutChannels(c), sampleShape: shape });
+    const x = await SAMPLER_FUNCTIONS[sampler]({ model, x: z, shape, schedule: createSchedule(steps, 'uniform'), rng, noiseBatch: model.noiseBatch, learnedSigma: c.learn_sigma, eta: 0 });
+    for (let i = 0; i < n; i++) out.push(x.slice(i * per, (i + 1) * per));
+    labels.push(...ls);
+  }
+  return { images: out, labels };
 }

@@ -25,12 +25,9 @@ import path from 'node:path';
 import { EMBEDDED_MODEL_DIR } from '../src/assets.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from '../src/checkpoint/index.js';
 import { createTorchGenerator } from '../src/diffusion/random.js';
-import { createSchedule } from '../src/diffusion/schedule.js';
-import { guidedModel } from '../src/diffusion/guidance.js';
-import { SAMPLER_FUNCTIONS } from '../src/diffusion/samplers/index.js';
 import { saveModel } from '../src/graph/index.js';
 import { openEmbeddedClassifier } from '../src/model-files.js';
-import { buildDiTGraph, ditConfigFor, ditOutChannels } from '../src/models/dit.js';
+import { buildDiTGraph, ditConfigFor } from '../src/models/dit.js';
 import { DIT_DTYPES, type DiTDtype } from '../src/models/dit-config.js';
 import { randomDiTWeights } from '../src/runtime/bench.js';
 import { DEFAULT_ATTENTION, DTYPE_DEVICES, type Device } from '../src/runtime/devices.js';
@@ -38,7 +35,7 @@ import { createDiTSession, createSession, deviceFailure, type DiTSession } from 
 import { scoreLogits } from '../src/sweep/metrics.js';
 import { relativeError } from '../test/helpers/compare.js';
 import { arg } from './args.js';
-import { probeForwards, psnr } from './fidelity-probes.js';
+import { probeForwards, psnr, sample } from './fidelity-probes.js';
 
 const images = Number(arg('--images', '64'));
 const classImages = Number(arg('--class-images', '1000'));
@@ -74,7 +71,7 @@ async function xlForwards(): Promise<Map<string, Float32Array>> {
   };
   try {
     for (const r of runs.filter((x) => x.device === 'cpu')) {
-      const p = saveModel(buildDiTGraph(config, randomDiTWeights(config), { attention: DEFAULT_ATTENTION[r.device], ...(r.dtype === 'fp32' ? {} : { dtype: r.dtype }) }), path.join(dir, `${r.dtype}.onnx`)).modelPath;
+      const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), { attention: DEFAULT_ATTENTION[r.device], ...(r.dtype === 'fp32' ? {} : { dtype: r.dtype }) }), path.join(dir, `${r.dtype}.onnx`))).modelPath;
       const s = await createSession(p, { threads, device: r.device });
       out.set(label(r), (await s.run(feeds)).out!.data);
       await s.release();
@@ -87,28 +84,6 @@ async function xlForwards(): Promise<Map<string, Float32Array>> {
   return out;
 }
 
-
-/** `count` images (pixel space), seeds firstSeed, firstSeed + 1, …, label = seed mod classes, in batches of 16. */
-async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: number, count: number, firstSeed: number): Promise<{ images: Float32Array[]; labels: number[] }> {
-  const c = s.config;
-  const per = c.in_channels * c.input_size ** 2;
-  const out: Float32Array[] = [];
-  const labels: number[] = [];
-  const batchSize = 16;
-  for (let first = 0; first < count; first += batchSize) {
-    const n = Math.min(batchSize, count - first);
-    const ls = Array.from({ length: n }, (_, i) => (firstSeed + first + i) % c.num_classes);
-    const shape = [n, c.in_channels, c.input_size, c.input_size] as const;
-    // One generator per batch, seeded by its first image, shared by the initial noise and DDPM's steps.
-    const rng = createTorchGenerator(firstSeed + first);
-    const z = rng.randn(n * per);
-    const model = guidedModel({ forward: (x, t, y, b) => s.run(x, t, y, b), labels: ls, nullClass: c.num_classes, form: 'all', scale: CFG, inChannels: c.in_channels, outChannels: ditOutChannels(c), sampleShape: shape });
-    const x = await SAMPLER_FUNCTIONS[sampler]({ model, x: z, shape, schedule: createSchedule(steps, 'uniform'), rng, noiseBatch: model.noiseBatch, learnedSigma: c.learn_sigma, eta: 0 });
-    for (let i = 0; i < n; i++) out.push(x.slice(i * per, (i + 1) * per));
-    labels.push(...ls);
-  }
-  return { images: out, labels };
-}
 
 interface Row {
   dtype: DiTDtype;
@@ -146,9 +121,9 @@ try {
       const cpuRun = onlyDevices.includes('cpu');
       const n = r.device === 'webgpu' || !cpuRun ? webgpuImages : images;
       const fwd = await probeForwards(s);
-      const ddim50 = (await sample(s, 'ddim', 50, n, 0)).images;
+      const ddim50 = (await sample(s, 'ddim', 50, n, 0, CFG)).images;
       log(`${label(r)}: DDIM 50 done`);
-      const ddpm100 = (await sample(s, 'ddpm', 100, n, 0)).images;
+      const ddpm100 = (await sample(s, 'ddpm', 100, n, 0, CFG)).images;
       log(`${label(r)}: DDPM 100 done`);
       ref ??= { fwd, ddim50, ddpm100 };
       const errs = fwd.map((o, i) => relativeError(o, ref!.fwd[i]!));
@@ -157,7 +132,7 @@ try {
         return { mean: v.reduce((x, y) => x + Math.min(y, 99), 0) / v.length, worst: Math.min(...v), images: v.length };
       };
       const m = r.device === 'webgpu' || !cpuRun ? webgpuClassImages : classImages;
-      const cls = m > 0 ? await sample(s, 'ddim', classSteps, m, 1000) : undefined;
+      const cls = m > 0 ? await sample(s, 'ddim', classSteps, m, 1000, CFG) : undefined;
       const scores = cls ? await classify(cls.images, cls.labels) : undefined;
       if (cls) log(`${label(r)}: classifier images done`);
       rows.push({
@@ -172,7 +147,7 @@ try {
       log(JSON.stringify(rows.at(-1)));
       if (r.dtype === 'fp32' && cpuRun && classImages > 0) {
         const t1 = performance.now();
-        const other = await sample(s, 'ddim', classSteps, classImages, 100000);
+        const other = await sample(s, 'ddim', classSteps, classImages, 100000, CFG);
         const sc = await classify(other.images, other.labels);
         rows.push({ dtype: 'fp32', device: 'cpu (other seeds)', classifier: { accuracy: sc.accuracy, mean_p_label: sc.meanConfidence, images: classImages, steps: classSteps }, seconds: (performance.now() - t1) / 1000 });
         log(JSON.stringify(rows.at(-1)));

@@ -62,7 +62,9 @@ async function runChild(level: GraphOptimizationLevel): Promise<Record<string, n
   const ckpt = loadVaeCheckpoint(vaeDir);
   lap('open');
   const source = { source: fileIdentity(ckpt.path), config: ckpt.config, scalingFactor: ckpt.scalingFactor, upsample: undefined, latent: [LATENT, LATENT] };
-  const model = cachedModel(cacheDir, 'vae', source, (p) => saveModel(buildVaeDecoder(ckpt.config, ckpt.weights.tensors, { latentHeight: LATENT, latentWidth: LATENT, scalingFactor: ckpt.scalingFactor }), p));
+  const model = await cachedModel(cacheDir, 'vae', source, async (p) => {
+    await saveModel(buildVaeDecoder(ckpt.config, ckpt.weights.tensors, { latentHeight: LATENT, latentWidth: LATENT, scalingFactor: ckpt.scalingFactor }), p);
+  });
   lap(model.fromCache ? 'cache_check' : 'build');
   const session = await createSession(model.modelPath, { threads, graphOptimizationLevel: level });
   lap('create');

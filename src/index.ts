@@ -51,6 +51,16 @@ export {
   type BulkConfig,
 } from './bulk/run.js';
 export { resolveBulkOptions, type UserBulkOptions, type ResolvedBulkOptions } from './options.js';
-// The embedded model's quality numbers: FD of the shipped classifier's features vs the Fashion-MNIST test set.
-export { embeddedFd, EmbeddedScorer, embeddedReference, type EmbeddedQuality } from './sweep/quality.js';
+// The embedded model's quality numbers: FD, precision/recall of the shipped classifier's features vs the
+// Fashion-MNIST test set, class accuracy and mean p(label) overall and per class.
+export {
+  embeddedFd,
+  EmbeddedScorer,
+  embeddedReference,
+  embeddedRealManifold,
+  type EmbeddedQuality,
+  type ClassQuality,
+  type RealManifold,
+} from './sweep/quality.js';
+export { precisionRecall, knnRadii2, countInManifold, type FeatureRows, type PrecisionRecall } from './metrics/precision-recall.js';
 export { openEmbeddedClassifier } from './model-files.js';

@@ -191,11 +191,16 @@ function intInRange(flag: string, value: unknown, lo: number, hi: number, why = 
   return n;
 }
 
+/** A string written as a decimal number (1, -2.5, .5, 1e-3), else NaN: JavaScript's Number() also takes 0x10, 0b11, 0o7. */
+function decimal(text: string): number {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+}
+
 function finiteNumber(flag: string, value: unknown, lo: number, hi: number, why = ''): number {
   const range = hi === Infinity ? `≥ ${lo}` : `in ${lo}..${hi}`;
   const nan = notANumber(flag, value, `a number ${range}${why}`);
   if (nan) throw nan;
-  const n = typeof value === 'string' ? Number(value) : value;
+  const n = typeof value === 'string' ? decimal(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < lo || n > hi) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is out of range: must be a number ${range}${why}`);
   }
@@ -383,7 +388,7 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
     // DiT: original timesteps 0 … 999 (999 = noise); REPA: its t in [0, 1] (1 = noise).
     const [max, unit, example] = family === 'repa' ? [1, 'times t (REPA: 1 = noise)', '0,0.7'] : [999, 'timesteps', '0,700'];
     const parts = typeof user.guidanceInterval === 'string' ? user.guidanceInterval.split(',') : [...user.guidanceInterval];
-    const nums = parts.map((p) => Number(p));
+    const nums = parts.map((p) => (typeof p === 'string' ? decimal(p) : Number(p)));
     if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > max || nums[0]! > nums[1]!) {
       throw new UsageError(
         `--guidance-interval ${JSON.stringify(String(user.guidanceInterval))} is not valid: must be "lo,hi" ${unit} with 0 ≤ lo ≤ hi ≤ ${max} (e.g. ${example})`,

@@ -69,6 +69,10 @@ describe('resolveGenerateOptions', () => {
     [{ numSamplingSteps: 'ten' }, '--num-sampling-steps "ten" is not a number: must be an integer in 1..1000'],
     [{ eta: '' }, '--eta "" is not a number: must be a number in 0..1'],
     [{ cfgScale: '1e9' }, '--cfg-scale "1e9" is out of range: must be a number in 0..100 (1 = no guidance'],
+    // Only decimal numbers: JavaScript's Number() would read these as 16, 1 and 7.
+    [{ cfgScale: '0x10' }, '--cfg-scale "0x10" is out of range: must be a number in 0..100 (1 = no guidance'],
+    [{ eta: '0b1' }, '--eta "0b1" is out of range: must be a number in 0..1'],
+    [{ guidanceInterval: '0o7,0x64' }, '--guidance-interval "0o7,0x64" is not valid'],
     [{ cfgScale: 100.5 }, '--cfg-scale 100.5 is out of range'],
     [{ cfgScale: -0.5 }, '--cfg-scale -0.5 is out of range: must be a number in 0..100'],
     [{ sampler: 'euler' }, '--sampler "euler" is not supported: must be one of ddpm, ddim, dpm-solver++'],
@@ -124,6 +128,8 @@ describe('resolveDecodeOptions', () => {
   it('defaults to 4 columns and whole decodes, and checks device and threads as every command does', () => {
     expect(resolveDecodeOptions({})).toEqual({ device: 'cpu', threads: undefined, dtype: 'fp32', noCache: false, cacheDir: undefined, samplesPerRow: 4, tile: undefined, maxMemoryBytes: 2 * 2 ** 30 });
     expect(resolveDecodeOptions({ maxMemory: '0.5' }).maxMemoryBytes).toBe(2 ** 29);
+    expect(resolveDecodeOptions({ maxMemory: '5e-1' }).maxMemoryBytes).toBe(2 ** 29); // a decimal with an exponent is a decimal
+    expect(() => resolveDecodeOptions({ maxMemory: '0x2' })).toThrow('--max-memory "0x2" is out of range');
     expect(resolveDecodeOptions({ samplesPerRow: '2', tile: '32', threads: '3' })).toMatchObject({ samplesPerRow: 2, tile: 32, threads: 3 });
     expect(() => resolveDecodeOptions({ samplesPerRow: 'two' })).toThrow('--samples-per-row "two" is not a number: must be an integer in 1..256');
     expect(() => resolveDecodeOptions({ tile: '1' })).toThrow('--tile "1" is out of range: must be an integer in 2..4096 (latent pixels per tile side, e.g. 32 for 256-pixel tiles)');

@@ -1,7 +1,8 @@
 """Score embedded-model candidates the way dit-ts does (src/sweep/quality.ts): the Fréchet distance
 between the shipped classifier's penultimate features of generated images and of the Fashion-MNIST
-test set (assets/fashion-mnist/fd-reference.json), class accuracy and mean p(label), overall and per
-class, for each guidance scale and sampler asked.
+test set (assets/fashion-mnist/fd-reference.json), precision and recall (k-NN balls on the same
+features), class accuracy and mean p(label), overall and per class, for each guidance scale and
+sampler asked.
 
 Every candidate gets the same noise (one seeded generator per scale and sampler), the same
 balanced labels (image i has label i % 10) and 8-bit images as `dit` writes them (torchvision's
@@ -25,42 +26,44 @@ import torch
 from classifier import Classifier
 from diffusion import SpacedDiffusion
 from dit import load_model
-from fd_reference import frechet
+from fd_reference import features_and_logits, frechet, stats
 from fmnist import CLASSES
-from tensorio import grid, read_safetensors, write_png
+from tensorio import grid, read_safetensors, to_uint8, write_png
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
 
 
-def to_uint8(x):
-    """torchvision's save_image(normalize=True, value_range=(-1, 1)): clamp, (x+1)/2, *255 + 0.5, truncate."""
-    return ((x.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+def precision_recall(real, real_radii2, gen, k):
+    """Improved precision and recall (Kynkäänniemi et al. 2019) on features, float64, on the
+    features' device: a sample counts when it lies in some other set's k-NN ball."""
+    d_gr = torch.cdist(gen, real) ** 2
+    precision = (d_gr <= real_radii2[None, :]).any(1).double().mean().item()
+    gen_radii2 = torch.sort(torch.cdist(gen, gen) ** 2, dim=1).values[:, k]
+    recall = (d_gr.T <= gen_radii2[None, :]).any(1).double().mean().item()
+    return precision, recall
 
 
-@torch.no_grad()
-def classify(classifier, u8):
-    x = u8.float() / 127.5 - 1
-    for conv in classifier.convs:
-        x = torch.relu(conv(x))
-    feats = x.mean(dim=(2, 3))
-    return feats.double(), classifier.fc(feats).double()
-
-
-def score(feats, logits, labels, reference):
-    f = feats.cpu().numpy()
-    mu, sigma = np.mean(f, axis=0), np.cov(f, rowvar=False)
-    p = torch.softmax(logits, 1).cpu().numpy()
+def score(feats, logits, labels, reference, real=None):
+    """feats, logits: float64 NumPy arrays (fd_reference.features_and_logits); labels: a tensor."""
+    mu, sigma = stats(feats)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
     y = labels.cpu().numpy()
     hit = p.argmax(1) == y
     pl = p[np.arange(len(y)), y]
     per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean())} for c in range(10) if (y == c).any()}
-    return {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
+    out = {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
+    if real is not None and len(feats) > real[2]:
+        out["precision"], out["recall"] = precision_recall(real[0], real[1], torch.from_numpy(feats).to(real[0].device), real[2])
+    return out
 
 
 @torch.no_grad()
-def generate(model, sampler, steps, cfg, labels, seed, device, batch):
-    """Images in [-1, 1] for `labels`, with classifier-free guidance `cfg` (1 = no unconditional pass)."""
+def generate(model, sampler, steps, cfg, labels, seed, device, batch, interval=None):
+    """Images in [-1, 1] for `labels`, with classifier-free guidance `cfg` (1 = no unconditional
+    pass), applied only at (original) timesteps in `interval` = (lo, hi) when given, as
+    `dit sample --guidance-interval lo,hi` does (Kynkäänniemi et al. 2024)."""
     diffusion = SpacedDiffusion(steps)
     gen = torch.Generator().manual_seed(seed)
     noise_all = torch.randn(len(labels), 1, 32, 32, generator=gen)
@@ -72,7 +75,11 @@ def generate(model, sampler, steps, cfg, labels, seed, device, batch):
         if cfg == 1:
             fn, kw, x = model.forward, dict(y=y), z
         else:
-            fn, kw, x = model.forward_with_cfg, dict(y=torch.cat([y, torch.full_like(y, 10)]), cfg_scale=cfg), torch.cat([z, z])
+            kw, x = dict(y=torch.cat([y, torch.full_like(y, 10)]), cfg_scale=cfg), torch.cat([z, z])
+            fn = model.forward_with_cfg
+            if interval is not None:
+                def fn(x, t, y, cfg_scale, lo=interval[0], hi=interval[1]):
+                    return model.forward_with_cfg(x, t, y, cfg_scale if lo <= int(t[0]) <= hi else 1.0)
         if sampler == "ddpm":
             r = diffusion.p_sample_loop(fn, x.shape, kw, noise=x, generator=step_gen)
         elif sampler == "ddim":
@@ -89,6 +96,9 @@ class Judge:
     def __init__(self, device):
         ref = json.load(open(os.path.join(ASSETS, "fd-reference.json")))
         self.reference = (np.array(ref["mu"], dtype=np.float64), np.array(ref["sigma"], dtype=np.float64))
+        # The test set's features and k-NN radii (fd_reference.py), for precision and recall.
+        feats = read_safetensors(os.path.join(ASSETS, "fd-real-features.safetensors"))["features"]
+        self.real = (feats.double().to(device), torch.tensor(ref["knn_radii2"], dtype=torch.float64, device=device), int(ref["knn_k"]))
         classifier = Classifier()
         classifier.load_state_dict(read_safetensors(os.path.join(ASSETS, "classifier.safetensors")))
         self.classifier = classifier.eval().to(device)
@@ -99,24 +109,32 @@ class Judge:
         labels = torch.arange(num_samples) % 10
         params = sum(p.numel() for p in model.parameters())
         out = []
-        for sampler, steps in samplers:
+        for spec in samplers:
+            sampler, steps = spec["sampler"], spec["steps"]
             for cfg in cfgs:
                 t0 = time.time()
-                u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch))
-                feats, logits = classify(self.classifier, u8)
-                row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "sampler": sampler, "steps": steps,
-                       "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference)}
+                u8 = to_uint8(generate(model, sampler, steps, cfg, labels, seed, self.device, batch, spec["interval"]))
+                feats, logits = features_and_logits(self.classifier, u8)
+                row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "spec": spec["spec"], "sampler": sampler,
+                       "steps": steps, "guidance_interval": spec["interval"], "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
                 out.append(row)
                 worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
-                print(f"{name:>14} {sampler}:{steps:<4} cfg {cfg:<4g} FD {row['fd']:7.2f}  acc {row['accuracy']:.3f}  "
+                pr = f"  P/R {row['precision']:.3f}/{row['recall']:.3f}" if "precision" in row else ""
+                print(f"{name:>14} {spec['spec']:<15} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
                       f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}  ({row['seconds']} s)", flush=True)
-                if sheet is not None and (sampler, steps) == samplers[0]:
+                if sheet is not None and spec is samplers[0]:
                     sheet.append(u8[:10].cpu().float() / 127.5 - 1)
         return out
 
 
 def parse_samplers(text):
-    return [(s.split(":")[0], int(s.split(":")[1])) for s in text.split(",")]
+    """"ddpm:100,ddim:30,ddpm:100@82-579" -> specs; @LO-HI guides only at timesteps in [LO, HI]."""
+    out = []
+    for spec in text.split(","):
+        head, _, interval = spec.partition("@")
+        sampler, steps = head.split(":")
+        out.append({"spec": spec, "sampler": sampler, "steps": int(steps), "interval": tuple(int(v) for v in interval.split("-")) if interval else None})
+    return out
 
 
 def write_sheet(path, sheet):
@@ -131,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", required=True, help="NAME=PATH[@EMA_DECAY]; repeat")
     ap.add_argument("--cfg", default="1,1.5,2,3,4")
-    ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS (ddpm, ddim)")
+    ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS[@LO-HI] (ddpm, ddim; @: guidance interval in timesteps)")
     ap.add_argument("--num-samples", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=2000)

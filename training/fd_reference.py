@@ -5,17 +5,26 @@ pooling, assets/fashion-mnist/classifier.safetensors), on the Fashion-MNIST test
 images, 28->32 padded with the background and mapped to [-1, 1] as in training). Writes
 
   assets/fashion-mnist/fd-reference.json   mu (128) and sigma (128x128) in float64, np.mean and
-                                           np.cov(rowvar=False) as pytorch-fid computes them
+                                           np.cov(rowvar=False) as pytorch-fid computes them, and
+                                           knn_radii2: each test image's squared distance to its
+                                           k-th nearest other test image (k = knn_k = 3), the real
+                                           manifold of improved precision/recall
+  assets/fashion-mnist/fd-real-features.safetensors
+                                           features: the 10,000 feature rows (float32, as the
+                                           classifier computes them), what precision and recall
+                                           compare generated images with
 
 and with --fixture DIR the conformance numbers the tests check dit-ts against (scipy's sqrtm,
-pytorch-fid's formula): the first 500 test images against the reference, and those images made
-brighter (+40, clipped) against the unchanged ones.
+pytorch-fid's formula; scripts/fixtures/precision_recall.py for precision/recall): the first 500
+test images against the reference, those images made brighter (+40, clipped) against the
+unchanged ones, and the first 500 training images (not in the reference) against it.
 
   /usr/bin/python3 training/fd_reference.py [--fixture test/fixtures/embedded-fd]
 """
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 import scipy.linalg
@@ -23,10 +32,15 @@ import torch
 
 from classifier import Classifier, to_model_range
 from fmnist import load_split
-from tensorio import read_safetensors
+from tensorio import read_safetensors, write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
+sys.path.insert(0, os.path.join(HERE, "..", "scripts", "fixtures"))
+from fixture_io import stats, write_manifest  # noqa: E402
+from precision_recall import knn_radii2, precision_recall  # noqa: E402
+
+KNN_K = 3
 
 
 @torch.no_grad()
@@ -35,11 +49,7 @@ def features_and_logits(model, images_uint8):
     for conv in model.convs:
         x = torch.relu(conv(x))
     feats = x.mean(dim=(2, 3))
-    return feats.double().numpy(), model.fc(feats).double().numpy()
-
-
-def stats(feats):
-    return np.mean(feats, axis=0), np.cov(feats, rowvar=False)
+    return feats.double().cpu().numpy(), model.fc(feats).double().cpu().numpy()
 
 
 def frechet(mu1, s1, mu2, s2):
@@ -60,6 +70,11 @@ def scores(logits, labels):
     return float((logits.argmax(1) == labels).mean()), float(p[np.arange(len(labels)), labels].mean())
 
 
+def class_scores(logits, labels):
+    """Per label class: [count, accuracy, mean p(label)]."""
+    return [[int((labels == c).sum()), *scores(logits[labels == c], labels[labels == c])] for c in range(logits.shape[1])]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixture", help="also write the conformance fixture into this folder")
@@ -70,31 +85,42 @@ def main():
     model.eval()
     images, labels = load_split("test")
     feats, _ = features_and_logits(model, images)
+    feats32 = feats.astype(np.float32)  # exactly the network's float32 values
     mu, sigma = stats(feats)
+    radii2 = knn_radii2(feats32, KNN_K)
     ref = {
         "what": "Fréchet distance reference: the shipped classifier's penultimate features (global average pool, 128) on Fashion-MNIST t10k",
         "script": "training/fd_reference.py",
         "count": int(len(feats)),
         "mu": mu.tolist(),
         "sigma": sigma.tolist(),
+        "knn_k": KNN_K,
+        "knn_radii2": radii2.tolist(),
     }
     with open(os.path.join(ASSETS, "fd-reference.json"), "w") as f:
         json.dump(ref, f)
         f.write("\n")
+    write_safetensors(os.path.join(ASSETS, "fd-real-features.safetensors"), {"features": torch.from_numpy(feats32)},
+                      {"what": "penultimate features of the shipped classifier on Fashion-MNIST t10k", "script": "training/fd_reference.py"})
     if args.fixture:
         n = 500
         subset = images[:n]
         bright = torch.clamp(subset.int() + 40, 0, 255).to(torch.uint8)
+        train_images, train_labels = load_split("train")
         fa, la = features_and_logits(model, subset)
         fb, lb = features_and_logits(model, bright)
+        fc, lc = features_and_logits(model, train_images[:n])
         ma, sa = stats(fa)
         mb, sb = stats(fb)
+        mc, sc = stats(fc)
         y = labels[:n].numpy()
         acc_a, conf_a = scores(la, y)
         acc_b, conf_b = scores(lb, y)
+        acc_c, conf_c = scores(lc, train_labels[:n].numpy())
+        pr = {name: precision_recall(feats32, f.astype(np.float32), KNN_K, radii2) for name, f in (("a", fa), ("b", fb), ("c", fc))}
         os.makedirs(args.fixture, exist_ok=True)
         manifest = {
-            "what": "first 500 t10k images (a) and the same +40 brighter, clipped to 255 (b); features, FD and scores by training/fd_reference.py",
+            "what": "first 500 t10k images (a), the same +40 brighter, clipped to 255 (b), and the first 500 training images (c); features, FD, scores and precision/recall (k = 3, against all of t10k) by training/fd_reference.py",
             "count": n,
             "brighten": 40,
             "a_vs_reference": frechet(ma, sa, mu, sigma),
@@ -104,12 +130,14 @@ def main():
             "a_mean_p_label": conf_a,
             "b_accuracy": acc_b,
             "b_mean_p_label": conf_b,
+            "c_vs_reference": frechet(mc, sc, mu, sigma),
+            "c_accuracy": acc_c,
+            "c_mean_p_label": conf_c,
+            "b_per_class": class_scores(lb, y),
+            **{f"{name}_{what}": v for name, (p, r) in pr.items() for what, v in (("precision", p), ("recall", r))},
             "reference_vs_itself": frechet(mu, sigma, mu, sigma),
         }
-        with open(os.path.join(args.fixture, "manifest.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
-            f.write("\n")
-        print(json.dumps(manifest, indent=1))
+        write_manifest(args.fixture, manifest)
 
 
 if __name__ == "__main__":

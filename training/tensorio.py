@@ -76,9 +76,15 @@ def write_png(path, img_uint8):
         f.write(png)
 
 
+def to_uint8(x):
+    """Images in [-1, 1] to 8 bits as torchvision's save_image(normalize=True, value_range=(-1, 1))
+    and dit-ts write them: clamp, (x + 1) / 2, * 255 + 0.5, truncate."""
+    return ((x.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+
+
 def grid(images, nrow, padding=2, pad_value=0):
     """torchvision make_grid layout for [N, 1, H, W] images in [-1, 1] -> uint8 [H', W']."""
-    x = ((images.clamp(-1, 1) + 1) / 2 * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()[:, 0]
+    x = to_uint8(images).numpy()[:, 0]
     n, h, w = x.shape
     cols = min(nrow, n)
     rows = (n + cols - 1) // cols

@@ -26,7 +26,7 @@ import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
 import type { Classifier } from '../runtime/index.js';
-import { EmbeddedScorer, SCORE_BATCH, type EmbeddedQuality } from '../sweep/quality.js';
+import { embeddedReference, embeddedRealManifold, EmbeddedScorer, SCORE_BATCH, type EmbeddedQuality } from '../sweep/quality.js';
 import { chunkRanges, imageFileName, imageLabel, imageSeed, type IndexRange, type LabelPlan } from './plan.js';
 
 export const CONFIG_FILE = 'generate.json';
@@ -318,9 +318,11 @@ export function mergeBulkFolder(dir: string, opts: { readonly zip64?: boolean } 
 
 /**
  * The embedded model's quality numbers for a complete folder (sweep/quality.ts): FD of the
- * classifier's features against the Fashion-MNIST test set, class accuracy, mean p(label).
+ * classifier's features against the Fashion-MNIST test set, class accuracy and mean p(label)
+ * (overall and per class), and unless `precisionRecall` is false improved precision and recall
+ * against the test set (a few seconds per 1,000 images: see bench/precision-recall.ts).
  */
-export async function scoreBulkFolder(dir: string, classifier: Classifier): Promise<EmbeddedQuality> {
+export async function scoreBulkFolder(dir: string, classifier: Classifier, opts: { readonly precisionRecall?: boolean } = {}): Promise<EmbeddedQuality> {
   const config = readBulkConfig(dir);
   checkComplete(dir, config);
   const n = config.numSamples;
@@ -331,5 +333,5 @@ export async function scoreBulkFolder(dir: string, classifier: Classifier): Prom
     for (let i = start; i < end; i++) images.push(readPng(path.join(dir, imageFileName(i, n))));
     await scorer.add(images, labels.slice(start, end));
   }
-  return scorer.finish();
+  return scorer.finish(embeddedReference(), opts.precisionRecall === false ? undefined : embeddedRealManifold());
 }

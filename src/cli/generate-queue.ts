@@ -1,6 +1,7 @@
 /**
  * `dit generate --queue redis://…`: plans the run, enqueues its chunks for `dit worker`s (bulk/queue.ts),
- * then waits for the merge showing the fleet's progress (or returns at once with --no-wait);
+ * then waits for the merge showing the fleet's progress (or returns at once with --no-wait) and, for
+ * the embedded model, prints the same quality lines as a local run (cli/quality.ts);
  * `dit generate --status --queue … --out DIR` prints the run's progress once.
  */
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { checkRun, runHash, connectQueue, enqueueRun, formatStatus, runStatus, t
 import { formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
 import { generateOptionsFrom, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
+import { printEmbeddedQuality } from './quality.js';
 
 export interface QueueGenerateFlags extends LoadFlags, GenerateFlags {
   numSamples?: string;
@@ -54,6 +56,7 @@ export async function generateThroughQueue(flags: QueueGenerateFlags, progress: 
   checkGenerateOptionsEarly(generate);
   checkWritable(dir, { directory: true });
   const q = await connectQueue(queueOptions.redis);
+  let embedded = false;
   try {
     let pipeline: Pipeline | undefined;
     let run: RunSpec;
@@ -64,6 +67,7 @@ export async function generateThroughQueue(flags: QueueGenerateFlags, progress: 
       });
       if (!pipeline.info.makesImages) throw new UsageError('dit generate writes images, and --vae none decodes none: pass --vae ema|mse|PATH');
       const config = planBulk(pipeline, generate, bulk, resolveModelSource(pipeline.load).ckpt);
+      embedded = config.model.embedded;
       const { threads: _t, cacheDir: _c, noCache: _n, ...shared } = load;
       run = { dir, load: shared, generate, numSamples: bulk.numSamples, labels: bulk.labels, batchSize: bulk.batchSize, chunkSize: queueOptions.chunkSize, hash: runHash(config, dir) };
       // The queue's record of the folder first (its message names the queue), then the folder's own.
@@ -85,6 +89,8 @@ export async function generateThroughQueue(flags: QueueGenerateFlags, progress: 
   } finally {
     await q.close();
   }
+  // The folder is shared with the workers (they wrote it): score it here, as a local run does.
+  if (embedded) await printEmbeddedQuality(dir, progress, flags.threads);
 }
 
 /** Polls the run until its merge is done (returns DIR.npz) or a chunk or the merge has failed for good. */

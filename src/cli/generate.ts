@@ -9,9 +9,10 @@ import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { checkGenerateOptionsEarly, resolveBulkOptions, resolveGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
-import { openEmbeddedClassifier, resolveModelSource } from '../model-files.js';
+import { resolveModelSource } from '../model-files.js';
 import { shardRange } from '../bulk/plan.js';
-import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, scoreBulkFolder } from '../bulk/run.js';
+import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder } from '../bulk/run.js';
+import { printEmbeddedQuality } from './quality.js';
 import { createProgress, formatSeconds, type Progress } from './progress.js';
 import { checkWritable } from './output.js';
 import { generateThroughQueue, type QueueGenerateFlags } from './generate-queue.js';
@@ -100,18 +101,10 @@ export function register(program: Command): void {
     });
 }
 
-/** DIR.npz, then for the embedded model its FD, class accuracy and mean p(label) (stdout: the file, then the numbers). */
+/** DIR.npz, then for the embedded model its quality lines (stdout: the file, then the numbers: cli/quality.ts). */
 async function merge(dir: string, progress: Progress, threads: string | undefined): Promise<void> {
   progress.phase(`merging ${dir}`);
   const { file, config } = mergeBulkFolder(dir);
   process.stdout.write(`${file}\n`);
-  if (!config.model.embedded) return;
-  progress.phase('scoring with the Fashion-MNIST classifier');
-  const classifier = await openEmbeddedClassifier({ threads: threads === undefined ? undefined : resolveLoadOptions({ threads }).threads });
-  try {
-    const q = await scoreBulkFolder(dir, classifier);
-    process.stdout.write(`fd ${q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)} · ${q.count} images (FD: classifier features vs the Fashion-MNIST test set)\n`);
-  } finally {
-    await classifier.release();
-  }
+  if (config.model.embedded) await printEmbeddedQuality(dir, progress, threads);
 }

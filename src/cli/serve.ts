@@ -25,18 +25,32 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Flags that choose what the server computes with; the page computes itself under --browser. */
 const MODEL_FLAGS = ['ckpt', 'model', 'config', 'vae', 'imageSize', 'numClasses', 'threads'] as const;
 
-/** Serves until SIGINT or SIGTERM, then closes. */
-function untilStopped(close: () => Promise<void>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.stderr.write('dit serve: stopping\n');
-      close().then(resolve, resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+/**
+ * Aborted by the first SIGINT or SIGTERM, which says "stopping" and gives the signals back (a
+ * second one ends the process at once); `release()` gives them back too. Listening from the start,
+ * so that a signal while the model is still loading stops the worker thread cleanly (it removes the
+ * compiled model it was writing).
+ */
+function stopSignal(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const release = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+  const stop = () => {
+    release();
+    process.stderr.write('dit serve: stopping\n');
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return { signal: controller.signal, release };
+}
+
+/** Serves until `signal`, then closes. */
+async function serveUntil(signal: AbortSignal, close: () => Promise<void>): Promise<void> {
+  if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  await close().catch(() => {});
 }
 
 /** `dit serve --browser`: the static site, cross-origin isolated; no model is loaded here. */
@@ -52,7 +66,8 @@ async function serveSite(flags: ServeFlags, port: number, host: string): Promise
   if (!LOOPBACK.has(host)) process.stderr.write(`dit: warning: listening on ${host}: anyone who can reach this machine can open the page (it computes in their browser)\n`);
   if (!flags.quiet) process.stderr.write('dit serve: the page runs the model in the browser; this process only sends files\n');
   process.stdout.write(`${url}\n`);
-  await untilStopped(() => app.close());
+  const stop = stopSignal();
+  await serveUntil(stop.signal, () => app.close());
 }
 
 export function register(program: Command): void {
@@ -72,11 +87,18 @@ export function register(program: Command): void {
       await checkAddress(port, host);
 
       const progress = createProgress({ quiet: flags.quiet ?? false });
+      const stop = stopSignal();
       let pipeline: Pipeline | undefined;
       try {
-        // In a worker thread, so the page and the API answer while a step runs.
-        pipeline = await createWorkerPipeline(load, { onPhase: (p) => progress.phase(p) });
+        try {
+          // In a worker thread, so the page and the API answer while a step runs.
+          pipeline = await createWorkerPipeline(load, { onPhase: (p) => progress.phase(p), signal: stop.signal });
+        } catch (err) {
+          if (stop.signal.aborted) return; // stopped while loading
+          throw err;
+        }
         progress.done();
+        if (stop.signal.aborted) return;
         const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`dit serve: ${line}\n`);
         const app = createDitServer({ pipeline, maxImages, maxQueue, log });
         const url = await app.listen(port, host);
@@ -85,8 +107,9 @@ export function register(program: Command): void {
         }
         process.stderr.write(`dit serve: ${pipeline.info.description}\n`);
         process.stdout.write(`${url}\n`);
-        await untilStopped(() => app.close());
+        await serveUntil(stop.signal, () => app.close());
       } finally {
+        stop.release();
         await pipeline?.dispose();
       }
     });

@@ -2,6 +2,8 @@
  * Writing a finished Graph as `model.onnx` + `model.onnx.data` (external data), streaming each
  * initializer to disk as it is produced so that at most one weight tensor is in memory at a time.
  * Protobuf caps a message at 2 GB, so any model whose weights approach that must be saved this way.
+ * It yields to the event loop between tensors, so that a signal handler (Ctrl-C: remove the
+ * unfinished model, runtime/temporaries.ts) runs during a build of seconds or minutes.
  */
 import { closeSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -25,7 +27,7 @@ export interface SavedModel {
  * initializer at a time. Both files are written under temporary names and renamed at the end, so a
  * crash never leaves a half-written model behind a valid name.
  */
-export function saveModel(graph: Graph, path: string): SavedModel {
+export async function saveModel(graph: Graph, path: string): Promise<SavedModel> {
   const dataPath = `${path}.data`;
   const tmpData = `${dataPath}.tmp-${process.pid}`;
   const fd = openSync(tmpData, 'w');
@@ -35,6 +37,7 @@ export function saveModel(graph: Graph, path: string): SavedModel {
   let external = 0;
   try {
     for (const init of graph.initializers) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const raw = bytesOf(init.data());
       weightBytes += raw.byteLength;
       if (raw.byteLength < EXTERNAL_MIN_BYTES) {

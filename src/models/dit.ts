@@ -18,7 +18,7 @@ import { ditMlpWidth, ditOutChannels, type DiTAttentionForm, type DiTConfig, typ
 import { ditParameterShapes, TIMESTEP_FREQUENCY_DIM as FREQ_DIM } from './dit-shapes.js';
 import { assert, UsageError } from '../errors.js';
 import { castOnce, DEFAULT_FP16_FP32_PARTS, storedWeight, type Fp16Part } from './fp16.js';
-import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_SIZE, Q8_MAX_CODE, type Q8LayerKind } from './quantize.js';
+import { DEFAULT_Q8_BLOCKWISE_LAYERS, DEFAULT_Q8_FP32_LAYERS, q8LayerKind, quantizeBlocks, quantizeRows, Q8_BLOCK_FORMAT, Q8_MAX_CODE, type BlockFormat, type Q8LayerKind } from './quantize.js';
 
 export { DIT_VARIANTS, ditConfigFor, ditOutChannels } from './dit-config.js';
 export { ditParameterShapes } from './dit-shapes.js';
@@ -48,8 +48,10 @@ export interface DiTGraphOptions {
   readonly fp16KeepFp32?: readonly Fp16Part[];
   /** With q8, the linear layers kept in fp32 (default DEFAULT_Q8_FP32_LAYERS). */
   readonly q8KeepFp32?: readonly Q8LayerKind[];
-  /** With q8, layers quantized block-wise (MatMulNBits, 8 bits, blocks of 32, int8 compute) instead of per channel. */
+  /** With q8, layers quantized block-wise (MatMulNBits in `blockFormat`) instead of per channel. */
   readonly q8Blockwise?: readonly Q8LayerKind[];
+  /** With q8, the MatMulNBits format of the block-wise layers (default Q8_BLOCK_FORMAT: 8 bits, blocks of 32, int8 compute). */
+  readonly blockFormat?: BlockFormat;
 }
 
 const LN_EPS = 1e-6;
@@ -217,17 +219,18 @@ export function buildDiTGraph(config: DiTConfig, weights: DiTWeights, opts: DiTG
       // Codes and scales are two initializers written one after the other: quantize once for both.
       let memo: { codes: Int8Array | Uint8Array; scales: Float32Array } | undefined;
       const weight = () => selectRows(w(`${prefix}.weight`));
-      const quantize = () => (memo ??= byBlock ? quantizeBlocks(weight(), n, inF, Q8_BLOCK_SIZE) : quantizeRows(weight(), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
+      const fmt = opts.blockFormat ?? Q8_BLOCK_FORMAT;
+      const quantize = () => (memo ??= byBlock ? quantizeBlocks(weight(), n, inF, fmt.blockSize, fmt.bits) : quantizeRows(weight(), n, inF, { maxCode: Q8_MAX_CODE, transpose: true }));
       const scales = () => {
         const s = quantize().scales;
         memo = undefined;
         return s;
       };
       if (byBlock) {
-        const blocks = Math.ceil(inF / Q8_BLOCK_SIZE);
-        const codes = g.initializer(`${prefix}.weight${suffix}.q8b`, 'uint8', [n, blocks, Q8_BLOCK_SIZE], () => quantize().codes);
-        const opts = { K: inF, N: n, bits: 8, blockSize: Q8_BLOCK_SIZE, accuracyLevel: 4 };
-        return g.matMulNBits(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], scales), opts, bias);
+        const blocks = Math.ceil(inF / fmt.blockSize);
+        const codes = g.initializer(`${prefix}.weight${suffix}.q${fmt.bits}b`, 'uint8', [n, blocks, (fmt.blockSize * fmt.bits) / 8], () => quantize().codes);
+        const nbits = { K: inF, N: n, bits: fmt.bits, blockSize: fmt.blockSize, accuracyLevel: fmt.accuracyLevel };
+        return g.matMulNBits(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n * blocks], scales), nbits, bias);
       }
       const codes = g.initializer(`${prefix}.weight${suffix}.q8`, 'int8', [inF, n], () => quantize().codes);
       return g.dynamicQuantizeMatMul(x2d, codes, g.weight(`${prefix}.weight${suffix}.scale`, [n], scales), undefined, bias);

@@ -53,27 +53,52 @@ export function quantizeRows(w: Float32Array, out: number, inF: number, opts: { 
 }
 
 export interface BlockQuantized {
-  /** Unsigned codes, code + 128, (out, blocks, blockSize): MatMulNBits' B with bits 8 and its default zero point 128. */
+  /**
+   * Unsigned codes, code + zero point (2^(bits−1): 128 for 8 bits, 8 for 4), as MatMulNBits' B
+   * (out, blocks, blockSize·bits/8): one code a byte for 8 bits; for 4 bits two a byte, the first
+   * of each pair in the low nibble.
+   */
   readonly codes: Uint8Array;
   /** One scale per (row, block), row-major (out, blocks). */
   readonly scales: Float32Array;
   readonly blocks: number;
 }
 
-/** Block-wise symmetric 8-bit quantization along `in` (MatMulNBits layout); a last partial block is zero-padded. */
-export function quantizeBlocks(w: Float32Array, out: number, inF: number, blockSize: number): BlockQuantized {
+/**
+ * Block-wise symmetric quantization along `in` (MatMulNBits layout); a last partial block is
+ * zero-padded. 8 bits: scale = max|w| / 127, codes ±127. 4 bits: as ONNX Runtime's own 4-bit
+ * quantizer, the value of largest magnitude m maps onto −8 exactly (scale = m / −8) and codes are
+ * clamped to [−8, 7], which uses all 16 levels.
+ */
+export function quantizeBlocks(w: Float32Array, out: number, inF: number, blockSize: number, bits: 4 | 8 = 8): BlockQuantized {
   if (w.length !== out * inF) throw new Error(`weight has ${w.length} values, (${out}, ${inF}) needs ${out * inF}`);
+  if (bits === 4 && blockSize % 2 !== 0) throw new Error(`4-bit blocks need an even size, got ${blockSize}`);
   const blocks = Math.ceil(inF / blockSize);
-  const codes = new Uint8Array(out * blocks * blockSize).fill(128);
+  const zero = 1 << (bits - 1);
+  const perBlock = (blockSize * bits) / 8;
+  const codes = new Uint8Array(out * blocks * perBlock).fill(bits === 8 ? zero : zero | (zero << 4));
   const scales = new Float32Array(out * blocks);
   for (let r = 0; r < out; r++) {
     for (let b = 0; b < blocks; b++) {
       const from = r * inF + b * blockSize;
       const to = r * inF + Math.min(inF, (b + 1) * blockSize);
-      const s = symmetricScale(w, from, to, 127);
+      const base = (r * blocks + b) * perBlock;
+      if (bits === 8) {
+        const s = symmetricScale(w, from, to, 127);
+        scales[r * blocks + b] = s;
+        for (let i = from; i < to; i++) codes[base + i - from] = zero + code(w[i]!, s, 127);
+        continue;
+      }
+      let m = 0;
+      for (let i = from; i < to; i++) if (Math.abs(w[i]!) > Math.abs(m)) m = w[i]!;
+      const s = m !== 0 ? Math.fround(m / -8) : 1;
       scales[r * blocks + b] = s;
-      const base = (r * blocks + b) * blockSize;
-      for (let i = from; i < to; i++) codes[base + i - from] = 128 + code(w[i]!, s, 127);
+      for (let i = from; i < to; i++) {
+        const c = zero + Math.max(-8, Math.min(7, roundHalfEven(w[i]! / s)));
+        const j = i - from;
+        const byte = base + (j >> 1);
+        codes[byte] = j & 1 ? (codes[byte]! & 0x0f) | (c << 4) : (codes[byte]! & 0xf0) | c;
+      }
     }
   }
   return { codes, scales, blocks };
@@ -117,5 +142,15 @@ export const DEFAULT_Q8_FP32_LAYERS: readonly Q8LayerKind[] = ['embed', 'final']
  * weights are adaLN), and as fast as per channel on its two rows.
  */
 export const DEFAULT_Q8_BLOCKWISE_LAYERS: readonly Q8LayerKind[] = ['adaLN'];
-/** Block size along K for block-wise layers: MatMulNBits quantizes the activations per block too. */
-export const Q8_BLOCK_SIZE = 32;
+/**
+ * A MatMulNBits weight format: bits per weight, block size along K (with accuracy level 4,
+ * ONNX Runtime quantizes the activations per block of the same size, to int8), and the accuracy
+ * level (1: activations stay fp32 and the weights are dequantized; 4: int8 products).
+ */
+export interface BlockFormat {
+  readonly bits: 4 | 8;
+  readonly blockSize: number;
+  readonly accuracyLevel: 1 | 4;
+}
+/** q8's block-wise layers: 8 bits, blocks of 32, int8 products. */
+export const Q8_BLOCK_FORMAT: BlockFormat = Object.freeze({ bits: 8, blockSize: 32, accuracyLevel: 4 });

@@ -11,6 +11,7 @@ import { buildDiTGraph, ditForwardOps, ditParameterShapes, type DiTConfig, type 
 import { ditMlpWidth, pixelsPerCell, type DiTDtype } from '../models/dit-config.js';
 import { Q8_MAX_CODE, quantizeRows } from '../models/quantize.js';
 import { createSession, type Session, type SessionOptions } from './session.js';
+import { trackTemporary } from './temporaries.js';
 
 export interface BenchOptions extends SessionOptions {
   readonly config: DiTConfig;
@@ -131,13 +132,19 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
   const repeats = opts.repeats ?? 5;
   const graphOpts: DiTGraphOptions = { ...opts.graph, ...(opts.staticBatch ? { batch } : {}) };
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-bench-'));
+  const untrack = trackTemporary(dir);
+  const removeDir = () => {
+    rmSync(dir, { recursive: true, force: true });
+    untrack();
+  };
   let session: Session | undefined;
   try {
     const t0 = performance.now();
-    const saved = saveModel(buildDiTGraph(config, randomDiTWeights(config, opts.seed ?? 0), graphOpts), path.join(dir, 'model.onnx'));
+    const saved = await saveModel(buildDiTGraph(config, randomDiTWeights(config, opts.seed ?? 0), graphOpts), path.join(dir, 'model.onnx'));
     const t1 = performance.now();
     session = await createSession(saved.modelPath, opts);
     const t2 = performance.now();
+    removeDir(); // the session holds what it needs
 
     const S = config.input_size;
     const x = randomTensor(batch * config.in_channels * S * S, 1, 1);
@@ -197,6 +204,6 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
     };
   } finally {
     await session?.release();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
   }
 }

@@ -9,7 +9,8 @@
  * flipped block) is rebuilt, never run. A checksum, not a signature: it detects damage, and whoever
  * can write the cache folder could rewrite the record too.
  * Temporary folders carry the builder's process id; one whose process is gone (a run killed during a
- * build) is deleted by the next run that uses the same folder.
+ * build) is deleted by the next run that uses the same folder. While a build runs its folder is
+ * tracked (temporaries.ts): Ctrl-C or SIGTERM removes it before the process exits.
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -31,6 +32,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DitError } from '../errors.js';
 import { makeFolder, writeFailure } from '../atomic-write.js';
+import { trackTemporary } from './temporaries.js';
 
 /** Bumped whenever the graph a builder emits changes, so that old entries are not reused. */
 export const GRAPH_FORMAT_VERSION = 1;
@@ -59,24 +61,29 @@ export function cacheKey(parts: unknown): string {
  * With `cacheDir` undefined the model is built in a temporary folder that `cleanup()` removes
  * (ONNX Runtime keeps what it needs once the session exists).
  */
-export function cachedModel(
+export async function cachedModel(
   cacheDir: string | undefined,
   prefix: string,
   keyParts: unknown,
-  build: (modelPath: string) => void,
+  build: (modelPath: string) => Promise<void> | void,
   isSuperseded?: (otherParts: unknown) => boolean,
-): CachedModel {
+): Promise<CachedModel> {
   if (cacheDir === undefined) {
     removeAbandoned(tmpdir(), NO_CACHE_PREFIX);
     const dir = mkdtempSync(path.join(tmpdir(), `${NO_CACHE_PREFIX}${prefix}-${process.pid}-`));
+    const untrack = trackTemporary(dir);
+    const remove = () => {
+      rmSync(dir, { recursive: true, force: true });
+      untrack();
+    };
     const modelPath = path.join(dir, 'model.onnx');
     try {
-      build(modelPath);
+      await build(modelPath);
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
+      remove();
       throw err;
     }
-    return { modelPath, fromCache: false, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    return { modelPath, fromCache: false, cleanup: remove };
   }
   const key = cacheKey(keyParts);
   const dir = path.join(cacheDir, `${prefix}-${key}`);
@@ -84,7 +91,7 @@ export function cachedModel(
   if (existsSync(cacheDir)) removeAbandoned(cacheDir, '.');
   const meta = readMeta(dir);
   if (meta?.key === key && existsSync(modelPath)) {
-    const damage = checkEntry(dir, meta);
+    const damage = await checkEntry(dir, meta);
     if (damage === undefined) return { modelPath, fromCache: true, cleanup: () => {} };
     process.emitWarning(`the compiled model in ${dir} is damaged (${damage}); rebuilding it`, 'DitCacheWarning');
   }
@@ -98,10 +105,11 @@ export function cachedModel(
   } catch (err) {
     throw cannotWrite(err);
   }
+  const untrack = trackTemporary(tmp);
   try {
     try {
-      build(path.join(tmp, 'model.onnx'));
-      const entry: EntryMeta = { key, parts: keyParts, created: new Date().toISOString(), files: describeFiles(tmp) };
+      await build(path.join(tmp, 'model.onnx'));
+      const entry: EntryMeta = { key, parts: keyParts, created: new Date().toISOString(), files: await describeFiles(tmp) };
       writeFileSync(path.join(tmp, META), JSON.stringify(entry, null, 1));
     } catch (err) {
       throw (err as NodeJS.ErrnoException).code ? cannotWrite(err) : err;
@@ -121,6 +129,8 @@ export function cachedModel(
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    untrack();
   }
   if (isSuperseded) removeSuperseded(cacheDir, prefix, key, isSuperseded);
   return { modelPath, fromCache: false, cleanup: () => {} };
@@ -146,30 +156,34 @@ function readMeta(dir: string): EntryMeta | undefined {
   }
 }
 
-function crc32OfFile(file: string): number {
+/** The CRC-32 of a file, read 16 MiB at a time, yielding to the event loop (and a signal handler) between reads. */
+async function crc32OfFile(file: string): Promise<number> {
   const buf = Buffer.allocUnsafe(16 << 20);
   const fd = openSync(file, 'r');
   let crc = 0;
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) crc = crc32(buf.subarray(0, n), crc);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      crc = crc32(buf.subarray(0, n), crc);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   } finally {
     closeSync(fd);
   }
   return crc;
 }
 
-function describeFiles(dir: string): Record<string, { size: number; crc32: number }> {
+async function describeFiles(dir: string): Promise<Record<string, { size: number; crc32: number }>> {
   const files: Record<string, { size: number; crc32: number }> = {};
   for (const name of readdirSync(dir).sort()) {
     if (name === META) continue;
     const file = path.join(dir, name);
-    files[name] = { size: statSync(file).size, crc32: crc32OfFile(file) };
+    files[name] = { size: statSync(file).size, crc32: await crc32OfFile(file) };
   }
   return files;
 }
 
 /** What is wrong with an entry's files against its record, or undefined when they match. */
-function checkEntry(dir: string, meta: EntryMeta): string | undefined {
+async function checkEntry(dir: string, meta: EntryMeta): Promise<string | undefined> {
   if (!meta.files || Object.values(meta.files).some((f) => typeof f?.size !== 'number' || typeof f?.crc32 !== 'number')) return 'no record of its files';
   const names = readdirSync(dir).filter((n) => n !== META).sort();
   const recorded = Object.keys(meta.files).sort();
@@ -179,7 +193,7 @@ function checkEntry(dir: string, meta: EntryMeta): string | undefined {
     if (size !== meta.files[name]!.size) return `${name} has ${size} bytes, ${meta.files[name]!.size} were written`;
   }
   for (const name of names) {
-    if (crc32OfFile(path.join(dir, name)) !== meta.files[name]!.crc32) return `${name} no longer has the content that was written`;
+    if ((await crc32OfFile(path.join(dir, name))) !== meta.files[name]!.crc32) return `${name} no longer has the content that was written`;
   }
   return undefined;
 }

@@ -32,12 +32,12 @@ export async function createDiTSession(source: DiTModelSource, opts: DiTSessionO
   let built = false;
   const identity = useCache ? fileIdentity(source.path!) : null;
   const rest = JSON.stringify({ config, graphOptions });
-  const model = cachedModel(
+  const model = await cachedModel(
     useCache ? opts.cacheDir : undefined,
     'dit',
     { source: identity, config, graphOptions },
-    (modelPath) => {
-      saveModel(buildDiTGraph(config, source.weights, graphOptions), modelPath);
+    async (modelPath) => {
+      await saveModel(buildDiTGraph(config, source.weights, graphOptions), modelPath);
       built = true;
     },
     // An entry built from an older version of the same file, with the same options, is dead weight.

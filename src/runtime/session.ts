@@ -1,7 +1,7 @@
 /**
  * The one file that touches ONNX Runtime: devices, session options, tensors in and out.
  * Devices map to execution providers through one frozen table; asking for one that this install
- * cannot run gives a DitError listing the devices that work here and why the others do not.
+ * cannot run gives a UsageError listing the devices that work here and why the others do not.
  */
 import * as ort from 'onnxruntime-node';
 import { assert, DitError, UsageError } from '../errors.js';
@@ -30,19 +30,24 @@ export function deviceSupport(): Record<Device, { available: boolean; reason?: s
   return out;
 }
 
-function checkDevice(device: string): Device {
+/** The caller's device, refused with unavailableDevice's message when this install lacks its provider. */
+async function checkDevice(device: string): Promise<Device> {
   // The user's --device was checked by options.ts; here it is a caller's promise.
   assert(isDevice(device), `unknown device "${device}"; use one of: ${DEVICE_NAMES.join(', ')}`);
-  const s = deviceSupport()[device];
-  if (!s.available) {
-    const ok = Object.entries(deviceSupport()).filter(([, v]) => v.available).map(([k]) => k);
-    throw new DitError(`device "${device}" is not available: ${s.reason}. Available here: ${ok.join(', ')}`);
-  }
+  const { reason } = deviceSupport()[device];
+  if (reason !== undefined) throw await unavailableDevice(device, reason);
   return device;
 }
 
-function ortOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
-  const device = checkDevice(opts.device ?? 'cpu');
+/**
+ * The one message for a device that cannot run here, whoever finds out (the early probe or a session
+ * that fails to open): which device, why, the devices that work here, and how to pick one.
+ */
+async function unavailableDevice(device: Device, reason: string): Promise<UsageError> {
+  return new UsageError(`--device ${device} is not available here: ${reason}. Devices that work here: ${await workingDevices()}; pass one of them to --device`);
+}
+
+function ortOptions(device: Device, opts: SessionOptions): ort.InferenceSession.SessionOptions {
   assert(opts.threads === undefined || (Number.isInteger(opts.threads) && opts.threads >= 1), `threads ${opts.threads} must be a positive integer`);
   return {
     executionProviders: device === 'cpu' ? ['cpu'] : [DEVICE_PROVIDERS[device], 'cpu'],
@@ -69,16 +74,19 @@ const probes = new Map<Device, Promise<string | undefined>>();
 export function deviceFailure(device: Device): Promise<string | undefined> {
   let p = probes.get(device);
   if (!p) {
-    const s = deviceSupport()[device];
-    p = !s.available
-      ? Promise.resolve(s.reason)
-      : ort.InferenceSession.create(probeModel(), { executionProviders: [DEVICE_PROVIDERS[device]], logSeverityLevel: 3 }).then(
-          async (session) => {
-            await session.release();
-            return undefined;
-          },
-          (err: unknown) => `its provider does not start (${(err as Error).message.split('\n')[0]})`,
-        );
+    const { reason } = deviceSupport()[device];
+    // The CPU provider is part of ONNX Runtime's core library, which this process has already
+    // loaded to list its backends: it cannot be missing, so it is not probed (~40 ms saved).
+    if (reason !== undefined || device === 'cpu') p = Promise.resolve(reason);
+    else {
+      p = ort.InferenceSession.create(probeModel(), { executionProviders: [DEVICE_PROVIDERS[device]], logSeverityLevel: 3 }).then(
+        async (session) => {
+          await session.release();
+          return undefined;
+        },
+        (err: unknown) => `its provider does not start (${(err as Error).message.split('\n')[0]})`,
+      );
+    }
     probes.set(device, p);
   }
   return p;
@@ -93,7 +101,7 @@ export async function checkDeviceStarts(device: Device): Promise<void> {
   // The probe opens the device: the software-GPU warning must come first, as for any session.
   await warnBeforeOpening(device);
   const reason = await deviceFailure(device);
-  if (reason !== undefined) throw new UsageError(`--device ${device} is not available here: ${reason}. Devices that work here: ${await workingDevices()}`);
+  if (reason !== undefined) throw await unavailableDevice(device, reason);
 }
 
 async function workingDevices(): Promise<string> {
@@ -118,7 +126,7 @@ function warnSoftwareAdapterOnce(): boolean {
 
 /** The once-per-process warning before a device is first opened; process.emitWarning delivers on
  * the next tick, so wait for it: the line then comes before the ones Dawn prints. */
-async function warnBeforeOpening(device: Device | undefined): Promise<void> {
+async function warnBeforeOpening(device: Device): Promise<void> {
   if (device === 'webgpu' && warnSoftwareAdapterOnce()) await new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -127,17 +135,15 @@ async function warnBeforeOpening(device: Device | undefined): Promise<void> {
  * weights are never held twice by this process) or from in-memory bytes (small models).
  */
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
-  const options = ortOptions(opts);
-  await warnBeforeOpening(opts.device);
+  const device = await checkDevice(opts.device ?? 'cpu');
+  const options = ortOptions(device, opts);
+  await warnBeforeOpening(device);
   let session: ort.InferenceSession;
   try {
     session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {
-    const device = opts.device ?? 'cpu';
-    const reason = device === 'cpu' ? undefined : await deviceFailure(device);
-    if (reason !== undefined) {
-      throw new DitError(`device "${device}" is not available: ${reason}. Available here: ${await workingDevices()}; pass --device cpu`);
-    }
+    const reason = await deviceFailure(device);
+    if (reason !== undefined) throw await unavailableDevice(device, reason);
     const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
     throw new DitError(`ONNX Runtime could not load ${where} on ${device}: ${(err as Error).message}`);
   }

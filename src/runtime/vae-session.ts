@@ -46,8 +46,8 @@ export function createVaeSession(source: VaeSource, opts: VaeSessionOptions = {}
   const identity = useCache ? fileIdentity(source.path!) : null;
   const choices = vaeGraphChoices(opts);
   const makeSession = async (h: number, w: number): Promise<Session> => {
-    const model = cachedModel(useCache ? opts.cacheDir : undefined, 'vae', vaeCacheParts(identity, config, scalingFactor, choices, h, w), (modelPath) => {
-      saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, ...choices }), modelPath);
+    const model = await cachedModel(useCache ? opts.cacheDir : undefined, 'vae', vaeCacheParts(identity, config, scalingFactor, choices, h, w), async (modelPath) => {
+      await saveModel(buildVaeDecoder(config, source.weights, { latentHeight: h, latentWidth: w, scalingFactor, ...choices }), modelPath);
     });
     try {
       return await createSession(model.modelPath, opts);

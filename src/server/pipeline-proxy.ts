@@ -78,8 +78,12 @@ interface PendingJob {
   readonly reject: (err: unknown) => void;
 }
 
-/** createPipeline, run in a worker thread; resolves once the model is loaded there. */
-export async function createWorkerPipeline(user: UserLoadOptions = {}, hooks: { onPhase?: (phase: string) => void } = {}): Promise<Pipeline> {
+/**
+ * createPipeline, run in a worker thread; resolves once the model is loaded there. Aborting
+ * `hooks.signal` during the load stops the worker (an unfinished compiled model is removed first)
+ * and rejects with the signal's reason.
+ */
+export async function createWorkerPipeline(user: UserLoadOptions = {}, hooks: { onPhase?: (phase: string) => void; signal?: AbortSignal } = {}): Promise<Pipeline> {
   const worker = spawnWorker(user);
   const jobs = new Map<number, PendingJob>();
   let disposed: (() => void) | undefined;
@@ -133,12 +137,28 @@ export async function createWorkerPipeline(user: UserLoadOptions = {}, hooks: { 
     });
   });
 
+  /** Asks the worker to dispose of its pipeline (and unfinished files), then ends the thread. */
+  const stop = async () => {
+    if (!exited) {
+      await new Promise<void>((done) => {
+        disposed = done;
+        worker.postMessage({ type: 'dispose' } satisfies ToWorker);
+      });
+    }
+    await worker.terminate();
+  };
+  // Stopping ends the thread, and its 'exit' rejects `ready`.
+  const onAbort = () => void stop();
+  if (hooks.signal?.aborted) onAbort();
+  else hooks.signal?.addEventListener('abort', onAbort, { once: true });
   let loaded: { info: ModelInfo; load: ResolvedLoadOptions };
   try {
     loaded = await ready;
   } catch (err) {
     await worker.terminate();
-    throw err;
+    throw hooks.signal?.aborted ? hooks.signal.reason : err;
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
   }
   const { info, load } = loaded;
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, info.defaults);
@@ -164,12 +184,7 @@ export async function createWorkerPipeline(user: UserLoadOptions = {}, hooks: { 
     async dispose() {
       if (!alive) return;
       alive = false;
-      if (exited) return;
-      await new Promise<void>((done) => {
-        disposed = done;
-        worker.postMessage({ type: 'dispose' } satisfies ToWorker);
-      });
-      await worker.terminate();
+      if (!exited) await stop();
     },
   };
 }

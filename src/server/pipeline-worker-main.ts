@@ -1,20 +1,18 @@
-/** The worker thread's entry point: one pipeline, driven by pipeline-proxy.ts's messages. */
+/**
+ * The worker thread's entry point: one pipeline, driven by pipeline-proxy.ts's messages. Messages
+ * are taken while the model loads too (a build yields between tensors), so that 'dispose' (dit serve
+ * stopping) removes an unfinished compiled model before the thread is terminated.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import type { UserLoadOptions } from '../options.js';
+import { removeTemporaries } from '../runtime/temporaries.js';
 import { serializeError, type FromWorker, type ToWorker } from './pipeline-proxy.js';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
 let pipeline: Pipeline | undefined;
-try {
-  pipeline = await createPipeline((workerData as { load: UserLoadOptions }).load, { onPhase: (phase) => post({ type: 'phase', phase }) });
-  post({ type: 'ready', info: pipeline.info, load: pipeline.load });
-} catch (err) {
-  post({ type: 'load-failed', error: serializeError(err) });
-}
-
 const controllers = new Map<number, AbortController>();
 
 port.on('message', async (m: ToWorker) => {
@@ -38,8 +36,17 @@ port.on('message', async (m: ToWorker) => {
     // Handled between steps: the running step (one synchronous ONNX Runtime call) finishes first.
     controllers.get(m.job)?.abort(m.reason);
   } else if (m.type === 'dispose') {
+    // Signals reach only the main thread: a model this thread is still writing goes now.
+    removeTemporaries();
     await pipeline?.dispose();
     post({ type: 'disposed' });
     port.close();
   }
 });
+
+try {
+  pipeline = await createPipeline((workerData as { load: UserLoadOptions }).load, { onPhase: (phase) => post({ type: 'phase', phase }) });
+  post({ type: 'ready', info: pipeline.info, load: pipeline.load });
+} catch (err) {
+  post({ type: 'load-failed', error: serializeError(err) });
+}

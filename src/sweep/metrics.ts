@@ -120,10 +120,10 @@ export interface ClassifierScores {
   readonly meanConfidence: number;
 }
 
-/** Scores logits (N, K) against labels. */
-export function scoreLogits(logits: Float32Array, numClasses: number, labels: readonly number[]): ClassifierScores {
-  let hits = 0;
-  let conf = 0;
+/** Per image: whether its top class is its label, and the softmax probability of its label. */
+export function labelScores(logits: Float32Array, numClasses: number, labels: readonly number[]): { readonly hit: Uint8Array; readonly pLabel: Float64Array } {
+  const hit = new Uint8Array(labels.length);
+  const pLabel = new Float64Array(labels.length);
   labels.forEach((label, i) => {
     const row = logits.subarray(i * numClasses, (i + 1) * numClasses);
     let best = 0;
@@ -136,8 +136,14 @@ export function scoreLogits(logits: Float32Array, numClasses: number, labels: re
     });
     let z = 0;
     row.forEach((v) => (z += Math.exp(v - max)));
-    conf += Math.exp(row[label]! - max) / z;
-    if (best === label) hits++;
+    pLabel[i] = Math.exp(row[label]! - max) / z;
+    hit[i] = best === label ? 1 : 0;
   });
-  return { accuracy: hits / labels.length, meanConfidence: conf / labels.length };
+  return { hit, pLabel };
+}
+
+/** Scores logits (N, K) against labels. */
+export function scoreLogits(logits: Float32Array, numClasses: number, labels: readonly number[]): ClassifierScores {
+  const { hit, pLabel } = labelScores(logits, numClasses, labels);
+  return { accuracy: hit.reduce((s, h) => s + h, 0) / labels.length, meanConfidence: pLabel.reduce((s, p) => s + p, 0) / labels.length };
 }

@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { imageLabel, imageSeed } from '../../src/bulk/plan.js';
-import { generateRange, mergeBulkFolder, openBulkFolder, readBulkConfig } from '../../src/bulk/run.js';
+import { generateRange, mergeBulkFolder, openBulkFolder, readBulkConfig, scoreBulkFolder } from '../../src/bulk/run.js';
+import { openEmbeddedClassifier } from '../../src/model-files.js';
+import { formatEmbeddedQuality } from '../../src/cli/quality.js';
 import { encodePng } from '../../src/image/png.js';
 import { CheckpointFile } from '../../src/checkpoint/file.js';
 import { openZip } from '../../src/checkpoint/zip.js';
@@ -48,10 +50,21 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('dit generate', () => {
-  it('writes one PNG per index, generate.json, and DIR.npz with arr_0 uint8 (N, 32, 32, 3) and the labels; prints FD for the embedded model', () => {
+  it('writes one PNG per index, generate.json, and DIR.npz with arr_0 uint8 (N, 32, 32, 3) and the labels; prints the embedded model\'s quality', async () => {
     expect(fs.readdirSync(single).sort()).toEqual([...Array.from({ length: N }, (_, i) => `00000${i}.png`), 'generate.json']);
-    expect(singleStdout.split('\n')[0]).toBe(`${single}.npz`);
-    expect(singleStdout.split('\n')[1]).toMatch(/^fd \d+\.\d{3} · class accuracy [01]\.\d{4} · mean p\(label\) [01]\.\d{4} · 7 images \(FD: classifier features vs the Fashion-MNIST test set\)$/);
+    const lines = singleStdout.split('\n');
+    expect(lines[0]).toBe(`${single}.npz`);
+    expect(lines[1]).toMatch(/^fd \d+\.\d{3} · class accuracy [01]\.\d{4} · mean p\(label\) [01]\.\d{4} · precision [01]\.\d{4} · recall [01]\.\d{4} · 7 images \(classifier features vs the Fashion-MNIST test set\)$/);
+    // Labels 0..6, one image each: every class's accuracy is 0 or 1.
+    expect(lines[2]).toMatch(/^by class, accuracy\/mean p\(label\): T-shirt\/top [01]\.000\/[01]\.\d{3} · Trouser [^·]+ · Pullover [^·]+ · Dress [^·]+ · Coat [^·]+ · Sandal [^·]+ · Shirt [01]\.000\/[01]\.\d{3} · worst: \S+/);
+    expect(lines.length).toBe(4);
+    // The numbers are the library's for the folder.
+    const classifier = await openEmbeddedClassifier({ threads: 1 });
+    try {
+      expect(lines.slice(1, 3)).toEqual(formatEmbeddedQuality(await scoreBulkFolder(single, classifier)));
+    } finally {
+      await classifier.release();
+    }
     const file = new CheckpointFile(`${single}.npz`);
     try {
       const zip = openZip(file);
@@ -68,6 +81,13 @@ describe('dit generate', () => {
       file.close();
     }
   });
+
+  it('one image: the merge and the scores without FD or precision/recall (a covariance needs two images, the k-NN radii four)', async () => {
+    const out = path.join(root, 'one');
+    const r = await runCli(['generate', ...RUN, '--num-samples', '1', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${out}\\.npz\\nfd – \\(one image has no covariance\\) · class accuracy [01]\\.0000 · mean p\\(label\\) [01]\\.\\d{4} · 1 images \\(classifier [^\\n]+\\nby class, accuracy/mean p\\(label\\): T-shirt/top [01]\\.000/[01]\\.\\d{3} · worst: T-shirt/top [01]\\.000\\n$`));
+  }, 60_000);
 
   it('image i equals dit sample --seed imageSeed(seed, i) with its label alone (the official one-image run)', async () => {
     const pipeline: Pipeline = await createPipeline({ cacheDir: cache, threads: 1 });

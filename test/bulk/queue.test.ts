@@ -1,7 +1,8 @@
 /**
  * dit generate --queue and dit worker on a redis-server of the test's own (loopback, temp folder):
  * three workers, one killed with SIGKILL in the middle of a chunk, give the same .npz bytes as one
- * process without a queue; enqueueing the same command again adds no job; another configuration
+ * process without a queue, and the waiting client prints the same quality lines (FD, precision/recall,
+ * per-class accuracy) as that local run; enqueueing the same command again adds no job; another configuration
  * for the same output is refused; --status reports the run; an unreachable Redis and a malformed
  * URL are one line each.
  */
@@ -101,6 +102,8 @@ const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child
 describe.skipIf(redisBinary === undefined)('dit generate --queue with three dit workers', () => {
   let redis: RedisServer;
   let singleNpz: Buffer;
+  /** The local run's quality lines (after the .npz path). */
+  let singleQuality: string;
   const out = path.join(root, 'queued');
 
   beforeAll(async () => {
@@ -109,6 +112,9 @@ describe.skipIf(redisBinary === undefined)('dit generate --queue with three dit 
     const r = await runCli(['generate', ...RUN, '--out', single, '--batch-size', '12', '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     singleNpz = fs.readFileSync(`${single}.npz`);
+    expect(r.stdout.startsWith(`${single}.npz\n`)).toBe(true);
+    singleQuality = r.stdout.slice(`${single}.npz\n`.length);
+    expect(singleQuality).toMatch(/^fd \d+\.\d{3} · [^\n]+\nby class, [^\n]+\n$/);
   }, 120_000);
 
   afterAll(async () => {
@@ -151,10 +157,11 @@ describe.skipIf(redisBinary === undefined)('dit generate --queue with three dit 
     expect(await exited(workers[victim.index]!.child)).toBe(null);
     expect(workers[victim.index]!.log()).not.toMatch(new RegExp(`chunk ${victim.chunk} of run \\w+ done`));
 
-    // The same command again: no job added; it waits for the fleet and the merge, then prints DIR.npz.
+    // The same command again: no job added; it waits for the fleet and the merge, then prints DIR.npz
+    // and the embedded model's quality lines, the local run's.
     const waited = await runCli([...queueArgs, '--quiet']);
     expect(waited.code, waited.stderr).toBe(0);
-    expect(waited.stdout).toBe(`${out}.npz\n`);
+    expect(waited.stdout).toBe(`${out}.npz\n${singleQuality}`);
     expect(fs.readFileSync(`${out}.npz`).equals(singleNpz)).toBe(true);
     expect(await jobCount()).toBe(4); // three chunks and the merge
 

@@ -64,8 +64,16 @@ export interface Outcome {
   readonly ok: boolean;
   readonly error: unknown;
   readonly ms: number;
-  /** Heap + ArrayBuffer growth while it ran. */
+  /** CPU time of this process while it ran (user + system): unlike `ms`, not stretched by other processes' load. */
+  readonly cpuMs: number;
+  /** Heap + ArrayBuffer growth while it ran (what it kept, or left for the collector). */
   readonly bytes: number;
+  /**
+   * How far it pushed the process's peak resident memory above the resident memory it started
+   * with: the kernel's high-water mark, so memory allocated and freed within the case counts.
+   * 0 when the case stayed under an earlier peak (which the case that set it was checked against).
+   */
+  readonly peakBytes: number;
 }
 
 export function runCase(c: FuzzCase): Outcome {
@@ -73,15 +81,22 @@ export function runCase(c: FuzzCase): Outcome {
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
+  const peak = (): number => process.resourceUsage().maxRSS * 1024;
   const before = used();
+  const rssBefore = process.memoryUsage.rss();
+  const peakBefore = peak();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let error: unknown;
   try {
     c.run();
   } catch (e) {
     error = e;
   }
-  return { c, ok: error === undefined, error, ms: performance.now() - t0, bytes: used() - before };
+  const cpu = process.cpuUsage(cpu0);
+  const ms = performance.now() - t0;
+  const peakAfter = peak();
+  return { c, ok: error === undefined, error, ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes: used() - before, peakBytes: peakAfter > peakBefore ? peakAfter - rssBefore : 0 };
 }
 
 /** Opens a state dict and reads every tensor, as building a model does. */

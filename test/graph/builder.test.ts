@@ -68,13 +68,13 @@ describe('build-time checks name the node', () => {
     expect(g.finish().nodes.find((n) => n.name === 'ln')!.inputs).toEqual(['Add', 'const']);
   });
 
-  it('checks initializer data length when the weight is produced, leaving no partial files', () => {
+  it('checks initializer data length when the weight is produced, leaving no partial files', async () => {
     const g = new GraphBuilder();
     const x = g.input('x', 'float32', [1, 4]);
     g.output(g.matMul(x, g.weight('late', [4, 2], () => new Float32Array(7))), 'y');
     expect(() => encodeModel(g.finish())).toThrow(/initializer "late": data has 7 elements, shape \(4, 2\) needs 8/);
     const sub = mkdtempSync(path.join(dir, 'partial-'));
-    expect(() => saveModel(g.finish(), path.join(sub, 'model.onnx'))).toThrow(GraphBuildError);
+    await expect(saveModel(g.finish(), path.join(sub, 'model.onnx'))).rejects.toThrow(GraphBuildError);
     expect(readdirSync(sub)).toEqual([]);
   });
 
@@ -189,7 +189,7 @@ describe('external data', () => {
     g.output(g.gemm(x, w, g.weight('fc.bias', [300], bv), { transB: true }), 'y');
     expect(produced).toBe(0); // lazy until written
     const modelPath = path.join(dir, 'ext.onnx');
-    const saved = saveModel(g.finish(), modelPath);
+    const saved = await saveModel(g.finish(), modelPath);
     expect(produced).toBe(1);
     expect(saved.dataPath).toBe(`${modelPath}.data`);
     expect(existsSync(`${modelPath}.data`)).toBe(true);

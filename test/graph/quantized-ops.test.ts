@@ -36,6 +36,20 @@ describe('int8 ops', () => {
     expect(y[1]).toBeCloseTo(-544, 2);
   });
 
+  it('MatMulNBits (4 bits, zero point 8) reads two codes a byte, the first in the low nibble', async () => {
+    // Row 0 alternates codes 9 (+1) and 6 (−2): byte 0x69; scale 0.5. Row 1: all 0 (−8), scale 0.25. A = 1..16.
+    // y0 = 0.5 · (1·(1+3+…+15) − 2·(2+4+…+16)) = 0.5 · (64 − 144) = −40; y1 = 0.25 · −8 · 136 = −272.
+    const k = 16;
+    const codes = new Uint8Array(k).fill(0x69, 0, k / 2);
+    const a = Float32Array.from({ length: k }, (_, i) => i + 1);
+    for (const accuracyLevel of [1, 4]) {
+      const y = await run((g, x) => g.matMulNBits(x, g.initializer('w', 'uint8', [2, 1, k / 2], codes), g.weight('s', [2], Float32Array.from([0.5, 0.25])), { K: k, N: 2, bits: 4, blockSize: k, accuracyLevel }), a, [1, k]);
+      // Level 4 quantizes A to int8 per block (scale 16/127): within 0.5 %.
+      expect(Math.abs(y[0]! + 40)).toBeLessThan(accuracyLevel === 1 ? 1e-4 : 0.2);
+      expect(Math.abs(y[1]! + 272)).toBeLessThan(accuracyLevel === 1 ? 1e-3 : 1.4);
+    }
+  });
+
   it('DynamicQuantizeLinear + MatMulInteger: the integer product of the quantized operands', async () => {
     const y = await run((g, a) => {
       const [q, , zero] = g.dynamicQuantizeLinear(a) as [Value, Value, Value];

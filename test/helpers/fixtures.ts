@@ -13,7 +13,7 @@ export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures');
 export const FIXTURES_ENV = 'DIT_FIXTURES_DIR';
 
 /** The fixture sets, one folder each. */
-export type FixtureSet = 'dit-tiny' | 'dit-mlp' | 'vae-tiny' | 'rng' | 'frechet' | 'inception' | 'legacy-torch' | 'bulk' | 'embedded-fd' | 'sit-tiny' | 'repa-tiny';
+export type FixtureSet = 'dit-tiny' | 'dit-mlp' | 'vae-tiny' | 'rng' | 'frechet' | 'inception' | 'legacy-torch' | 'bulk' | 'embedded-fd' | 'precision-recall' | 'sit-tiny' | 'repa-tiny';
 
 function fixturesRoot(): { dir: string; fromEnv: boolean } {
   const env = process.env[FIXTURES_ENV];

@@ -12,19 +12,19 @@
  * - dit-tiny against the official output: CPU 4.05e-4, WebGPU (float16 arithmetic, lavapipe) 9.6e-4;
  * - embedded model against fp32, 8 inputs: CPU 2.3e-4, WebGPU 1.15e-3.
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
 import { bytesToFloat32 } from '../../src/checkpoint/dtype.js';
 import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
-import { createTorchGenerator } from '../../src/diffusion/random.js';
 import { UsageError } from '../../src/errors.js';
 import { toFloat16, toHalfBits, type Graph } from '../../src/graph/index.js';
+import type { DiTDtype } from '../../src/models/dit-config.js';
 import { buildDiTGraph, type DiTConfig } from '../../src/models/dit.js';
 import { DEFAULT_FP16_FP32_PARTS, halfWeight } from '../../src/models/fp16.js';
 import { createDiTSession, deviceFailure } from '../../src/runtime/index.js';
+import { cachedTinyDiT, embeddedErrorAgainstFp32 } from '../helpers/dit-sessions.js';
 import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from './dit-fixture.js';
 
 const config = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'config.json'), 'utf8')) as DiTConfig;
@@ -125,38 +125,15 @@ describe('fp16 DiT graph', () => {
 
     it(`${device}: the embedded model (trained weights) is within ${device === 'cpu' ? '7e-4' : '3.5e-3'} of fp32`, async () => {
       checkWebgpu(device);
-      const ckpt = loadDiTCheckpoint(EMBEDDED_MODEL_DIR);
-      try {
-        const c = ckpt.config;
-        const x = createTorchGenerator(3).randn(8 * c.in_channels * c.input_size ** 2);
-        const t = [0, 100, 300, 500, 700, 900, 999, 50];
-        const y = [0, 1, 2, 3, 4, 5, 6, c.num_classes];
-        const outs: Float32Array[] = [];
-        for (const dtype of ['fp32', 'fp16'] as const) {
-          const s = await createDiTSession(ckpt, { device: dtype === 'fp32' ? 'cpu' : device, dtype });
-          outs.push(await s.run(x, t, y, 8));
-          await s.release();
-        }
-        const err = relativeError(outs[1]!, outs[0]!);
-        expect(err).toBeLessThan(device === 'cpu' ? 7e-4 : 3.5e-3);
-        expect(err).toBeGreaterThan(1e-5);
-      } finally {
-        ckpt.weights.close();
-      }
+      const err = await embeddedErrorAgainstFp32('fp16', device);
+      expect(err).toBeLessThan(device === 'cpu' ? 7e-4 : 3.5e-3);
+      expect(err).toBeGreaterThan(1e-5);
     });
   }
 
   it('caches fp16 graphs apart from fp32 and q8 ones and reloads them', async () => {
-    const ckpt = path.join(dir, 'model.safetensors');
-    copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
-    const cacheDir = path.join(dir, 'cache');
-    const fc = forwardCase();
-    const open = async (dtype: 'fp32' | 'q8' | 'fp16') => {
-      const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, dtype });
-      const out = await s.run(fc.x.data, fc.t, fc.y, 3);
-      await s.release();
-      return { fromCache: s.fromCache, out };
-    };
+    const { cacheDir, open: openWith } = cachedTinyDiT(dir, config, weights);
+    const open = (dtype: DiTDtype) => openWith({ dtype });
     const fp16 = await open('fp16');
     expect(fp16.fromCache).toBe(false);
     const again = await open('fp16');

@@ -5,21 +5,19 @@
  *
  * Tolerances come from these same inputs, measured on an AVX2 CPU with ONNX Runtime 1.30 (and agree
  * with bench/q8-fidelity.ts): dit-tiny default q8 9.7e-5 (every linear per channel: 1.31e-2),
- * embedded model default q8 7.2e-3. Each bound is about 3× the measurement: the int8 products are
+ * embedded model default q8 7.2e-3; dit-tiny with 4-bit block-wise layers 6.6e-4. Each bound is about 3× the measurement: the int8 products are
  * exact integer sums on every MLAS kernel (7-bit codes never saturate), so what moves between CPUs
  * is the fp32 around them and the rounding of activations that land near a step.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
-import { loadDiTCheckpoint } from '../../src/checkpoint/index.js';
-import { createTorchGenerator } from '../../src/diffusion/random.js';
 import { encodeModel } from '../../src/graph/index.js';
 import { buildDiTGraph, type DiTConfig, type DiTGraphOptions } from '../../src/models/dit.js';
 import { createDiTSession } from '../../src/runtime/index.js';
+import { cachedTinyDiT, embeddedErrorAgainstFp32 } from '../helpers/dit-sessions.js';
 import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from './dit-fixture.js';
 
 const config = JSON.parse(readFileSync(path.join(FIXTURE_DIR, 'config.json'), 'utf8')) as DiTConfig;
@@ -37,7 +35,7 @@ describe('q8 DiT graph', () => {
     const before = '9c5fe2ef0f9eaaeb0a2a97a64ca4afc2659219805f3b4829a84490c1e89a6940';
     expect(sha({})).toBe(before);
     expect(sha({ dtype: 'fp32' })).toBe(before);
-    expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'] })).toBe(before);
+    expect(sha({ dtype: 'fp32', q8KeepFp32: [], q8Blockwise: ['adaLN'], blockFormat: { bits: 4, blockSize: 32, accuracyLevel: 4 } })).toBe(before);
     expect(sha({ dtype: 'fp32', fp16KeepFp32: [] })).toBe(before); // fp16's options leave fp32 alone too
     expect(sha({ attention: 'plain', linear: 'matmul', qkv: 'packed', timestepType: 'int64', batch: 3 })).toBe('9c7d3f9359003be63c700b175451706554a6e6046687f3c36e1d4edf07da306c');
   });
@@ -83,36 +81,31 @@ describe('q8 DiT graph', () => {
     expect(errs[1]).toBeLessThan(4e-2);
   });
 
+  it('builds 4-bit block-wise layers (bench/q4.ts, not offered) that run the dit-tiny forward', async () => {
+    const fc = forwardCase();
+    const blockFormat = { bits: 4, blockSize: 32, accuracyLevel: 4 } as const;
+    const graph = { q8KeepFp32: ['embed', 'final'], q8Blockwise: ['adaLN', 'qkv', 'proj', 'fc1', 'fc2'], blockFormat } as const;
+    const g = buildDiTGraph(config, weights, { dtype: 'q8', ...graph });
+    const D = config.hidden_size;
+    const fc1 = g.initializers.find((i) => i.name.endsWith('blocks.0.mlp.fc1.weight.q4b'))!;
+    expect([fc1.dtype, fc1.dims]).toEqual(['uint8', [4 * D, D / 32, 16]]);
+    expect(g.nodes.filter((n) => n.opType === 'MatMulNBits')).toHaveLength(7 * config.depth + 1);
+    const s = await createDiTSession({ config, weights }, { dtype: 'q8', graph });
+    const err = relativeError(await s.run(fc.x.data, fc.t, fc.y, 3), fc.out.data);
+    await s.release();
+    // Measured 6.6e-4 (default q8: 9.7e-5, fp32: < 1e-5): about 3× that as the bound, and a floor
+    // that 8-bit weights stay under, so the 4-bit codes are what ran.
+    expect(err).toBeLessThan(2e-3);
+    expect(err).toBeGreaterThan(2e-4);
+  });
+
   it('runs the embedded model (trained weights) within 2e-2 of fp32', async () => {
-    const ckpt = loadDiTCheckpoint(EMBEDDED_MODEL_DIR);
-    try {
-      const c = ckpt.config;
-      const x = createTorchGenerator(3).randn(8 * c.in_channels * c.input_size ** 2);
-      const t = [0, 100, 300, 500, 700, 900, 999, 50];
-      const y = [0, 1, 2, 3, 4, 5, 6, c.num_classes];
-      const outs: Float32Array[] = [];
-      for (const dtype of ['fp32', 'q8'] as const) {
-        const s = await createDiTSession(ckpt, { dtype });
-        outs.push(await s.run(x, t, y, 8));
-        await s.release();
-      }
-      expect(relativeError(outs[1]!, outs[0]!)).toBeLessThan(2e-2);
-    } finally {
-      ckpt.weights.close();
-    }
+    expect(await embeddedErrorAgainstFp32('q8')).toBeLessThan(2e-2);
   });
 
   it('caches q8 graphs apart from fp32 ones and reloads them; an explicit fp32 reuses the fp32 entry', async () => {
-    const ckpt = path.join(dir, 'model.safetensors');
-    copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
-    const cacheDir = path.join(dir, 'cache');
-    const fc = forwardCase();
-    const open = async (dtype?: 'fp32' | 'q8') => {
-      const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, ...(dtype ? { dtype } : {}) });
-      const out = await s.run(fc.x.data, fc.t, fc.y, 3);
-      await s.release();
-      return { fromCache: s.fromCache, out };
-    };
+    const { cacheDir, fc, open: openWith } = cachedTinyDiT(dir, config, weights);
+    const open = (dtype?: 'fp32' | 'q8') => openWith(dtype ? { dtype } : {});
     const q8 = await open('q8');
     expect(q8.fromCache).toBe(false);
     const again = await open('q8');

@@ -54,6 +54,23 @@ describe('quantizeBlocks (MatMulNBits, 8 bits, zero point 128)', () => {
   });
 });
 
+describe('quantizeBlocks (MatMulNBits, 4 bits, zero point 8)', () => {
+  it('maps the signed extreme onto −8, clamps to [−8, 7] and packs two codes a byte, low nibble first', () => {
+    // Block 0 (16 values): extreme +4 → scale 4 / −8 = −0.5; 4 → −8, −1 → 2, 0.25 → −0.5 → 0 (half to even), −4 → 8 → 7 (clamped).
+    // Block 1 (4 values, padded to 16): extreme −0.8 → scale 0.1; −0.8 → −8, 0.3 → 3.
+    const w = new Float32Array(20);
+    [w[0], w[1], w[2], w[3], w[16], w[17]] = [4, -1, 0.25, -4, -0.8, 0.3];
+    const q = quantizeBlocks(w, 1, 20, 16, 4);
+    expect(q.blocks).toBe(2);
+    expect(Array.from(q.scales)).toEqual([-0.5, Math.fround(0.1)]);
+    expect(q.codes.length).toBe(16);
+    // Stored codes (code + 8): 0, 10, 8, 15, then 8s; block 1: 0, 11, then 8s (padding included).
+    expect(Array.from(q.codes.subarray(0, 3))).toEqual([0xa0, 0xf8, 0x88]);
+    expect(Array.from(q.codes.subarray(8, 10))).toEqual([0xb0, 0x88]);
+    expect(Array.from(q.codes.subarray(10))).toEqual(new Array(6).fill(0x88));
+  });
+});
+
 describe('q8LayerKind', () => {
   it('names every DiT linear by role', () => {
     expect(['t_embedder.mlp.0', 'blocks.3.adaLN_modulation.1', 'final_layer.adaLN_modulation.1', 'blocks.0.attn.qkv', 'blocks.27.attn.proj', 'blocks.1.mlp.fc1', 'blocks.1.mlp.fc2', 'final_layer.linear'].map(q8LayerKind))

@@ -1,13 +1,13 @@
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDiTSession, createSession, deviceSupport, DEVICES } from '../../src/runtime/index.js';
-import { DitError, InternalError } from '../../src/errors.js';
+import { checkDeviceStarts, createDiTSession, createSession, deviceSupport, DEVICES } from '../../src/runtime/index.js';
+import { InternalError, UsageError } from '../../src/errors.js';
 import { encodeModel, GraphBuilder } from '../../src/graph/index.js';
 import type { DiTConfig } from '../../src/models/dit.js';
-import { FIXTURE_DIR, forwardCase, readSafetensorsF32, relativeError } from '../models/dit-fixture.js';
-import { readFileSync } from 'node:fs';
+import { cachedTinyDiT } from '../helpers/dit-sessions.js';
+import { FIXTURE_DIR, readSafetensorsF32, relativeError } from '../models/dit-fixture.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'runtime-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,14 +30,17 @@ describe('devices', () => {
     await expect(createSession(tinyModel(), { device: 'tpu' as never })).rejects.toThrow('unknown device "tpu"; use one of: cpu, webgpu, cuda');
   });
 
-  it('says why an unavailable device cannot run and which can', async () => {
+  it('says why an unavailable device cannot run and which can, in the same line as the early probe', async () => {
     const support = deviceSupport();
     expect(support.cpu.available).toBe(true);
     const missing = (Object.keys(support) as Array<keyof typeof support>).find((d) => !support[d].available);
     if (missing === undefined) return; // every provider is installed on this machine
     const err = await createSession(tinyModel(), { device: missing }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DitError);
-    expect((err as Error).message).toMatch(new RegExp(`^device "${missing}" is not available: .+\\. Available here: cpu`));
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(new RegExp(`^--device ${missing} is not available here: .+\\. Devices that work here: cpu[^;]*; pass one of them to --device$`));
+    const early = await checkDeviceStarts(missing).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(UsageError);
+    expect((early as Error).message).toBe((err as Error).message);
   });
 
   it('refuses a bad thread count', async () => {
@@ -53,17 +56,7 @@ describe('compiled-model cache', () => {
     reads++;
     return sd.get(name)!.data;
   };
-  const ckpt = path.join(dir, 'model.safetensors');
-  copyFileSync(path.join(FIXTURE_DIR, 'model.safetensors'), ckpt);
-  const cacheDir = path.join(dir, 'cache');
-  const fc = forwardCase();
-
-  async function open(opts: { noCache?: boolean; attention?: 'fused' | 'plain' } = {}) {
-    const s = await createDiTSession({ config, weights, path: ckpt }, { cacheDir, ...opts });
-    const out = await s.run(fc.x.data, fc.t, fc.y, 3);
-    await s.release();
-    return { fromCache: s.fromCache, buildSeconds: s.timings.buildSeconds, out };
-  }
+  const { ckpt, cacheDir, fc, open } = cachedTinyDiT(dir, config, weights);
 
   it('builds once, then reuses the model; a changed file, other options or noCache rebuild', async () => {
     const first = await open();
