@@ -33,13 +33,17 @@ export function psnr(a: Float32Array, b: Float32Array): number {
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
-/** `count` images (pixel space), seeds firstSeed, firstSeed + 1, …, label = seed mod classes, in batches of 16, guided with scale `cfg`. */
-export async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: number, count: number, firstSeed: number, cfg: number): Promise<{ images: Float32Array[]; labels: number[] }> {
+/**
+ * `count` images (pixel space), seeds firstSeed, firstSeed + 1, …, label = seed mod classes, in
+ * batches of `batchSize`, guided with scale `cfg`. DDPM draws each step's noise for the whole batch
+ * from one generator, so an image's DDPM noise depends on its batch: runs compared image by image
+ * must use the same batch size (the initial noise, and so DDIM, does not depend on it).
+ */
+export async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: number, count: number, firstSeed: number, cfg: number, batchSize = 16): Promise<{ images: Float32Array[]; labels: number[] }> {
   const c = s.config;
   const per = c.in_channels * c.input_size ** 2;
   const out: Float32Array[] = [];
   const labels: number[] = [];
-  const batchSize = 16;
   for (let first = 0; first < count; first += batchSize) {
     const n = Math.min(batchSize, count - first);
     const ls = Array.from({ length: n }, (_, i) => (firstSeed + first + i) % c.num_classes);
