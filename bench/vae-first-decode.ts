@@ -1,25 +1,32 @@
 /**
  * The first VAE decode of a process against the later ones (issue 12: the first decode of a
  * `dit sample` process took 2.8 s per image where the bench's median was 1.72 s). SD VAE, 32×32
- * latent → 256×256, fp32, random weights of the real shapes written by bench/gpu-weights.mjs.
+ * latent → 256×256, fp32 or fp16, random weights of the real shapes written by bench/gpu-weights.mjs.
  * Each sample is a fresh child process (the first call is a per-process cost); variants alternate
  * round by round, so load from other processes hits them alike.
  *
  *   node bench/gpu-weights.mjs --model tiny --image-size 64 --vae sd --out DIR   (after npm run build)
- *   npx tsx bench/vae-first-decode.ts --vae DIR/vae [--rounds 3] [--runs 3] [--threads 1] [--levels all,extended]
+ *   npx tsx bench/vae-first-decode.ts --vae DIR/vae [--dtype fp32|fp16] [--rounds 3] [--runs 3] [--threads 1] [--variants all,stored,extended]
  *
  * Per child process: open (the VAE header), the compiled-model cache check (the entry's size and CRC),
  * ONNX Runtime session creation, then `--runs` decodes; wall and CPU seconds each. The cache is
- * filled once before the rounds, as on a user's second and later runs. Prints a table and a JSON line.
+ * filled once before the rounds, as on a user's second and later runs. Variants: 'stored' is what
+ * dit does since issue 12 (the CPU entry holds the model as ONNX Runtime optimised it, opened without
+ * optimising again: vae-session.ts cachedVaeModel); 'all' opens the plain graph and optimises it at
+ * every session creation, as before; 'extended' the same at a lighter level (no NCHWc layout).
+ * Prints a table and a JSON line.
  *
- * Measured on the 2-core AMD EPYC (AVX2) while other jobs kept the load at about 20, so CPU seconds
- * are the numbers to read (1 thread, medians of 2 processes): cache check 0.18, session creation
- * 0.42 ('all') / 0.07 ('extended'), first run 7.27 against 7.17 for the later ones. The first decode
- * of a process thus costs about 0.7 s of CPU more than the later ones, nearly all of it the cache's
- * CRC and ONNX Runtime's session creation (the NCHWc layout transform of level 'all', which then
- * saves 1.7 s on every decode: 'extended' runs took 8.9 s); the first run itself is within 2 %.
- * onnxruntime-node creates and runs sessions on the calling thread (no event-loop tick during
- * either), so this cannot overlap DiT sampling in one thread.
+ * Measured on the 2-core AMD EPYC (AVX2) under load from other jobs, so CPU seconds are the numbers
+ * to read (1 thread, medians of 3 processes, same run): fp32 'all' cache check 0.21, session creation
+ * 0.36, first run 6.64 against 6.69 for later ones; 'stored' 0.19, 0.05, 6.89 against 6.87. The first
+ * decode's extra cost (check + creation + first run − a later run) went from 0.52 to 0.26 s of CPU.
+ * fp16 (2 processes): 'all' 0.08 + 0.54 (ONNX Runtime's CPU casts and folds the float16 weights at
+ * every creation), 'stored' 0.17 + 0.04 (its entry holds those weights in fp32: twice the bytes to
+ * check). What remains is the CRC check (0.19 s for 215 MB; 0.12 s of it is reading the file, and
+ * node:zlib's crc32 is faster than any node:crypto hash here: sha1 0.25 s, md5 0.46 s). ONNX
+ * Runtime's first run is within 1 % of the later ones. onnxruntime-node creates and runs sessions on
+ * the calling thread (no event-loop tick during either), so none of this overlaps DiT sampling in
+ * one thread.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
