@@ -9,7 +9,8 @@
  *   npx tsx bench/vae-first-decode.ts --vae DIR/vae [--dtype fp32|fp16] [--rounds 3] [--runs 3] [--threads 1] [--variants all,stored,extended]
  *
  * Per child process: open (the VAE header), the compiled-model cache check (the entry's size and CRC),
- * ONNX Runtime session creation, then `--runs` decodes; wall and CPU seconds each. The cache is
+ * ONNX Runtime session creation, then `--runs` decodes; wall and CPU seconds each, and the process's
+ * peak RSS. The cache is
  * filled once before the rounds, as on a user's second and later runs. Variants: 'stored' is what
  * dit does since issue 12 (the CPU entry holds the model as ONNX Runtime optimised it, opened without
  * optimising again: vae-session.ts cachedVaeModel); 'all' opens the plain graph and optimises it at
@@ -20,6 +21,7 @@
  * to read (1 thread, medians of 3 processes, same run): fp32 'all' cache check 0.21, session creation
  * 0.36, first run 6.64 against 6.69 for later ones; 'stored' 0.19, 0.05, 6.89 against 6.87. The first
  * decode's extra cost (check + creation + first run − a later run) went from 0.52 to 0.26 s of CPU.
+ * A second run: check + creation 0.16 + 0.32 → 0.15 + 0.04 s, peak RSS 841 → 829 MB.
  * fp16 (2 processes): 'all' 0.08 + 0.54 (ONNX Runtime's CPU casts and folds the float16 weights at
  * every creation), 'stored' 0.17 + 0.04 (its entry holds those weights in fp32: twice the bytes to
  * check). What remains is the CRC check (0.19 s for 215 MB; 0.12 s of it is reading the file, and
@@ -90,6 +92,7 @@ async function runChild(variant: string): Promise<Record<string, number>> {
     await session.run({ latents: { type: 'float32', data: latents, dims: [1, 4, LATENT, LATENT] } });
     lap(`run${i}`);
   }
+  out.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
   await session.release();
   ckpt.weights.close();
   return out;
@@ -132,6 +135,7 @@ const rows = variants.map((v) => {
     row[`later_${kind}`] = later(kind);
     row[`first_decode_extra_${kind}`] = +(Number(row[`cache_check_${kind}`]) + Number(row[`create_${kind}`]) + Number(row[`run1_${kind}`]) - Number(row[`later_${kind}`])).toFixed(3);
   }
+  row.peak_rss_mb = m('peak_rss_mb');
   return row;
 });
 console.log(`SD VAE decode ${LATENT}×${LATENT} → ${LATENT * 8}², ${dtype}, ${threads} thread(s), cached compiled model; medians over ${rounds} process(es), s`);
