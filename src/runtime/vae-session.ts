@@ -4,12 +4,12 @@
  * ONNX model is built per latent size on first use (and kept in the compiled-model cache when a
  * cache folder is given); the batch dim is symbolic.
  */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { saveModel } from '../graph/index.js';
 import type { LazyTensor } from '../checkpoint/types.js';
 import { buildVaeDecoder } from '../models/vae.js';
 import type { VaeConfig } from '../models/vae-config.js';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { cachedModel, fileIdentity, type CachedModel } from './compiled-cache.js';
 import {
   canStoreOptimized,
