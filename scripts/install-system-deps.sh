@@ -5,12 +5,13 @@
 #  - chromium: the headless browser for the web page tests.
 #  - dataset-fashion-mnist: the test set the shipped classifier is checked against.
 #  - redis-server: the tests of dit generate --queue / dit worker start their own on a loopback port.
+#  - binutils: strip, for the node binary scripts/gpu-kit.sh packs (the kit test checks its size).
 # Set DIT_TRAINING=1 to add what training/ needs (PyTorch for /usr/bin/python3, OpenBLAS).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(chromium dataset-fashion-mnist redis-server)
+pkgs=(chromium dataset-fashion-mnist redis-server binutils)
 if [ "${DIT_TRAINING:-0}" = 1 ]; then pkgs+=(python3-torch libopenblas0-pthread); fi
 
 missing=()

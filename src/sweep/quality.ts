@@ -57,14 +57,14 @@ export interface RealManifold {
   readonly k: number;
 }
 
-/** The shipped test-set feature rows (float32, 10,000 × 128) and their k-NN radii (float64, NumPy's). */
+/** The shipped test-set feature rows (float16 on disk, 10,000 × 128; float32 here) and their k-NN radii (float64, NumPy's, of those rows). */
 export function embeddedRealManifold(featuresFile = EMBEDDED_REAL_FEATURES, referenceFile = EMBEDDED_FD_REFERENCE): RealManifold {
   let data: Float32Array;
   let shape: readonly number[];
   const weights = readSafetensors(featuresFile);
   try {
     const t = weights.tensors.get('features');
-    if (t === undefined || t.dtype !== 'F32' || t.shape.length !== 2) throw new DitError(`${featuresFile} has no float32 features (N×D); ${REBUILD}`);
+    if (t === undefined || (t.dtype !== 'F16' && t.dtype !== 'F32') || t.shape.length !== 2) throw new DitError(`${featuresFile} has no float16/float32 features (N×D); ${REBUILD}`);
     shape = t.shape;
     data = t.toFloat32();
   } finally {
