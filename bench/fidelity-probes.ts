@@ -9,6 +9,7 @@ import { guidedModel } from '../src/diffusion/guidance.js';
 import { SAMPLER_FUNCTIONS } from '../src/diffusion/samplers/index.js';
 import { ditOutChannels } from '../src/models/dit.js';
 import type { DiTSession } from '../src/runtime/index.js';
+import type { DiTConfig } from '../src/models/dit-config.js';
 
 /** The timesteps a forward is probed at. */
 export const PROBE_TIMESTEPS = [0, 250, 500, 750, 999] as const;
@@ -57,4 +58,15 @@ export async function sample(s: DiTSession, sampler: 'ddim' | 'ddpm', steps: num
     labels.push(...ls);
   }
   return { images: out, labels };
+}
+
+/** The DiT-XL/2-256 probe of fidelity.ts and q4.ts: batch 2, seeded noise, t 0 and 397, a class and the null class. */
+export function xlProbeFeeds(config: DiTConfig) {
+  const S = config.input_size;
+  const batch = 2;
+  return {
+    x: { type: 'float32' as const, data: createTorchGenerator(5).randn(batch * config.in_channels * S * S), dims: [batch, config.in_channels, S, S] },
+    t: { type: 'float32' as const, data: Float32Array.from([0, 397]), dims: [batch] },
+    y: { type: 'int64' as const, data: BigInt64Array.from([1n, BigInt(config.num_classes)]), dims: [batch] },
+  };
 }

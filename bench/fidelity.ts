@@ -24,7 +24,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EMBEDDED_MODEL_DIR } from '../src/assets.js';
 import { loadDiTCheckpoint, type DiTCheckpoint } from '../src/checkpoint/index.js';
-import { createTorchGenerator } from '../src/diffusion/random.js';
 import { saveModel } from '../src/graph/index.js';
 import { openEmbeddedClassifier } from '../src/model-files.js';
 import { buildDiTGraph, ditConfigFor } from '../src/models/dit.js';
@@ -35,7 +34,7 @@ import { createDiTSession, createSession, deviceFailure, type DiTSession } from 
 import { scoreLogits } from '../src/sweep/metrics.js';
 import { relativeError } from '../test/helpers/compare.js';
 import { arg } from './args.js';
-import { probeForwards, psnr, sample } from './fidelity-probes.js';
+import { probeForwards, psnr, sample, xlProbeFeeds } from './fidelity-probes.js';
 
 const images = Number(arg('--images', '64'));
 const classImages = Number(arg('--class-images', '1000'));
@@ -62,13 +61,7 @@ async function xlForwards(): Promise<Map<string, Float32Array>> {
   const config = ditConfigFor('DiT-XL/2');
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-fidelity-xl-'));
   const out = new Map<string, Float32Array>();
-  const S = config.input_size;
-  const batch = 2;
-  const feeds = {
-    x: { type: 'float32' as const, data: createTorchGenerator(5).randn(batch * config.in_channels * S * S), dims: [batch, config.in_channels, S, S] },
-    t: { type: 'float32' as const, data: Float32Array.from([0, 397]), dims: [batch] },
-    y: { type: 'int64' as const, data: BigInt64Array.from([1n, 1000n]), dims: [batch] },
-  };
+  const feeds = xlProbeFeeds(config);
   try {
     for (const r of runs.filter((x) => x.device === 'cpu')) {
       const p = (await saveModel(buildDiTGraph(config, randomDiTWeights(config), { attention: DEFAULT_ATTENTION[r.device], ...(r.dtype === 'fp32' ? {} : { dtype: r.dtype }) }), path.join(dir, `${r.dtype}.onnx`))).modelPath;

@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EMBEDDED_MODEL_DIR } from '../src/assets.js';
 import { loadDiTCheckpoint } from '../src/checkpoint/index.js';
-import { createTorchGenerator } from '../src/diffusion/random.js';
 import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions } from '../src/models/dit.js';
 import { DEFAULT_Q8_FP32_LAYERS, type BlockFormat, type Q8LayerKind } from '../src/models/quantize.js';
@@ -31,7 +30,7 @@ import { DEFAULT_ATTENTION } from '../src/runtime/devices.js';
 import { createDiTSession, createSession, type Session } from '../src/runtime/index.js';
 import { relativeError } from '../test/helpers/compare.js';
 import { arg } from './args.js';
-import { probeForwards, psnr, sample } from './fidelity-probes.js';
+import { probeForwards, psnr, sample, xlProbeFeeds } from './fidelity-probes.js';
 
 const imageCount = Number(arg('--images', '8'));
 const repeats = Number(arg('--repeats', '3'));
@@ -107,13 +106,7 @@ try {
 // 2. DiT-XL/2-256, random weights, batch 2: error, size, and interleaved timing.
 if (withXl) {
   const config = ditConfigFor('DiT-XL/2');
-  const S = config.input_size;
-  const batch = 2;
-  const feeds = {
-    x: { type: 'float32' as const, data: createTorchGenerator(5).randn(batch * config.in_channels * S * S), dims: [batch, config.in_channels, S, S] },
-    t: { type: 'float32' as const, data: Float32Array.from([0, 397]), dims: [batch] },
-    y: { type: 'int64' as const, data: BigInt64Array.from([1n, 1000n]), dims: [batch] },
-  };
+  const feeds = xlProbeFeeds(config);
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q4-'));
   const sessions: Array<{ row: Row; s: Session; out: Float32Array; size: number; seconds: number[] }> = [];
   try {

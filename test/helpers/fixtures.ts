@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { VaeConfig } from '../../src/models/vae-config.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures');
@@ -50,6 +51,20 @@ export function fixture(set: FixtureSet, file: string): string {
 
 export const ditTiny = (file: string): string => fixture('dit-tiny', file);
 export const vaeTiny = (file: string): string => fixture('vae-tiny', file);
+
+/** The vae-tiny fixture's config.json, as the decoder builder takes it. */
+export function vaeTinyConfig(): VaeConfig {
+  const json = JSON.parse(fs.readFileSync(vaeTiny('config.json'), 'utf8'));
+  return {
+    in_channels: json.in_channels,
+    out_channels: json.out_channels,
+    block_out_channels: json.block_out_channels,
+    layers_per_block: json.layers_per_block,
+    latent_channels: json.latent_channels,
+    norm_num_groups: json.norm_num_groups,
+    scaling_factor: json.scaling_factor,
+  };
+}
 
 /** A fresh folder for files a test writes. */
 export function tempDir(): string {

@@ -31,19 +31,10 @@ import { createVaeSession, deviceFailure } from '../../src/runtime/index.js';
 import { vaeCacheParts, type VaeSessionOptions } from '../../src/runtime/vae-session.js';
 import { vaeGraphChoices } from '../../src/runtime/vae-run.js';
 import { relativeError } from '../helpers/compare.js';
-import { fixtureDir } from '../helpers/fixtures.js';
+import { fixtureDir, vaeTinyConfig } from '../helpers/fixtures.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
-const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
-const config: VaeConfig = {
-  in_channels: json.in_channels,
-  out_channels: json.out_channels,
-  block_out_channels: json.block_out_channels,
-  layers_per_block: json.layers_per_block,
-  latent_channels: json.latent_channels,
-  norm_num_groups: json.norm_num_groups,
-  scaling_factor: json.scaling_factor,
-};
+const config: VaeConfig = vaeTinyConfig();
 const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const latentData = latents.data as Float32Array;
 const shape = latents.shape as [number, number, number, number];

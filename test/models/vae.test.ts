@@ -11,19 +11,10 @@ import { openVaeSession } from '../../src/model-files.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 import { relativeError } from '../helpers/compare.js';
-import { fixtureDir } from '../helpers/fixtures.js';
+import { fixtureDir, vaeTinyConfig } from '../helpers/fixtures.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
-const json = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'config.json'), 'utf8'));
-const config: VaeConfig = {
-  in_channels: json.in_channels,
-  out_channels: json.out_channels,
-  block_out_channels: json.block_out_channels,
-  layers_per_block: json.layers_per_block,
-  latent_channels: json.latent_channels,
-  norm_num_groups: json.norm_num_groups,
-  scaling_factor: json.scaling_factor,
-};
+const config: VaeConfig = vaeTinyConfig();
 const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
 const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
