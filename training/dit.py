@@ -305,9 +305,14 @@ def load_model(path, ema=None):
                 saved = json.load(f)
             config.update({k: saved[k] for k in FASHION_CONFIG if k in saved})
     else:
-        ck = load_checkpoint(path)
-        config = ck.get("config", FASHION_CONFIG)
-        sd = ema_weights(ck, ema)
+        return model_from_checkpoint(load_checkpoint(path), ema)
     model = DiT(**config)
     model.load_state_dict(sd)
+    return model.eval()
+
+
+def model_from_checkpoint(ck, ema=None):
+    """The EMA model of decay `ema` (None: the main one) of a loaded train.py checkpoint, in eval mode."""
+    model = DiT(**ck.get("config", FASHION_CONFIG))
+    model.load_state_dict(ema_weights(ck, ema))
     return model.eval()

@@ -20,7 +20,11 @@ def load_source(path, ema_decay=None):
         meta = read_safetensors_metadata(path)
         facts = json.loads(meta.get("training", "{}"))
         return read_safetensors(path), json.loads(meta["config"]) if "config" in meta else dict(FASHION_CONFIG), facts
-    ck = load_checkpoint(path)
+    return checkpoint_source(load_checkpoint(path), ema_decay)
+
+
+def checkpoint_source(ck, ema_decay=None):
+    """load_source for a train.py checkpoint already in memory."""
     facts = {
         "train_steps": ck.get("step"),
         "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / ck.get("steps_per_epoch", 60000 // 128), 3),

@@ -28,9 +28,9 @@ import time
 
 import torch
 
-from dit import load_model
+from dit import load_checkpoint, load_model, model_from_checkpoint
 from evaluate import Judge, parse_samplers, pick_device, write_sheet
-from export import load_source
+from export import checkpoint_source
 from tensorio import write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,11 +113,12 @@ def main():
     cfgs = [float(c) for c in args.eval_cfg.split(",")]
     rows, summary, sheet = [], {}, []
     # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler.
+    # Each candidate's checkpoint is read once, for both passes and the export.
+    checkpoints = {name: load_checkpoint(os.path.join(args.runs, name, "last.pt")) for name in trained}
     for name in trained:
-        ckpt = os.path.join(args.runs, name, "last.pt")
         best = None
         for decay in EMAS:
-            r = judge.rows(f"{name}@{decay}", load_model(ckpt, decay).to(device), parse_samplers(args.select_sampler),
+            r = judge.rows(f"{name}@{decay}", model_from_checkpoint(checkpoints[name], decay).to(device), parse_samplers(args.select_sampler),
                            [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
             rows += r
             fd = min(x["fd"] for x in r)
@@ -129,9 +130,9 @@ def main():
     rows += judge.rows("shipped", load_model(SHIPPED).to(device), samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2)
     for name in trained:
         decay = summary[name]["ema"]
-        model = load_model(os.path.join(args.runs, name, "last.pt"), decay).to(device)
+        model = model_from_checkpoint(checkpoints[name], decay).to(device)
         rows += judge.rows(name, model, samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2, ema=decay)
-        ema, arch, facts = load_source(os.path.join(args.runs, name, "last.pt"), decay)
+        ema, arch, facts = checkpoint_source(checkpoints[name], decay)
         meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
         write_safetensors(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
         log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
