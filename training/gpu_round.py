@@ -8,7 +8,8 @@ Trains the candidates side by side (one train.py process each, all on the one GP
           ≥ 2,000 samples each (same noise and labels for every model).
 Leaves in --out: eval.json (every row), train.json (per candidate: config, steps, epochs, speed,
 the loss at the end, the EMA kept), sheet.png (rows: models x scales, columns: the ten classes)
-and NAME.safetensors per candidate (fp16 EMA weights; config and training facts in the metadata:
+and NAME.safetensors per candidate (fp16 EMA weights, in 15 MiB parts NAME.safetensors.00, .01 when
+larger, since the device call returns files of at most 16 MiB; config and training facts in the metadata:
 `python3 export.py --ckpt NAME.safetensors` turns one into the shipped files here). Run it as
 
   cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
@@ -71,6 +72,34 @@ def train_all(args, names):
         print(f"round: {name} exited {p.returncode}: " + " | ".join(tail), flush=True)
 
 
+# The device call returns files of at most 16 MiB: a larger one (C, 19.5 MB) goes in parts NAME.00,
+# NAME.01, ... to be joined here with `cat NAME.0* >NAME`.
+PART_BYTES = 15 << 20
+
+
+def write_weights(path, tensors, meta):
+    write_safetensors(path, tensors, meta)
+    size = os.path.getsize(path)
+    if size <= PART_BYTES:
+        return
+    with open(path, "rb") as f:
+        for i in range((size + PART_BYTES - 1) // PART_BYTES):
+            with open(f"{path}.{i:02d}", "wb") as part:
+                part.write(f.read(PART_BYTES))
+    os.remove(path)
+    print(f"round: {os.path.basename(path)} is {size} bytes: written in parts (join them with cat {os.path.basename(path)}.0*)", flush=True)
+
+
+def save(args, device, rows, summary):
+    """eval.json and train.json as they stand (rewritten after each step, whole, through a rename)."""
+    for file, value in (("eval.json", {"what": "training/gpu_round.py", "device": str(device), "args": vars(args), "rows": rows}),
+                        ("train.json", summary)):
+        path = os.path.join(args.out, file)
+        with open(path + ".tmp", "w") as f:
+            json.dump(value, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -125,24 +154,27 @@ def main():
             if best is None or fd < best[1]:
                 best = (decay, fd)
         summary[name] = {"ema": best[0]}
-    # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
-    samplers = parse_samplers(args.eval_samplers)
-    rows += judge.rows("shipped", load_model(SHIPPED).to(device), samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2)
-    for name in trained:
-        decay = summary[name]["ema"]
-        model = model_from_checkpoint(checkpoints[name], decay).to(device)
-        rows += judge.rows(name, model, samplers, cfgs, args.eval_samples, 0, args.eval_batch, sheet, pass_=2, ema=decay)
-        ema, arch, facts = checkpoint_source(checkpoints[name], decay)
+        # The weights go out as soon as their EMA is chosen: a call cut short in pass 2 still returns them.
+        ema, arch, facts = checkpoint_source(checkpoints[name], best[0])
         meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
-        write_safetensors(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
+        write_weights(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
         log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
         summary[name].update(config=arch, facts=facts, flags=CANDIDATES[name], log_tail=log[-8:])
-    with open(os.path.join(args.out, "eval.json"), "w") as f:
-        json.dump({"what": "training/gpu_round.py", "device": str(device), "args": vars(args), "rows": rows}, f, indent=1)
-    with open(os.path.join(args.out, "train.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    if sheet:
-        write_sheet(os.path.join(args.out, "sheet.png"), sheet)
+        save(args, device, rows, summary)
+    # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
+    samplers = parse_samplers(args.eval_samplers)
+    # Spec by spec, every model in turn, so that a call cut short has compared them all on the first specs.
+    models = {"shipped": (load_model(SHIPPED).to(device), {})}
+    for name in trained:
+        decay = summary[name]["ema"]
+        models[name] = (model_from_checkpoint(checkpoints[name], decay).to(device), {"ema": decay})
+    for spec in samplers:
+        for name, (model, extra) in models.items():
+            rows += judge.rows(name, model, [spec], cfgs, args.eval_samples, 0, args.eval_batch, sheet if spec is samplers[0] else None,
+                               pass_=2, **extra)
+            save(args, device, rows, summary)
+        if spec is samplers[0] and sheet:
+            write_sheet(os.path.join(args.out, "sheet.png"), sheet)
 
     print("\nround: best FD per model and sampler (pass 2)")
     for model in ["shipped", *trained]:
