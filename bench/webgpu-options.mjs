@@ -9,7 +9,10 @@
  *     [--repeats 5] [--out FILE]
  *
  * --variants are run on the plain attention graphs, --fused-variants on the fused ones (VARIANTS
- * names; 'baseline' is always run, first).
+ * names; 'baseline' is always run, first). The defaults are 14 workers over 4 DiT-XL/2 graphs:
+ * about 90 s on an H200, estimated (not yet measured) from the 2026-11-27 run's build (~5-6 s),
+ * session (~1.5 s) and forward (61-315 ms) times. On lavapipe, DiT-S/8 at 64 px takes ~3 s a
+ * worker once Mesa's shader cache holds its shaders (15-20 s for a graph's first worker when cold).
  *
  * Every variant runs in a process of its own (this script again, with --worker): ONNX Runtime keeps
  * one WebGPU context per process while a session holds it, and some options (enableRobustness) are
@@ -308,7 +311,8 @@ async function main() {
     '',
     '| dtype | attention | batch | variant | forward (median) | speedup | CPU / forward | rel. err. to baseline | ok |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map(
+    // Grouped for reading: the variants of one graph and batch together.
+    ...[...rows].sort((a, b) => dtypes.indexOf(a.dtype) - dtypes.indexOf(b.dtype) || a.batch - b.batch || attentions.indexOf(a.attention) - attentions.indexOf(b.attention)).map(
       (r) =>
         `| ${r.dtype} | ${r.attention} | ${r.batch} | ${r.variant} | ${ms(r.seconds_per_forward)} | ${r.speedup === null ? '–' : `${r.speedup.toFixed(2)}×`} | ${ms(r.cpu_seconds_per_forward)} | ${r.relative_error === null ? '–' : r.relative_error.toExponential(1)} | ${r.ok ? 'yes' : '**no**'} |`,
     ),
