@@ -9,6 +9,7 @@ import torch
 
 from diffusion import SpacedDiffusion
 from dit import DiT, FASHION_CONFIG, ema_weights, load_checkpoint
+from train import parse_ema
 from fmnist import CLASSES, DATA_DIR, load_split, to_model_range
 from tensorio import read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
 
@@ -29,7 +30,7 @@ def checkpoint_source(ck, ema_decay=None):
         "train_steps": ck.get("step"),
         "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / ck.get("steps_per_epoch", 60000 // 128), 3),
         "train_minutes": round(ck.get("train_seconds", 0) / 60, 1),
-        "ema_decay": ema_decay or ck.get("ema_decay", 0.999),
+        "ema_decay": ema_decay or ck.get("ema_decay", 0.999),  # a decay, or "sigma:S" (a power EMA, train.py)
         "batch_size": (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("batch_size"),
     }
     return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts
@@ -39,7 +40,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ckpt", default="runs/fmnist/last.pt", help="train.py's last.pt, or a --weights-only file")
     p.add_argument("--out", default="../assets/fashion-mnist")
-    p.add_argument("--ema", type=float, help="which EMA decay to export when the run kept several (default: the main one)")
+    p.add_argument("--ema", type=parse_ema, help="which EMA to export when the run kept several: a decay or sigma:S (default: the main one)")
     p.add_argument("--weights-only", metavar="FILE", help="write only FILE: fp16 EMA weights with the config and training facts in its metadata (for carrying back from a GPU run)")
     p.add_argument("--data-dir", default=DATA_DIR)
     args = p.parse_args()

@@ -55,7 +55,9 @@ def features_and_logits(model, images_uint8):
 def frechet(mu1, s1, mu2, s2):
     """pytorch-fid's calculate_frechet_distance (eps retry included)."""
     diff = mu1 - mu2
-    covmean, _ = scipy.linalg.sqrtm(s1.dot(s2), disp=False)
+    # No `disp=`: SciPy deprecated it in 1.16 and later releases refuse it (the GPU machine's SciPy
+    # did, 2026-11-27); without it every SciPy returns the matrix alone.
+    covmean = scipy.linalg.sqrtm(s1.dot(s2))
     if not np.isfinite(covmean).all():
         offset = np.eye(s1.shape[0]) * 1e-6
         covmean = scipy.linalg.sqrtm((s1 + offset).dot(s2 + offset))

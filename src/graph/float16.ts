@@ -33,10 +33,28 @@ export function toHalfBits(value: number): number {
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
 }
 
-/** A float16 copy of `data` as its bit patterns (ONNX's float16 tensor layout). */
+/**
+ * A float16 copy of `data` as its bit patterns (ONNX's float16 tensor layout); the same bits as
+ * `toHalfBits` value by value. Values whose half is normal (2^-14 ≤ |v| < 2^16) take an inline path
+ * on the float32 bits (5–6× faster: DiT-XL/2's 675 M weights took 14 s more to build in fp16 than in
+ * fp32 on an H200 machine's CPU); the rest (zeros, subnormals, Inf, NaN) go through `toHalfBits`.
+ */
 export function toFloat16(data: Float32Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = toHalfBits(data[i]!);
+  const n = data.length;
+  const out = new Uint16Array(n);
+  const bits = new Uint32Array(data.buffer, data.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]!;
+    const abs = x & 0x7fffffff;
+    // Exponent 113..142 (half exponent 1..30): drop 13 mantissa bits, rebias by 112 << 10, and round
+    // to nearest even; a carry into the exponent is the right result (up to Inf past 65519.99).
+    if (abs >= 0x38800000 && abs < 0x47800000) {
+      const half = (abs >>> 13) - 0x1c000;
+      out[i] = ((x >>> 16) & 0x8000) | (half + (((abs & 0x1fff) + 0xfff + (half & 1)) >>> 13));
+    } else {
+      out[i] = toHalfBits(data[i]!);
+    }
+  }
   return out;
 }
 

@@ -45,12 +45,15 @@ export const DEFAULT_FP16_FP32_PARTS: readonly Fp16Part[] = ['sinusoids', 'embed
 
 /** `data` (the weight `name`) as float16 bits; a value beyond float16's range is refused, naming the tensor. */
 export function halfWeight(name: string, data: Float32Array): Uint16Array {
-  for (let i = 0; i < data.length; i++) {
-    if (Math.abs(data[i]!) > FLOAT16_MAX) {
+  const half = toFloat16(data);
+  // A value beyond ±65504 becomes ±65504 (0x7bff, below 65520) or ±Inf (0x7c00): look only there.
+  for (let i = 0; i < half.length; i++) {
+    const m = half[i]! & 0x7fff;
+    if (m >= 0x7bff && m <= 0x7c00 && Math.abs(data[i]!) > FLOAT16_MAX) {
       throw new UsageError(`checkpoint tensor "${name}" holds ${data[i]}, beyond float16's ±${FLOAT16_MAX}: this checkpoint cannot run with --dtype fp16; use --dtype fp32`);
     }
   }
-  return toFloat16(data);
+  return half;
 }
 
 /** `as(v, dt)`: `v` as element type `dt` — itself, or one Cast per (value, type) shared by every use. */

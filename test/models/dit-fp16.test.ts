@@ -65,7 +65,25 @@ describe('float16 conversion', () => {
     expect(finite.filter((h) => again[h] !== h)).toEqual([]);
   });
 
+  it('gives, in bulk, the same bits as toHalfBits value by value (random bit patterns and the edges of the fast path)', () => {
+    const n = 1 << 18;
+    const bits = new Uint32Array(n);
+    let seed = 12345;
+    for (let i = 0; i < n; i++) bits[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; // every exponent, NaN and Inf included
+    const edges = [2 ** -14, 2 ** -14 - 2 ** -25, 2 ** -14 * (1 - 2 ** -24), 65504, 65519.99, 65520, 65536, -65519.99, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2047.5, 2048.5, 0, -0];
+    const data = Float32Array.from([...new Float32Array(bits.buffer), ...edges]);
+    const bulk = toFloat16(data);
+    const mismatches = [...data].map((v, i) => [v, bulk[i], toHalfBits(v)]).filter(([, a, b]) => a !== b && !(Number.isNaN(a) && Number.isNaN(b)));
+    expect(mismatches.filter(([v]) => !Number.isNaN(v))).toEqual([]);
+    // NaN stays NaN (its payload aside).
+    expect([...data].every((v, i) => !Number.isNaN(v) || ((bulk[i]! & 0x7c00) === 0x7c00 && (bulk[i]! & 0x3ff) !== 0))).toBe(true);
+  });
+
   it('refuses a weight beyond float16 range, naming it', () => {
+    // 65505 rounds to 65504, a finite half: still beyond the range, still refused.
+    expect(() => halfWeight('w', Float32Array.from([65504, -65505]))).toThrow(/"w" holds -65505/);
+    expect(() => halfWeight('w', Float32Array.from([Infinity]))).toThrow(/"w" holds Infinity/);
+    expect(Array.from(halfWeight('w', Float32Array.from([65504, -65504, NaN])).slice(0, 2))).toEqual([0x7bff, 0xfbff]);
     expect(() => halfWeight('blocks.0.mlp.fc1.weight', Float32Array.from([1, -70000]))).toThrow(UsageError);
     expect(() => halfWeight('blocks.0.mlp.fc1.weight', Float32Array.from([1, -70000]))).toThrow(/"blocks\.0\.mlp\.fc1\.weight" holds -70000, beyond float16's ±65504.*--dtype fp32/);
   });
