@@ -111,7 +111,7 @@ bench_row() {
     [[ "$bench_offers" == *" $dtype "* ]] || { skip "$name" "dit bench does not offer --dtype $dtype yet"; return; }
     args+=(--dtype "$dtype")
   fi
-  step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json "${args[@]}"
+  step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json ${args[@]+"${args[@]}"}
 }
 for dtype in $dtypes; do
   for b in $batches; do bench_row "$dtype" "$b"; done
@@ -147,7 +147,7 @@ for dtype in $dtypes; do
     elif [ "$dtype" != fp32 ] && [[ "$sample_offers" != *" $dtype "* ]]; then
       skip "$name" "dit sample does not offer --dtype $dtype"
     else
-      step "$name" 240 "${sample[@]}" --sampler "$sampler" --num-sampling-steps "$n" "${args[@]}" --out "$work/$name.png"
+      step "$name" 240 "${sample[@]}" --sampler "$sampler" --num-sampling-steps "$n" ${args[@]+"${args[@]}"} --out "$work/$name.png"
     fi
   done
 done
