@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # dit-ts on a GPU against PyTorch on the same GPU, in one call (docs/gpu/README.md):
 #   (d) correctness: the dit-tiny fixture through the library on WebGPU against the official results
-#   (a) `dit bench --device webgpu`, DiT-XL/2 at 256, batch 2 and 8, random weights of the real shapes
+#   (a) `dit bench --device webgpu`, DiT-XL/2 at 256, batch 2 and 8, random weights of the real shapes,
+#       each precision with the default attention form (plain on webgpu), then with --attention fused
 #   (b) the official models.py on PyTorch CUDA: fp32, TF32, bf16 autocast, the same batches
 #   (c) `dit sample --device webgpu` end to end (random DiT-XL/2 + SD-VAE-shaped weights written
-#       here): 25 DPM-Solver++ steps, then 250 DDPM steps, one guided image each, wall time
+#       here): 25 DPM-Solver++ steps, then 250 DDPM steps, one guided image each, wall time; in
+#       fp32, then again with --dtype fp16
 # Writes OUT/gpu-bench.json (everything), OUT/gpu-bench.md (the table) and OUT/gpu-bench.log.
 #
 #   scripts/gpu-run.sh bash bench/gpu.sh "$OUT"      on the GPU machine, through the kit
@@ -15,8 +17,9 @@
 # Environment:
 #   DIT_GPU_BENCH     full (default) | small
 #   DIT_FIXTURES      folder holding dit-tiny/ (default: test/fixtures, which travels with the tree)
-#   DIT_BENCH_DTYPES  dit bench precisions (default "fp32 fp16"); a non-fp32 one runs only when
-#                     `dit bench --help` lists it under --dtype, and is reported as skipped otherwise
+#   DIT_BENCH_DTYPES  precisions for dit bench and dit sample (default "fp32 fp16"); a non-fp32 one
+#                     runs only when the command's --help lists it under --dtype, and is reported
+#                     as skipped otherwise
 #   DIT_GPU_BUDGET_S  seconds for all steps (default 450 full, 300 small): a step that would start
 #                     later is skipped, and each step's timeout is cut to what is left
 #   DIT_OFFICIAL_MODELS_PY  the official models.py (scripts/gpu-run.sh sets it from the kit)
@@ -34,9 +37,12 @@ models_py=${DIT_OFFICIAL_MODELS_PY:-$root/.gpu-kit/official/models.py}
 fixtures=${DIT_FIXTURES:-$root/test/fixtures}
 
 case $mode in
-  full) model=DiT-XL/2 size=256 batches="2 8" repeats=10 sample_model=DiT-XL/2 vae=sd dpm_steps=25 ddpm_steps=250 torch_device=cuda torch_repeats=20 budget=450 ;;
+  # fused: the DTYPE:BATCH rows timed again with --attention fused (fp32 b2 left out: ~10 s of device
+  # time for the row that matters least; fp16 b2 is what one guided image runs).
+  full) model=DiT-XL/2 size=256 batches="2 8" fused="fp32:8 fp16:2 fp16:8" repeats=10 sample_model=DiT-XL/2 vae=sd dpm_steps=25 ddpm_steps=250 torch_device=cuda torch_repeats=20 budget=450 ;;
   # Lavapipe runs each WebGPU kernel slowly: the fewest layers and steps that still run every path.
-  small) model=DiT-S/8 size=64 batches="2" repeats=1 sample_model=tiny vae=small dpm_steps=2 ddpm_steps=2 torch_device=cpu torch_repeats=2 budget=300 ;;
+  # Its fused attention is wrong from 32 tokens on (DiT-S/8 at 64 px has 64): timed here, never trusted.
+  small) model=DiT-S/8 size=64 batches="2" fused="fp32:2 fp16:2" repeats=1 sample_model=tiny vae=small dpm_steps=2 ddpm_steps=2 torch_device=cpu torch_repeats=2 budget=300 ;;
   *) echo "bench/gpu.sh: DIT_GPU_BENCH=$mode: must be full or small" >&2; exit 2 ;;
 esac
 budget=${DIT_GPU_BUDGET_S:-$budget}
@@ -92,19 +98,24 @@ else
 fi
 
 # (a)
-# The precisions `dit bench` offers, from its help: "--dtype <fp32|q8>" → " fp32 q8 ".
-offered=" $("${dit[@]}" bench --help 2>/dev/null | grep -o -- '--dtype <[^>]*>' | sed 's/.*<\(.*\)>/\1/' | tr '|' ' ') "
+# The precisions a command offers, from its help: "--dtype <fp32|q8>" → " fp32 q8 ".
+offered() { echo " $("${dit[@]}" "$1" --help 2>/dev/null | grep -o -- '--dtype <[^>]*>' | sed 's/.*<\(.*\)>/\1/' | tr '|' ' ') "; }
+bench_offers=$(offered bench)
+# bench_row DTYPE BATCH [ATTENTION]: one `dit bench` row, named bench-webgpu-DTYPE[-ATTENTION]-bBATCH;
+# without ATTENTION, dit bench's default for webgpu (runtime/devices.ts DEFAULT_ATTENTION).
+bench_row() {
+  local dtype=$1 b=$2 attention=${3:-} name args=()
+  name=bench-webgpu-$dtype${attention:+-$attention}-b$b
+  [ -z "$attention" ] || args+=(--attention "$attention")
+  if [ "$dtype" != fp32 ]; then
+    [[ "$bench_offers" == *" $dtype "* ]] || { skip "$name" "dit bench does not offer --dtype $dtype yet"; return; }
+    args+=(--dtype "$dtype")
+  fi
+  step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json ${args[@]+"${args[@]}"}
+}
 for dtype in $dtypes; do
-  for b in $batches; do
-    name=bench-webgpu-$dtype-b$b
-    if [ "$dtype" = fp32 ]; then
-      step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json
-    elif [[ "$offered" == *" $dtype "* ]]; then
-      step "$name" 180 "${dit[@]}" bench --device webgpu --model "$model" --image-size "$size" --batch "$b" --repeats "$repeats" --json --dtype "$dtype"
-    else
-      skip "$name" "dit bench does not offer --dtype $dtype yet"
-    fi
-  done
+  for b in $batches; do bench_row "$dtype" "$b"; done
+  for r in $fused; do [ "${r%%:*}" != "$dtype" ] || bench_row "$dtype" "${r#*:}" fused; done
 done
 
 # (b)
@@ -119,18 +130,27 @@ else
     --batches "$(echo "$batches" | tr ' ' ,)" --device "$torch_device" --repeats "$torch_repeats" --out "$work/torch.json"
 fi
 
-# (c) one guided image (batch 2), the notebook's class 207; the DDPM run finds the compiled model
-# that the DPM-Solver++ run left in the cache folder.
+# (c) one guided image (batch 2), the notebook's class 207, in each precision: the DDPM run finds
+# the compiled model that the DPM-Solver++ run of its precision left in the cache folder.
 step weights 180 node "$app/bench/gpu-weights.mjs" --model "$sample_model" --image-size "$size" --vae "$vae" --out "$work/weights"
 sample=("${dit[@]}" sample --ckpt "$work/weights/dit.safetensors" --vae "$work/weights/vae" --device webgpu
   --class-labels 207 --cfg-scale 4 --seed 0 --cache-dir "$work/cache")
-if [ "$(cat "$work/steps/weights.rc" 2>/dev/null)" = 0 ]; then
-  step sample-dpm-solver 240 "${sample[@]}" --sampler dpm-solver++ --num-sampling-steps "$dpm_steps" --out "$work/dpm.png"
-  step sample-ddpm 240 "${sample[@]}" --sampler ddpm --num-sampling-steps "$ddpm_steps" --out "$work/ddpm.png"
-else
-  skip sample-dpm-solver "the random weights were not written"
-  skip sample-ddpm "the random weights were not written"
-fi
+sample_offers=$(offered sample)
+for dtype in $dtypes; do
+  # fp32 rows keep their first names (sample-dpm-solver, sample-ddpm), other precisions add -DTYPE.
+  if [ "$dtype" = fp32 ]; then sfx= args=(); else sfx=-$dtype args=(--dtype "$dtype"); fi
+  for run in "dpm-solver dpm-solver++ $dpm_steps" "ddpm ddpm $ddpm_steps"; do
+    read -r name sampler n <<<"$run"
+    name=sample-$name$sfx
+    if [ "$(cat "$work/steps/weights.rc" 2>/dev/null)" != 0 ]; then
+      skip "$name" "the random weights were not written"
+    elif [ "$dtype" != fp32 ] && [[ "$sample_offers" != *" $dtype "* ]]; then
+      skip "$name" "dit sample does not offer --dtype $dtype"
+    else
+      step "$name" 240 "${sample[@]}" --sampler "$sampler" --num-sampling-steps "$n" ${args[@]+"${args[@]}"} --out "$work/$name.png"
+    fi
+  done
+done
 
 echo "== report"
 node "$app/bench/gpu-report.mjs" --work "$work" --mode "$mode" --model "$model" --sample-model "$sample_model" --image-size "$size" --out "$out"

@@ -1,7 +1,8 @@
 /**
- * bench/gpu-report.mjs on the step outputs of a full-mode run (DiT-XL/2, batch 8, PyTorch on
- * CUDA, 250 DDPM steps), written by hand: lavapipe never produces these, and a slip here would
- * otherwise first show on the GPU machine. Runs the script over dist/ (built by `npm test`).
+ * bench/gpu-report.mjs on the step outputs of a full-mode run (DiT-XL/2, batch 8 in two precisions
+ * and both attention forms, PyTorch on CUDA, 250 DDPM steps in fp32 and fp16), written by hand:
+ * lavapipe never produces these, and a slip here would otherwise first show on the GPU machine.
+ * Runs the script over dist/ (built by `npm test`).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,17 +59,36 @@ function report(work: string): Promise<{ code: number; stdout: string; json: Rec
   });
 }
 
+const dawn = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
 const XL = ditConfigFor('DiT-XL/2', { input_size: 32 });
 const gops = (batch: number) => ditForwardOps(XL, batch) / 1e9;
-const bench = (batch: number, seconds: number) =>
-  `${JSON.stringify({ model: 'DiT-XL/2', image_size: 256, batch, device: 'webgpu', seconds_per_forward: seconds, gops_per_forward: gops(batch), gflops_per_s: gops(batch) / seconds, session_s: 4.2 })}\n`;
+/** A `dit bench --json` line; graph is what dit bench reports it built. */
+const bench = (batch: number, seconds: number, graph = { attention: 'plain', dtype: 'fp32' }) =>
+  `${JSON.stringify({ model: 'DiT-XL/2', image_size: 256, batch, device: 'webgpu', graph, seconds_per_forward: seconds, gops_per_forward: gops(batch), gflops_per_s: gops(batch) / seconds, session_s: 4.2 })}\n`;
+/** bench/gpu-check.mjs's JSON line, with the embedded model's fused error as given. */
+const check = (fusedError: number) =>
+  `${JSON.stringify({
+    device: 'webgpu',
+    forward: [
+      { attention: 'fused', relative_error: 2.3e-7, finite: true },
+      { attention: 'plain', relative_error: 2.3e-7, finite: true },
+    ],
+    sample: { case: { labels: [3, 7], cfg: 4, steps: 10 }, relative_error: 2.6e-7, shape: [2, 4, 8, 8] },
+    embedded: [
+      { attention: 'fused', relative_error_vs_cpu: fusedError, finite: true },
+      { attention: 'plain', relative_error_vs_cpu: 7.7e-7, finite: true },
+    ],
+  })}\n`;
+const sampleCmd = (sampler: string, steps: number, dtype?: string) =>
+  `dit sample --device webgpu --sampler ${sampler} --num-sampling-steps ${steps}${dtype ? ` --dtype ${dtype}` : ''} --out /tmp/x.png`;
+/** dit sample's stderr: progress, then its timing line. */
+const sampleErr = (line: string) => `${dawn}\nsampling 250/250\ndecoding\n${line}\n`;
 const torchResult = (mode: string, batch: number, seconds: number) => ({ mode, batch, seconds_per_forward: seconds, relative_error_to_fp32: mode === 'fp32' ? null : 1e-3 });
 const torch = {
   model: 'DiT-XL/2',
   device: 'cuda',
   results: [torchResult('fp32', 2, 0.05), torchResult('tf32', 2, 0.02), torchResult('bf16', 2, 0.012), torchResult('fp32', 8, 0.2), torchResult('tf32', 8, 0.07), torchResult('bf16', 8, 0.04)],
 };
-const dawn = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.';
 
 describe('bench/gpu-report.mjs', () => {
   it('a full run: the goals read off batch 8 and the 250-step DDPM run, PyTorch rated with the dit-ts op count', async () => {
@@ -78,37 +98,129 @@ describe('bench/gpu-report.mjs', () => {
       'bench-webgpu-fp32-b8': { out: `a table row\n${bench(8, 0.075)}`, err: dawn },
       'bench-webgpu-fp16-b2': { skipped: 'dit bench does not offer --dtype fp16 yet' },
       torch: { out: `${JSON.stringify(torch)}\n` },
-      'sample-ddpm': { cmd: 'dit sample --sampler ddpm --num-sampling-steps 250', wall: 12.34, err: 'sampling\nload 1 min 2 s · sample 6.5 s (250 steps, 26 ms/step) · decode 45 ms\n' },
+      'sample-ddpm': { cmd: sampleCmd('ddpm', 250), wall: 12.34, err: 'sampling\nload 1 min 2 s · sample 6.5 s (250 steps, 26 ms/step) · decode 45 ms\n' },
     });
     const r = await report(work);
     expect(r.code, r.stdout).toBe(0);
     expect(r.json.gpu).toBe('NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB');
     expect(r.json.goals.webgpu_b8_over_torch_bf16_b8).toBeCloseTo(0.075 / 0.04, 12);
-    expect(r.json.goals).toMatchObject({ within_2x_of_torch_bf16: true, ahead_of_torch_fp32: true, ddpm_250_wall_s: 12.34, ddpm_250_within_15_s: true });
+    expect(r.json.goals).toMatchObject({
+      within_2x_of_torch_bf16: true,
+      ahead_of_torch_fp32: true,
+      ddpm_250_wall_s: 12.34,
+      ddpm_250_within_15_s: true,
+      webgpu_b8_step: 'bench-webgpu-fp32-b8',
+      ddpm_250_step: 'sample-ddpm',
+      fused_attention_wrong: false,
+    });
     expect(r.json.torch.results.find((x: { mode: string; batch: number }) => x.mode === 'bf16' && x.batch === 8).gflops_per_s).toBeCloseTo(gops(8) / 0.04, 6);
     expect(r.json.samples).toEqual([
-      expect.objectContaining({ sampler: 'ddpm', steps: 250, wall_s: 12.34, load_s: 62, sample_s: 6.5, decode_s: 0.045 }),
+      expect.objectContaining({ step: 'sample-ddpm', sampler: 'ddpm', dtype: 'fp32', steps: 250, wall_s: 12.34, load_s: 62, sample_s: 6.5, decode_s: 0.045 }),
     ]);
-    expect(r.json.webgpu_bench.map((b: { dtype: string; batch: number }) => `${b.dtype}-${b.batch}`)).toEqual(['fp32-2', 'fp32-8', 'fp16-2']);
-    expect(r.table).toContain(`| dit-ts WebGPU fp32 | 8 | 75.0 ms | ${(gops(8) / 0.075 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
+    // Rows without an attention form in their name ran dit bench's default for webgpu: plain.
+    expect(r.json.webgpu_bench.map((b: { dtype: string; attention: string; batch: number }) => `${b.dtype}-${b.attention}-${b.batch}`)).toEqual(['fp32-plain-2', 'fp32-plain-8', 'fp16-plain-2']);
+    expect(r.table).toContain(`| dit-ts WebGPU fp32 plain | 8 | 75.0 ms | ${(gops(8) / 0.075 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
     expect(r.table).toContain(`| PyTorch cuda bf16 | 8 | 40.0 ms | ${(gops(8) / 0.04 / 1000).toFixed(1)} T op/s | rel. err. to fp32 1.0e-3 |`);
-    expect(r.table).toContain('| dit-ts WebGPU fp16 | 2 | skipped: dit bench does not offer --dtype fp16 yet |');
-    expect(r.table).toContain('WebGPU b8 / PyTorch bf16 b8 = 1.88 (goal ≤ 2); ahead of PyTorch fp32: true; 250-step DDPM image 12.3 s (goal ≤ 15).');
+    expect(r.table).toContain('| dit-ts WebGPU fp16 plain | 2 | skipped: dit bench does not offer --dtype fp16 yet |');
+    expect(r.table).toContain('| dit sample WebGPU DiT-XL/2 fp32, 250 ddpm steps, 1 image + CFG | 2 | 12.3 s end to end |');
+    expect(r.table).toContain(
+      'Goals: best WebGPU b8 (fp32 plain) / PyTorch bf16 b8 = 1.88 (goal ≤ 2); ahead of PyTorch fp32: true; best 250-step DDPM image (fp32) 12.3 s (goal ≤ 15).\n',
+    );
+  });
+
+  // The rows bench/gpu.sh's full mode writes since the first H200 run: both attention forms, fp16 samples.
+  const fullRun = (fusedError: number): Record<string, StepFiles> => ({
+    'check-webgpu': { out: check(fusedError), err: dawn },
+    'bench-webgpu-fp32-b2': { out: bench(2, 0.0957), err: dawn },
+    'bench-webgpu-fp32-b8': { out: bench(8, 0.315), err: dawn },
+    'bench-webgpu-fp32-fused-b8': { out: bench(8, 0.25, { attention: 'fused', dtype: 'fp32' }), err: dawn },
+    'bench-webgpu-fp16-b2': { out: bench(2, 0.0608, { attention: 'plain', dtype: 'fp16' }), err: dawn },
+    'bench-webgpu-fp16-b8': { out: bench(8, 0.18, { attention: 'plain', dtype: 'fp16' }), err: dawn },
+    'bench-webgpu-fp16-fused-b2': { out: bench(2, 0.045, { attention: 'fused', dtype: 'fp16' }), err: dawn },
+    'bench-webgpu-fp16-fused-b8': { out: bench(8, 0.12, { attention: 'fused', dtype: 'fp16' }), err: dawn },
+    torch: { out: `${JSON.stringify(torch)}\n` },
+    'sample-dpm-solver': { cmd: sampleCmd('dpm-solver++', 25), wall: 11.3, err: sampleErr('load 6.8 s · sample 2.4 s (25 steps, 97 ms/step) · decode 1.4 s · dtype fp32') },
+    'sample-ddpm': { cmd: sampleCmd('ddpm', 250), wall: 27.9, err: sampleErr('load 2.7 s · sample 24.1 s (250 steps, 96 ms/step) · decode 0.4 s · dtype fp32') },
+    'sample-dpm-solver-fp16': { cmd: sampleCmd('dpm-solver++', 25, 'fp16'), wall: 20.5, err: sampleErr('load 17.0 s · sample 1.6 s (25 steps, 64 ms/step) · decode 0.9 s · dtype fp16') },
+    'sample-ddpm-fp16': { cmd: sampleCmd('ddpm', 250, 'fp16'), wall: 18.6, err: sampleErr('load 2.4 s · sample 15.6 s (250 steps, 62 ms/step) · decode 0.3 s · dtype fp16') },
+  });
+
+  it('fused rows and fp16 samples: each row named by precision and attention form, the goals from the fastest row, which is named', async () => {
+    const r = await report(writeWork(fullRun(8e-7)));
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.webgpu_bench.map((b: { step: string; dtype: string; attention: string; batch: number }) => [b.step, b.dtype, b.attention, b.batch])).toEqual([
+      ['bench-webgpu-fp32-b2', 'fp32', 'plain', 2],
+      ['bench-webgpu-fp32-b8', 'fp32', 'plain', 8],
+      ['bench-webgpu-fp32-fused-b8', 'fp32', 'fused', 8],
+      ['bench-webgpu-fp16-b2', 'fp16', 'plain', 2],
+      ['bench-webgpu-fp16-b8', 'fp16', 'plain', 8],
+      ['bench-webgpu-fp16-fused-b2', 'fp16', 'fused', 2],
+      ['bench-webgpu-fp16-fused-b8', 'fp16', 'fused', 8],
+    ]);
+    expect(r.json.samples.map((x: { step: string; sampler: string; dtype: string; steps: number; wall_s: number }) => [x.step, x.sampler, x.dtype, x.steps, x.wall_s])).toEqual([
+      ['sample-dpm-solver', 'dpm-solver++', 'fp32', 25, 11.3],
+      ['sample-ddpm', 'ddpm', 'fp32', 250, 27.9],
+      ['sample-dpm-solver-fp16', 'dpm-solver++', 'fp16', 25, 20.5],
+      ['sample-ddpm-fp16', 'ddpm', 'fp16', 250, 18.6],
+    ]);
+    expect(r.json.samples[3]).toMatchObject({ load_s: 2.4, sample_s: 15.6, decode_s: 0.3 });
+    // fp16 fused at batch 8 (120 ms) is the fastest: 120 / 40 = 3, behind PyTorch bf16 by more than 2×
+    // but ahead of PyTorch fp32 (200 ms); the fp16 image (18.6 s) beats fp32's (27.9 s), still over 15 s.
+    expect(r.json.goals.webgpu_b8_over_torch_bf16_b8).toBeCloseTo(0.12 / 0.04, 12);
+    expect(r.json.goals).toMatchObject({
+      within_2x_of_torch_bf16: false,
+      ahead_of_torch_fp32: true,
+      ddpm_250_wall_s: 18.6,
+      ddpm_250_within_15_s: false,
+      webgpu_b8_step: 'bench-webgpu-fp16-fused-b8',
+      ddpm_250_step: 'sample-ddpm-fp16',
+      fused_attention_wrong: false,
+    });
+    expect(r.table).toContain(`| dit-ts WebGPU fp16 fused | 8 | 120.0 ms | ${(gops(8) / 0.12 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
+    expect(r.table).toContain(`| dit-ts WebGPU fp16 fused | 2 | 45.0 ms | ${(gops(2) / 0.045 / 1000).toFixed(1)} T op/s | session 4.2 s |`);
+    expect(r.table).toContain(
+      '| dit sample WebGPU DiT-XL/2 fp16, 250 ddpm steps, 1 image + CFG | 2 | 18.6 s end to end |  | load 2.4 s · sample 15.6 s (250 steps, 62 ms/step) · decode 0.3 s · dtype fp16 |',
+    );
+    expect(r.table).toContain('| embedded model forward WebGPU (fused) vs CPU | 2 | rel. err. 8.0e-7 |');
+    expect(r.table).toContain(
+      'Goals: best WebGPU b8 (fp16 fused) / PyTorch bf16 b8 = 3.00 (goal ≤ 2); ahead of PyTorch fp32: true; best 250-step DDPM image (fp16) 18.6 s (goal ≤ 15).\n',
+    );
+  });
+
+  it("fused rows are left out of the goals when this run's check found the fused form wrong (lavapipe: 1.5e-2)", async () => {
+    const r = await report(writeWork(fullRun(1.5e-2)));
+    expect(r.code, r.stdout).toBe(0);
+    // Still measured and shown: only the goals skip them.
+    expect(r.table).toContain('| dit-ts WebGPU fp16 fused | 8 | 120.0 ms |');
+    expect(r.json.goals.webgpu_b8_over_torch_bf16_b8).toBeCloseTo(0.18 / 0.04, 12);
+    expect(r.json.goals).toMatchObject({ webgpu_b8_step: 'bench-webgpu-fp16-b8', fused_attention_wrong: true, ddpm_250_step: 'sample-ddpm-fp16' });
+    expect(r.table).toContain(
+      "Goals: best WebGPU b8 (fp16 plain) / PyTorch bf16 b8 = 4.50 (goal ≤ 2); ahead of PyTorch fp32: true; best 250-step DDPM image (fp16) 18.6 s (goal ≤ 15). Fused-attention rows left out of the goals: this run's check found the fused form wrong.\n",
+    );
   });
 
   it('a failed and a timed-out step: exit 1, the error line without Dawn warnings, no goal claimed', async () => {
     const work = writeWork({
       'bench-webgpu-fp32-b8': { rc: 1, err: `${dawn}\ndit: WebGPU buffer of 1.2 GiB exceeds maxBufferSize\n${dawn}` },
-      'sample-ddpm': { cmd: 'dit sample --sampler ddpm --num-sampling-steps 250', rc: 124, wall: 240.01, err: 'sampling 10/250' },
+      'sample-ddpm': { cmd: sampleCmd('ddpm', 250), rc: 124, wall: 240.01, err: 'sampling 10/250' },
       torch: { skipped: 'PyTorch sees no CUDA device' },
     });
     const r = await report(work);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('failed steps: bench-webgpu-fp32-b8, sample-ddpm');
-    expect(r.table).toContain('| dit-ts WebGPU fp32 | 8 | failed: dit: WebGPU buffer of 1.2 GiB exceeds maxBufferSize |');
+    expect(r.table).toContain('| dit-ts WebGPU fp32 plain | 8 | failed: dit: WebGPU buffer of 1.2 GiB exceeds maxBufferSize |');
     expect(r.table).toContain('| 2 | failed: timed out after 240.01 s |');
     expect(r.table).toContain('| PyTorch |  | skipped: PyTorch sees no CUDA device |');
-    expect(r.json.goals).toEqual({ webgpu_b8_over_torch_bf16_b8: null, within_2x_of_torch_bf16: null, ahead_of_torch_fp32: null, ddpm_250_wall_s: null, ddpm_250_within_15_s: null });
+    expect(r.json.goals).toEqual({
+      webgpu_b8_over_torch_bf16_b8: null,
+      within_2x_of_torch_bf16: null,
+      ahead_of_torch_fp32: null,
+      ddpm_250_wall_s: null,
+      ddpm_250_within_15_s: null,
+      webgpu_b8_step: null,
+      ddpm_250_step: null,
+      fused_attention_wrong: false,
+    });
     expect(r.json.steps.find((s: { name: string }) => s.name === 'sample-ddpm')).toMatchObject({ exit_code: 124, timed_out: true, wall_s: 240.01 });
   });
 });
