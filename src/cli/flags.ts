@@ -31,7 +31,7 @@ import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
 type FlagSpec = readonly [flags: string, description: string, defaultValue?: string];
 
-/** "plain on webgpu, fused on cpu and cuda": DEFAULT_ATTENTION in words (the default depends on --device). */
+/** "fused on cpu and cuda, plain on webgpu": DEFAULT_ATTENTION in words (the default depends on --device). */
 function attentionDefaults(): string {
   return ATTENTION_FORMS.map((form) => [form, DEVICES.filter((d) => DEFAULT_ATTENTION[d] === form)] as const)
     .filter(([, devices]) => devices.length > 0)
