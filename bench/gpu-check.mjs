@@ -8,6 +8,12 @@
  *   - embedded: the embedded model (64 tokens) on --device with each attention form against the
  *     CPU. The 16-token fixture cannot show what ONNX Runtime 1.30's WebGPU MultiHeadAttention
  *     did on lavapipe from 32 tokens on (2e-2 off; runtime/devices.ts DEFAULT_ATTENTION).
+ *   - tokens256: DiT-XL/2-256's attention shapes (256 tokens, 16 heads of 72, batch 2) in one block
+ *     of random weights, each form on --device against the CPU, and fused against plain: whether
+ *     the fused form is right at XL's sequence length. The MLP is 1× wide (it does not touch
+ *     attention; lavapipe runs this in ~7 s a forward, 4× wide in ~27 s), and the qkv weights are 4×
+ *     PyTorch's default init: with the default, the logits' spread is ~0.3 and softmax near
+ *     uniform, which hides a wrong kernel (lavapipe: fused 7e-5 from the CPU, 4e-3 with 4×).
  *
  *   node bench/gpu-check.mjs --fixtures DIR --device webgpu --out result.json
  *
@@ -21,6 +27,8 @@ import { parseArgs } from 'node:util';
 import { loadDiTCheckpoint, readNpy } from '../dist/checkpoint/index.js';
 import { createPipeline } from '../dist/index.js';
 import { createDiTSession } from '../dist/runtime/index.js';
+import { randomDiTWeights, randomTensor } from '../dist/runtime/bench.js';
+import { ditConfigFor } from '../dist/models/dit.js';
 
 const { values } = parseArgs({ options: { fixtures: { type: 'string' }, device: { type: 'string', default: 'webgpu' }, out: { type: 'string' } } });
 if (!values.fixtures || !values.out) throw new Error('usage: node bench/gpu-check.mjs --fixtures DIR --device webgpu --out FILE');
@@ -38,7 +46,31 @@ function relativeError(a, ref) {
   return Math.sqrt(num / den);
 }
 
-const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null, embedded: [] };
+const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null, embedded: [], tokens256: null };
+
+/** One forward of `source` on the CPU (the reference), then with each attention form on --device. */
+async function formsAgainstCpu(source, x, t, y) {
+  const n = t.length;
+  const cpu = await createDiTSession(source, { device: 'cpu' });
+  let want;
+  try {
+    want = await cpu.run(x, t, y, n);
+  } finally {
+    await cpu.release();
+  }
+  const outs = {};
+  const forms = [];
+  for (const attention of ['fused', 'plain']) {
+    const session = await createDiTSession(source, { device, attention });
+    try {
+      outs[attention] = await session.run(x, t, y, n);
+      forms.push({ attention, relative_error_vs_cpu: relativeError(outs[attention], want), finite: outs[attention].every(Number.isFinite) });
+    } finally {
+      await session.release();
+    }
+  }
+  return { forms, fusedVsPlain: relativeError(outs.fused, outs.plain) };
+}
 
 const ckpt = loadDiTCheckpoint(path.join(dir, 'model.safetensors'));
 const fc = manifest.forward;
@@ -80,26 +112,35 @@ try {
   let state = 12345;
   const uniform = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
   for (let i = 0; i < xe.length; i++) xe[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  const te = [999, 250];
-  const ye = [3, 7];
-  const cpu = await createDiTSession(emb, { device: 'cpu' });
-  let want;
-  try {
-    want = await cpu.run(xe, te, ye, n);
-  } finally {
-    await cpu.release();
-  }
-  for (const attention of ['fused', 'plain']) {
-    const session = await createDiTSession(emb, { device, attention });
-    try {
-      const out = await session.run(xe, te, ye, n);
-      result.embedded.push({ attention, relative_error_vs_cpu: relativeError(out, want), finite: out.every(Number.isFinite) });
-    } finally {
-      await session.release();
-    }
-  }
+  result.embedded = (await formsAgainstCpu(emb, xe, [999, 250], [3, 7])).forms;
 } finally {
   emb.weights.close();
+}
+
+// DiT-XL/2 at 256 px: a 32×32 latent in 2×2 patches.
+{
+  const xl = ditConfigFor('DiT-XL/2', { input_size: 32 });
+  const config = { ...xl, depth: 1, mlp_ratio: 1 };
+  const base = randomDiTWeights(config, 5);
+  const QKV_GAIN = 4;
+  const weights = (name) => {
+    const w = base(name);
+    if (/\.attn\.qkv\.weight$/.test(name)) for (let i = 0; i < w.length; i++) w[i] *= QKV_GAIN;
+    return w;
+  };
+  const n = 2;
+  const x = randomTensor(n * config.in_channels * config.input_size ** 2, 11, 1);
+  const { forms, fusedVsPlain } = await formsAgainstCpu({ config, weights }, x, [999, 250], [207, 1000]);
+  result.tokens256 = {
+    tokens: (config.input_size / config.patch_size) ** 2,
+    heads: config.num_heads,
+    head_size: config.hidden_size / config.num_heads,
+    batch: n,
+    depth: config.depth,
+    qkv_gain: QKV_GAIN,
+    forms,
+    fused_vs_plain: fusedVsPlain,
+  };
 }
 
 writeFileSync(values.out, `${JSON.stringify(result)}\n`);

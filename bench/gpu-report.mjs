@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ditConfigFor, ditForwardOps } from '../dist/models/dit.js';
+import { DIT_ATTENTION_FORMS, DIT_DTYPES } from '../dist/models/dit-config.js';
 import { DEFAULT_ATTENTION } from '../dist/runtime/devices.js';
 
 const { values } = parseArgs({
@@ -115,38 +116,43 @@ else if (torchStep) {
   for (const r of report.torch.results ?? []) if (r.seconds_per_forward) r.gflops_per_s = gops(r.batch) / r.seconds_per_forward;
 }
 
-// sample-SAMPLER[-DTYPE]: bench/gpu.sh names fp32 runs without a suffix.
+// sample-SAMPLER[-DTYPE][-ATTENTION]: bench/gpu.sh names fp32 runs without a precision, and runs
+// with dit sample's default attention form for webgpu without a form.
 for (const s of steps.filter((x) => x.name.startsWith('sample-'))) {
-  const dtype = /^sample-(?:dpm-solver|ddpm)(?:-(\w+))?$/.exec(s.name)?.[1] ?? 'fp32';
+  const [, dtype, named] = new RegExp(`^sample-(?:dpm-solver|ddpm)(?:-(${DIT_DTYPES.join('|')}))?(?:-(${DIT_ATTENTION_FORMS.join('|')}))?$`).exec(s.name) ?? [];
   const arg = (flag) => new RegExp(`--${flag} (\\S+)`).exec(s.command ?? '')?.[1];
-  const entry = { step: s.name, sampler: arg('sampler'), dtype, steps: Number(arg('num-sampling-steps')), images: 1, batch: 2 };
+  const entry = { step: s.name, sampler: arg('sampler'), dtype: dtype ?? 'fp32', attention: named ?? DEFAULT_ATTENTION.webgpu, steps: Number(arg('num-sampling-steps')), images: 1, batch: 2 };
   if (s.skipped) report.samples.push({ ...entry, skipped: s.skipped });
   else if (!ok(s)) report.samples.push({ ...entry, error: s.stderr_tail });
   else {
-    // dit sample's last stderr line: "load 7.8 s · sample 1.2 s (3 steps, 0.4 s/step) · decode 1.6 s"
+    // dit sample's last stderr line: "load 7.8 s · sample 1.2 s (3 steps, 0.4 s/step) · decode 1.6 s · dtype fp32 · attention plain"
     const line = s.stderr_tail.split('\n').find((l) => l.startsWith('load ')) ?? '';
+    const attention = / · attention (\w+)$/.exec(line)?.[1] ?? entry.attention;
     const secs = (what) => {
       // formatSeconds: "1 min 8 s", "7.0 s", or "31 ms" below 0.1 s
       const m = new RegExp(`${what} (?:(\\d+) min )?([\\d.]+) (ms|s)\\b`).exec(line);
       return m ? 60 * Number(m[1] ?? 0) + Number(m[2]) / (m[3] === 'ms' ? 1000 : 1) : null;
     };
-    report.samples.push({ ...entry, wall_s: s.wall_s, load_s: secs('load'), sample_s: secs('sample'), decode_s: secs('decode'), timing_line: line });
+    report.samples.push({ ...entry, attention, wall_s: s.wall_s, load_s: secs('load'), sample_s: secs('sample'), decode_s: secs('decode'), timing_line: line });
   }
 }
 
 // The issue's goals, read off the best row of this run (null where a side is missing): the fastest
 // WebGPU forward at batch 8 of any precision and attention form, and the fastest 250-step DDPM
-// image. A fused row counts only if this run's check did not find the fused form wrong (lavapipe).
+// image. A fused row counts only if this run's check did not find the fused form wrong (lavapipe):
+// at the embedded model's 64 tokens or at DiT-XL/2-256's 256.
 const failure = (e) => `failed: ${e.startsWith('timed out') ? e.split('\n')[0] : e.split('\n').pop()}`;
 const fastest = (rows, key) => rows.reduce((best, r) => (best === undefined || r[key] < best[key] ? r : best), undefined);
-const fusedCheck = report.correctness?.embedded?.find((f) => f.attention === 'fused');
-// The embedded model's fused forward against the CPU: 8e-7 on an H200, 1.5e-2 on lavapipe.
+// The fused forward against the CPU: 8e-7 on an H200 (embedded); on lavapipe 1.5e-2 (embedded), 4e-3 (256 tokens).
 const FUSED_TOLERANCE = 1e-3;
-const fusedWrong = fusedCheck !== undefined && !(fusedCheck.finite && fusedCheck.relative_error_vs_cpu <= FUSED_TOLERANCE);
-const fusedLeftOut = fusedWrong && report.webgpu_bench.some((r) => r.attention === 'fused' && r.batch === 8 && r.seconds_per_forward);
-const web8 = fastest(report.webgpu_bench.filter((r) => r.batch === 8 && r.seconds_per_forward && !(fusedWrong && r.attention === 'fused')), 'seconds_per_forward');
+const fusedChecks = [report.correctness?.embedded, report.correctness?.tokens256?.forms].map((forms) => forms?.find((f) => f.attention === 'fused')).filter(Boolean);
+const fusedWrong = fusedChecks.some((f) => !(f.finite && f.relative_error_vs_cpu <= FUSED_TOLERANCE));
+const trusted = (r) => !(fusedWrong && r.attention === 'fused');
+const web8 = fastest(report.webgpu_bench.filter((r) => r.batch === 8 && r.seconds_per_forward && trusted(r)), 'seconds_per_forward');
 const torch8 = (mode) => report.torch?.results?.find((r) => r.mode === mode && r.batch === 8 && r.seconds_per_forward);
-const ddpm = fastest(report.samples.filter((r) => r.sampler === 'ddpm' && r.steps === 250 && r.wall_s), 'wall_s');
+const ddpmRows = report.samples.filter((r) => r.sampler === 'ddpm' && r.steps === 250 && r.wall_s);
+const ddpm = fastest(ddpmRows.filter(trusted), 'wall_s');
+const fusedLeftOut = [...report.webgpu_bench.filter((r) => r.batch === 8 && r.seconds_per_forward), ...ddpmRows].some((r) => !trusted(r));
 report.goals = {
   webgpu_b8_over_torch_bf16_b8: web8 && torch8('bf16') ? web8.seconds_per_forward / torch8('bf16').seconds_per_forward : null,
   within_2x_of_torch_bf16: web8 && torch8('bf16') ? web8.seconds_per_forward <= 2 * torch8('bf16').seconds_per_forward : null,
@@ -175,7 +181,7 @@ if (report.torch?.results) {
   }
 } else if (report.torch) rows.push(['PyTorch', '', report.torch.skipped ? `skipped: ${report.torch.skipped}` : failure(report.torch.error), '', '']);
 for (const r of report.samples) {
-  const what = `dit sample WebGPU ${values['sample-model']} ${r.dtype}, ${r.steps} ${r.sampler} steps, 1 image + CFG`;
+  const what = `dit sample WebGPU ${values['sample-model']} ${r.dtype} ${r.attention}, ${r.steps} ${r.sampler} steps, 1 image + CFG`;
   if (r.skipped || r.error) rows.push([what, r.batch, r.skipped ? `skipped: ${r.skipped}` : failure(r.error), '', '']);
   else rows.push([what, r.batch, `${r.wall_s.toFixed(1)} s end to end`, '', r.timing_line]);
 }
@@ -183,6 +189,12 @@ const c = report.correctness;
 if (c) {
   for (const f of c.forward) rows.push([`fixture forward WebGPU (${f.attention}) vs official`, 3, `rel. err. ${f.relative_error.toExponential(1)}`, '', f.finite ? '' : 'NOT FINITE']);
   for (const f of c.embedded ?? []) rows.push([`embedded model forward WebGPU (${f.attention}) vs CPU`, 2, `rel. err. ${f.relative_error_vs_cpu.toExponential(1)}`, '', f.finite ? '' : 'NOT FINITE']);
+  const t = c.tokens256;
+  if (t) {
+    const what = `${t.tokens}-token block (${t.heads} heads of ${t.head_size}) WebGPU`;
+    for (const f of t.forms) rows.push([`${what} (${f.attention}) vs CPU`, t.batch, `rel. err. ${f.relative_error_vs_cpu.toExponential(1)}`, '', f.finite ? '' : 'NOT FINITE']);
+    rows.push([`${what} fused vs plain`, t.batch, `rel. err. ${t.fused_vs_plain.toExponential(1)}`, '', '']);
+  }
   if (c.sample) rows.push([`fixture DDPM ${c.sample.case.steps} steps WebGPU vs official`, c.sample.shape[0] * 2, `rel. err. ${c.sample.relative_error.toExponential(1)}`, '', '']);
 } else rows.push(['fixture check', '', check?.skipped ? `skipped: ${check.skipped}` : check ? failure(check.stderr_tail) : 'not run', '', '']);
 
@@ -195,7 +207,7 @@ const table = [
   ...rows.map((r) => `| ${r.map((x) => String(x).replaceAll('|', '\\|')).join(' | ')} |`),
   '',
   ...(optionsTable ? [optionsTable, ''] : []),
-  `Goals: best WebGPU b8 (${web8 ? `${web8.dtype} ${web8.attention}` : '–'}) / PyTorch bf16 b8 = ${report.goals.webgpu_b8_over_torch_bf16_b8?.toFixed(2) ?? '–'} (goal ≤ 2); ahead of PyTorch fp32: ${report.goals.ahead_of_torch_fp32 ?? '–'}; best 250-step DDPM image (${ddpm?.dtype ?? '–'}) ${report.goals.ddpm_250_wall_s?.toFixed(1) ?? '–'} s (goal ≤ 15).${fusedLeftOut ? ' Fused-attention rows left out of the goals: this run\'s check found the fused form wrong.' : ''}`,
+  `Goals: best WebGPU b8 (${web8 ? `${web8.dtype} ${web8.attention}` : '–'}) / PyTorch bf16 b8 = ${report.goals.webgpu_b8_over_torch_bf16_b8?.toFixed(2) ?? '–'} (goal ≤ 2); ahead of PyTorch fp32: ${report.goals.ahead_of_torch_fp32 ?? '–'}; best 250-step DDPM image (${ddpm ? `${ddpm.dtype} ${ddpm.attention}` : '–'}) ${report.goals.ddpm_250_wall_s?.toFixed(1) ?? '–'} s (goal ≤ 15).${fusedLeftOut ? ' Fused-attention rows left out of the goals: this run\'s check found the fused form wrong.' : ''}`,
   '',
 ].join('\n');
 

@@ -11,8 +11,7 @@ import { loadDiTCheckpoint } from './checkpoint/dit.js';
 import type { DiTFiles } from './checkpoint/discovery.js';
 import type { ByteSource } from './checkpoint/file.js';
 import { isLatentDiT } from './models/dit-config.js';
-import { createWebDiTSession, createWebVaeSession, type WebBackend } from './runtime/web.js';
-import type { DiTGraphChoices } from './runtime/dit-run.js';
+import { createWebDiTSession, createWebVaeSession, webDevice, type WebBackend } from './runtime/web.js';
 import { closingWeights } from './runtime/vae-run.js';
 import { loadVaeCheckpoint } from './checkpoint/vae.js';
 import { encodePngStored } from './image/png-stored.js';
@@ -21,13 +20,11 @@ import type { ClassTable } from './class-names.js';
 
 export type { WebBackend } from './runtime/web.js';
 
-export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'numClasses'> {
+export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'numClasses' | 'attention'> {
   /** onnxruntime-web's CPU (WASM) build or its WebGPU build. */
   readonly backend: WebBackend;
   /** WASM threads; default onnxruntime-web's choice. */
   readonly threads?: number;
-  /** The DiT's attention form; default DEFAULT_ATTENTION for the device (for benchmarks). */
-  readonly attention?: DiTGraphChoices['attention'];
   /** dit | sit | repa, when the files do not say (SiT's weights look like DiT's; see checkpoint/family.ts). */
   readonly family?: string;
   /** True for the model the site ships (the embedded model's defaults apply). */
@@ -39,7 +36,15 @@ export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 
 }
 
 export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipelineOptions, hooks: CreatePipelineHooks = {}): Promise<Pipeline> {
-  const load = resolveLoadOptions({ model: opts.model, family: opts.family, imageSize: opts.imageSize, numClasses: opts.numClasses, threads: opts.threads });
+  const load = resolveLoadOptions({
+    model: opts.model,
+    family: opts.family,
+    imageSize: opts.imageSize,
+    numClasses: opts.numClasses,
+    threads: opts.threads,
+    device: webDevice(opts.backend),
+    attention: opts.attention,
+  });
   hooks.onPhase?.('loading checkpoint');
   const ckpt = loadDiTCheckpoint(files, { model: load.model, imageSize: load.imageSize, numClasses: load.numClasses, family: load.family });
   return assemblePipeline(
@@ -61,7 +66,7 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
       async openSessions(c, vaeName, onPhase) {
         onPhase?.('building model');
         const web = { backend: opts.backend, threads: load.threads };
-        const dit = await createWebDiTSession(c, { ...web, dtype: load.dtype, attention: opts.attention });
+        const dit = await createWebDiTSession(c, { ...web, dtype: load.dtype, attention: load.attention });
         if (vaeName === undefined || !opts.vae) return { dit, vae: undefined };
         try {
           const vae = loadVaeCheckpoint(opts.vae);

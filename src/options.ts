@@ -21,7 +21,7 @@ import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
 import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 import type { VaeDtype } from './models/vae-config.js';
 import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, VAE_DTYPE, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
-export { DEFAULT_MAX_MEMORY_GB, VAE_DTYPE };
+export { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, VAE_DTYPE };
 
 // The allowed values are the ones diffusion/ implements, listed where they are implemented.
 export { SAMPLER_NAMES as SAMPLERS, type SamplerName } from './diffusion/samplers/index.js';
@@ -67,6 +67,8 @@ export interface UserLoadOptions {
   threads?: number | string;
   /** DiT precision: "fp32" (default; the official code's numbers) or "q8" (int8 linears, CPU). */
   dtype?: string;
+  /** How the DiT computes attention: "fused" or "plain" (ATTENTION_FORMS); default DEFAULT_ATTENTION for the device. */
+  attention?: string;
   /** GiB of working memory one VAE decode call may take (default 2); a latent over it alone is refused. */
   maxMemory?: number | string;
   /** Rebuild the ONNX model instead of reusing the compiled-model cache. */
@@ -87,6 +89,7 @@ export interface ResolvedLoadOptions {
   readonly device: Device;
   readonly threads: number | undefined;
   readonly dtype: DiTDtype;
+  readonly attention: DiTAttentionForm;
   readonly maxMemoryBytes: number;
   readonly noCache: boolean;
   readonly cacheDir: string | undefined;
@@ -286,6 +289,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
   const device = oneOf('--device', user.device ?? DEFAULT_DEVICE, DEVICE_NAMES);
   const threads = user.threads === undefined ? undefined : intInRange('--threads', user.threads, 1, MAX_THREADS);
   const dtype = dtypeFor(user.dtype, device, DIT_DTYPES);
+  const attention = oneOf('--attention', user.attention ?? DEFAULT_ATTENTION[device], DIT_ATTENTION_FORMS);
   const maxMemoryBytes = finiteNumber('--max-memory', user.maxMemory ?? DEFAULT_MAX_MEMORY_GB, 0.0001, 1024, ' (GiB of working memory for one VAE decode call)') * 2 ** 30;
   return Object.freeze({
     model,
@@ -299,6 +303,7 @@ export function resolveLoadOptions(user: UserLoadOptions = {}): ResolvedLoadOpti
     device,
     threads,
     dtype,
+    attention,
     maxMemoryBytes,
     noCache: user.noCache ?? false,
     cacheDir: user.cacheDir,
@@ -507,20 +512,18 @@ export { DIT_ATTENTION_FORMS as ATTENTION_FORMS, type DiTAttentionForm as Attent
 export { GRAPH_OPTIMIZATION_LEVELS };
 
 /** `dit bench`: a named variant's forward pass with random weights. */
-export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype'> {
+export interface UserBenchOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype' | 'attention'> {
   /** Images per forward (2 = one image with guidance). */
   batch?: number | string;
-  attention?: string;
   /** Timed forwards after one warm-up. */
   repeats?: number | string;
   optLevel?: string;
 }
 
-export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'dtype'> {
+export interface ResolvedBenchOptions extends Pick<ResolvedLoadOptions, 'device' | 'threads' | 'dtype' | 'attention'> {
   readonly model: DiTVariantName;
   readonly config: DiTConfig;
   readonly batch: number;
-  readonly attention: DiTAttentionForm;
   readonly repeats: number;
   readonly graphOptimizationLevel: GraphOptimizationLevel;
 }
@@ -534,6 +537,7 @@ export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchO
     device: user.device,
     threads: user.threads,
     dtype: user.dtype,
+    attention: user.attention,
   });
   const model = load.model!;
   const size = load.imageSize!;
@@ -552,7 +556,7 @@ export function resolveBenchOptions(user: UserBenchOptions = {}): ResolvedBenchO
     threads: load.threads,
     dtype: load.dtype,
     batch: intInRange('--batch', user.batch ?? BENCH_DEFAULTS.batch, 1, 1024, ' (2 = one image with guidance)'),
-    attention: oneOf('--attention', user.attention ?? DEFAULT_ATTENTION[load.device], DIT_ATTENTION_FORMS),
+    attention: load.attention,
     repeats: intInRange('--repeats', user.repeats ?? BENCH_DEFAULTS.repeats, 1, 1000),
     graphOptimizationLevel: oneOf('--opt-level', user.optLevel ?? BENCH_DEFAULTS.optLevel, GRAPH_OPTIMIZATION_LEVELS),
   });

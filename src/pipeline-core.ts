@@ -26,7 +26,7 @@ import {
 } from './options.js';
 import { CLASS_TABLES, FASHION_MNIST_CLASSES, type ClassTable } from './classes.js';
 import type { DiTCheckpoint } from './checkpoint/dit.js';
-import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTConfig, type DiTDtype, type ModelFamily } from './models/dit-config.js';
+import { ditOutChannels, isLatentDiT, pixelsPerCell, type DiTAttentionForm, type DiTConfig, type DiTDtype, type ModelFamily } from './models/dit-config.js';
 import { vaeUpscale, type VaeDtype } from './models/vae-config.js';
 import type { DiTSession } from './runtime/dit-run.js';
 import type { VaeSession } from './runtime/vae-session.js';
@@ -93,6 +93,8 @@ export interface ModelInfo {
   readonly dtype: DiTDtype;
   /** The VAE's precision under `dtype` (VAE_DTYPE: fp16 → fp16, else fp32); undefined without a VAE. */
   readonly vaeDtype?: VaeDtype;
+  /** How the DiT computes attention (fused or plain; DEFAULT_ATTENTION for the device unless asked). */
+  readonly attention: DiTAttentionForm;
 }
 
 export interface Pipeline {
@@ -215,6 +217,7 @@ export async function assemblePipeline(
     makesImages: !isLatentDiT(config) || vaeConfig !== undefined,
     dtype: load.dtype,
     vaeDtype: sessions.vae ? VAE_DTYPE[load.dtype] : undefined,
+    attention: load.attention,
   };
   const resolve = (options: UserGenerateOptions) => resolveGenerateOptions(options, defaults);
 

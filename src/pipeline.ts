@@ -36,7 +36,7 @@ async function openSessions(ckpt: DiTCheckpoint, vaePath: string | undefined, lo
   let dit: DiTSession | undefined;
   try {
     onPhase?.('building model');
-    dit = await createDiTSession(ckpt, { ...opts, dtype: load.dtype });
+    dit = await createDiTSession(ckpt, { ...opts, dtype: load.dtype, attention: load.attention });
     if (vaePath === undefined) return { dit, vae: undefined };
     onPhase?.('building VAE');
     return { dit, vae: await openVaeSession(vaePath, { ...opts, dtype: VAE_DTYPE[load.dtype], memoryLimitBytes: load.maxMemoryBytes }) };

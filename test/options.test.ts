@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ATTENTION_FORMS,
+  DEFAULT_ATTENTION,
   DEVICES,
   resolveBenchOptions,
   resolveDecodeOptions,
@@ -144,6 +146,21 @@ describe('resolveDecodeOptions', () => {
     expect(() => resolveDecodeOptions({ dtype: 'q8' })).toThrow('--dtype q8 is a DiT precision only (under it the VAE decodes in fp32): dit decode takes --dtype fp32 or fp16; use --dtype fp32');
     expect(() => resolveDecodeOptions({ dtype: 'fp16' })).toThrow('--dtype fp16 does not run on --device cpu: it runs on webgpu, cuda; use --device webgpu, or on cpu --dtype fp32');
     expect(() => resolveDecodeOptions({ dtype: 'bf16', device: 'webgpu' })).toThrow('--dtype "bf16" is not supported: must be one of fp32, fp16');
+  });
+});
+
+describe('resolveLoadOptions: attention', () => {
+  it("each device's default form unless one is asked for, the same resolver dit bench uses", () => {
+    expect(DEVICES.map((device) => resolveLoadOptions({ device }).attention)).toEqual(DEVICES.map((d) => DEFAULT_ATTENTION[d]));
+    expect(resolveLoadOptions({ device: 'webgpu' }).attention).toBe('plain');
+    expect(resolveLoadOptions({ device: 'webgpu', attention: 'fused' }).attention).toBe('fused');
+    expect(resolveLoadOptions({ attention: 'plain' }).attention).toBe('plain');
+    for (const device of DEVICES) {
+      for (const attention of ATTENTION_FORMS) expect(resolveBenchOptions({ device, attention }).attention).toBe(resolveLoadOptions({ device, attention }).attention);
+    }
+  });
+  it.each(['flash', 'Fused', ''])('refuses %j, naming the forms there are', (attention) => {
+    expect(() => resolveLoadOptions({ attention })).toThrow(new UsageError(`--attention ${JSON.stringify(attention)} is not supported: must be one of fused, plain`));
   });
 });
 

@@ -1,9 +1,13 @@
 /** The library API: load once, generate with a per-step callback, abort mid-sampling, dispose. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createPipeline, type Pipeline } from '../src/index.js';
+import { readNpy } from '../src/checkpoint/index.js';
+import { UsageError } from '../src/errors.js';
 import { fixtureDir } from './helpers/fixtures.js';
+import { relativeError } from './helpers/compare.js';
 
 const tiny = fixtureDir('dit-tiny');
 let pipeline: Pipeline;
@@ -58,6 +62,42 @@ describe('library API', () => {
     const p = await createPipeline({ ckpt: path.join(tiny, 'model.pt'), vae: 'none', noCache: true });
     await p.dispose();
     await expect(p.generate({ classLabels: [0], numSamplingSteps: 2 })).rejects.toThrow('this pipeline was disposed');
+  });
+});
+
+describe('createPipeline({ attention })', () => {
+  it("builds the DiT with the form asked for (the device's by default), each its own cache entry, both the official samples", async () => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-pipeline-attention-'));
+    try {
+      // The fixture's first sampling case: the official p_sample_loop's latents (test/fixtures/README.md).
+      const sc = { classLabels: [3, 7], cfgScale: 4, numSamplingSteps: 10, seed: 0 };
+      const want = readNpy(path.join(tiny, 'sample0.npy')).data as Float32Array;
+      const errors: Record<string, number> = {};
+      for (const attention of [undefined, 'plain'] as const) {
+        const p = await createPipeline({ ckpt: path.join(tiny, 'model.safetensors'), vae: 'none', cacheDir, ...(attention ? { attention } : {}) });
+        try {
+          expect(p.info.attention).toBe(attention ?? 'fused');
+          expect(p.load.attention).toBe(attention ?? 'fused');
+          errors[p.info.attention] = relativeError((await p.generate(sc)).latents.data, want);
+        } finally {
+          await p.dispose();
+        }
+      }
+      // Both forms are the official computation: within the 1e-4 the CLI test holds fp32 to (2.4e-7 measured).
+      expect(errors.fused).toBeLessThan(1e-4);
+      expect(errors.plain).toBeLessThan(1e-4);
+      const compiled = path.join(cacheDir, 'compiled');
+      const forms = fs.readdirSync(compiled).map((d) => JSON.parse(fs.readFileSync(path.join(compiled, d, 'meta.json'), 'utf8')).parts.graphOptions.attention);
+      expect(forms.sort()).toEqual(['fused', 'plain']);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a form that does not exist before reading any file', async () => {
+    const run = createPipeline({ ckpt: '/no/such/model.pt', attention: 'flash' });
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(run).rejects.toThrow('--attention "flash" is not supported: must be one of fused, plain');
   });
 });
 

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { assert, DitError, UsageError } from '../errors.js';
 import { makeFolder, writeFileAtomic, writeFilesAtomic } from '../atomic-write.js';
 import type { GenerateHooks, Pipeline } from '../pipeline.js';
-import type { ResolvedBulkOptions, UserGenerateOptions } from '../options.js';
+import { DEFAULT_ATTENTION, type ResolvedBulkOptions, type UserGenerateOptions } from '../options.js';
 import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
@@ -47,7 +47,11 @@ export interface BulkConfig {
     readonly spacing: string;
     readonly eta: number;
   };
-  /** The model by what changes its numbers: architecture, weights file (name and size), VAE, precision, device. */
+  /**
+   * The model by what changes its numbers: architecture, weights file (name and size), VAE,
+   * precision, device, and the attention form when it is not the device's default (so that
+   * folders written before --attention existed, all with the default, stay the same configuration).
+   */
   readonly model: {
     readonly embedded: boolean;
     readonly config: Readonly<Record<string, unknown>>;
@@ -55,6 +59,7 @@ export interface BulkConfig {
     readonly vae: string | null;
     readonly dtype: string;
     readonly device: string;
+    readonly attention?: string;
   };
   /** Each PNG: height, width (RGB; one-channel models repeat their channel, as save_image does). */
   readonly image: { readonly height: number; readonly width: number };
@@ -114,6 +119,7 @@ export function planBulk(pipeline: Pipeline, generate: UserGenerateOptions, bulk
       vae: pipeline.info.vae === undefined ? null : fileIdentity(pipeline.info.vae),
       dtype: pipeline.info.dtype,
       device: pipeline.load.device,
+      ...(pipeline.info.attention === DEFAULT_ATTENTION[pipeline.load.device] ? {} : { attention: pipeline.info.attention }),
     },
     image: { height: pipeline.info.imageSize, width: pipeline.info.imageSize },
   };

@@ -1,12 +1,11 @@
 /** `dit bench`: time the DiT forward pass of a named variant with random weights (no file needed). */
 import type { Command } from 'commander';
-import { ATTENTION_FORMS, BENCH_DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, resolveBenchOptions } from '../options.js';
+import { BENCH_DEFAULTS, GRAPH_OPTIMIZATION_LEVELS, resolveBenchOptions } from '../options.js';
 import { benchDiT, type BenchResult } from '../runtime/bench.js';
 import { addFlags, flag, type LoadFlags } from './flags.js';
 
-interface BenchFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype'> {
+interface BenchFlags extends Pick<LoadFlags, 'model' | 'imageSize' | 'device' | 'threads' | 'dtype' | 'attention'> {
   batch?: string;
-  attention?: string;
   repeats?: string;
   optLevel?: string;
   json?: boolean;
@@ -36,7 +35,7 @@ export function register(program: Command): void {
   cmd
     .option('--batch <n>', 'batch size (2 = one image with guidance)', String(BENCH_DEFAULTS.batch))
     .addOption(flag('device'))
-    .option('--attention <form>', `${ATTENTION_FORMS.join(' | ')} (fused: one com.microsoft.MultiHeadAttention node); default: plain on webgpu, fused elsewhere`)
+    .addOption(flag('attention'))
     .addOption(flag('threads'))
     .addOption(flag('dtype'))
     .option('--repeats <n>', 'timed forwards after one warm-up', String(BENCH_DEFAULTS.repeats))

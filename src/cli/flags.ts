@@ -6,6 +6,8 @@
 import { Option, type Command } from 'commander';
 import { MODEL_FAMILIES, MODEL_NAMES } from '../models/dit-config.js';
 import {
+  ATTENTION_FORMS,
+  DEFAULT_ATTENTION,
   DEFAULT_DEVICE,
   DEFAULT_DTYPE,
   DEFAULT_MAX_MEMORY_GB,
@@ -29,6 +31,14 @@ import { EMBEDDED_DEFAULTS } from '../pipeline.js';
 
 type FlagSpec = readonly [flags: string, description: string, defaultValue?: string];
 
+/** "fused on cpu and cuda, plain on webgpu": DEFAULT_ATTENTION in words (the default depends on --device). */
+function attentionDefaults(): string {
+  return ATTENTION_FORMS.map((form) => [form, DEVICES.filter((d) => DEFAULT_ATTENTION[d] === form)] as const)
+    .filter(([, devices]) => devices.length > 0)
+    .map(([form, devices]) => `${form} on ${devices.join(' and ')}`)
+    .join(', ');
+}
+
 /** What to load and where to run it (options.ts: UserLoadOptions). */
 const LOAD_FLAGS = {
   model: ['--model <name>', `model: ${MODEL_NAMES.join(', ')} (DiT-XL-2 spells DiT-XL/2 too)`],
@@ -41,6 +51,10 @@ const LOAD_FLAGS = {
   device: [`--device <${DEVICES.join('|')}>`, 'where to run', DEFAULT_DEVICE],
   threads: ['--threads <n>', "CPU threads for ONNX Runtime (default: ONNX Runtime's choice, one per physical core)"],
   dtype: [`--dtype <${DTYPES.join('|')}>`, "precision: fp32 (the official code's numbers), q8 (int8 DiT linear layers, CPU only; the VAE stays fp32) or fp16 (float16 weights and compute, DiT and VAE; webgpu, cuda); q8 and fp16 are close to fp32, not the same images", DEFAULT_DTYPE],
+  attention: [
+    `--attention <${ATTENTION_FORMS.join('|')}>`,
+    `how the DiT computes attention: fused (one com.microsoft.MultiHeadAttention node) or plain (MatMul, Softmax, MatMul), the same numbers to float rounding except on Mesa lavapipe, whose WebGPU fused form is wrong from 32 tokens on; default: ${attentionDefaults()}`,
+  ],
   maxMemory: ['--max-memory <GB>', 'working memory one VAE decode call may take, in GiB (fewer images per call below it; a latent over it alone is refused: use --tile)', String(DEFAULT_MAX_MEMORY_GB)],
   noCache: ['--no-cache', 'rebuild the ONNX model instead of reusing the compiled-model cache'],
   cacheDir: ['--cache-dir <dir>', 'cache folder for downloaded weights and compiled models (default $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts)'],

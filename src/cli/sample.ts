@@ -61,7 +61,7 @@ export function register(program: Command): void {
       if (!flags.quiet) {
         const t = result.timings;
         process.stderr.write(
-          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)} · dtype ${dtypeNote(pipeline.info)}\n`,
+          `load ${formatSeconds(loadSeconds)} · sample ${formatSeconds(t.sampleSeconds)} (${t.steps} steps, ${formatSeconds(t.sampleSeconds / t.steps)}/step) · decode ${formatSeconds(t.decodeSeconds)} · dtype ${dtypeNote(pipeline.info)} · attention ${pipeline.info.attention}\n`,
         );
       }
       process.stdout.write(`${result.png ? flags.out : flags.saveLatents}\n`);

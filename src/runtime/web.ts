@@ -79,9 +79,14 @@ export async function createWebSession(model: Uint8Array, opts: WebSessionOption
  * The DiT denoiser built in the page: the same graph builder as Node's, encoded with its weights
  * inline (a page has no external-data files), run by onnxruntime-web.
  */
+/** The device a backend runs on, as the graph choices name it (DEFAULT_ATTENTION's keys). */
+export function webDevice(backend: WebBackend): 'webgpu' | 'cpu' {
+  return backend === 'webgpu' ? 'webgpu' : 'cpu';
+}
+
 export async function createWebDiTSession(source: { readonly config: DiTConfig; readonly weights: DiTWeights }, opts: WebSessionOptions & DiTGraphChoices): Promise<DiTSession> {
   const t0 = performance.now();
-  const device = opts.backend === 'webgpu' ? 'webgpu' : 'cpu';
+  const device = webDevice(opts.backend);
   const model = encodeModel(buildDiTGraph(source.config, source.weights, ditGraphOptions(opts, device)));
   const t1 = performance.now();
   const session = await createWebSession(model, opts);

@@ -171,6 +171,20 @@ describe('dit generate', () => {
     expect(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs])).toEqual(before);
   }, 60_000);
 
+  it("records --attention in the configuration only when it is not the device's default: older folders stay the same run", async () => {
+    const out = path.join(root, 'attention');
+    fs.cpSync(single, out, { recursive: true });
+    expect(readBulkConfig(out).model).not.toHaveProperty('attention');
+    // fused is the CPU's default: the folder's run, complete, so nothing is written again.
+    const same = await generate(out, ['--attention', 'fused']);
+    expect(same.code, same.stderr).toBe(0);
+    const before = fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]);
+    const plain = await generate(out, ['--attention', 'plain']);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr.trim().split('\n')).toEqual([`dit: ${out} holds a run with another configuration (model.attention: undefined there, "plain" now); run with the same flags, or choose another --out folder`]);
+    expect(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs])).toEqual(before);
+  }, 60_000);
+
   it.each([
     [['--shard', '3/2'], {}, '--shard 3/2 is not a valid shard: shard K of M needs whole numbers 0 ≤ K < M'],
     [['--shard', '2/2'], {}, '--shard 2/2 is not a valid shard'],

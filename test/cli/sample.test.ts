@@ -34,7 +34,7 @@ describe('dit sample --dtype', () => {
       '--num-sampling-steps', '2', '--out', path.join(tmp(), 'grid.png'), '--no-cache', '--dtype', 'q8',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8 \(VAE fp32\)$/);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8 \(VAE fp32\) · attention fused$/);
   });
 
   it('q8 samples the official case close to the reference, and says which dtype it used', async () => {
@@ -44,7 +44,7 @@ describe('dit sample --dtype', () => {
       '--num-sampling-steps', '10', '--seed', '0', '--vae', 'none', '--save-latents', out, '--no-cache', '--dtype', 'q8',
     ]);
     expect(r.code).toBe(0);
-    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8$/);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype q8 · attention fused$/);
     const err = relativeError(readNpy(out).data as Float32Array, readNpy(path.join(tiny, 'sample0.npy')).data as Float32Array);
     // q8 is not the official computation: measured 3.2e-5 here (fp32: 2.4e-7); the bound is 10× that,
     // and an error above 2e-6 shows the int8 graph ran.
@@ -60,6 +60,59 @@ describe('dit sample --dtype', () => {
     const r = await runCli(['sample', '--ckpt', path.join(tiny, 'model.pt'), '--vae', 'none', '--save-latents', path.join(tmp(), 'x.npy'), ...flags]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`${message}\n`);
+  });
+});
+
+describe('dit sample --attention', () => {
+  it('plain and fused give the same images to float rounding, say which form ran, and keep one compiled model each', async () => {
+    const dir = tmp();
+    const cacheDir = path.join(dir, 'cache');
+    const run = (form: string | undefined, name: string) =>
+      runCli([
+        'sample', '--class-labels', '0,1,2,3', '--num-sampling-steps', '10', '--cache-dir', cacheDir,
+        '--save-latents', path.join(dir, `${name}.npy`), '--out', path.join(dir, `${name}.png`), ...(form ? ['--attention', form] : []),
+      ]);
+    const fused = await run(undefined, 'default'); // the CPU's default: fused (runtime/devices.ts)
+    const plain = await run('plain', 'plain');
+    for (const r of [fused, plain]) expect(r.code, r.stderr).toBe(0);
+    expect(fused.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype fp32 · attention fused$/);
+    expect(plain.stderr.trim().split('\n').at(-1)).toMatch(/ · dtype fp32 · attention plain$/);
+
+    // The two forms differ only in float32 rounding inside attention: one CPU forward of the embedded
+    // model, plain against fused, measured 1.6e-7..2.1e-7 relative (8 images, t = 999, 500, 20). A
+    // short DDPM run amplifies a forward's difference at most ~60× (test/cli/webgpu.test.ts: 3 steps,
+    // 3e-5 from forwards within 5e-7), so 2e-7 × 60 ≈ 1.2e-5, bound 2e-5; these 10 steps measured
+    // 9.6e-7. Not equal, though: equal latents would mean the flag never reached the graph.
+    const got = readNpy(path.join(dir, 'plain.npy')).data as Float32Array;
+    const want = readNpy(path.join(dir, 'default.npy')).data as Float32Array;
+    const err = relativeError(got, want);
+    expect(err).toBeGreaterThan(0);
+    expect(err).toBeLessThan(2e-5);
+    const a = decodePng(fs.readFileSync(path.join(dir, 'plain.png')));
+    const b = decodePng(fs.readFileSync(path.join(dir, 'default.png')));
+    // 2e-5 of pixels in [-1, 1] is far below half an 8-bit level: at most a value on a rounding edge moves by one.
+    expect(Math.max(...a.data.map((v, i) => Math.abs(v - b.data[i]!)))).toBeLessThanOrEqual(1);
+
+    // The cache key holds the graph options: one entry per form, neither replacing the other.
+    const compiled = path.join(cacheDir, 'compiled');
+    const entries = () =>
+      fs
+        .readdirSync(compiled)
+        .filter((d) => d.startsWith('dit-'))
+        .map((d) => JSON.parse(fs.readFileSync(path.join(compiled, d, 'meta.json'), 'utf8')) as { key: string; created: string; parts: { graphOptions: { attention: string } } })
+        .sort((x, y) => x.parts.graphOptions.attention.localeCompare(y.parts.graphOptions.attention));
+    const before = entries();
+    expect(before.map((e) => e.parts.graphOptions.attention)).toEqual(['fused', 'plain']);
+    // Another plain run takes its entry from the cache (nothing rebuilt, the fused entry kept) and gives the same bytes.
+    const again = await run('plain', 'again');
+    expect(again.code, again.stderr).toBe(0);
+    expect(entries()).toEqual(before);
+    expect(fs.readFileSync(path.join(dir, 'again.npy'))).toEqual(fs.readFileSync(path.join(dir, 'plain.npy')));
+  });
+
+  it('a form that does not exist is refused before loading, naming those that do', async () => {
+    const r = await runCli(['sample', '--attention', 'flash', '--out', path.join(tmp(), 'x.png')]);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'dit: --attention "flash" is not supported: must be one of fused, plain\n' });
   });
 });
 

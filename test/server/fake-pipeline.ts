@@ -120,6 +120,7 @@ export function createFakePipeline(): FakePipeline {
       vae: undefined,
       makesImages: true,
       dtype: 'fp32',
+      attention: 'fused',
     },
     load: resolveLoadOptions({}),
     resolve,

@@ -15,7 +15,7 @@ import { serverBackend, type Backend, type Loaded } from './backend.js';
 import { readShareQuery, shareQuery } from './share.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
 import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
-import { resolveClasses } from '../../src/options.js';
+import { ATTENTION_FORMS, resolveClasses, type AttentionForm } from '../../src/options.js';
 
 type DoneEvent = Extract<JobEvent, { type: 'done' }>;
 type Field = NonNullable<ServerError['body']['field']>;
@@ -77,7 +77,7 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
  * `?backend=wasm|webgpu`, `?threads=N` and `?attention=fused|plain` choose how the page computes
  * (default: WebGPU when there is an adapter, onnxruntime-web's threads, the device's attention form).
  */
-function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: 'fused' | 'plain' } {
+function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: AttentionForm } {
   const q = new URLSearchParams(location.search);
   const b = q.get('backend');
   const a = q.get('attention');
@@ -85,7 +85,7 @@ function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: numb
   return {
     backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
     ...(Number.isInteger(threads) && threads > 0 ? { threads } : {}),
-    ...(a === 'fused' || a === 'plain' ? { attention: a } : {}),
+    ...(ATTENTION_FORMS.find((form) => form === a) ? { attention: a as AttentionForm } : {}),
   };
 }
 

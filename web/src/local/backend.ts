@@ -5,6 +5,7 @@
 import { ServerError, type GenerateRequest, type JobEvent } from '../client.js';
 import type { Backend, Loaded } from '../backend.js';
 import type { BackendChoice, FromWorker, ModelChoice, ToWorker } from './protocol.js';
+import type { AttentionForm } from '../../../src/options.js';
 import { pickModelFiles, pickVaeFiles } from './files.js';
 import modelUrl from '../../../assets/fashion-mnist/model.safetensors?url';
 import configUrl from '../../../assets/fashion-mnist/config.json?url';
@@ -17,7 +18,7 @@ interface Pending {
 
 const ENDS: ReadonlySet<JobEvent['type']> = new Set(['done', 'failed', 'cancelled']);
 
-export function createBrowserBackend(opts: { backend: BackendChoice; threads?: number; attention?: 'fused' | 'plain' }): Backend {
+export function createBrowserBackend(opts: { backend: BackendChoice; threads?: number; attention?: AttentionForm }): Backend {
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   const jobs = new Map<string, Pending>();
   let opening: { resolve: (l: Loaded) => void; reject: (e: Error) => void; onStatus: (text: string) => void } | undefined;

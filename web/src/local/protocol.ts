@@ -1,5 +1,6 @@
 /** Messages between the page and its pipeline worker (the in-browser back end). */
 import type { ApiError, ClassEntry, GenerateRequest, JobEvent, ServerInfo } from '../client.js';
+import type { AttentionForm } from '../../../src/options.js';
 
 /** What the worker opens: the model the site ships, or files the user gave the page. */
 export type ModelChoice =
@@ -10,7 +11,7 @@ export type ModelChoice =
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
 
 export type ToWorker =
-  | { readonly type: 'open'; readonly model: ModelChoice; readonly backend: BackendChoice; readonly threads?: number; readonly attention?: 'fused' | 'plain' }
+  | { readonly type: 'open'; readonly model: ModelChoice; readonly backend: BackendChoice; readonly threads?: number; readonly attention?: AttentionForm }
   | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest }
   | { readonly type: 'cancel'; readonly id: string };
 
