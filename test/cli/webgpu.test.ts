@@ -38,7 +38,8 @@ describe('dit sample --device webgpu', () => {
   it.runIf(webgpuProblem === undefined || requireWebgpu)('warns once about a software adapter, and its images are within 1/255 of the CPU’s', async () => {
     if (webgpuProblem !== undefined) throw new Error(`DIT_REQUIRE_WEBGPU=1 but WebGPU is not usable here: ${webgpuProblem}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-webgpu-cli-'));
-    const common = ['sample', '--classes', 'Sneaker,Bag', '--num-sampling-steps', '3', '--seed', '3', '--quiet'];
+    // Its own cache folder: a test never writes to the user's (~/.cache/dit-ts).
+    const common = ['sample', '--classes', 'Sneaker,Bag', '--num-sampling-steps', '3', '--seed', '3', '--quiet', '--cache-dir', path.join(dir, 'cache')];
     const runs: Record<string, { code: number; stderr: string }> = {};
     for (const device of ['cpu', 'webgpu']) {
       runs[device] = await dit([...common, '--device', device, '--out', path.join(dir, `${device}.png`), '--save-latents', path.join(dir, `${device}.npy`)]);
@@ -66,5 +67,6 @@ describe('dit sample --device webgpu', () => {
     let worst = 0;
     for (let i = 0; i < pa.data.length; i++) worst = Math.max(worst, Math.abs(pa.data[i]! - pb.data[i]!));
     expect(worst).toBeLessThanOrEqual(1);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
