@@ -120,9 +120,11 @@ done
 
 # (a2) The WebGPU provider's options (validation, buffer caches) and the attention form, each variant
 # in its own process against the same graph (bench/webgpu-options.mjs): which defaults to change.
+# Batch 2 only in full mode: the per-forward dispatch cost these options could cut weighs most there
+# (the H200's 20 ms of fixed cost per forward against 96 ms), and the dit bench rows time batch 8.
 if [ "$mode" = full ]; then
   step webgpu-options 240 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
-    --batches "$(echo "$batches" | tr ' ' ,)" --out "$work/webgpu-options.json"
+    --batches 2 --out "$work/webgpu-options.json"
 else
   step webgpu-options 120 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
     --batches "$(echo "$batches" | tr ' ' ,)" --repeats 1 --dtypes fp32 --variants validation-disabled --fused-variants baseline \
