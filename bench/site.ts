@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { serveStatic } from '../src/server/static.js';
-import { CROSS_ORIGIN_ISOLATION } from '../src/server/app.js';
+import { CROSS_ORIGIN_ISOLATION } from '../src/server/isolation.js';
 import { createPipeline } from '../src/pipeline.js';
 import { arg } from './args.js';
 
