@@ -12,7 +12,7 @@ import { ISOLATION_WORKER_FILE } from './files.js';
 const RELOADED_KEY = 'dit-isolation-reload';
 
 /** How long to wait for a registered worker to become active before going on without it. */
-const ACTIVATE_TIMEOUT_MS = 10_000;
+const ACTIVATE_TIMEOUT_MS = 5_000;
 
 /**
  * Resolves when the page should go on (isolated, or not to be in this tab); never resolves when
@@ -37,9 +37,7 @@ export async function crossOriginIsolate(): Promise<void> {
     return; // no sessionStorage (blocked storage): without the guard, no reload
   }
   try {
-    await navigator.serviceWorker.register(ISOLATION_WORKER_FILE);
-    const active = await Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), ACTIVATE_TIMEOUT_MS))]);
-    if (!active) throw new Error(`the service worker did not start within ${ACTIVATE_TIMEOUT_MS / 1000} s`);
+    await activated(await navigator.serviceWorker.register(ISOLATION_WORKER_FILE));
     storage.setItem(RELOADED_KEY, String(Date.now()));
   } catch (err) {
     console.warn('cross-origin isolation: no service worker, running on one thread:', err);
@@ -47,4 +45,25 @@ export async function crossOriginIsolate(): Promise<void> {
   }
   location.reload();
   return new Promise<never>(() => {});
+}
+
+/** Resolves when the registration's worker is active; rejects when it fails to install or takes too long. */
+function activated(registration: ServiceWorkerRegistration): Promise<void> {
+  const worker = registration.installing ?? registration.waiting ?? registration.active;
+  if (!worker) return Promise.reject(new Error('the registration has no service worker'));
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => settle(new Error(`the service worker did not start within ${ACTIVATE_TIMEOUT_MS / 1000} s`)), ACTIVATE_TIMEOUT_MS);
+    const settle = (err?: Error) => {
+      clearTimeout(timer);
+      worker.removeEventListener('statechange', check);
+      if (err) reject(err);
+      else resolve();
+    };
+    const check = () => {
+      if (worker.state === 'activated') settle();
+      else if (worker.state === 'redundant') settle(new Error('the service worker failed to install'));
+    };
+    worker.addEventListener('statechange', check);
+    check();
+  });
 }
