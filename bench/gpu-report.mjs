@@ -79,6 +79,7 @@ const report = {
   node: ok(step('node')) ? lastJson(step('node').stdout) : null,
   correctness: null,
   webgpu_bench: [],
+  webgpu_options: null,
   torch: null,
   samples: [],
   goals: {},
@@ -99,6 +100,12 @@ for (const s of steps.filter((x) => x.name.startsWith('bench-webgpu-'))) {
     report.webgpu_bench.push({ ...entry, ...r, attention: r.graph?.attention ?? entry.attention });
   }
 }
+
+// bench/webgpu-options.mjs: its JSON line, and its own table for gpu-bench.md.
+const options = step('webgpu-options');
+if (options?.skipped) report.webgpu_options = { skipped: options.skipped };
+else if (options) report.webgpu_options = { ...(lastJson(options.stdout) ?? {}), ...(ok(options) ? {} : { error: options.stderr_tail }) };
+const optionsTable = options?.stdout ? options.stdout.split('\n').filter((l) => !l.startsWith('{')).join('\n').trim() : '';
 
 const torchStep = step('torch');
 if (torchStep?.skipped) report.torch = { skipped: torchStep.skipped };
@@ -187,6 +194,7 @@ const table = [
   '| --- | --- | --- | --- | --- |',
   ...rows.map((r) => `| ${r.map((x) => String(x).replaceAll('|', '\\|')).join(' | ')} |`),
   '',
+  ...(optionsTable ? [optionsTable, ''] : []),
   `Goals: best WebGPU b8 (${web8 ? `${web8.dtype} ${web8.attention}` : '–'}) / PyTorch bf16 b8 = ${report.goals.webgpu_b8_over_torch_bf16_b8?.toFixed(2) ?? '–'} (goal ≤ 2); ahead of PyTorch fp32: ${report.goals.ahead_of_torch_fp32 ?? '–'}; best 250-step DDPM image (${ddpm?.dtype ?? '–'}) ${report.goals.ddpm_250_wall_s?.toFixed(1) ?? '–'} s (goal ≤ 15).${fusedLeftOut ? ' Fused-attention rows left out of the goals: this run\'s check found the fused form wrong.' : ''}`,
   '',
 ].join('\n');

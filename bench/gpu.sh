@@ -118,6 +118,17 @@ for dtype in $dtypes; do
   for r in $fused; do [ "${r%%:*}" != "$dtype" ] || bench_row "$dtype" "${r#*:}" fused; done
 done
 
+# (a2) The WebGPU provider's options (validation, buffer caches) and the attention form, each variant
+# in its own process against the same graph (bench/webgpu-options.mjs): which defaults to change.
+if [ "$mode" = full ]; then
+  step webgpu-options 240 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
+    --batches "$(echo "$batches" | tr ' ' ,)" --out "$work/webgpu-options.json"
+else
+  step webgpu-options 120 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
+    --batches "$(echo "$batches" | tr ' ' ,)" --repeats 1 --dtypes fp32 --variants validation-disabled --fused-variants baseline \
+    --out "$work/webgpu-options.json"
+fi
+
 # (b)
 if [ ! -f "$models_py" ]; then
   skip torch "no official models.py (the kit packs it: DIT_OFFICIAL_MODELS_PY)"

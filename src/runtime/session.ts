@@ -51,7 +51,11 @@ async function unavailableDevice(device: Device, reason: string): Promise<UsageE
   return new UsageError(`--device ${device} is not available here: ${reason}. Devices that work here: ${await workingDevices()}; pass one of them to --device`);
 }
 
-function ortOptions(device: Device, opts: SessionOptions): ort.InferenceSession.SessionOptions {
+/**
+ * ONNX Runtime's session options for a device: exported only so that bench/webgpu-options.mjs times
+ * provider options against exactly what createSession passes (it swaps in its own provider list).
+ */
+export function ortOptions(device: Device, opts: SessionOptions): ort.InferenceSession.SessionOptions {
   assert(opts.threads === undefined || (Number.isInteger(opts.threads) && opts.threads >= 1), `threads ${opts.threads} must be a positive integer`);
   return {
     executionProviders: device === 'cpu' ? ['cpu'] : [DEVICE_PROVIDERS[device], 'cpu'],
