@@ -7,18 +7,24 @@
  * send them to a browser that accepts br), and as the `.gz` copies (a host that only gzips).
  * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's default.
  *
- *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no]
+ *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no] [--rounds 1] [--node no]
  *
- * Rows: wasm-1 (no cross-origin isolation: one thread), wasm-mt (COOP/COEP: threads), webgpu
- * (--enable-unsafe-webgpu; headless Chromium offers its SwiftShader Vulkan adapter on a machine
- * without a GPU), when Chromium shows an adapter.
+ * Rows, on WASM: from a server that sends no COOP/COEP headers (GitHub Pages, a plain static
+ * server) wasm-1 without the isolation worker's file (404: the page as it was before it, one
+ * thread) and wasm-sw, a first visit (the page registers web/src/isolation/sw.ts and reloads once,
+ * then runs isolated: threads; times from the first navigation's start, so the reload is counted)
+ * and a later visit in the same profile (wasm-sw-again: isolated from the start); then wasm-mt from
+ * a server that sends the headers (`dit serve --browser`). Then webgpu (--enable-unsafe-webgpu;
+ * headless Chromium offers its SwiftShader Vulkan adapter on a machine without a GPU), when Chromium
+ * shows an adapter. `--rounds N` repeats the WASM rows, interleaved, on a busy machine.
  */
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { serveStatic } from '../src/server/static.js';
-import { CROSS_ORIGIN_ISOLATION } from '../src/server/app.js';
+import { CROSS_ORIGIN_ISOLATION } from '../src/server/isolation.js';
+import { ISOLATION_WORKER_FILE } from '../web/src/isolation/files.js';
 import { createPipeline } from '../src/pipeline.js';
 import { arg } from './args.js';
 
@@ -27,15 +33,20 @@ const steps = Number(arg('--steps', '100'));
 /** WebGPU on a CPU fallback adapter is slow: its row may use fewer steps. */
 const webgpuSteps = Number(arg('--webgpu-steps', String(steps)));
 const webgpu = arg('--webgpu', 'yes') !== 'no';
+const rounds = Number(arg('--rounds', '1'));
 if (!fs.existsSync(path.join(site, 'index.html'))) throw new Error(`no site in ${site}: run npm run build:site`);
 
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native', '--use-angle=vulkan', '--ignore-gpu-blocklist'];
 
-async function serve(isolated: boolean): Promise<{ url: string; close: () => void }> {
+/**
+ * A static server of the site: `isolated` sends COOP/COEP (as `dit serve --browser`), `plain` sends
+ * none (GitHub Pages), `no-worker` none and no isolation worker either (the site before it).
+ */
+async function serve(kind: 'isolated' | 'plain' | 'no-worker'): Promise<{ url: string; close: () => void }> {
   const server = http.createServer((req, res) => {
-    if (isolated) for (const [k, v] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(k, v);
-    if (!serveStatic(site, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
+    if (kind === 'isolated') for (const [k, v] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(k, v);
+    if ((kind === 'no-worker' && req.url === `/${ISOLATION_WORKER_FILE}`) || !serveStatic(site, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
     }
@@ -48,6 +59,8 @@ interface Row {
   backend: string;
   steps: number;
   where: string;
+  /** Times the page reloaded itself (the isolation worker's first visit: 1). */
+  reloads: number;
   firstPaintMs: number;
   readyMs: number;
   firstPreviewMs: number;
@@ -60,34 +73,50 @@ interface Row {
   fetchedGzipBytes: number;
 }
 
-async function measure(browser: Browser, name: string, isolated: boolean, query: string, steps: number): Promise<Row | string> {
-  const server = await serve(isolated);
-  const page = await browser.newPage();
+/**
+ * Runs in every document of the page, before its scripts: remembers the first navigation's start
+ * (sessionStorage outlives a reload in the tab) and when the page first shows a preview, is ready
+ * and ends its run, as milliseconds since that start. A string: tsx would wrap a function's inner
+ * functions in a helper the page lacks.
+ */
+const PAGE_CLOCK = `(() => {
+  const firstOrigin = Number(sessionStorage.getItem('bench-origin') ?? performance.timeOrigin);
+  sessionStorage.setItem('bench-origin', String(firstOrigin));
+  sessionStorage.setItem('bench-documents', String(Number(sessionStorage.getItem('bench-documents') ?? 0) + 1));
+  const since = (t) => performance.timeOrigin + t - firstOrigin;
+  const b = (window.bench = { offset: since(0) });
+  new MutationObserver(() => {
+    if (b.firstPreview === undefined && document.querySelector('.run img.preview, #result')) b.firstPreview = since(performance.now());
+    if (b.ready === undefined && document.body?.dataset.ready === 'true') b.ready = since(performance.now());
+    if (b.done === undefined && /^(done|failed|refused)$/.test(document.body?.dataset.state ?? '')) b.done = since(performance.now());
+  }).observe(document, { subtree: true, childList: true, attributes: true });
+})();`;
+
+async function measure(context: BrowserContext, url: string, name: string, query: string, steps: number): Promise<Row | string> {
+  const page = await context.newPage();
   const fetched = new Map<string, number>();
   page.on('response', (r) => {
     const pathname = decodeURIComponent(new URL(r.url()).pathname);
     const file = path.join(site, pathname === '/' ? 'index.html' : pathname);
     if (r.ok() && fs.existsSync(file) && fs.statSync(file).isFile()) fetched.set(file, Number(r.headers()['content-length']));
   });
+  await page.addInitScript(PAGE_CLOCK);
   try {
-    await page.goto(`${server.url}?${query}&steps=${steps}&run=1`);
-    await page.evaluate(() => {
-      const w = window as unknown as { firstPreview?: number };
-      new MutationObserver(() => {
-        if (w.firstPreview === undefined && document.querySelector('.run img.preview, #result')) w.firstPreview = performance.now();
-      }).observe(document.body, { subtree: true, childList: true, attributes: true });
-    });
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
-    const readyMs = await page.evaluate(() => performance.now());
+    await page.goto(`${url}?${query}&steps=${steps}&run=1`);
     await page.waitForSelector('body[data-state="done"], body[data-state="failed"], body[data-state="refused"]', { timeout: 600_000 });
-    const r = await page.evaluate(() => ({
-      state: document.body.dataset.state,
-      doneMs: performance.now(),
-      firstPreviewMs: (window as unknown as { firstPreview?: number }).firstPreview ?? NaN,
-      firstPaintMs: performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime ?? NaN,
-      where: document.getElementById('model-details')?.textContent?.split(' · ').at(-1) ?? '',
-      status: document.querySelector('.run .status')?.textContent ?? '',
-    }));
+    const r = await page.evaluate(() => {
+      const b = (window as unknown as { bench: { offset: number; firstPreview?: number; ready?: number; done?: number } }).bench;
+      return {
+        state: document.body.dataset.state,
+        doneMs: b.done ?? NaN,
+        readyMs: b.ready ?? NaN,
+        firstPreviewMs: b.firstPreview ?? NaN,
+        firstPaintMs: b.offset + (performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime ?? NaN),
+        reloads: Number(sessionStorage.getItem('bench-documents')) - 1,
+        where: document.getElementById('model-details')?.textContent?.split(' · ').at(-1) ?? '',
+        status: document.querySelector('.run .status')?.textContent ?? '',
+      };
+    });
     if (r.state !== 'done') return `${name}: ${r.state} (${r.status})`;
     const size = (file: string) => fs.statSync(fs.existsSync(file) ? file : file.replace(/\.gz$/, '')).size;
     const sum = (f: (file: string, sent: number) => number) => [...fetched].reduce((a, [file, sent]) => a + f(file, sent), 0);
@@ -95,8 +124,9 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
       backend: name,
       steps,
       where: r.where,
+      reloads: r.reloads,
       firstPaintMs: r.firstPaintMs,
-      readyMs,
+      readyMs: r.readyMs,
       firstPreviewMs: r.firstPreviewMs,
       doneMs: r.doneMs,
       fetchedBytes: sum((file) => size(file)),
@@ -105,13 +135,12 @@ async function measure(browser: Browser, name: string, isolated: boolean, query:
     };
   } finally {
     await page.close();
-    server.close();
   }
 }
 
 /** What WebGPU adapter the browser offers a page (navigator.gpu exists only in secure contexts, such as http://127.0.0.1). */
 async function webgpuAdapter(browser: Browser): Promise<string> {
-  const server = await serve(false);
+  const server = await serve('plain');
   const page = await browser.newPage();
   try {
     await page.goto(server.url);
@@ -137,8 +166,8 @@ function report(r: Row | string): void {
   console.error(`measured: ${JSON.stringify(r)}`);
 }
 
-// Baseline: the same run in Node (`dit sample`'s pipeline), model load excluded.
-for (const threads of [1, undefined]) {
+// Baseline: the same run in Node (`dit sample`'s pipeline), model load excluded (`--node no`: skipped).
+for (const threads of arg('--node', 'yes') === 'no' ? [] : [1, undefined]) {
   const p = await createPipeline({ threads });
   const t0 = performance.now();
   await p.generate({ numSamplingSteps: steps });
@@ -147,9 +176,41 @@ for (const threads of [1, undefined]) {
 }
 
 const cpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, '--disable-gpu'] });
-for (const [name, isolated] of [['wasm-1', false], ['wasm-mt', true]] as const) {
-  report(await measure(cpu, name, isolated, 'backend=wasm', steps));
+{
+  // Warm-up, not reported: the browser's first page pays for starting its processes.
+  const server = await serve('isolated');
+  const context = await cpu.newContext();
+  await measure(context, server.url, 'warm-up', 'backend=wasm', 1);
+  await context.close();
+  server.close();
 }
+const plain = await serve('plain');
+const without = await serve('no-worker');
+const isolated = await serve('isolated');
+/** One measurement each, in a fresh profile (a context: no service worker registered yet). */
+const wasmRows: (() => Promise<void>)[] = [
+  async () => {
+    const before = await cpu.newContext();
+    report(await measure(before, without.url, 'wasm-1', 'backend=wasm', steps));
+    await before.close();
+  },
+  async () => {
+    const visitor = await cpu.newContext();
+    report(await measure(visitor, plain.url, 'wasm-sw', 'backend=wasm', steps));
+    report(await measure(visitor, plain.url, 'wasm-sw-again', 'backend=wasm', steps));
+    await visitor.close();
+  },
+  async () => {
+    const served = await cpu.newContext();
+    report(await measure(served, isolated.url, 'wasm-mt', 'backend=wasm', steps));
+    await served.close();
+  },
+];
+// Every other round in reverse order, so that a machine getting busier or quieter favours none.
+for (let round = 0; round < rounds; round++) for (const row of round % 2 === 0 ? wasmRows : [...wasmRows].reverse()) await row();
+plain.close();
+without.close();
+isolated.close();
 await cpu.close();
 
 if (webgpu) {
@@ -157,16 +218,20 @@ if (webgpu) {
   const adapter = await webgpuAdapter(gpu);
   notes.push(`WebGPU: ${adapter}`);
   if (adapter.startsWith('adapter')) {
-    report(await measure(gpu, 'webgpu', true, 'backend=webgpu', webgpuSteps));
+    const server = await serve('isolated');
+    const context = await gpu.newContext();
+    report(await measure(context, server.url, 'webgpu', 'backend=webgpu', webgpuSteps));
+    await context.close();
+    server.close();
   }
   await gpu.close();
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-console.log('embedded model, 8 images, DDPM, CFG 4; times from navigation start');
-console.log('| back end | steps | first paint | model ready | first preview | grid done | fetched: files | sent (br) | as .gz |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.sentBytes)} | ${mb(r.fetchedGzipBytes)} |`);
+console.log('embedded model, 8 images, DDPM, CFG 4; times from the first navigation\'s start (a reload included)');
+console.log('| back end | steps | reloads | first paint | model ready | first preview | grid done | fetched: files | sent (br) | as .gz |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${r.reloads} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.sentBytes)} | ${mb(r.fetchedGzipBytes)} |`);
 for (const n of notes) console.log(`- ${n}`);
 console.log(JSON.stringify({ bench: 'site', rows, notes }));

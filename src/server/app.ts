@@ -14,6 +14,7 @@ import { createJobQueue, type Job, type JobQueue } from './jobs.js';
 import { RequestError, parseGenerateBody, resolveOrReject, toResolvedRequest } from './request.js';
 import { DEFAULT_SITE_ROOT, DEFAULT_WEB_ROOT, pageBuilt, serveStatic } from './static.js';
 import { siteFallbacks } from './site-files.js';
+import { CROSS_ORIGIN_ISOLATION } from './isolation.js';
 import { classNamesOf, serverInfo } from './model-title.js';
 
 export interface ServerOptions {
@@ -365,12 +366,6 @@ function servePage(webRoot: string, path: string, req: IncomingMessage, res: Ser
 }
 
 // ---- the site: `dit serve --browser` ------------------------------------------------------
-
-/**
- * Headers that make the page cross-origin isolated, so it may use SharedArrayBuffer and
- * onnxruntime-web runs its WASM on several threads (the site loads nothing from other origins).
- */
-export const CROSS_ORIGIN_ISOLATION = Object.freeze({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
 
 export interface SiteServer {
   readonly server: http.Server;

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
-import { createSiteServer, CROSS_ORIGIN_ISOLATION, type SiteServer } from '../../src/server/app.js';
+import { createSiteServer, type SiteServer } from '../../src/server/app.js';
+import { CROSS_ORIGIN_ISOLATION } from '../../src/server/isolation.js';
 import { runCli } from '../helpers/run-cli.js';
 import { SITE_SOURCES_FILE } from '../../src/server/site-files.js';
 

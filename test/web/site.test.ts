@@ -15,6 +15,7 @@ import { build } from 'vite';
 import { serveStatic } from '../../src/server/static.js';
 import { createSiteServer } from '../../src/server/app.js';
 import { SITE_SOURCES_FILE } from '../../src/server/site-files.js';
+import { ISOLATION_WORKER_FILE } from '../../web/src/isolation/files.js';
 import { decodePng, readPng } from '../../src/image/png.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { UsageError } from '../../src/errors.js';
@@ -32,6 +33,10 @@ const cacheDir = path.join(tmp, 'cache');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let server: http.Server;
+/** The static server: the page's URL (path and query) each time the document is requested. */
+const documentRequests: string[] = [];
+/** What the static server sends for the service worker: the site's, a 404, or one that adds no headers. */
+let isolationWorker: 'built' | 'missing' | 'no-op' = 'built';
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -40,6 +45,13 @@ let pipeline: Pipeline;
 beforeAll(async () => {
   await build({ configFile: path.join(repoRoot, 'web', 'vite.config.ts'), mode: 'site', logLevel: 'error', build: { outDir: siteRoot, emptyOutDir: true } });
   server = http.createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname === '/') documentRequests.push(req.url!);
+    if (pathname === `/${ISOLATION_WORKER_FILE}` && isolationWorker !== 'built') {
+      res.writeHead(isolationWorker === 'missing' ? 404 : 200, { 'Content-Type': 'text/javascript' });
+      res.end(isolationWorker === 'missing' ? '' : '// answers nothing: the browser fetches as without it\n');
+      return;
+    }
     if (!serveStatic(siteRoot, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
@@ -275,6 +287,79 @@ describe('the static site, computing in the browser', () => {
       await p.screenshot({ path: path.join(tmp, `site-${width}.png`), fullPage: true });
       expect(fs.statSync(path.join(tmp, `site-${width}.png`)).size).toBeGreaterThan(0);
       await p.close();
+    }
+  }, 180_000);
+});
+
+describe('cross-origin isolation on a host that sends no COOP/COEP headers (the site\'s service worker)', () => {
+  const query = '?seed=4&classes=3&n=1&steps=2&run=1';
+
+  /** A first visit in a fresh profile: no service worker yet. Returns the page's state after its run. */
+  async function firstVisit(url: string, documents: string[]) {
+    const context = await browser.newContext();
+    const p = await context.newPage();
+    const requests: string[] = [];
+    p.on('request', (r) => requests.push(r.url()));
+    const from = documents.length;
+    await p.goto(`${url}${query}`);
+    const state = await runEnds(p);
+    const facts = await p.evaluate(async () => ({
+      isolated: crossOriginIsolated,
+      workers: (await navigator.serviceWorker.getRegistrations()).length,
+      where: document.getElementById('model-details')!.textContent,
+      seed: (document.getElementById('seed') as HTMLInputElement).value,
+    }));
+    return { context, page: p, state, ...facts, documents: documents.slice(from), requests };
+  }
+
+  it('on a plain static server: registers the worker, reloads once with the share link\'s query, runs isolated; later visits load isolated', async () => {
+    const visit = await firstVisit(base, documentRequests);
+    try {
+      expect(visit.state).toBe('done');
+      expect(visit.documents).toEqual([`/${query}`, `/${query}`]); // one reload, the query intact
+      expect(visit.isolated).toBe(true);
+      expect(visit.workers).toBe(1);
+      expect(visit.where).toContain('WASM, multi-threaded');
+      expect(visit.seed).toBe('4');
+      // Everything the page and its workers fetch is the site's own: nothing for COEP to block.
+      expect(visit.requests.filter((u) => !u.startsWith(base) && !/^(data|blob):/.test(u))).toEqual([]);
+
+      const again = documentRequests.length;
+      await visit.page.goto(`${base}${query}`);
+      expect(await runEnds(visit.page)).toBe('done');
+      expect(documentRequests.slice(again)).toEqual([`/${query}`]); // controlled from the start: no reload
+      expect(await visit.page.evaluate(() => crossOriginIsolated)).toBe(true);
+    } finally {
+      await visit.context.close();
+    }
+  }, 240_000);
+
+  it('without the worker (404) the page runs on one thread, without reloading; with a worker that adds nothing it reloads once, not twice', async () => {
+    try {
+      for (const [worker, documents, workers] of [['missing', 1, 0], ['no-op', 2, 1]] as const) {
+        isolationWorker = worker;
+        const visit = await firstVisit(base, documentRequests);
+        await visit.context.close();
+        expect([worker, visit.state, visit.isolated, visit.workers, visit.documents]).toEqual([worker, 'done', false, workers, Array(documents).fill(`/${query}`)]);
+        expect(visit.where).toContain('WASM, one thread');
+      }
+    } finally {
+      isolationWorker = 'built';
+    }
+  }, 240_000);
+
+  it('`dit serve --browser` sends the headers: the page is isolated at once and registers no worker', async () => {
+    const app = createSiteServer({ siteRoot });
+    const documents: string[] = [];
+    app.server.on('request', (req: http.IncomingMessage) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname === '/') documents.push(req.url!);
+    });
+    try {
+      const visit = await firstVisit(await app.listen(0, '127.0.0.1'), documents);
+      await visit.context.close();
+      expect([visit.state, visit.isolated, visit.workers, visit.documents]).toEqual(['done', true, 0, [`/${query}`]]);
+    } finally {
+      await app.close();
     }
   }, 180_000);
 });

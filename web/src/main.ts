@@ -16,6 +16,7 @@ import { readShareQuery, shareQuery } from './share.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
 import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
 import { ATTENTION_FORMS, resolveClasses, type AttentionForm } from '../../src/options.js';
+import { crossOriginIsolate } from './isolation/register.js';
 
 type DoneEvent = Extract<JobEvent, { type: 'done' }>;
 type Field = NonNullable<ServerError['body']['field']>;
@@ -89,7 +90,13 @@ function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: numb
   };
 }
 
-const backend: Backend = import.meta.env.MODE === 'site' ? (await import('./local/backend.js')).createBrowserBackend(browserOptions()) : serverBackend;
+/** The in-page back end, cross-origin isolated first where the host does not (isolation/register.ts: may reload once). */
+async function browserBackend(): Promise<Backend> {
+  await crossOriginIsolate();
+  return (await import('./local/backend.js')).createBrowserBackend(browserOptions());
+}
+
+const backend: Backend = import.meta.env.MODE === 'site' ? await browserBackend() : serverBackend;
 
 let info: ServerInfo;
 /** Per class id, its names (display name first), as GET /api/classes lists them. */
