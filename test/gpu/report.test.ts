@@ -243,6 +243,20 @@ describe('bench/gpu-report.mjs', () => {
     expect(r.table).toContain("(fp16 plain) 18.6 s (goal ≤ 15). Fused-attention rows left out of the goals: this run's check found the fused form wrong.\n");
   });
 
+  it('webgpu-options: its JSON line kept as webgpu_options, its table (not the JSON) in gpu-bench.md; a failed run keeps its error', async () => {
+    const line = { bench: 'webgpu-options', rows: [{ dtype: 'fp16', attention: 'plain', batch: 2, variant: 'validation-disabled', seconds_per_forward: 0.041, speedup: 1.48, ok: true }] };
+    const table = '### WebGPU provider options, DiT-XL/2 at 256px\n\n| dtype | attention | batch | variant | forward (median) | speedup |\n| --- | --- | --- | --- | --- | --- |\n| fp16 | plain | 2 | validation-disabled | 41.0 ms | 1.48× |';
+    const run = { ...fullRun(8e-7), 'webgpu-options': { out: `${table}\n${JSON.stringify(line)}\n`, err: dawn } };
+    const r = await report(writeWork(run));
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.json.webgpu_options).toEqual(line);
+    expect(r.table).toContain(`${table}\n`);
+    expect(r.table).not.toContain('"bench":"webgpu-options"');
+    const failed = await report(writeWork({ ...fullRun(8e-7), 'webgpu-options': { out: `${JSON.stringify(line)}\n`, err: 'worker validation-disabled: exit 134', rc: 1 } }));
+    expect(failed.code).toBe(1);
+    expect(failed.json.webgpu_options).toMatchObject({ ...line, error: expect.stringContaining('exit 134') });
+  });
+
   it('a failed and a timed-out step: exit 1, the error line without Dawn warnings, no goal claimed', async () => {
     const work = writeWork({
       'bench-webgpu-fp32-b8': { rc: 1, err: `${dawn}\ndit: WebGPU buffer of 1.2 GiB exceeds maxBufferSize\n${dawn}` },
