@@ -7,7 +7,7 @@
  * send them to a browser that accepts br), and as the `.gz` copies (a host that only gzips).
  * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's default.
  *
- *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no] [--rounds 1] [--node no]
+ *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no] [--rounds 1] [--node no] [--page-threads N]
  *
  * Rows, on WASM: from a server that sends no COOP/COEP headers (GitHub Pages, a plain static
  * server) wasm-1 without the isolation worker's file (404: the page as it was before it, one
@@ -20,6 +20,7 @@
  */
 import http from 'node:http';
 import fs from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { serveStatic } from '../src/server/static.js';
@@ -34,6 +35,8 @@ const steps = Number(arg('--steps', '100'));
 const webgpuSteps = Number(arg('--webgpu-steps', String(steps)));
 const webgpu = arg('--webgpu', 'yes') !== 'no';
 const rounds = Number(arg('--rounds', '1'));
+/** The `?threads=N` row's N (default: every core this machine reports). */
+const pageThreads = Number(arg('--page-threads', String(cpus().length)));
 if (!fs.existsSync(path.join(site, 'index.html'))) throw new Error(`no site in ${site}: run npm run build:site`);
 
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -203,6 +206,8 @@ const wasmRows: (() => Promise<void>)[] = [
   async () => {
     const served = await cpu.newContext();
     report(await measure(served, isolated.url, 'wasm-mt', 'backend=wasm', steps));
+    // onnxruntime-web's own choice is min(4, ceil(cores / 2)) threads: one on a 2-core machine.
+    report(await measure(served, isolated.url, `wasm-mt-${pageThreads}`, `backend=wasm&threads=${pageThreads}`, steps));
     await served.close();
   },
 ];
