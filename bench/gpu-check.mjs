@@ -29,22 +29,13 @@ import { createPipeline } from '../dist/index.js';
 import { createDiTSession } from '../dist/runtime/index.js';
 import { randomDiTWeights, randomTensor } from '../dist/runtime/bench.js';
 import { ditConfigFor } from '../dist/models/dit.js';
+import { relativeError } from './relative-error.mjs';
 
 const { values } = parseArgs({ options: { fixtures: { type: 'string' }, device: { type: 'string', default: 'webgpu' }, out: { type: 'string' } } });
 if (!values.fixtures || !values.out) throw new Error('usage: node bench/gpu-check.mjs --fixtures DIR --device webgpu --out FILE');
 const dir = path.join(values.fixtures, 'dit-tiny');
 const device = values.device;
 const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-
-function relativeError(a, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (a[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 const result = { device, fixtures: path.resolve(values.fixtures), forward: [], sample: null, embedded: [], tokens256: null };
 

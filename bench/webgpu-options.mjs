@@ -51,6 +51,7 @@ import { buildDiTGraph } from '../dist/models/dit.js';
 import { resolveBenchOptions } from '../dist/options.js';
 import { randomDiTWeights, randomTensor } from '../dist/runtime/bench.js';
 import { ortOptions } from '../dist/runtime/session.js';
+import { relativeError } from './relative-error.mjs';
 
 /** The option sets to compare; 'baseline' (no options: ONNX Runtime's defaults) is always run first. */
 const VARIANTS = Object.freeze({
@@ -128,16 +129,6 @@ async function worker(jobFile) {
     await session.release();
   }
   writeFileSync(path.join(job.dir, 'result.json'), JSON.stringify(result));
-}
-
-function relativeError(a, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (a[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const rms = (a) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
