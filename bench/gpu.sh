@@ -120,16 +120,13 @@ done
 
 # (a2) The WebGPU provider's options (validation, buffer caches) and the attention form, each variant
 # in its own process against the same graph (bench/webgpu-options.mjs): which defaults to change.
-# Batch 2 only in full mode: the per-forward dispatch cost these options could cut weighs most there
-# (the H200's 20 ms of fixed cost per forward against 96 ms), and the dit bench rows time batch 8.
-if [ "$mode" = full ]; then
-  step webgpu-options 240 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
-    --batches 2 --out "$work/webgpu-options.json"
-else
-  step webgpu-options 120 node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" \
-    --batches "$(echo "$batches" | tr ' ' ,)" --repeats 1 --dtypes fp32 --variants validation-disabled --fused-variants baseline \
-    --out "$work/webgpu-options.json"
-fi
+# Batch 2 only: the per-forward dispatch cost these options could cut weighs most there (the H200's
+# 20 ms of fixed cost per forward against 96 ms), and the dit bench rows time batch 8. Small mode
+# (lavapipe) runs one variant of each form, once.
+options_args=() options_limit=240
+[ "$mode" = full ] || { options_args=(--repeats 1 --dtypes fp32 --variants validation-disabled --fused-variants baseline); options_limit=120; }
+step webgpu-options "$options_limit" node "$app/bench/webgpu-options.mjs" --model "$model" --image-size "$size" --batches 2 \
+  ${options_args[@]+"${options_args[@]}"} --out "$work/webgpu-options.json"
 
 # (b)
 if [ ! -f "$models_py" ]; then

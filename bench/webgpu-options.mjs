@@ -49,7 +49,7 @@ import { UsageError } from '../dist/errors.js';
 import { saveModel } from '../dist/graph/index.js';
 import { buildDiTGraph } from '../dist/models/dit.js';
 import { resolveBenchOptions } from '../dist/options.js';
-import { randomDiTWeights, randomTensor } from '../dist/runtime/bench.js';
+import { benchFeeds, randomDiTWeights } from '../dist/runtime/bench.js';
 import { ortOptions } from '../dist/runtime/session.js';
 import { relativeError } from './relative-error.mjs';
 
@@ -91,14 +91,9 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** `dit bench`'s inputs (runtime/bench.ts benchDiT): the same x, t and y for every variant. */
+/** `dit bench`'s inputs (runtime/bench.ts benchFeeds): the same x, t and y for every variant. */
 function inputs(config, batch) {
-  const S = config.input_size;
-  return {
-    x: new ort.Tensor('float32', randomTensor(batch * config.in_channels * S * S, 1, 1), [batch, config.in_channels, S, S]),
-    t: new ort.Tensor('float32', Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000), [batch]),
-    y: new ort.Tensor('int64', BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes)), [batch]),
-  };
+  return Object.fromEntries(Object.entries(benchFeeds(config, batch)).map(([name, f]) => [name, new ort.Tensor(f.type, f.data, f.dims)]));
 }
 
 /** The worker: one session with one variant's options, every batch timed; writes DIR/result.json and DIR/b<batch>.f32. */

@@ -23,7 +23,7 @@ export type { WebBackend } from './runtime/web.js';
 export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'numClasses' | 'attention'> {
   /** onnxruntime-web's CPU (WASM) build or its WebGPU build. */
   readonly backend: WebBackend;
-  /** WASM threads; default onnxruntime-web's choice. */
+  /** WASM threads; default runtime/web.ts defaultWasmThreads (every core up to 4 when isolated). */
   readonly threads?: number;
   /** dit | sit | repa, when the files do not say (SiT's weights look like DiT's; see checkpoint/family.ts). */
   readonly family?: string;

@@ -146,7 +146,8 @@ def main():
     # weights writer) on a few images of the shipped model, before minutes of training depend on it.
     # (The first round lost its scoring to a SciPy API change found only after training.)
     judge = Judge(device)
-    pre = judge.rows("preflight", load_model(SHIPPED).to(device), parse_samplers("ddpm:2"), [4.0], 20, 0, 20, sheet=[])
+    shipped = load_model(SHIPPED).to(device)
+    pre = judge.rows("preflight", shipped, parse_samplers("ddpm:2"), [4.0], 20, 0, 20, sheet=[])
     write_sheet(os.path.join(args.runs, "preflight.png"), [torch.zeros(10, 1, 32, 32)])
     write_weights(os.path.join(args.runs, "preflight.safetensors"), {"w": torch.zeros(2, dtype=torch.float16)}, {"format": "pt"})
     print(f"round: preflight passed (FD {pre[0]['fd']:.1f} on 20 images of 2 steps)", flush=True)
@@ -161,17 +162,21 @@ def main():
     rows, summary, sheet = [], {}, []
     # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler.
     # Each candidate's checkpoint is read once, for both passes and the export.
+    # The best EMA's model is kept for pass 2 (the others are dropped as soon as they lose).
     checkpoints = {name: load_checkpoint(os.path.join(args.runs, name, "last.pt")) for name in trained}
+    models = {"shipped": (shipped, {})}
     for name in trained:
         best = None
         for decay in EMAS:
-            r = judge.rows(f"{name}@{decay}", model_from_checkpoint(checkpoints[name], decay).to(device), parse_samplers(args.select_sampler),
+            model = model_from_checkpoint(checkpoints[name], decay).to(device)
+            r = judge.rows(f"{name}@{decay}", model, parse_samplers(args.select_sampler),
                            [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
             rows += r
             fd = min(x["fd"] for x in r)
             if best is None or fd < best[1]:
-                best = (decay, fd)
+                best = (decay, fd, model)
         summary[name] = {"ema": best[0]}
+        models[name] = (best[2], {"ema": best[0]})
         # The weights go out as soon as their EMA is chosen: a call cut short in pass 2 still returns them.
         ema, arch, facts = checkpoint_source(checkpoints[name], best[0])
         meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
@@ -182,10 +187,6 @@ def main():
     # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
     samplers = parse_samplers(args.eval_samplers)
     # Spec by spec, every model in turn, so that a call cut short has compared them all on the first specs.
-    models = {"shipped": (load_model(SHIPPED).to(device), {})}
-    for name in trained:
-        decay = summary[name]["ema"]
-        models[name] = (model_from_checkpoint(checkpoints[name], decay).to(device), {"ema": decay})
     for spec in samplers:
         for name, (model, extra) in models.items():
             rows += judge.rows(name, model, [spec], cfgs, args.eval_samples, 0, args.eval_batch, sheet if spec is samplers[0] else None,

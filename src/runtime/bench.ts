@@ -129,6 +129,16 @@ async function matMulRunner(m: number, k: number, n: number, dtype: DiTDtype, op
   return { run: () => s.run({ a: { type: 'float32', data: x, dims: [m, k] } }), release: () => s.release() };
 }
 
+/** The DiT inputs `dit bench` times (and bench/webgpu-options.mjs): seeded noise, spread timesteps, labels in turn. */
+export function benchFeeds(config: DiTConfig, batch: number) {
+  const S = config.input_size;
+  return {
+    x: { type: 'float32' as const, data: randomTensor(batch * config.in_channels * S * S, 1, 1), dims: [batch, config.in_channels, S, S] },
+    t: { type: 'float32' as const, data: Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000), dims: [batch] },
+    y: { type: 'int64' as const, data: BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes)), dims: [batch] },
+  };
+}
+
 export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
   const { config, batch } = opts;
   const repeats = opts.repeats ?? 5;
@@ -149,14 +159,7 @@ export async function benchDiT(opts: BenchOptions): Promise<BenchResult> {
     removeDir(); // the session holds what it needs
 
     const S = config.input_size;
-    const x = randomTensor(batch * config.in_channels * S * S, 1, 1);
-    const t = Float32Array.from({ length: batch }, (_, i) => (i * 397) % 1000);
-    const y = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % config.num_classes));
-    const feeds = {
-      x: { type: 'float32' as const, data: x, dims: [batch, config.in_channels, S, S] },
-      t: { type: 'float32' as const, data: t, dims: [batch] },
-      y: { type: 'int64' as const, data: y, dims: [batch] },
-    };
+    const feeds = benchFeeds(config, batch);
     const ready = session;
     // The MLP's first matmul: tokens of the whole batch × hidden → MLP width.
     const T = (S / config.patch_size) ** 2;

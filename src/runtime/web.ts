@@ -89,15 +89,15 @@ export async function createWebSession(model: Uint8Array, opts: WebSessionOption
   return wrapOrtSession(ort, session);
 }
 
-/**
- * The DiT denoiser built in the page: the same graph builder as Node's, encoded with its weights
- * inline (a page has no external-data files), run by onnxruntime-web.
- */
 /** The device a backend runs on, as the graph choices name it (DEFAULT_ATTENTION's keys). */
 export function webDevice(backend: WebBackend): 'webgpu' | 'cpu' {
   return backend === 'webgpu' ? 'webgpu' : 'cpu';
 }
 
+/**
+ * The DiT denoiser built in the page: the same graph builder as Node's, encoded with its weights
+ * inline (a page has no external-data files), run by onnxruntime-web.
+ */
 export async function createWebDiTSession(source: { readonly config: DiTConfig; readonly weights: DiTWeights }, opts: WebSessionOptions & DiTGraphChoices): Promise<DiTSession> {
   const t0 = performance.now();
   const device = webDevice(opts.backend);

@@ -76,7 +76,7 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
 
 /**
  * `?backend=wasm|webgpu`, `?threads=N` and `?attention=fused|plain` choose how the page computes
- * (default: WebGPU when there is an adapter, onnxruntime-web's threads, the device's attention form).
+ * (default: WebGPU when there is an adapter, every core up to 4 when isolated (runtime/web.ts defaultWasmThreads), the device's attention form).
  */
 function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: AttentionForm } {
   const q = new URLSearchParams(location.search);
