@@ -91,10 +91,10 @@ EMA_KEYS = (0.999, 0.9999, "sigma:0.05")
 TINY = dict(FASHION_CONFIG, hidden_size=64, depth=2, num_heads=2)
 
 
-def fresh(seed=0):
-    """A tiny DiT, its EMAs and AdamW, from `seed`."""
+def fresh(config=TINY, seed=0):
+    """A DiT (tiny by default), its EMAs and AdamW, from `seed`."""
     torch.manual_seed(seed)
-    model = DiT(**TINY).train()
+    model = DiT(**config).train()
     emas = {key: copy.deepcopy(model).requires_grad_(False) for key in EMA_KEYS}
     opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-3, weight_decay=0)
     return model, emas, opt
@@ -111,8 +111,8 @@ def lr_at(step):
     return 1e-3 * min(1.0, (step + 1) / 3)
 
 
-def old_loop(data, bf16):
-    model, emas, opt = fresh()
+def old_loop(data, bf16, config=TINY):
+    model, emas, opt = fresh(config)
     # timestep_embedding's frequencies made at every forward, as before the buffer.
     model.t_embedder.forward = lambda t: model.t_embedder.mlp(TimestepEmbedder.timestep_embedding(t, model.t_embedder.frequency_embedding_size))
     diffusion = TablesCopiedPerLookup()
@@ -134,8 +134,8 @@ def old_loop(data, bf16):
     return model, emas, opt, torch.stack(losses), torch.get_rng_state()
 
 
-def new_loop(data, bf16, compile_mode="off", trial=0):
-    model, emas, opt = fresh()
+def new_loop(data, bf16, compile_mode="off", trial=0, config=TINY):
+    model, emas, opt = fresh(config)
     trainer = Trainer(model, opt, diffusion_module.GaussianDiffusion().prepare(torch.device("cpu")), Emas(model, emas), bf16)
     plan = train.CompileTrial(trainer, compile_mode, trial, torch.device("cpu")) if trial else None
     if not plan:

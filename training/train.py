@@ -173,15 +173,9 @@ class Trainer:
             for block in self.model.blocks:
                 block._compiled_call_impl = None  # what nn.Module.compile() set: the block is eager again
         self.compiled = None
-        if mode == "off":
-            return False
-        if not hasattr(torch, "compile"):
-            print(f"compile: unavailable in torch {torch.__version__} (needs >= 2.0); eager", flush=True)
+        if mode == "off" or not compile_available(mode):
             return False
         if mode == "blocks":
-            if not hasattr(torch.nn.Module, "compile"):
-                print(f"compile: nn.Module.compile is not in torch {torch.__version__}; eager", flush=True)
-                return False
             # One compiled graph serves every block (same code; the parameters are inputs, not constants).
             for block in self.model.blocks:
                 block.compile()
@@ -189,6 +183,17 @@ class Trainer:
         else:
             self.compiled = (mode, torch.compile(self.losses))
         return True
+
+
+def compile_available(mode):
+    """Whether this torch can compile `mode` (blocks or full); says why not."""
+    if not hasattr(torch, "compile"):
+        print(f"compile: unavailable in torch {torch.__version__} (needs >= 2.0); eager", flush=True)
+        return False
+    if mode == "blocks" and not hasattr(torch.nn.Module, "compile"):
+        print(f"compile: nn.Module.compile (--compile blocks) is not in torch {torch.__version__}; eager", flush=True)
+        return False
+    return True
 
 
 class CompileTrial:
@@ -314,6 +319,8 @@ def main():
           f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
     trainer = Trainer(model, opt, diffusion, Emas(model, {args.ema_decay: ema, **extra}), bf16=not args.no_bf16)
     trial = None
+    if args.compile != "off" and not compile_available(args.compile):
+        args.compile = "off"
     if args.compile != "off" and args.compile_trial > 0:
         trial = CompileTrial(trainer, args.compile, args.compile_trial, device)
     else:
