@@ -12,7 +12,9 @@
   (per-parameter EMAs, tables copied per lookup, noise and dropout drawn inside the loss and the
   model), from the same seed: the same weights, EMAs, optimizer state, losses and random state, bit
   for bit, in float32 and under bf16 autocast; then the same with a stand-in torch.compile that fails
-  (the step is redone eagerly) and one that works (the compiled path, and --compile-trial's switch).
+  (the step is redone eagerly; --compile full and blocks, all undone) and one that works (the
+  compiled path, and --compile-trial's switch). torch 1.13 has no torch.compile: the real one runs
+  only on the GPU machine, where the trial and the fallback guard it.
 """
 import copy
 
@@ -179,6 +181,7 @@ def check_step():
     data = batches(15)
     old = old_loop(data, False)
     had = getattr(torch, "compile", None)
+    had_module = getattr(torch.nn.Module, "compile", None)
 
     def failing(fn):
         def call(*a, **k):
@@ -190,6 +193,13 @@ def check_step():
         new = new_loop(data, False, "full")
         assert new[5].compiled is None, "a failed compile must leave the trainer eager"
         assert_same(old, new, "failed compile")
+        # --compile blocks: nn.Module.compile's stand-in only records the compiled call (torch 1.13's
+        # Module.__call__ does not look at it); the compiled loss terms fail, and all is undone.
+        torch.nn.Module.compile = lambda self: setattr(self, "_compiled_call_impl", failing(self))
+        new = new_loop(data, False, "blocks")
+        assert new[5].compiled is None and "loss_terms" not in vars(new[5].diffusion)
+        assert all(block._compiled_call_impl is None for block in new[0].blocks)
+        assert_same(old, new, "failed blocks compile")
         calls = []
 
         def working(fn):
@@ -204,10 +214,11 @@ def check_step():
         assert len(calls) == (8 if kept else 7), (calls, kept)
         assert_same(old, new, "compile trial")
     finally:
-        if had is None:
-            del torch.compile
-        else:
-            torch.compile = had
+        for owner, name, value in ((torch, "compile", had), (torch.nn.Module, "compile", had_module)):
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
     print("step: with a compile that fails (redone eagerly) and one that works (--compile-trial): the same run")
 
 

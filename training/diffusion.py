@@ -122,6 +122,10 @@ class GaussianDiffusion:
             noise = torch.randn_like(x_start)
         x_t = self.q_sample(x_start, t, noise)
         model_output = model_fn(x_t, t, **model_kwargs).float()
+        return self.loss_terms(x_start, x_t, t, noise, model_output)
+
+    def loss_terms(self, x_start, x_t, t, noise, model_output):
+        """training_losses' terms from the model's output (float32) at x_t."""
         c = x_start.shape[1]
         eps, var_values = torch.split(model_output, c, dim=1)
         # The VLB term trains only the variance: the mean goes in detached, as the official code does.

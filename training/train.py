@@ -35,6 +35,7 @@ cannot be tested here without a GPU, for a gain that is small once the step is n
 import argparse
 import copy
 import functools
+import importlib
 import inspect
 import os
 import signal
@@ -172,13 +173,16 @@ class Trainer:
         if self.compiled is not None and self.compiled[0] == "blocks":
             for block in self.model.blocks:
                 block._compiled_call_impl = None  # what nn.Module.compile() set: the block is eager again
+            del self.diffusion.loss_terms  # the class's own method again
         self.compiled = None
         if mode == "off" or not compile_available(mode):
             return False
         if mode == "blocks":
-            # One compiled graph serves every block (same code; the parameters are inputs, not constants).
+            # One compiled graph serves every block (same code; the parameters are inputs, not constants),
+            # and one the loss terms after the model (some 60 small element-wise kernels each way).
             for block in self.model.blocks:
                 block.compile()
+            self.diffusion.loss_terms = torch.compile(self.diffusion.loss_terms)
             self.compiled = (mode, self.losses)
         else:
             self.compiled = (mode, torch.compile(self.losses))
@@ -186,13 +190,22 @@ class Trainer:
 
 
 def compile_available(mode):
-    """Whether this torch can compile `mode` (blocks or full); says why not."""
+    """Whether this torch can compile `mode` (blocks or full); says why not. Raises Dynamo's limit of
+    recompilations per function (8 by default: one per block, if each block's graph is guarded on
+    the module itself, would reach it)."""
     if not hasattr(torch, "compile"):
         print(f"compile: unavailable in torch {torch.__version__} (needs >= 2.0); eager", flush=True)
         return False
     if mode == "blocks" and not hasattr(torch.nn.Module, "compile"):
         print(f"compile: nn.Module.compile (--compile blocks) is not in torch {torch.__version__}; eager", flush=True)
         return False
+    try:
+        config = importlib.import_module("torch._dynamo").config
+        for name in ("recompile_limit", "cache_size_limit"):  # the name since 2.6, and before
+            if hasattr(config, name):
+                setattr(config, name, max(getattr(config, name), 64))
+    except Exception as e:  # a torch without these settings: compile with its defaults
+        print(f"compile: Dynamo's recompile limit left as it is ({type(e).__name__}: {e})", flush=True)
     return True
 
 
