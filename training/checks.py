@@ -200,6 +200,14 @@ def check_step():
         assert new[5].compiled is None and "loss_terms" not in vars(new[5].diffusion)
         assert all(block._compiled_call_impl is None for block in new[0].blocks)
         assert_same(old, new, "failed blocks compile")
+
+        def refusing(fn):
+            raise RuntimeError("stand-in: torch.compile refuses")
+
+        torch.compile = refusing  # at set-up: the blocks already compiled are undone, the run is eager
+        new = new_loop(data, False, "blocks")
+        assert new[5].compiled is None and all(block._compiled_call_impl is None for block in new[0].blocks)
+        assert_same(old, new, "refused compile")
         calls = []
 
         def working(fn):

@@ -173,19 +173,25 @@ class Trainer:
         if self.compiled is not None and self.compiled[0] == "blocks":
             for block in self.model.blocks:
                 block._compiled_call_impl = None  # what nn.Module.compile() set: the block is eager again
-            del self.diffusion.loss_terms  # the class's own method again
+            self.diffusion.__dict__.pop("loss_terms", None)  # the class's own method again
         self.compiled = None
         if mode == "off" or not compile_available(mode):
             return False
-        if mode == "blocks":
-            # One compiled graph serves every block (same code; the parameters are inputs, not constants),
-            # and one the loss terms after the model (some 60 small element-wise kernels each way).
-            for block in self.model.blocks:
-                block.compile()
-            self.diffusion.loss_terms = torch.compile(self.diffusion.loss_terms)
-            self.compiled = (mode, self.losses)
-        else:
-            self.compiled = (mode, torch.compile(self.losses))
+        self.compiled = (mode, None)
+        try:
+            if mode == "blocks":
+                # One compiled graph serves every block (same code; the parameters are inputs, not
+                # constants), and one the loss terms after the model (some 60 small element-wise kernels each way).
+                for block in self.model.blocks:
+                    block.compile()
+                self.diffusion.loss_terms = torch.compile(self.diffusion.loss_terms)
+                self.compiled = (mode, self.losses)
+            else:
+                self.compiled = (mode, torch.compile(self.losses))
+        except Exception as e:  # torch.compile itself refused (an unsupported Python, say)
+            print(f"compile: {mode} refused ({type(e).__name__}: {e}); eager", flush=True)
+            self.set_compile("off")
+            return False
         return True
 
 
