@@ -138,7 +138,7 @@ def old_loop(data, bf16, config=TINY):
 
 def new_loop(data, bf16, compile_mode="off", trial=0, config=TINY):
     model, emas, opt = fresh(config)
-    trainer = Trainer(model, opt, diffusion_module.GaussianDiffusion().prepare(torch.device("cpu")), Emas(model, emas), bf16)
+    trainer = Trainer(model, opt, diffusion_module.GaussianDiffusion().prepare(torch.device("cpu")), Emas(model, list(emas.items())), bf16)
     plan = train.CompileTrial(trainer, compile_mode, trial, torch.device("cpu")) if trial else None
     if not plan:
         trainer.set_compile(compile_mode)

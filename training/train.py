@@ -98,18 +98,19 @@ class Emas:
     by tensor as the per-parameter loop did, in a few kernels instead of two per parameter."""
 
     def __init__(self, model, models):
+        """models: (key, EMA model) pairs (a list: --extra-ema may repeat the main decay)."""
         names = [n for n, q in model.named_parameters() if q.requires_grad]
         self.params = [q for q in model.parameters() if q.requires_grad]
-        self.targets = {}
-        for key, m in models.items():
+        self.targets = []
+        for key, m in models:
             own = dict(m.named_parameters())
-            self.targets[key] = [own[n] for n in names]
+            self.targets.append((key, [own[n] for n in names]))
 
     @torch.no_grad()
     def update(self, step):
         """After optimizer step `step` (from 1); ema_beta's warm-up: early on each average follows the
         model closely, later it uses its full decay."""
-        for key, target in self.targets.items():
+        for key, target in self.targets:
             decay = ema_beta(key, step)
             torch._foreach_mul_(target, decay)
             torch._foreach_add_(target, self.params, alpha=1 - decay)
@@ -336,7 +337,7 @@ def main():
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
     print(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
           f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
-    trainer = Trainer(model, opt, diffusion, Emas(model, {args.ema_decay: ema, **extra}), bf16=not args.no_bf16)
+    trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16)
     trial = None
     if args.compile != "off" and not compile_available(args.compile):
         args.compile = "off"
