@@ -6,13 +6,28 @@
   refuses `disp=` (the GPU machine's, 2026-11-27: the first round lost its scoring to it);
 - the power-function EMA's gamma for a relative length sigma_rel (train.py) against the pairs
   Karras et al. 2024 give (sigma_rel 0.05 -> gamma 16.97, 0.10 -> 6.94), and that the warm-up makes
-  every decay-d EMA one and the same below step 9d/(1-d) while power EMAs differ.
+  every decay-d EMA one and the same below step 9d/(1-d) while power EMAs differ;
+- train.py's step (noise, timesteps and dropout drawn ahead on the device, diffusion tables and
+  timestep frequencies kept on the device, foreach EMAs) against the loop as it was before
+  (per-parameter EMAs, tables copied per lookup, noise and dropout drawn inside the loss and the
+  model), from the same seed: the same weights, EMAs, optimizer state, losses and random state, bit
+  for bit, in float32 and under bf16 autocast; then the same with a stand-in torch.compile that fails
+  (the step is redone eagerly; --compile full and blocks, all undone) and one that works (the
+  compiled path, and --compile-trial's switch). torch 1.13 has no torch.compile: the real one runs
+  only on the GPU machine, where the trial and the fallback guard it.
 """
+import copy
+
 import numpy as np
 import scipy.linalg
+import torch
 
+import diffusion as diffusion_module
 import fd_reference
-from train import ema_beta, power_ema_gamma
+import train
+from dit import DiT, FASHION_CONFIG, TimestepEmbedder
+from fmnist import to_model_range
+from train import Emas, Trainer, ema_beta, power_ema_gamma
 
 
 def frechet_reference(mu1, s1, mu2, s2):
@@ -58,7 +73,165 @@ def check_ema():
           % (power_ema_gamma(0.05), power_ema_gamma(0.10), ema_beta("sigma:0.05", 4000), ema_beta(0.9999, 4000), ema_beta("sigma:0.2", 4000)))
 
 
+class TablesCopiedPerLookup(diffusion_module.GaussianDiffusion):
+    """The diffusion as it was: each coefficient copied from its NumPy table at every lookup."""
+
+    def _coef(self, name, t, shape):
+        return diffusion_module._extract(getattr(self, name), t, shape)
+
+
+@torch.no_grad()
+def update_ema_per_parameter(ema, model, decay):
+    """train.py's EMA update as it was."""
+    ema_params = dict(ema.named_parameters())
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            ema_params[name].mul_(decay).add_(param.data, alpha=1 - decay)
+
+
+EMA_KEYS = (0.999, 0.9999, "sigma:0.05")
+TINY = dict(FASHION_CONFIG, hidden_size=64, depth=2, num_heads=2)
+
+
+def fresh(config=TINY, seed=0):
+    """A DiT (tiny by default), its EMAs and AdamW, from `seed`."""
+    torch.manual_seed(seed)
+    model = DiT(**config).train()
+    emas = {key: copy.deepcopy(model).requires_grad_(False) for key in EMA_KEYS}
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-3, weight_decay=0)
+    return model, emas, opt
+
+
+def batches(n, size=16):
+    g = torch.Generator().manual_seed(7)
+    images = torch.randint(0, 256, (n * size, 1, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (n * size,), generator=g)
+    return [(to_model_range(images[i * size:(i + 1) * size]), labels[i * size:(i + 1) * size]) for i in range(n)]
+
+
+def lr_at(step):
+    return 1e-3 * min(1.0, (step + 1) / 3)
+
+
+def old_loop(data, bf16, config=TINY):
+    model, emas, opt = fresh(config)
+    # timestep_embedding's frequencies made at every forward, as before the buffer.
+    model.t_embedder.forward = lambda t: model.t_embedder.mlp(TimestepEmbedder.timestep_embedding(t, model.t_embedder.frequency_embedding_size))
+    diffusion = TablesCopiedPerLookup()
+    torch.manual_seed(1)
+    losses = []
+    for step, (x, y) in enumerate(data):
+        t = torch.randint(0, diffusion.num_timesteps, (x.shape[0],), device=x.device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            terms = diffusion.training_losses(model, x, t, dict(y=y))
+        loss = terms["loss"].mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for key, m in emas.items():
+            update_ema_per_parameter(m, model, ema_beta(key, step + 1))
+        losses.append(torch.stack([loss.detach(), terms["mse"].mean().detach(), terms["vb"].mean().detach()]))
+    return model, emas, opt, torch.stack(losses), torch.get_rng_state()
+
+
+def new_loop(data, bf16, compile_mode="off", trial=0, config=TINY):
+    model, emas, opt = fresh(config)
+    trainer = Trainer(model, opt, diffusion_module.GaussianDiffusion().prepare(torch.device("cpu")), Emas(model, list(emas.items())), bf16)
+    plan = train.CompileTrial(trainer, compile_mode, trial, torch.device("cpu")) if trial else None
+    if not plan:
+        trainer.set_compile(compile_mode)
+    torch.manual_seed(1)
+    losses = []
+    for step, (x, y) in enumerate(data):
+        if plan:
+            plan.before_step()
+        losses.append(trainer.step(x, y, step + 1, lr_at(step)))
+    return model, emas, opt, torch.stack(losses), torch.get_rng_state(), trainer
+
+
+def assert_same(old, new, what):
+    (m0, e0, o0, l0, r0), (m1, e1, o1, l1, r1) = old, new[:5]
+    assert torch.equal(l0, l1), (what, l0, l1)
+    assert torch.equal(r0, r1), (what, "random state")
+    for a, b in zip(m0.state_dict().values(), m1.state_dict().values()):
+        assert torch.equal(a, b), what
+    for key in EMA_KEYS:
+        for a, b in zip(e0[key].parameters(), e1[key].parameters()):
+            assert torch.equal(a, b), (what, key)
+    for a, b in zip(o0.state_dict()["state"].values(), o1.state_dict()["state"].values()):
+        assert all(torch.equal(a[k], b[k]) for k in ("exp_avg", "exp_avg_sq")), what
+
+
+def check_step():
+    t = torch.arange(1000)
+    d = diffusion_module.GaussianDiffusion()
+    for name in ("sqrt_alphas_cumprod", "posterior_log_variance_clipped", "log_betas", "sqrt_recipm1_alphas_cumprod"):
+        assert torch.equal(d._coef(name, t, (1000, 1)), diffusion_module._extract(getattr(d, name), t, (1000, 1))), name
+    assert "t_embedder.freqs" not in DiT(**TINY).state_dict()  # the checkpoints' keys stay DiT's
+    for bf16, n in ((False, 8), (True, 3)):
+        data = batches(n)
+        old = old_loop(data, bf16)
+        assert_same(old, new_loop(data, bf16), f"bf16={bf16}")
+        print(f"step: {n} steps of train.py's Trainer = the loop as it was, bit for bit ({'bf16 autocast' if bf16 else 'float32'}; "
+              f"loss {float(old[3][0, 0]):.4f} -> {float(old[3][-1, 0]):.4f})")
+
+    # torch.compile stand-ins (torch 1.13 has none): one that fails when the compiled function runs, one that works.
+    data = batches(15)
+    old = old_loop(data, False)
+    had = getattr(torch, "compile", None)
+    had_module = getattr(torch.nn.Module, "compile", None)
+
+    def failing(fn):
+        def call(*a, **k):
+            raise RuntimeError("stand-in compile failure")
+        return call
+
+    try:
+        torch.compile = failing
+        new = new_loop(data, False, "full")
+        assert new[5].compiled is None, "a failed compile must leave the trainer eager"
+        assert_same(old, new, "failed compile")
+        # --compile blocks: nn.Module.compile's stand-in only records the compiled call (torch 1.13's
+        # Module.__call__ does not look at it); the compiled loss terms fail, and all is undone.
+        torch.nn.Module.compile = lambda self: setattr(self, "_compiled_call_impl", failing(self))
+        new = new_loop(data, False, "blocks")
+        assert new[5].compiled is None and "loss_terms" not in vars(new[5].diffusion)
+        assert all(block._compiled_call_impl is None for block in new[0].blocks)
+        assert_same(old, new, "failed blocks compile")
+
+        def refusing(fn):
+            raise RuntimeError("stand-in: torch.compile refuses")
+
+        torch.compile = refusing  # at set-up: the blocks already compiled are undone, the run is eager
+        new = new_loop(data, False, "blocks")
+        assert new[5].compiled is None and all(block._compiled_call_impl is None for block in new[0].blocks)
+        assert_same(old, new, "refused compile")
+        calls = []
+
+        def working(fn):
+            def call(*a, **k):
+                calls.append(1)
+                return fn(*a, **k)
+            return call
+
+        torch.compile = working
+        new = new_loop(data, False, "full", trial=2)  # 5 + 2 eager, 5 + 2 compiled: decided before step 15
+        kept = new[5].compiled is not None
+        assert len(calls) == (8 if kept else 7), (calls, kept)
+        assert_same(old, new, "compile trial")
+    finally:
+        for owner, name, value in ((torch, "compile", had), (torch.nn.Module, "compile", had_module)):
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+    print("step: with a compile that fails (redone eagerly) and one that works (--compile-trial): the same run")
+
+
 if __name__ == "__main__":
     check_frechet()
     check_ema()
+    check_step()
     print("checks passed")

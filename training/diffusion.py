@@ -2,7 +2,10 @@
 
 1000 linear betas 1e-4..0.02 in float64, epsilon prediction, LEARNED_RANGE variance, the hybrid
 loss MSE(eps) + VLB (mean stop-gradient), uniform timesteps. Coefficients stay float64 in numpy and
-are cast to float32 per lookup, as the official _extract_into_tensor does.
+are cast to float32 per lookup, as the official _extract_into_tensor does. The tables the training
+loss and the samplers read are also kept as float64 tensors on each device they are used on (made
+once, the same values): a per-call host->device copy is a synchronisation on CUDA, and there were
+a dozen in every training step.
 """
 import math
 
@@ -16,7 +19,11 @@ def linear_betas(num_timesteps=1000):
 
 
 def _extract(arr, t, shape):
-    out = torch.from_numpy(arr).to(t.device)[t].float()
+    """arr[t] (a float64 NumPy table) as float32, broadcast to `shape`."""
+    return _broadcast(torch.from_numpy(arr).to(t.device)[t].float(), shape)
+
+
+def _broadcast(out, shape):
     while out.dim() < len(shape):
         out = out[..., None]
     return out.expand(shape)
@@ -67,26 +74,44 @@ class GaussianDiffusion:
         self.posterior_log_variance_clipped = np.log(np.append(self.posterior_variance[1], self.posterior_variance[1:]))
         self.posterior_mean_coef1 = betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
+        self.log_betas = np.log(betas)
+
+    def _coef(self, name, t, shape):
+        """self.<name>[t] as float32 broadcast to `shape`, like _extract, from a float64 copy of the
+        table kept on t's device (attribute _on_<name>: made at the first use there, or by prepare())."""
+        table = getattr(self, "_on_" + name, None)
+        if table is None or table.device != t.device:
+            table = torch.from_numpy(getattr(self, name)).to(t.device)
+            setattr(self, "_on_" + name, table)
+        return _broadcast(table[t].float(), shape)
+
+    def prepare(self, device):
+        """Every table on `device` now, before torch.compile traces the loss (no copies in the graph)."""
+        t = torch.zeros(1, dtype=torch.long, device=device)
+        for name in ("sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod", "posterior_mean_coef1", "posterior_mean_coef2",
+                     "posterior_log_variance_clipped", "log_betas", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod"):
+            self._coef(name, t, (1,))
+        return self
 
     def q_sample(self, x_start, t, noise):
         return (
-            _extract(self.sqrt_alphas_cumprod, t, x_start.shape) * x_start
-            + _extract(self.sqrt_one_minus_alphas_cumprod, t, x_start.shape) * noise
+            self._coef("sqrt_alphas_cumprod", t, x_start.shape) * x_start
+            + self._coef("sqrt_one_minus_alphas_cumprod", t, x_start.shape) * noise
         )
 
     def q_posterior_mean_variance(self, x_start, x_t, t):
-        mean = _extract(self.posterior_mean_coef1, t, x_t.shape) * x_start + _extract(self.posterior_mean_coef2, t, x_t.shape) * x_t
-        log_var = _extract(self.posterior_log_variance_clipped, t, x_t.shape)
+        mean = self._coef("posterior_mean_coef1", t, x_t.shape) * x_start + self._coef("posterior_mean_coef2", t, x_t.shape) * x_t
+        log_var = self._coef("posterior_log_variance_clipped", t, x_t.shape)
         return mean, log_var
 
     def p_mean_variance_from_output(self, model_output, x, t, clip_denoised=False):
         c = x.shape[1]
         eps, var_values = torch.split(model_output, c, dim=1)
-        min_log = _extract(self.posterior_log_variance_clipped, t, x.shape)
-        max_log = _extract(np.log(self.betas), t, x.shape)
+        min_log = self._coef("posterior_log_variance_clipped", t, x.shape)
+        max_log = self._coef("log_betas", t, x.shape)
         frac = (var_values + 1) / 2  # model output in [-1, 1] interpolates between the two log-variances
         model_log_variance = frac * max_log + (1 - frac) * min_log
-        pred_xstart = _extract(self.sqrt_recip_alphas_cumprod, t, x.shape) * x - _extract(self.sqrt_recipm1_alphas_cumprod, t, x.shape) * eps
+        pred_xstart = self._coef("sqrt_recip_alphas_cumprod", t, x.shape) * x - self._coef("sqrt_recipm1_alphas_cumprod", t, x.shape) * eps
         if clip_denoised:
             pred_xstart = pred_xstart.clamp(-1, 1)
         mean, _ = self.q_posterior_mean_variance(pred_xstart, x, t)
@@ -97,6 +122,10 @@ class GaussianDiffusion:
             noise = torch.randn_like(x_start)
         x_t = self.q_sample(x_start, t, noise)
         model_output = model_fn(x_t, t, **model_kwargs).float()
+        return self.loss_terms(x_start, x_t, t, noise, model_output)
+
+    def loss_terms(self, x_start, x_t, t, noise, model_output):
+        """training_losses' terms from the model's output (float32) at x_t."""
         c = x_start.shape[1]
         eps, var_values = torch.split(model_output, c, dim=1)
         # The VLB term trains only the variance: the mean goes in detached, as the official code does.
@@ -135,7 +164,7 @@ class GaussianDiffusion:
             t = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
             out = model_fn(x, self._map(t), **model_kwargs).float()
             _, _, x0 = self.p_mean_variance_from_output(out, x, t)
-            eps = (_extract(self.sqrt_recip_alphas_cumprod, t, x.shape) * x - x0) / _extract(self.sqrt_recipm1_alphas_cumprod, t, x.shape)
+            eps = (self._coef("sqrt_recip_alphas_cumprod", t, x.shape) * x - x0) / self._coef("sqrt_recipm1_alphas_cumprod", t, x.shape)
             x = _extract(np.sqrt(self.alphas_cumprod_prev), t, x.shape) * x0 + _extract(np.sqrt(1.0 - self.alphas_cumprod_prev), t, x.shape) * eps
         return x
 

@@ -71,11 +71,19 @@ class TimestepEmbedder(nn.Module):
             nn.Linear(hidden_size, hidden_size, bias=True),
         )
         self.frequency_embedding_size = frequency_embedding_size
+        # Computed once on the CPU (the values timestep_embedding computes) and moved with the module:
+        # not in the state dict, and no host->device copy (a CUDA synchronisation) per forward.
+        self.register_buffer("freqs", self.frequencies(frequency_embedding_size), persistent=False)
 
     @staticmethod
-    def timestep_embedding(t, dim, max_period=10000):
+    def frequencies(dim, max_period=10000):
         half = dim // 2
-        freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half).to(t.device)
+        return torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half)
+
+    @staticmethod
+    def timestep_embedding(t, dim, max_period=10000, freqs=None):
+        if freqs is None:
+            freqs = TimestepEmbedder.frequencies(dim, max_period).to(t.device)
         args = t[:, None].float() * freqs[None]
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if dim % 2:
@@ -83,7 +91,7 @@ class TimestepEmbedder(nn.Module):
         return emb
 
     def forward(self, t):
-        return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size))
+        return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size, freqs=self.freqs))
 
 
 class LabelEmbedder(nn.Module):
@@ -208,10 +216,12 @@ class DiT(nn.Module):
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, h * p, h * p)
 
-    def forward(self, x, t, y):
+    def forward(self, x, t, y, force_drop_ids=None):
+        """force_drop_ids (1 = the null class), when given, replaces the label dropout's own draw:
+        train.py draws it outside so that a compiled forward holds no random numbers."""
         x = self.x_embedder(x) + self.pos_embed
         t = self.t_embedder(t)
-        y = self.y_embedder(y, self.training)
+        y = self.y_embedder(y, self.training, force_drop_ids)
         c = t + y
         for block in self.blocks:
             x = block(x, c)

@@ -14,7 +14,11 @@ larger, since the device call returns files of at most 16 MiB; config and traini
 
   cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
 
-with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). A CPU smoke run:
+with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). On CUDA each run is
+train.py --compile blocks --compile-trial 50 (the faster of eager and compiled, both timed and
+printed; eager if compiling fails). A first leg with --train-only trains and returns the main EMA's
+weights and train.json without scoring; the next call with the same --runs resumes and scores
+(docs/gpu/README.md §5: the two legs and their minutes). A CPU smoke run:
   python3 gpu_round.py --out /tmp/round --device cpu --minutes 0.1 --batch-size 16 --eval-samples 12 \
       --eval-cfg 1,4 --eval-samplers ddpm:3,ddim:3 --select-sampler ddpm:2 --select-cfg 4 \
       --data-dir /usr/share/datasets/fashion-mnist
@@ -55,7 +59,8 @@ EMAS = (0.9999, "sigma:0.05", "sigma:0.2")
 
 
 def train_all(args, names):
-    common = ["--device", args.device, "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+    compile_mode = args.compile if args.compile != "auto" else ("blocks" if args.device == "cuda" else "off")
+    common = ["--device", args.device, "--compile", compile_mode, "--compile-trial", str(args.compile_trial), "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--warmup", "500", "--ema-decay", str(EMAS[0]), "--extra-ema", ",".join(map(str, EMAS[1:])),
               "--time-budget-min", str(args.minutes), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
               # bf16 autocast on CUDA; on a CPU without bf16 units (AVX2 only) it is many times slower than fp32.
@@ -72,7 +77,12 @@ def train_all(args, names):
         except subprocess.TimeoutExpired:
             print(f"round: {name} overran; SIGTERM (it checkpoints after the current step)", flush=True)
             p.send_signal(signal.SIGTERM)
-            p.wait()
+            try:
+                p.wait(timeout=args.grace)
+            except subprocess.TimeoutExpired:  # stuck (in a compile?): its last periodic checkpoint stands
+                print(f"round: {name} still running {args.grace:.0f} s after SIGTERM; SIGKILL", flush=True)
+                p.kill()
+                p.wait()
         tail = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()[-3:]
         print(f"round: {name} exited {p.returncode}: " + " | ".join(tail), flush=True)
 
@@ -93,6 +103,17 @@ def write_weights(path, tensors, meta):
                 part.write(f.read(PART_BYTES))
     os.remove(path)
     print(f"round: {os.path.basename(path)} is {size} bytes: written in parts (join them with cat {os.path.basename(path)}.0*)", flush=True)
+
+
+def export(args, name, ck, ema_key):
+    """NAME.safetensors (fp16 weights of the EMA `ema_key`) in --out; the summary entry for train.json."""
+    ema, arch, facts = checkpoint_source(ck, ema_key)
+    meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+    write_weights(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
+    log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
+    # The compile trial's verdict and the speeds are near the top of the log, the last steps at its end.
+    notes = [line for line in log if line.startswith(("params", "compile", "resumed", "optimizer"))]
+    return {"ema": ema_key, "config": arch, "facts": facts, "flags": CANDIDATES[name], "log_notes": notes, "log_tail": log[-8:]}
 
 
 def save(args, device, rows, summary):
@@ -126,6 +147,11 @@ def main():
                     help="SAMPLER:STEPS[@LO-HI]; @82-579 guides only for sigma in (0.28, 5.4], EDM2's interval (Kynkäänniemi et al. 2024)")
     ap.add_argument("--eval-batch", type=int, default=2000)
     ap.add_argument("--score-only", action="store_true", help="skip training: score the last.pt files already in --runs")
+    ap.add_argument("--train-only", action="store_true", help="a first leg: train, write each candidate's main-EMA weights and "
+                    "train.json, score nothing (the next call, with the same --runs, trains on and scores)")
+    ap.add_argument("--compile", default="auto", choices=("auto", "off", "blocks", "full"),
+                    help="train.py --compile; auto: blocks on CUDA, off on the CPU")
+    ap.add_argument("--compile-trial", type=int, default=50, help="train.py --compile-trial: eager and compiled steps timed, the faster kept")
     ap.add_argument("--select-sampler", default="ddpm:25", help="pass 1's sampler (which EMA decay)")
     ap.add_argument("--select-cfg", default="1.5,4", help="pass 1's scales")
     args = ap.parse_args()
@@ -158,6 +184,12 @@ def main():
     trained = [n for n in names if os.path.exists(os.path.join(args.runs, n, "last.pt"))]
     print(f"round: training took {time.time() - t0:.0f} s; trained: {trained}", flush=True)
 
+    if args.train_only:
+        summary = {name: export(args, name, load_checkpoint(os.path.join(args.runs, name, "last.pt")), EMAS[0]) for name in trained}
+        save(args, device, [], summary)
+        print(f"round: --train-only: main-EMA weights and train.json written; done in {time.time() - t0:.0f} s", flush=True)
+        return
+
     cfgs = [float(c) for c in args.eval_cfg.split(",")]
     rows, summary, sheet = [], {}, []
     # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler.
@@ -175,14 +207,9 @@ def main():
             fd = min(x["fd"] for x in r)
             if best is None or fd < best[1]:
                 best = (decay, fd, model)
-        summary[name] = {"ema": best[0]}
         models[name] = (best[2], {"ema": best[0]})
         # The weights go out as soon as their EMA is chosen: a call cut short in pass 2 still returns them.
-        ema, arch, facts = checkpoint_source(checkpoints[name], best[0])
-        meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
-        write_weights(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
-        log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
-        summary[name].update(config=arch, facts=facts, flags=CANDIDATES[name], log_tail=log[-8:])
+        summary[name] = export(args, name, checkpoints[name], best[0])
         save(args, device, rows, summary)
     # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
     samplers = parse_samplers(args.eval_samplers)

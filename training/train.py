@@ -2,7 +2,7 @@
 or a CUDA GPU (--device).
 
 Resumable: a checkpoint {"model","ema","emas","opt","args","config", plus "step","epoch"} is written
-at every epoch end (or every --save-every-min minutes) and when the time budget runs out or the
+at every epoch end (or, instead, every --save-every-min minutes) and when the time budget runs out or the
 process gets SIGTERM/SIGINT; run the same command again to continue. The architecture (--patch-size,
 --hidden-size, --depth, --num-heads) is DiT's with its official key names, so any variant loads where
 the shipped model does. Extra EMAs (--extra-ema) are kept beside the main one for evaluate.py to
@@ -12,20 +12,41 @@ Dynamics of Diffusion Models", section 3.1: beta_t = (1 - 1/t)^(gamma + 1), gamm
 warm-up caps every decay d at (1 + step) / (10 + step), about 1 - 9/step, until step = 9d/(1-d)
 (18,000 for 0.9995): in shorter runs every decay-d EMA is the same average. Power EMAs differ at any
 length, since their averaging window is a fixed share of the run.
+
+Per step the loop makes no host<->device copy and no synchronisation except at log steps and
+checkpoints: the training set sits on the device once, as floats in [-1, 1], indexed by each
+epoch's permutation; timesteps, noise and the label-dropout mask are drawn on the device, in the
+order the model and loss used to draw them; the diffusion tables and the timestep frequencies are
+kept on the device; the EMAs are updated with one _foreach_mul_/_foreach_add_ pair each (the same
+ema * d + p * (1 - d) per tensor as before); on CUDA AdamW is the fused kernel (torch >= 2), TF32 on.
+On the CPU a run is bit for bit what the per-parameter loop gave (checks.py); on CUDA the same seed
+gives the same data order, timesteps, noise and dropout, with float results that may differ in the
+last bits from run to run (atomics in the embedding's backward, cuBLAS/fused-kernel choices).
+
+--compile blocks|full (torch >= 2) compiles each DiT block (the first compile serves all of them)
+or the whole loss (model and diffusion terms, forward and backward). --compile-trial N first times
+N eager steps, then N compiled ones (after a few that compile), and keeps the faster; every one of
+them is a training step. If compiling or a compiled step raises, the step is redone eagerly with the
+same inputs and the run goes on eager. CUDA graphs (mode="reduce-overhead") are not offered: their
+outputs are overwritten by the next replay, and the loss sums kept for the log, the optimizer's and
+the EMAs' in-place updates of the same parameters around the graph would each need care that
+cannot be tested here without a GPU, for a gain that is small once the step is not launch-bound.
 """
 import argparse
 import copy
 import functools
+import importlib
+import inspect
 import os
 import signal
 import time
-from collections import OrderedDict
-
 import torch
 
 from diffusion import GaussianDiffusion
 from dit import DiT, FASHION_CONFIG, load_checkpoint
 from fmnist import DATA_DIR, load_split, to_model_range
+
+COMPILE_MODES = ("off", "blocks", "full")
 
 
 def model_config(args):
@@ -71,13 +92,173 @@ def ema_beta(key, step):
     return min(key, (1 + step) / (10 + step))
 
 
-@torch.no_grad()
-def update_ema(ema, model, decay):
-    ema_params = OrderedDict(ema.named_parameters())
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        ema_params[name].mul_(decay).add_(param.data, alpha=1 - decay)
+class Emas:
+    """The EMAs of a model's trainable parameters, each under its key (a decay or "sigma:S"), updated
+    per step with one _foreach_mul_ and one _foreach_add_ each: ema = ema * d + p * (1 - d), tensor
+    by tensor as the per-parameter loop did, in a few kernels instead of two per parameter."""
+
+    def __init__(self, model, models):
+        """models: (key, EMA model) pairs (a list: --extra-ema may repeat the main decay)."""
+        names = [n for n, q in model.named_parameters() if q.requires_grad]
+        self.params = [q for q in model.parameters() if q.requires_grad]
+        self.targets = []
+        for key, m in models:
+            own = dict(m.named_parameters())
+            self.targets.append((key, [own[n] for n in names]))
+
+    @torch.no_grad()
+    def update(self, step):
+        """After optimizer step `step` (from 1); ema_beta's warm-up: early on each average follows the
+        model closely, later it uses its full decay."""
+        for key, target in self.targets:
+            decay = ema_beta(key, step)
+            torch._foreach_mul_(target, decay)
+            torch._foreach_add_(target, self.params, alpha=1 - decay)
+
+
+def make_optimizer(model, lr, device):
+    """AdamW over the trainable parameters (weight decay 0 as in the official train.py; pos_embed is
+    frozen): the fused CUDA kernel where this torch has it, else torch's default."""
+    params = [q for q in model.parameters() if q.requires_grad]
+    if device.type == "cuda" and "fused" in inspect.signature(torch.optim.AdamW).parameters:
+        try:
+            return torch.optim.AdamW(params, lr=lr, weight_decay=0, fused=True), "fused"
+        except (RuntimeError, TypeError, ValueError) as e:
+            print(f"optimizer: fused AdamW refused ({e}); the default one", flush=True)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0), "default"
+
+
+class Trainer:
+    """One optimizer step at a time: the draws, the loss (eager or compiled), AdamW, the EMAs."""
+
+    def __init__(self, model, opt, diffusion, emas, bf16):
+        self.model, self.opt, self.diffusion, self.emas, self.bf16 = model, opt, diffusion, emas, bf16
+        self.compiled = None  # None, or (mode, the loss function to call)
+        self.dropout = model.y_embedder.dropout_prob
+
+    def losses(self, x, t, y, drop, noise):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            terms = self.diffusion.training_losses(self.model, x, t, dict(y=y, force_drop_ids=drop), noise)
+        return terms["loss"].mean(), terms["mse"].mean().detach(), terms["vb"].mean().detach()
+
+    def step(self, x, y, step, lr):
+        """Step number `step` (from 1) on the batch (x in [-1, 1], y): the mean loss, MSE and VLB, on the device."""
+        # Drawn in the order the loss and the model drew them (t, then noise in training_losses, then
+        # the label dropout in LabelEmbedder.token_drop): the same random stream as before.
+        t = torch.randint(0, self.diffusion.num_timesteps, (x.shape[0],), device=x.device)
+        noise = torch.randn_like(x)
+        drop = torch.rand(x.shape[0], device=x.device) < self.dropout if self.dropout > 0 else None
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        if self.compiled is None:
+            loss, mse, vb = self.losses(x, t, y, drop, noise)
+            loss.backward()
+        else:
+            try:
+                loss, mse, vb = self.compiled[1](x, t, y, drop, noise)
+                loss.backward()
+            except Exception as e:  # compiling, or a compiled kernel, failed: this step again, eagerly
+                print(f"compile: {self.compiled[0]} failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                      "redoing the step eagerly and staying eager", flush=True)
+                self.set_compile("off")
+                self.opt.zero_grad(set_to_none=True)
+                loss, mse, vb = self.losses(x, t, y, drop, noise)
+                loss.backward()
+        self.opt.step()
+        self.emas.update(step)
+        return torch.stack([loss.detach(), mse, vb])
+
+    def set_compile(self, mode):
+        """Switch to `mode` (COMPILE_MODES); returns whether it is now on. Compiling itself happens at the next step."""
+        if self.compiled is not None and self.compiled[0] == "blocks":
+            for block in self.model.blocks:
+                block._compiled_call_impl = None  # what nn.Module.compile() set: the block is eager again
+            self.diffusion.__dict__.pop("loss_terms", None)  # the class's own method again
+        self.compiled = None
+        if mode == "off" or not compile_available(mode):
+            return False
+        self.compiled = (mode, None)
+        try:
+            if mode == "blocks":
+                # One compiled graph serves every block (same code; the parameters are inputs, not
+                # constants), and one the loss terms after the model (some 60 small element-wise kernels each way).
+                for block in self.model.blocks:
+                    block.compile()
+                self.diffusion.loss_terms = torch.compile(self.diffusion.loss_terms)
+                self.compiled = (mode, self.losses)
+            else:
+                self.compiled = (mode, torch.compile(self.losses))
+        except Exception as e:  # torch.compile itself refused (an unsupported Python, say)
+            print(f"compile: {mode} refused ({type(e).__name__}: {e}); eager", flush=True)
+            self.set_compile("off")
+            return False
+        return True
+
+
+def compile_available(mode):
+    """Whether this torch can compile `mode` (blocks or full); says why not. Raises Dynamo's limit of
+    recompilations per function (8 by default: one per block, if each block's graph is guarded on
+    the module itself, would reach it)."""
+    if not hasattr(torch, "compile"):
+        print(f"compile: unavailable in torch {torch.__version__} (needs >= 2.0); eager", flush=True)
+        return False
+    if mode == "blocks" and not hasattr(torch.nn.Module, "compile"):
+        print(f"compile: nn.Module.compile (--compile blocks) is not in torch {torch.__version__}; eager", flush=True)
+        return False
+    try:
+        config = importlib.import_module("torch._dynamo").config
+        for name in ("recompile_limit", "cache_size_limit"):  # the name since 2.6, and before
+            if hasattr(config, name):
+                setattr(config, name, max(getattr(config, name), 64))
+    except Exception as e:  # a torch without these settings: compile with its defaults
+        print(f"compile: Dynamo's recompile limit left as it is ({type(e).__name__}: {e})", flush=True)
+    return True
+
+
+class CompileTrial:
+    """--compile-trial N: after WARM eager steps, N eager steps timed, then compiled: WARM steps (the
+    compiling) and N timed; keeps the faster and prints both. Every one is a training step."""
+    WARM = 5
+
+    def __init__(self, trainer, mode, n, device):
+        self.trainer, self.mode, self.n, self.device = trainer, mode, n, device
+        self.k = 0
+        self.done = False
+        self.marks = {}
+
+    def _now(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def before_step(self):
+        """Call before each step of this process."""
+        if self.done:
+            return
+        w, n, k = self.WARM, self.n, self.k
+        self.k += 1
+        if k == w:
+            self.marks["eager"] = self._now()
+        elif k == w + n:
+            self.eager_s = (self._now() - self.marks["eager"]) / n
+            self.marks["compile"] = self._now()
+            self.done = not self.trainer.set_compile(self.mode)
+        elif k == 2 * w + n:
+            now = self._now()
+            self.compile_s = now - self.marks["compile"]
+            self.marks["compiled"] = now
+        elif k == 2 * w + 2 * n:
+            self.done = True
+            if self.trainer.compiled is None:  # it failed and fell back
+                return
+            compiled_s = (self._now() - self.marks["compiled"]) / n
+            keep = compiled_s < self.eager_s
+            print(f"compile trial ({self.mode}): eager {self.eager_s * 1e3:.1f} ms/step, compiled {compiled_s * 1e3:.1f} ms/step "
+                  f"(the first {w} compiled steps, compiling included, took {self.compile_s:.1f} s): "
+                  f"{'keeping compiled' if keep else 'back to eager'}", flush=True)
+            if not keep:
+                self.trainer.set_compile("off")
 
 
 def main():
@@ -102,7 +283,11 @@ def main():
     p.add_argument("--num-heads", type=int, default=FASHION_CONFIG["num_heads"])
     p.add_argument("--extra-ema", default="", help="comma-separated further EMAs kept beside --ema-decay: decays (0.9999) "
                    "or power EMAs of relative length S (sigma:0.05)")
-    p.add_argument("--save-every-min", type=float, default=0, help="also checkpoint every this many minutes (0 = at epoch ends only)")
+    p.add_argument("--save-every-min", type=float, default=0, help="checkpoint every this many minutes instead of at every epoch end (0: at epoch ends)")
+    p.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile (torch >= 2): each DiT block (blocks) or the "
+                   "whole loss with the model (full); falls back to eager if compiling fails")
+    p.add_argument("--compile-trial", type=int, default=0, help="with --compile: time this many eager steps, then as many "
+                   "compiled ones, and keep the faster (0: compile at once)")
     args = p.parse_args()
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
@@ -121,9 +306,8 @@ def main():
         q.requires_grad_(False)
     decays = [args.ema_decay] + [parse_ema(d) for d in args.extra_ema.split(",") if d]
     extra = {d: copy.deepcopy(ema) for d in decays[1:]}
-    # weight_decay 0 as in the official train.py; pos_embed is frozen so it is not optimised.
-    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=args.lr, weight_decay=0)
-    diffusion = GaussianDiffusion()
+    opt, opt_kind = make_optimizer(model, args.lr, device)
+    diffusion = GaussianDiffusion().prepare(device)
     step, epoch, start_batch, elapsed_before = 0, 0, 0, 0.0
 
     if os.path.exists(ckpt_path):
@@ -146,18 +330,27 @@ def main():
         for m in extra.values():
             m.load_state_dict(model.state_dict())
 
+    # The whole set on the device once, already in the model's range (60,000 x 1 x 32 x 32 floats, 246 MB).
     images, labels = load_split("train", args.data_dir)
-    images, labels = images.to(device), labels.to(device)
+    images, labels = to_model_range(images.to(device)), labels.to(device)
     n = images.shape[0]
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
     print(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
-          f"{n} images, {steps_per_epoch} steps/epoch", flush=True)
+          f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
+    trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16)
+    trial = None
+    if args.compile != "off" and not compile_available(args.compile):
+        args.compile = "off"
+    if args.compile != "off" and args.compile_trial > 0:
+        trial = CompileTrial(trainer, args.compile, args.compile_trial, device)
+    else:
+        trainer.set_compile(args.compile)
 
     model.train()
     ema.eval()
     t0 = time.time()
     last_save = t0
-    log_loss = log_mse = log_vb = 0.0
+    log_sum = 0.0  # loss, MSE, VLB summed on the device; read (a synchronisation) only when logging
     log_n = 0
     log_t = time.time()
 
@@ -190,33 +383,20 @@ def main():
         perm = torch.randperm(n, generator=g).to(device)
         for b in range(start_batch, steps_per_epoch):
             idx = perm[b * args.batch_size : (b + 1) * args.batch_size]
-            x = to_model_range(images[idx])
-            y = labels[idx]
-            t = torch.randint(0, diffusion.num_timesteps, (x.shape[0],), device=device)
+            x, y = images[idx], labels[idx]
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=not args.no_bf16):
-                terms = diffusion.training_losses(model, x, t, dict(y=y))
-            loss = terms["loss"].mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if trial is not None:
+                trial.before_step()
+            log_sum = log_sum + trainer.step(x, y, step + 1, lr)
             step += 1
-            # EMA warm-up: early on the average follows the model closely, later it uses the full decay.
-            update_ema(ema, model, ema_beta(args.ema_decay, step))
-            for d, m in extra.items():
-                update_ema(m, model, ema_beta(d, step))
-
-            # Summed on the device; read (a synchronisation) only when logging.
-            log_loss += loss.detach(); log_mse += terms["mse"].mean().detach(); log_vb += terms["vb"].mean().detach(); log_n += 1
+            log_n += 1
             if step % args.log_every == 0:
-                log_loss, log_mse, log_vb = float(log_loss), float(log_mse), float(log_vb)
+                log_loss, log_mse, log_vb = (v / log_n for v in log_sum.tolist())
                 now = time.time()
                 wall = elapsed_before + now - t0
-                print(f"step {step:6d} epoch {epoch} loss {log_loss/log_n:.4f} mse {log_mse/log_n:.4f} vb {log_vb/log_n:.4f} "
+                print(f"step {step:6d} epoch {epoch} loss {log_loss:.4f} mse {log_mse:.4f} vb {log_vb:.4f} "
                       f"lr {lr:.2e} {(now-log_t)/log_n:.3f}s/step wall {wall/60:.1f}min", flush=True)
-                log_loss = log_mse = log_vb = 0.0
+                log_sum = 0.0
                 log_n = 0
                 log_t = now
             over_budget = args.time_budget_min and (time.time() - t0) / 60 >= args.time_budget_min
@@ -232,8 +412,13 @@ def main():
             break
         epoch += 1
         start_batch = 0
-        save(0, epoch)
-        print(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min; checkpoint saved", flush=True)
+        # With --save-every-min the periodic checkpoints replace the epoch-end ones: on a GPU an epoch
+        # of C at batch 512 takes about a second, and writing model, EMAs and AdamW (234 MB) that often
+        # would cost a large share of the run (the first round wrote one every ~117 steps).
+        if not args.save_every_min:
+            save(0, epoch)
+        print(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min"
+              f"{'' if args.save_every_min else '; checkpoint saved'}", flush=True)
 
 
 if __name__ == "__main__":
