@@ -9,11 +9,15 @@
  *   npx tsx bench/generate-fd.ts [--cfg 1,1.5,2,3,4,6,10] [--num-samples 2000] [--steps 25]
  *                                [--sampler ddpm] [--batch-size 64] [--out /tmp/dit-fd-curve]
  *                                [--guidance-interval LO,HI]   (guide only for timesteps in [LO, HI])
+ *                                [--ckpt DIR]    (another copy of the model: a folder with config.json and
+ *                                                 model.safetensors, e.g. the previous weights; default: the embedded model)
+ *                                [--json FILE]   (the JSON line also written to FILE)
  *
  * Prints the tables (bench/fd-report.ts), then one JSON line. FD and recall of n samples are biased
  * upward for small n (recall: the k-NN balls of fewer samples are larger): compare rows of one run
  * (same n) and read the real rows as the floor.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { createPipeline } from '../src/pipeline.js';
 import { resolveBulkOptions } from '../src/options.js';
@@ -29,8 +33,10 @@ const sampler = arg('--sampler', 'ddpm');
 const batchSize = arg('--batch-size', '64');
 const outRoot = arg('--out', '/tmp/dit-fd-curve');
 const interval = arg('--guidance-interval', '');
+const ckpt = arg('--ckpt', '');
+const jsonOut = arg('--json', '');
 
-const pipeline = await createPipeline({});
+const pipeline = await createPipeline(ckpt ? { ckpt } : {});
 const classifier = await openEmbeddedClassifier({});
 const rows: QualityRow[] = [];
 for (const cfg of cfgs) {
@@ -55,6 +61,8 @@ const floor = await realFloor(classifier, n);
 await classifier.release();
 await pipeline.dispose();
 
-console.log(`embedded model, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
+console.log(`${ckpt ? `the model in ${ckpt}` : 'embedded model'}, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
 printQualityTables([...rows, ...floor]);
-console.log(JSON.stringify({ bench: 'generate-fd', sampler, steps: Number(steps), guidanceInterval: interval || null, n, batchSize: Number(batchSize), rows, realFloor: floor }));
+const result = JSON.stringify({ bench: 'generate-fd', ckpt: ckpt || null, sampler, steps: Number(steps), guidanceInterval: interval || null, n, batchSize: Number(batchSize), rows, realFloor: floor });
+console.log(result);
+if (jsonOut) fs.writeFileSync(jsonOut, `${result}\n`);

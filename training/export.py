@@ -14,14 +14,31 @@ from fmnist import CLASSES, DATA_DIR, load_split, to_model_range
 from tensorio import read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
 
 
+# config.json keys that export() derives itself; every other key that is not architecture is a training fact.
+DERIVED_KEYS = ("image_size", "pixel_space", "dataset", "padding")
+
+
 def load_source(path, ema_decay=None):
-    """(EMA tensors, architecture, training facts) from a train.py checkpoint or from a weights
-    file this script wrote with --weights-only (its metadata carries the rest)."""
+    """(EMA tensors, architecture, training facts, metadata to keep) from a train.py checkpoint or from
+    fp16 weights (.safetensors): a --weights-only file or gpu_round.py's NAME.safetensors (config and
+    facts in the metadata), or an exported model.safetensors whose metadata predates that (today's
+    shipped one: config and facts then come from the config.json beside it). Exporting weights is the
+    identity on them: fp16 stays fp16 bit for bit and the file's metadata is kept as it is, so
+    re-exporting a shipped model.safetensors writes the same bytes."""
     if path.endswith(".safetensors"):
         meta = read_safetensors_metadata(path)
-        facts = json.loads(meta.get("training", "{}"))
-        return read_safetensors(path), json.loads(meta["config"]) if "config" in meta else dict(FASHION_CONFIG), facts
-    return checkpoint_source(load_checkpoint(path), ema_decay)
+        if "config" in meta:
+            arch, facts = json.loads(meta["config"]), json.loads(meta.get("training", "{}"))
+        else:
+            beside = os.path.join(os.path.dirname(path) or ".", "config.json")
+            if not os.path.exists(beside):
+                raise SystemExit(f"{path}: its metadata has no config and there is no config.json beside it; put the model's config.json next to it")
+            with open(beside, encoding="utf-8") as f:
+                config = json.load(f)
+            arch = {k: config[k] for k in FASHION_CONFIG if k in config}
+            facts = {k: v for k, v in config.items() if k not in arch and k not in DERIVED_KEYS}
+        return read_safetensors(path), arch, facts, meta
+    return (*checkpoint_source(load_checkpoint(path), ema_decay), None)
 
 
 def checkpoint_source(ck, ema_decay=None):
@@ -38,16 +55,16 @@ def checkpoint_source(ck, ema_decay=None):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--ckpt", default="runs/fmnist/last.pt", help="train.py's last.pt, or a --weights-only file")
+    p.add_argument("--ckpt", default="runs/fmnist/last.pt", help="train.py's last.pt, or fp16 weights: a --weights-only file, gpu_round.py's NAME.safetensors, a shipped model.safetensors (with its config.json beside it)")
     p.add_argument("--out", default="../assets/fashion-mnist")
     p.add_argument("--ema", type=parse_ema, help="which EMA to export when the run kept several: a decay or sigma:S (default: the main one)")
     p.add_argument("--weights-only", metavar="FILE", help="write only FILE: fp16 EMA weights with the config and training facts in its metadata (for carrying back from a GPU run)")
     p.add_argument("--data-dir", default=DATA_DIR)
     args = p.parse_args()
 
-    ema, arch, facts = load_source(args.ckpt, args.ema)
+    ema, arch, facts, kept = load_source(args.ckpt, args.ema)
     tensors = {k: v.to(torch.float16) for k, v in sorted(ema.items())}
-    meta = {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+    meta = kept if kept is not None else {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
     if args.weights_only:
         write_safetensors(args.weights_only, tensors, meta)
         print(f"wrote {args.weights_only}: {arch} {facts}")
