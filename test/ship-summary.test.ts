@@ -1,0 +1,76 @@
+/**
+ * scripts/ship-summary.ts: the tables scripts/ship-embedded.ts writes for the README, and issue 19's
+ * targets. The sweep table is checked against the README itself (made from docs/sweep/report.json:
+ * after new weights are shipped, the README must carry the regenerated table).
+ */
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { comparisonTable, fdTable, issue19Targets, median, perClassTable, scaleRows, sweepTable, type FdRow, type FdRun, type SweepReport } from '../scripts/ship-summary.js';
+
+const root = path.resolve(__dirname, '..');
+
+/** A scored set whose classes all have accuracy `acc` except those in `low` (label → accuracy). */
+function row(name: string, fd: number, acc: number, low: Record<number, number> = {}): FdRow {
+  const perClass = Array.from({ length: 10 }, (_, label) => ({ label, count: 20, accuracy: low[label] ?? acc, meanPLabel: (low[label] ?? acc) - 0.05 }));
+  const accuracy = perClass.reduce((a, c) => a + c.accuracy, 0) / 10;
+  return { name, q: { fd, accuracy, meanPLabel: accuracy - 0.05, count: 200, precision: 0.7, recall: 0.5, perClass }, imagesPerSecond: 2 };
+}
+
+function fdRun(rows: FdRow[], guidanceInterval: string | null = null): FdRun {
+  return { sampler: 'ddpm', steps: 25, guidanceInterval, n: 200, rows, realFloor: [row('real training images (first 200)', 1.5, 0.9)] };
+}
+
+describe('ship-summary', () => {
+  it("reproduces the README's sweep table from docs/sweep/report.json", () => {
+    const report = JSON.parse(fs.readFileSync(path.join(root, 'docs/sweep/report.json'), 'utf8')) as SweepReport;
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const table = sweepTable(report);
+    const head = table.split('\n')[0]!;
+    const start = readme.indexOf(head);
+    expect(start).toBeGreaterThan(0);
+    expect(readme.slice(start, readme.indexOf('\n\n', start))).toBe(table);
+  });
+
+  it('orders scale rows by scale, interval rows last, and labels them as the README does', () => {
+    const rows = scaleRows([fdRun([row('cfg 4', 48, 0.96), row('cfg 1.5', 15, 0.87), row('cfg 1', 20, 0.77)]), fdRun([row('cfg 4', 31, 0.95)], '82,579')]);
+    expect(rows.map((r) => r.label)).toEqual(['1', '1.5', '4', 'cfg 4, guidance only for timesteps 82…579']);
+    expect(() => scaleRows([fdRun([row('real', 1, 1)])])).toThrow('generate-fd row "real" is not "cfg N"');
+  });
+
+  it('writes the FD table: scales, then the real floor, then interval rows; the worst class named', () => {
+    const rows = scaleRows([fdRun([row('cfg 1', 20.684, 0.8, { 6: 0.405 })]), fdRun([row('cfg 4', 31.16, 0.96, { 6: 0.73 })], '82,579')]);
+    expect(fdTable(rows, [row('real training images (first 200)', 1.39, 0.9, { 6: 0.644 })]).split('\n').slice(2)).toEqual([
+      '| 1 | 20.68 | 0.700 | 0.500 | 0.760 | Shirt 0.405 | 0.710 | 2.00 |',
+      '| real training images (first 200) | 1.39 | 0.700 | 0.500 | 0.874 | Shirt 0.644 | 0.824 |  |',
+      '| cfg 4, guidance only for timesteps 82…579 | 31.16 | 0.700 | 0.500 | 0.937 | Shirt 0.730 | 0.887 | 2.00 |',
+    ]);
+    expect(perClassTable(rows, []).split('\n')[8]).toBe('| Shirt | 0.405 / 0.355 |');
+  });
+
+  it("checks issue 19's targets: FD at CFG 4 and the best FD at most half, every class over the floors", () => {
+    const prev = scaleRows([fdRun([row('cfg 1', 20, 0.77), row('cfg 1.5', 15, 0.87), row('cfg 2', 20, 0.9), row('cfg 3', 35, 0.95), row('cfg 4', 48, 0.96)])]);
+    const good = scaleRows([fdRun([row('cfg 1', 9, 0.9), row('cfg 1.5', 7.5, 0.93), row('cfg 2', 8, 0.95), row('cfg 3', 12, 0.97), row('cfg 4', 24, 0.98)])]);
+    expect(issue19Targets(good, prev).map((t) => t.met)).toEqual([true, true, true, true]);
+    expect(issue19Targets(good, prev)[1]!.measured).toBe('7.50 (CFG 1.5) against 15.00 (CFG 1.5)');
+    // Just over half, and one class under each floor.
+    const bad = scaleRows([fdRun([row('cfg 1', 9, 0.9, { 5: 0.84 }), row('cfg 1.5', 7.51, 0.93), row('cfg 2', 8, 0.95), row('cfg 3', 12, 0.97), row('cfg 4', 24.01, 0.98, { 8: 0.969 })])]);
+    const t = issue19Targets(bad, prev);
+    expect(t.map((x) => x.met)).toEqual([false, false, false, false]);
+    expect(t[2]!.measured).toBe('below: Sandal 0.840');
+    expect(t[3]!.measured).toBe('below: Bag 0.969');
+    // A scale not scored is "not measured", not a pass.
+    const partial = scaleRows([fdRun([row('cfg 1', 9, 0.9), row('cfg 4', 24, 0.98)])]);
+    expect(issue19Targets(partial, prev).map((x) => x.met)).toEqual([true, undefined, true, true]);
+  });
+
+  it('compares old and new at the scales both scored', () => {
+    const prev = scaleRows([fdRun([row('cfg 1', 20, 0.77), row('cfg 4', 48, 0.96)])]);
+    const next = scaleRows([fdRun([row('cfg 4', 24, 0.98), row('cfg 2', 8, 0.95)])]);
+    expect(comparisonTable(next, prev).split('\n').slice(2)).toEqual(['| 4 | 48.00 | 24.00 | 0.50 | 0.960 | 0.980 | T-shirt/top 0.960 | T-shirt/top 0.980 |']);
+  });
+
+  it('median', () => {
+    expect([median([5, 1, 3]), median([4, 1, 3, 2])]).toEqual([3, 2.5]);
+  });
+});
