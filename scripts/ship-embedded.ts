@@ -12,7 +12,7 @@
  * `config.json` beside it (export.py then keeps the file's bytes: see training/README.md, "Shipping
  * new weights").
  *
- * In order (cheap checks first; nothing in the tree changes before step 4):
+ * In order (cheap checks first; the tree changes from step 3 on, and a failure or Ctrl-C puts it back):
  *  1. `tsc` (the CLI runs from dist/); the tracked files it rewrites must equal HEAD (else --force).
  *  2. training/export.py into a copy of assets/fashion-mnist in the work folder: model.safetensors,
  *     config.json, classes.json, reference/ (PyTorch forward and 10-step sample from the fp16 file).
@@ -159,7 +159,7 @@ function timeSample(prev: string, next: string): { timings: Timing[]; png: Buffe
       const t0 = performance.now();
       const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'dit.js'), 'sample', '--quiet', '--out', png], { cwd: out, encoding: 'utf8' });
       const s = (performance.now() - t0) / 1000;
-      if (r.status !== 0) throw new Error(`dit sample (${m.model} model) exited ${r.status}: ${r.stderr.trim()}`);
+      if (r.status !== 0) throw new Error(`dit sample (${m.model} model) ${r.signal ? `was stopped by ${r.signal}` : `exited ${r.status}: ${r.stderr.trim()}`}`);
       if (round === 0) t.cold = s;
       else t.seconds.push(s);
       if (m.model === 'new') pngs.push(fs.readFileSync(png));
@@ -238,6 +238,7 @@ try {
   installed = true;
   const { timings, png } = timeSample(previous, staged);
   const [tPrev, tNew] = timings.map((t) => ({ ...t, median: median(t.seconds) }));
+  const timingLoad = os.loadavg()[0]!.toFixed(2);
   log(`dit sample with no flags, median of ${timingRuns}: new ${tNew!.median.toFixed(2)} s [${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}], previous ${tPrev!.median.toFixed(2)} s [${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}]; limit ${maxSampleS} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
   if (tNew!.median > maxSampleS) {
     throw new Error(`dit sample with no flags took ${tNew!.median.toFixed(2)} s (median of ${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}) with the new model, over the ${maxSampleS} s limit; the previous model took ${tPrev!.median.toFixed(2)} s in the same runs. If the previous model is well over its usual time too, the machine is busy: rerun when it is idle (uptime)`);
@@ -253,6 +254,7 @@ try {
   fs.writeFileSync(path.join(docsOut, 'sample-x4.png'), encodePng(upscaleNearest(readPng(path.join(docsOut, 'sample.png')), X4)));
   const sweepArgs = readmeSweepArgs();
   run(process.execPath, [path.join(ROOT, 'bin', 'dit.js'), 'sweep', ...sweepArgs, '--out', path.join(docsOut, 'sweep')]);
+  const sweepLoad = os.loadavg()[0]!.toFixed(2);
   const fdNew = scoreModel('new', ASSETS);
   const fdPrev = scoreModel('previous', previous);
 
@@ -278,7 +280,8 @@ Written by \`scripts/ship-embedded.ts\` on ${startedAt.toISOString().slice(0, 16
 ${cmd}
 \`\`\`
 
-Every table below is generated; copy them into README.md (see the checklist at the end).
+Every table below is generated; copy them into README.md (see the checklist at the end). The whole
+run took ${((Date.now() - startedAt.getTime()) / 60000).toFixed(0)} min.
 
 ## Weights
 
@@ -288,7 +291,7 @@ Every table below is generated; copy them into README.md (see the checklist at t
 | model.safetensors (fp16) | ${prevFacts.bytes.toLocaleString('en')} bytes | ${facts.bytes.toLocaleString('en')} bytes (limit ${MAX_WEIGHT_BYTES.toLocaleString('en')}) |
 | \`dit sample\`, no flags (${d.labels.length} images, CFG ${d.cfgScale}, ${d.numSamplingSteps} ${d.sampler.toUpperCase()} steps), median of ${timingRuns}, wall s | ${tPrev!.median.toFixed(2)} (${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}) | ${tNew!.median.toFixed(2)} (${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}); limit ${maxSampleS} |
 
-The two models were timed alternately in one loop (load average at the end ${os.loadavg()[0]!.toFixed(2)}).
+The previous model, then the new one, each after a cold run that fills the compile cache, in this run (load average ${timingLoad}).
 config.json: \`${JSON.stringify(config)}\`
 
 ## FD against guidance (README: "FD against guidance on the embedded model")
@@ -307,7 +310,7 @@ ${targetsTable(issue19Targets(next, prev))}
 
 ## The sweep (README: "\`dit sweep\`: the guidance × steps study")
 
-\`npx dit sweep ${sweepArgs.join(' ')} --out docs/sweep\` (${report.cells.length} cells; [report.md](sweep/report.md)):
+\`npx dit sweep ${sweepArgs.join(' ')} --out docs/sweep\` (${report.cells.length} cells; [report.md](sweep/report.md); load average ${sweepLoad} when it ended: its seconds are this machine's at that load):
 
 ${sweepTable(report)}
 
@@ -339,7 +342,7 @@ ${sweepTable(report)}
     ...SHIPPED_DOCS.flatMap((rel) => compareShipped(path.join(docsBefore, path.basename(rel)), path.join(ROOT, rel), rel)),
   ];
   console.log(table.join('\n'));
-  log(`done: docs/embedded-model.md has the tables and the checklist; the work folder ${work} keeps the files it replaced (assets-before/, docs-before/)`);
+  log(`done in ${((Date.now() - startedAt.getTime()) / 60000).toFixed(1)} min: docs/embedded-model.md has the tables and the checklist; the work folder ${work} keeps the files it replaced (assets-before/, docs-before/)`);
 } catch (e) {
   console.error(`ship: FAILED: ${(e as Error).message}`);
   if (installed) {
