@@ -33,6 +33,15 @@ const MIN_BYTES = 1024;
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);
 
+/**
+ * A file's `.gz` copy: level 9 (ORT's 14.2 MB WASM: 3.69 MB in 0.37 s on this 2-core machine; level
+ * 6: 3.70 MB in 0.30 s). The page fetches the WASM's as a file of its own (runtime/web.ts
+ * provideOrtWasm); `dit serve --browser` makes it at serve time where an installed package lacks it.
+ */
+export function gzipCopy(raw: Buffer): Promise<Buffer> {
+  return gzip(raw, { level: 9 });
+}
+
 export interface PrecompressStats {
   readonly files: number;
   readonly rawBytes: number;
@@ -54,7 +63,7 @@ export async function precompressFolder(root: string): Promise<PrecompressStats>
       const quality = raw.length <= 1 << 20 ? 11 : 6;
       const [br, gz] = await Promise.all([
         brotli(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } }),
-        gzip(raw, { level: 9 }),
+        gzipCopy(raw),
       ]);
       const kept = (copy: Buffer, suffix: string): number => {
         if (copy.length >= raw.length) return raw.length;
