@@ -91,34 +91,44 @@ export async function wasmFromGzipCopy(bytes: Uint8Array<ArrayBuffer>, maxBytes 
   return out;
 }
 
-/** Where onnxruntime-web's WASM came from: its gzip copy, inflated in the page, or the plain file, fetched by ORT. */
+/**
+ * The WASM bytes from the gzip copy at `gzipUrl`, fetched as an ordinary file; undefined where the
+ * page should let onnxruntime-web fetch the plain `.wasm` instead: no DecompressionStream in this
+ * browser, the copy missing (an error status), or not a gzip of WebAssembly (a host's page for a
+ * missing file, a broken copy: reported on the console).
+ */
+export async function fetchWasmFromGzipCopy(gzipUrl: string, fetchFile: typeof fetch = fetch): Promise<Uint8Array | undefined> {
+  if (typeof DecompressionStream === 'undefined') return undefined;
+  try {
+    const res = await fetchFile(gzipUrl);
+    if (!res.ok) return undefined;
+    return await wasmFromGzipCopy(new Uint8Array(await res.arrayBuffer()));
+  } catch (err) {
+    console.warn(`${gzipUrl}: ${(err as Error).message}; loading the plain .wasm instead`);
+    return undefined;
+  }
+}
+
+/** Where onnxruntime-web's WASM comes from: its gzip copy, inflated in the page, or the plain file, fetched by ORT. */
 export type OrtWasmFrom = 'gzip copy' | 'plain file';
 
 const wasmBinaries = new Map<WebBackend, Promise<OrtWasmFrom>>();
 
 /**
- * Gives `backend`'s onnxruntime-web build its WASM from the file's gzip copy at `gzipUrl`, fetched
- * as an ordinary file and inflated here (ORT's 14.2 MB WASM is a 3.7 MB download from any static
- * host, whether or not it compresses), once per backend; call it before the backend's first
- * session. ORT compiles the bytes once and hands the compiled module to its thread workers. Where
- * that is not possible — no DecompressionStream, the copy missing or not a gzip of WebAssembly —
- * nothing is set, and ORT fetches the plain `.wasm` beside it, as it does without this.
+ * Gives `backend`'s onnxruntime-web build its WASM from the file's gzip copy at `gzipUrl`
+ * (fetchWasmFromGzipCopy), once per backend; call it before the backend's first session. ORT's
+ * 14.2 MB WASM is then a 3.7 MB download from any static host, whether or not it compresses. ORT
+ * compiles the bytes once and hands the compiled module to its thread workers. Where the copy
+ * cannot be used nothing is set, and ORT fetches the plain `.wasm` beside it, as without this.
  */
 export function provideOrtWasm(backend: WebBackend, gzipUrl: string): Promise<OrtWasmFrom> {
   let p = wasmBinaries.get(backend);
   if (!p) {
-    p = (async (): Promise<OrtWasmFrom> => {
-      if (typeof DecompressionStream === 'undefined') return 'plain file';
-      try {
-        const [ort, res] = await Promise.all([loadOrt(backend), fetch(gzipUrl)]);
-        if (!res.ok) return 'plain file';
-        ort.env.wasm.wasmBinary = await wasmFromGzipCopy(new Uint8Array(await res.arrayBuffer()));
-        return 'gzip copy';
-      } catch (err) {
-        console.warn(`${gzipUrl}: ${(err as Error).message}; loading the plain .wasm instead`);
-        return 'plain file';
-      }
-    })();
+    p = Promise.all([loadOrt(backend), fetchWasmFromGzipCopy(gzipUrl)]).then(([ort, bytes]) => {
+      if (!bytes) return 'plain file';
+      ort.env.wasm.wasmBinary = bytes;
+      return 'gzip copy';
+    });
     wasmBinaries.set(backend, p);
   }
   return p;

@@ -1,13 +1,14 @@
 /**
  * The page's WASM from its gzip copy (runtime/web.ts wasmFromGzipCopy): inflated with the standard
  * DecompressionStream (Node has it too), taken as it is where the host already inflated it, and
- * refused — so the page falls back to the plain .wasm — when it is neither.
+ * refused — so the page falls back to the plain .wasm — when it is neither; and when the page
+ * takes the copy (fetchWasmFromGzipCopy) or leaves the plain .wasm to onnxruntime-web.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { wasmFromGzipCopy } from '../../src/runtime/web.js';
+import { fetchWasmFromGzipCopy, wasmFromGzipCopy } from '../../src/runtime/web.js';
 
 const ortWasm = fs.readFileSync(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 const bytes = (b: Buffer) => new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
@@ -38,5 +39,41 @@ describe('wasmFromGzipCopy', () => {
     expect(bomb.length).toBeLessThan(2048);
     await expect(wasmFromGzipCopy(bytes(bomb), 1 << 19)).rejects.toThrow(`a gzip copy of a WASM file inflates to more than ${1 << 19} bytes`);
     expect((await wasmFromGzipCopy(bytes(bomb), (1 << 20) + 4)).byteLength).toBe((1 << 20) + 4);
+  });
+});
+
+describe('fetchWasmFromGzipCopy', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+  const gz = zlib.gzipSync(ortWasm, { level: 9 });
+  /** A fetch that answers every URL with `status` and `body`, and remembers what was asked. */
+  const host = (status: number, body: Uint8Array) => {
+    const asked: string[] = [];
+    const fetchFile = (async (url: string) => (asked.push(url), new Response(status === 200 ? new Uint8Array(body) : null, { status }))) as unknown as typeof fetch;
+    return { asked, fetchFile };
+  };
+
+  it('inflates the copy the host sends', async () => {
+    const { asked, fetchFile } = host(200, gz);
+    const out = await fetchWasmFromGzipCopy('http://site/assets/ort.wasm.gz', fetchFile);
+    expect(Buffer.from(out!).equals(ortWasm)).toBe(true);
+    expect(asked).toEqual(['http://site/assets/ort.wasm.gz']);
+  });
+
+  it('leaves the plain .wasm to onnxruntime-web: without DecompressionStream (fetching nothing), on an error status, on a host\'s HTML page', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const missing = host(404, new Uint8Array());
+    expect(await fetchWasmFromGzipCopy('http://site/a.wasm.gz', missing.fetchFile)).toBeUndefined();
+    expect(missing.asked).toHaveLength(1);
+    expect(warn).not.toHaveBeenCalled();
+    const html = host(200, new TextEncoder().encode('<!doctype html><title>Not found</title>'));
+    expect(await fetchWasmFromGzipCopy('http://site/a.wasm.gz', html.fetchFile)).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith('http://site/a.wasm.gz: a gzip copy of a WASM file starts with 1f 8b, but this one starts with 3c 21 64 6f; loading the plain .wasm instead');
+    vi.stubGlobal('DecompressionStream', undefined);
+    const old = host(200, gz);
+    expect(await fetchWasmFromGzipCopy('http://site/a.wasm.gz', old.fetchFile)).toBeUndefined();
+    expect(old.asked).toEqual([]);
   });
 });
