@@ -27,7 +27,8 @@
  * back, and ORT compiles the file while it streams in), each from a server that sends the `.br`
  * copies (`dit serve --browser`, nginx brotli_static) and from one that sends every file as it is
  * (`python3 -m http.server`), interleaved. `--mbps N` throttles those pages' network to N Mbit/s
- * (Chromium's DevTools emulation, 20 ms latency); `--payload-only yes` runs only them.
+ * (Chromium's DevTools emulation, 20 ms latency); `--payload-only yes` runs only them. Each is
+ * followed by a later visit in the same profile (`again`: the HTTP cache, V8's code cache).
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -225,7 +226,10 @@ const payloadServers = await Promise.all(
 );
 const payloadRows = payloadServers.map((server) => async () => {
   const context = await cpu.newContext();
-  report(await measure(context, server.url, `${server.name}${mbps > 0 ? `, ${mbps} Mbit/s` : ''}`, 'backend=wasm', payloadSteps, mbps));
+  const name = `${server.name}${mbps > 0 ? `, ${mbps} Mbit/s` : ''}`;
+  report(await measure(context, server.url, name, 'backend=wasm', payloadSteps, mbps));
+  // A later visit, same profile: the files from the HTTP cache, and V8's code cache where it applies.
+  report(await measure(context, server.url, `${name}, again`, 'backend=wasm', payloadSteps, mbps));
   await context.close();
 });
 /** One measurement each, in a fresh profile (a context: no service worker registered yet). */

@@ -3,7 +3,8 @@
  *
  * - **Precompressed copies**: `NAME.br` and `NAME.gz` next to every compressible file, the names
  *   nginx (`gzip_static`, `brotli_static`), Caddy (`precompressed`) and `dit serve --browser`
- *   (static.ts) look for, so ORT's WASM travels as 2.7 MB instead of 14.2 MB.
+ *   (static.ts) look for. The page itself fetches ORT's WASM as its `.gz` copy, a file of its own
+ *   (runtime/web.ts provideOrtWasm): 3.7 MB instead of 14.2 MB from any host, compressing or not.
  * - **Sources** (`site-sources.json`): which big files of the site are byte-for-byte copies of files
  *   the installed package already has — onnxruntime-web's WASM, the embedded model's weights. The
  *   npm package leaves those copies out of dist/site (package.json `files`), and `dit serve --browser`
