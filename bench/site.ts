@@ -7,7 +7,8 @@
  * as this server sent them (the site's `.br` copies where the server sends them, as `dit serve
  * --browser`, nginx brotli_static or Caddy do to a browser that accepts br), and as the `.gz`
  * copies (a host that only gzips).
- * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's default.
+ * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's
+ * default, and the default with `--dtype q8`.
  *
  *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no] [--rounds 1] [--node no] [--page-threads N]
  *                                              [--payload-only yes] [--payload-steps 1] [--mbps N]
@@ -17,7 +18,8 @@
  * thread) and wasm-sw, a first visit (the page registers web/src/isolation/sw.ts and reloads once,
  * then runs isolated: threads; times from the first navigation's start, so the reload is counted)
  * and a later visit in the same profile (wasm-sw-again: isolated from the start); then wasm-mt from
- * a server that sends the headers (`dit serve --browser`). Then webgpu (--enable-unsafe-webgpu;
+ * a server that sends the headers (`dit serve --browser`), with `?threads=N` and with `?dtype=q8`
+ * (wasm-mt-q8: int8 linears). Then webgpu (--enable-unsafe-webgpu;
  * headless Chromium offers its SwiftShader Vulkan adapter on a machine without a GPU), when Chromium
  * shows an adapter. `--rounds N` repeats the WASM rows, interleaved, on a busy machine.
  *
@@ -200,11 +202,11 @@ function report(r: Row | string): void {
 }
 
 // Baseline: the same run in Node (`dit sample`'s pipeline), model load excluded (`--node no`: skipped).
-for (const threads of arg('--node', 'yes') === 'no' || payloadOnly ? [] : [1, undefined]) {
-  const p = await createPipeline({ threads });
+for (const [threads, dtype] of arg('--node', 'yes') === 'no' || payloadOnly ? [] : ([[1, 'fp32'], [undefined, 'fp32'], [undefined, 'q8']] as const)) {
+  const p = await createPipeline({ threads, dtype });
   const t0 = performance.now();
   await p.generate({ numSamplingSteps: steps });
-  notes.push(`node, ${threads ?? 'default'} thread(s): ${((performance.now() - t0) / 1000).toFixed(1)} s for ${steps} steps (model loaded beforehand)`);
+  notes.push(`node, ${threads ?? 'default'} thread(s), ${dtype}: ${((performance.now() - t0) / 1000).toFixed(1)} s for ${steps} steps (model loaded beforehand)`);
   await p.dispose();
 }
 
@@ -251,6 +253,8 @@ const wasmRows: (() => Promise<void>)[] = payloadOnly ? payloadRows : [
     report(await measure(served, isolated.url, 'wasm-mt', 'backend=wasm', steps));
     // onnxruntime-web's own choice is min(4, ceil(cores / 2)) threads: one on a 2-core machine.
     report(await measure(served, isolated.url, `wasm-mt-${pageThreads}`, `backend=wasm&threads=${pageThreads}`, steps));
+    // int8 linears (`?dtype=q8`, as `dit sample --dtype q8`): ONNX Runtime quantizes activations per call.
+    report(await measure(served, isolated.url, 'wasm-mt-q8', 'backend=wasm&dtype=q8', steps));
     await served.close();
   },
 ];

@@ -20,11 +20,10 @@ import type { ClassTable } from './class-names.js';
 
 export type { WebBackend } from './runtime/web.js';
 
-export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'numClasses' | 'attention'> {
+/** `threads`: WASM threads, default runtime/web.ts defaultWasmThreads (every core up to 4 when isolated). */
+export interface BrowserPipelineOptions extends Pick<UserLoadOptions, 'model' | 'imageSize' | 'numClasses' | 'attention' | 'dtype' | 'threads'> {
   /** onnxruntime-web's CPU (WASM) build or its WebGPU build. */
   readonly backend: WebBackend;
-  /** WASM threads; default runtime/web.ts defaultWasmThreads (every core up to 4 when isolated). */
-  readonly threads?: number;
   /** dit | sit | repa, when the files do not say (SiT's weights look like DiT's; see checkpoint/family.ts). */
   readonly family?: string;
   /** True for the model the site ships (the embedded model's defaults apply). */
@@ -44,6 +43,7 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
     threads: opts.threads,
     device: webDevice(opts.backend),
     attention: opts.attention,
+    dtype: opts.dtype,
   });
   hooks.onPhase?.('loading checkpoint');
   const ckpt = loadDiTCheckpoint(files, { model: load.model, imageSize: load.imageSize, numClasses: load.numClasses, family: load.family });

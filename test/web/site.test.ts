@@ -19,6 +19,9 @@ import { ISOLATION_WORKER_FILE } from '../../web/src/isolation/files.js';
 import { decodePng, readPng } from '../../src/image/png.js';
 import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { UsageError } from '../../src/errors.js';
+import { createBrowserPipeline } from '../../src/browser-pipeline.js';
+import { diskSource } from '../../src/checkpoint/file.js';
+import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
 import { runCli } from '../helpers/run-cli.js';
 import { ditTiny, vaeTiny } from '../helpers/fixtures.js';
 import { writeDiffusersFolder } from '../helpers/checkpoint-writers.js';
@@ -121,6 +124,28 @@ describe('the static site, computing in the browser', () => {
     expect(query.get('run')).toBeNull();
     const direct = await pipeline.generate({ seed: 11, numSamplingSteps: 4, cfgScale: 1.5, sampler: 'ddim', classLabels: [7, 9], numImages: 8 });
     expect(largestDifference(await resultImage(page), direct.grid!)).toBeLessThanOrEqual(2);
+  }, 180_000);
+
+  it('the address chooses how the page computes: ?dtype=q8 samples int8 as the same pipeline on onnxruntime-web in Node, stays in the address after a run; a bad ?dtype is named', async () => {
+    const options = { seed: 5, classLabels: [1, 8], numImages: 4, numSamplingSteps: 5, cfgScale: 4 };
+    await page.goto(`${base}?backend=wasm&dtype=q8&seed=5&classes=1,8&steps=5&cfg=4&n=4&run=1`);
+    expect(await runEnds(page)).toBe('done');
+    // int8 is not the same arithmetic in ORT's WASM and native kernels (a forward differs by ~0.3-0.6 %),
+    // so the reference is the page's own pipeline run by onnxruntime-web in Node: the same WASM kernels.
+    const files = { weights: diskSource(path.join(EMBEDDED_MODEL_DIR, 'model.safetensors')), config: diskSource(path.join(EMBEDDED_MODEL_DIR, 'config.json')), modelIndex: undefined };
+    const inNode = await createBrowserPipeline(files, { backend: 'wasm', embedded: true, dtype: 'q8', threads: 1 });
+    try {
+      const q8 = (await inNode.generate(options)).grid!;
+      expect(largestDifference(await resultImage(page), q8)).toBeLessThanOrEqual(2);
+      expect(largestDifference(q8, (await pipeline.generate(options)).grid!)).toBeGreaterThan(2); // int8 took effect
+    } finally {
+      await inNode.dispose();
+    }
+    const query = new URL(page.url()).searchParams; // rewritten by the run
+    expect([query.get('backend'), query.get('dtype'), query.get('seed'), query.get('run')]).toEqual(['wasm', 'q8', '5', null]);
+    await page.goto(`${base}?backend=wasm&dtype=q9`);
+    await page.waitForFunction(() => document.getElementById('model')?.textContent?.startsWith('Cannot start'), undefined, { timeout: 60_000 });
+    expect(await page.textContent('#model')).toMatch(/^Cannot start the model: \?dtype "q9" is not supported: must be one of fp32, /);
   }, 180_000);
 
   it('a bad value in a link shows the resolver\'s message next to its control, in the page\'s words', async () => {

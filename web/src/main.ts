@@ -12,10 +12,10 @@
 import './style.css';
 import { ServerError, type GenerateRequest, type JobEvent, type ServerInfo } from './client.js';
 import { serverBackend, type Backend, type Loaded } from './backend.js';
-import { readShareQuery, shareQuery } from './share.js';
+import { readComputeQuery, readShareQuery, shareQuery } from './share.js';
 import { loadHistory, saveHistory, storableImage, type HistoryEntry } from './history.js';
 import { className as nameIn, normaliseClassName, searchClasses, type ClassTable } from '../../src/class-names.js';
-import { ATTENTION_FORMS, resolveClasses, type AttentionForm } from '../../src/options.js';
+import { resolveClasses } from '../../src/options.js';
 import { crossOriginIsolate } from './isolation/register.js';
 
 type DoneEvent = Extract<JobEvent, { type: 'done' }>;
@@ -75,25 +75,17 @@ const CONTROL_OF: Record<Field, HTMLElement> = {
 };
 
 /**
- * `?backend=wasm|webgpu`, `?threads=N` and `?attention=fused|plain` choose how the page computes
- * (default: WebGPU when there is an adapter, every core up to 4 when isolated (runtime/web.ts defaultWasmThreads), the device's attention form).
+ * `?backend=auto|wasm|webgpu`, `?threads=N`, `?attention=fused|plain` and `?dtype=fp32|q8|fp16`
+ * choose how the page computes (default: WebGPU when there is a hardware adapter, every core up to
+ * 4 when isolated (runtime/web.ts defaultWasmThreads), the device's attention form, fp32), read once
+ * here and kept in every address a run writes (share.ts); the worker checks them.
  */
-function browserOptions(): { backend: 'auto' | 'wasm' | 'webgpu'; threads?: number; attention?: AttentionForm } {
-  const q = new URLSearchParams(location.search);
-  const b = q.get('backend');
-  const a = q.get('attention');
-  const threads = Number(q.get('threads'));
-  return {
-    backend: b === 'wasm' || b === 'webgpu' ? b : 'auto',
-    ...(Number.isInteger(threads) && threads > 0 ? { threads } : {}),
-    ...(ATTENTION_FORMS.find((form) => form === a) ? { attention: a as AttentionForm } : {}),
-  };
-}
+const compute = readComputeQuery(location.search);
 
 /** The in-page back end, cross-origin isolated first where the host does not (isolation/register.ts: may reload once). */
 async function browserBackend(): Promise<Backend> {
   await crossOriginIsolate();
-  return (await import('./local/backend.js')).createBrowserBackend(browserOptions());
+  return (await import('./local/backend.js')).createBrowserBackend(compute);
 }
 
 const backend: Backend = import.meta.env.MODE === 'site' ? await browserBackend() : serverBackend;
@@ -475,7 +467,7 @@ function showRunNearButton(): void {
 async function start(mode: 'single' | 'compare'): Promise<void> {
   clearErrors();
   const base = readForm();
-  history_.replaceState(null, '', `${location.pathname}${shareQuery(base)}${location.hash}`);
+  history_.replaceState(null, '', `${location.pathname}${shareQuery(base, compute)}${location.hash}`);
   document.body.dataset.state = 'running';
   cancelRequested = false;
   const requests = mode === 'single' ? [base] : [1, 5, 10].map((cfgScale) => ({ ...base, cfgScale }));

@@ -4,8 +4,8 @@
  */
 import { ServerError, type GenerateRequest, type JobEvent } from '../client.js';
 import type { Backend, Loaded } from '../backend.js';
-import type { BackendChoice, FromWorker, ModelChoice, ToWorker } from './protocol.js';
-import type { AttentionForm } from '../../../src/options.js';
+import type { FromWorker, ModelChoice, ToWorker } from './protocol.js';
+import type { ComputeQuery } from '../share.js';
 import { pickModelFiles, pickVaeFiles } from './files.js';
 import modelUrl from '../../../assets/fashion-mnist/model.safetensors?url';
 import configUrl from '../../../assets/fashion-mnist/config.json?url';
@@ -18,7 +18,8 @@ interface Pending {
 
 const ENDS: ReadonlySet<JobEvent['type']> = new Set(['done', 'failed', 'cancelled']);
 
-export function createBrowserBackend(opts: { backend: BackendChoice; threads?: number; attention?: AttentionForm }): Backend {
+/** `compute`: the address's backend/threads/attention/dtype, as typed (the worker checks them). */
+export function createBrowserBackend(compute: ComputeQuery): Backend {
   const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
   const jobs = new Map<string, Pending>();
   let opening: { resolve: (l: Loaded) => void; reject: (e: Error) => void; onStatus: (text: string) => void } | undefined;
@@ -59,7 +60,7 @@ export function createBrowserBackend(opts: { backend: BackendChoice; threads?: n
     new Promise((resolve, reject) => {
       opening = { resolve, reject, onStatus };
       onStatus('Starting…');
-      send({ type: 'open', model, backend: opts.backend, threads: opts.threads, attention: opts.attention });
+      send({ type: 'open', model, compute });
     });
 
   return {

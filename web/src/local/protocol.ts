@@ -1,17 +1,14 @@
 /** Messages between the page and its pipeline worker (the in-browser back end). */
 import type { ApiError, ClassEntry, GenerateRequest, JobEvent, ServerInfo } from '../client.js';
-import type { AttentionForm } from '../../../src/options.js';
+import type { ComputeQuery } from '../share.js';
 
 /** What the worker opens: the model the site ships, or files the user gave the page. */
 export type ModelChoice =
   | { readonly kind: 'embedded'; readonly weightsUrl: string; readonly configUrl: string }
   | { readonly kind: 'files'; readonly weights: File; readonly config?: File; readonly modelIndex?: File; readonly vae?: { readonly weights: File; readonly config?: File } };
 
-/** 'auto': WebGPU when the browser has an adapter, else WASM. */
-export type BackendChoice = 'auto' | 'wasm' | 'webgpu';
-
 export type ToWorker =
-  | { readonly type: 'open'; readonly model: ModelChoice; readonly backend: BackendChoice; readonly threads?: number; readonly attention?: AttentionForm }
+  | { readonly type: 'open'; readonly model: ModelChoice; readonly compute: ComputeQuery }
   | { readonly type: 'generate'; readonly id: string; readonly request: GenerateRequest }
   | { readonly type: 'cancel'; readonly id: string };
 

@@ -12,6 +12,7 @@ import { isPreviewStep, pngDataUrl, previewDataUrl } from '../../../src/server/p
 import { encodePngStored } from '../../../src/image/png-stored.js';
 import { MAX_IMAGES, MAX_SAMPLING_STEPS } from '../../../src/options.js';
 import type { FromWorker, ModelChoice, ToWorker } from './protocol.js';
+import { inQueryWords } from '../share.js';
 import type { GenerateRequest } from '../client.js';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import ortWebGpuWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
@@ -55,9 +56,17 @@ let queue: Promise<void> = Promise.resolve();
 let waiting = 0;
 const controllers = new Map<string, AbortController>();
 
+/** `?backend`: auto (default; WebGPU when the browser has a hardware adapter, else WASM), wasm or webgpu. */
+async function chooseBackend(value: string | undefined): Promise<WebBackend> {
+  if (value === undefined || value === 'auto') return (await hasWebGpuAdapter()) ? 'webgpu' : 'wasm';
+  if (value === 'wasm' || value === 'webgpu') return value;
+  throw new Error(`?backend ${JSON.stringify(value)} is not supported: must be one of auto, wasm, webgpu`);
+}
+
 async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Promise<void> {
   const t0 = performance.now();
-  const backend: WebBackend = choice.backend === 'auto' ? ((await hasWebGpuAdapter()) ? 'webgpu' : 'wasm') : choice.backend;
+  const { threads, attention, dtype } = choice.compute;
+  const backend = await chooseBackend(choice.compute.backend);
   // Downloads ORT's WASM (its gzip copy) while the weights download.
   const wasm = provideOrtWasm(backend, WASM_GZIP_COPIES[backend]);
   post({ type: 'phase', text: model.kind === 'embedded' ? 'Downloading the model…' : `Reading ${model.weights.name}…` });
@@ -71,7 +80,7 @@ async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Pr
         };
   const vae = model.kind === 'files' && model.vae ? { weights: blobSource(model.vae.weights, model.vae.weights.name), config: model.vae.config && blobSource(model.vae.config, model.vae.config.name) } : undefined;
   await wasm;
-  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads: choice.threads, attention: choice.attention, vae }, {
+  const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads, attention, dtype, vae }, {
     onPhase: (phase) => post({ type: 'phase', text: phase === 'building model' ? `Building the model (${backend === 'webgpu' ? 'WebGPU' : 'WASM'})…` : `${phase[0]!.toUpperCase()}${phase.slice(1)}…` }),
   });
   await pipeline?.dispose();
@@ -136,7 +145,7 @@ function generate(id: string, request: GenerateRequest): void {
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'open') {
-    open(m.model, m).catch((err: unknown) => post({ type: 'open-failed', error: err instanceof Error ? err.message : String(err) }));
+    open(m.model, m).catch((err: unknown) => post({ type: 'open-failed', error: inQueryWords(err instanceof Error ? err.message : String(err)) }));
   } else if (m.type === 'generate') {
     generate(m.id, m.request);
   } else if (m.type === 'cancel') {
