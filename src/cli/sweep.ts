@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { ignoredGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
-import { planSweep } from '../sweep/plan.js';
+import { planSweep, sweepModelId } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
 import { openEmbeddedClassifier } from '../model-files.js';
 import { FASHION_MNIST_CLASSES } from '../classes.js';
@@ -60,7 +60,7 @@ export function register(program: Command): void {
           raw.classLabels = Array.from({ length: EMBEDDED_CLASSES * EMBEDDED_SAMPLES_PER_CLASS }, (_, i) => i % EMBEDDED_CLASSES).join(',');
           raw.samplesPerRow ??= String(EMBEDDED_CLASSES);
         }
-        const plan = planSweep(raw, process.argv, pipeline.info.description);
+        const plan = planSweep(raw, process.argv, sweepModelId(pipeline.info, pipeline.load.device));
         const classifier = pipeline.info.embedded ? await openEmbeddedClassifier({ threads: load.threads }) : undefined;
         const axes = [plan.rows, plan.columns].filter((a) => a).map((a) => `${a!.flag.slice(2)} ${a!.values.join('/')}`);
         const result = await runSweep({

@@ -8,6 +8,15 @@ import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import type { UserGenerateOptions } from '../options.js';
 
+/**
+ * What a resumed sweep must share besides its flags: the model and how it is computed. The
+ * precision changes the images (q8, fp16); the device and attention form change them only by
+ * rounding, but change every cell's timing, which the report compares.
+ */
+export function sweepModelId(model: { readonly description: string; readonly dtype: string; readonly attention: string }, device: string): string {
+  return `${model.description}; --device ${device} --dtype ${model.dtype} --attention ${model.attention}`;
+}
+
 /** Options that may be swept, with their flag names. */
 export const SWEEPABLE = {
   cfgScale: '--cfg-scale',
@@ -43,7 +52,9 @@ export interface SweepPlan {
   readonly columns: SweepAxis | undefined;
   readonly base: UserGenerateOptions;
   readonly cells: readonly SweepCell[];
-  /** Identifies the whole sweep (base options, axes, model): a resumed run must match it. */
+  /** The model and how it computes (sweepModelId), as planSweep was given it. */
+  readonly modelId: string;
+  /** Identifies the whole sweep (base options, axes, modelId): a resumed run must match it. */
   readonly fingerprint: string;
 }
 
@@ -110,5 +121,5 @@ export function planSweep(flags: RawGenerateFlags, order: readonly string[], mod
     .update(JSON.stringify({ modelId, base, rows, columns }))
     .digest('hex')
     .slice(0, 16);
-  return { rows, columns, base: base as UserGenerateOptions, cells, fingerprint };
+  return { rows, columns, base: base as UserGenerateOptions, cells, modelId, fingerprint };
 }

@@ -109,11 +109,10 @@ export async function computeCellMetrics(images: ImageBatch, labels: readonly nu
 function checkPlanFolder(outDir: string, plan: SweepPlan): void {
   const marker = path.join(outDir, 'sweep.json');
   if (fs.existsSync(marker)) {
-    const previous = JSON.parse(fs.readFileSync(marker, 'utf8')) as { fingerprint?: string };
+    const previous = JSON.parse(fs.readFileSync(marker, 'utf8')) as { fingerprint?: string; model?: string };
     if (previous.fingerprint !== plan.fingerprint) {
-      throw new UsageError(
-        `--out ${outDir} holds a different sweep (other flags or model); choose another --out folder or delete it to start over`,
-      );
+      const why = previous.model !== undefined && previous.model !== plan.modelId ? `its cells come from ${previous.model}, this run is ${plan.modelId}` : 'other flags or model';
+      throw new UsageError(`--out ${outDir} holds a different sweep (${why}); resume it with the same flags, or choose another --out folder or delete it to start over`);
     }
     return;
   }
@@ -122,7 +121,7 @@ function checkPlanFolder(outDir: string, plan: SweepPlan): void {
   }
   // The marker first: a folder left by a failed start is either empty or marked, never blocking a rerun.
   makeFolder(outDir);
-  writeFileAtomic(marker, Buffer.from(JSON.stringify({ fingerprint: plan.fingerprint, rows: plan.rows, columns: plan.columns, base: plan.base }, null, 1)));
+  writeFileAtomic(marker, Buffer.from(JSON.stringify({ fingerprint: plan.fingerprint, model: plan.modelId, rows: plan.rows, columns: plan.columns, base: plan.base }, null, 1)));
   makeFolder(path.join(outDir, 'cells'));
 }
 

@@ -54,3 +54,15 @@ describe('dit sweep on a SiT checkpoint', () => {
     expect(fs.readdirSync(out).length).toBeGreaterThan(0);
   });
 });
+
+describe('dit sweep: resuming', () => {
+  it('resumes a folder only in the precision it was started in (a q8 run once resumed an fp32 sweep, mixing the two)', async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-')), 'study');
+    const flags = ['sweep', '--quiet', '--no-cache', '--out', out, '--class-labels', '1', '--cfg-scale', '1,4', '--num-sampling-steps', '2'];
+    expect(await runCli(flags)).toMatchObject({ code: 0, stderr: '' });
+    const q8 = await runCli([...flags, '--dtype', 'q8']);
+    expect(q8.code).toBe(2);
+    expect(q8.stderr).toMatch(/^dit: --out .+ holds a different sweep \(its cells come from .+; --device cpu --dtype fp32 --attention fused, this run is .+; --device cpu --dtype q8 --attention fused\); resume it with the same flags/);
+    expect(await runCli(flags)).toMatchObject({ code: 0, stderr: '' }); // the same flags resume it
+  });
+});
