@@ -2,13 +2,16 @@
  * The in-browser site, measured in headless Chromium (Debian's, through playwright-core) from a
  * local static file server: the embedded model at its defaults (8 images, 100 DDPM steps, CFG 4).
  * For each back end: first paint, model ready, first preview, final grid (from navigation start,
- * weights and WASM downloads included), and the bytes the page fetched: as files (raw), as this
- * server sent them (the site's `.br` copies, as `dit serve --browser`, nginx brotli_static or Caddy
- * send them to a browser that accepts br), and as the `.gz` copies (a host that only gzips).
+ * weights and WASM downloads included), and the bytes the page fetched: as files (what a plain
+ * static server sends; ORT's WASM is fetched as its `.wasm.gz` copy, runtime/web.ts provideOrtWasm),
+ * as this server sent them (the site's `.br` copies where the server sends them, as `dit serve
+ * --browser`, nginx brotli_static or Caddy do to a browser that accepts br), and as the `.gz`
+ * copies (a host that only gzips).
  * Baseline in the same run: `dit sample`'s pipeline in this process, one thread and ONNX Runtime's
  * default, and the default with `--dtype q8`.
  *
  *   npm run build:site && npx tsx bench/site.ts [--steps 100] [--webgpu-steps N] [--site dist/site] [--webgpu no] [--rounds 1] [--node no] [--page-threads N]
+ *                                              [--payload-only yes] [--payload-steps 1] [--mbps N]
  *
  * Rows, on WASM: from a server that sends no COOP/COEP headers (GitHub Pages, a plain static
  * server) wasm-1 without the isolation worker's file (404: the page as it was before it, one
@@ -19,6 +22,15 @@
  * (wasm-mt-q8: int8 linears). Then webgpu (--enable-unsafe-webgpu;
  * headless Chromium offers its SwiftShader Vulkan adapter on a machine without a GPU), when Chromium
  * shows an adapter. `--rounds N` repeats the WASM rows, interleaved, on a busy machine.
+ *
+ * Payload rows (isolated server, WASM, `--payload-steps` steps: the model-ready time is what they
+ * are for): ORT's WASM fetched as its gzip copy and inflated in the page (the site now) against
+ * the plain `.wasm` (the site before it: the server answers 404 for `.wasm.gz`, so the page falls
+ * back, and ORT compiles the file while it streams in), each from a server that sends the `.br`
+ * copies (`dit serve --browser`, nginx brotli_static) and from one that sends every file as it is
+ * (`python3 -m http.server`), interleaved. `--mbps N` throttles those pages' network to N Mbit/s
+ * (Chromium's DevTools emulation, 20 ms latency); `--payload-only yes` runs only them. Each is
+ * followed by a later visit in the same profile (`again`: the HTTP cache, V8's code cache).
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -39,19 +51,32 @@ const webgpu = arg('--webgpu', 'yes') !== 'no';
 const rounds = Number(arg('--rounds', '1'));
 /** The `?threads=N` row's N (default: every core this machine reports). */
 const pageThreads = Number(arg('--page-threads', String(cpus().length)));
+const payloadOnly = arg('--payload-only', 'no') === 'yes';
+const payloadSteps = Number(arg('--payload-steps', '1'));
+/** Throttles the payload rows' pages to this many Mbit/s (0: loopback's speed). */
+const mbps = Number(arg('--mbps', '0'));
 if (!fs.existsSync(path.join(site, 'index.html'))) throw new Error(`no site in ${site}: run npm run build:site`);
 
 const BASE_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=native', '--use-angle=vulkan', '--ignore-gpu-blocklist'];
 
+interface ServeOptions {
+  /** `br`: sends the site's `.br`/`.gz` copies as the browser accepts (dit serve --browser, nginx brotli_static); `none`: every file as it is (python3 -m http.server). */
+  readonly encoding?: 'br' | 'none';
+  /** false: answers 404 for the WASM's `.wasm.gz` copy, so the page loads the plain `.wasm` (the site before it fetched the copy). */
+  readonly gzipWasm?: boolean;
+}
+
 /**
  * A static server of the site: `isolated` sends COOP/COEP (as `dit serve --browser`), `plain` sends
  * none (GitHub Pages), `no-worker` none and no isolation worker either (the site before it).
  */
-async function serve(kind: 'isolated' | 'plain' | 'no-worker'): Promise<{ url: string; close: () => void }> {
+async function serve(kind: 'isolated' | 'plain' | 'no-worker', opts: ServeOptions = {}): Promise<{ url: string; close: () => void }> {
   const server = http.createServer((req, res) => {
     if (kind === 'isolated') for (const [k, v] of Object.entries(CROSS_ORIGIN_ISOLATION)) res.setHeader(k, v);
-    if ((kind === 'no-worker' && req.url === `/${ISOLATION_WORKER_FILE}`) || !serveStatic(site, new URL(req.url ?? '/', 'http://x').pathname, res, { acceptEncoding: req.headers['accept-encoding'] })) {
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    const refused = (kind === 'no-worker' && req.url === `/${ISOLATION_WORKER_FILE}`) || (opts.gzipWasm === false && pathname.endsWith('.wasm.gz'));
+    if (refused || !serveStatic(site, pathname, res, { acceptEncoding: opts.encoding === 'none' ? undefined : req.headers['accept-encoding'] })) {
       res.writeHead(404);
       res.end();
     }
@@ -70,9 +95,9 @@ interface Row {
   readyMs: number;
   firstPreviewMs: number;
   doneMs: number;
-  /** The fetched files' sizes. */
+  /** The fetched files' sizes (what a plain static server sends). */
   fetchedBytes: number;
-  /** What the server sent for them (Content-Length: the .br copy where the browser accepts br). */
+  /** What the server sent for them (Content-Length: the .br copy where the server sends it and the browser accepts br). */
   sentBytes: number;
   /** Their .gz copies' sizes (the file's where it has none). */
   fetchedGzipBytes: number;
@@ -97,8 +122,13 @@ const PAGE_CLOCK = `(() => {
   }).observe(document, { subtree: true, childList: true, attributes: true });
 })();`;
 
-async function measure(context: BrowserContext, url: string, name: string, query: string, steps: number): Promise<Row | string> {
+async function measure(context: BrowserContext, url: string, name: string, query: string, steps: number, throttleMbps = 0): Promise<Row | string> {
   const page = await context.newPage();
+  if (throttleMbps > 0) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: (throttleMbps * 1e6) / 8, uploadThroughput: (throttleMbps * 1e6) / 8 });
+  }
   const fetched = new Map<string, number>();
   page.on('response', (r) => {
     const pathname = decodeURIComponent(new URL(r.url()).pathname);
@@ -172,7 +202,7 @@ function report(r: Row | string): void {
 }
 
 // Baseline: the same run in Node (`dit sample`'s pipeline), model load excluded (`--node no`: skipped).
-for (const [threads, dtype] of arg('--node', 'yes') === 'no' ? [] : ([[1, 'fp32'], [undefined, 'fp32'], [undefined, 'q8']] as const)) {
+for (const [threads, dtype] of arg('--node', 'yes') === 'no' || payloadOnly ? [] : ([[1, 'fp32'], [undefined, 'fp32'], [undefined, 'q8']] as const)) {
   const p = await createPipeline({ threads, dtype });
   const t0 = performance.now();
   await p.generate({ numSamplingSteps: steps });
@@ -192,8 +222,21 @@ const cpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [
 const plain = await serve('plain');
 const without = await serve('no-worker');
 const isolated = await serve('isolated');
+/** The payload rows: how the WASM comes (its gzip copy, or the plain file as before) × how the server encodes. */
+const payloadServers = await Promise.all(
+  (['br', 'none'] as const).flatMap((encoding) => [true, false].map(async (gzipWasm) => ({ name: `payload, ${encoding === 'br' ? 'br server' : 'plain server'}, ${gzipWasm ? '.wasm.gz' : '.wasm (before)'}`, ...(await serve('isolated', { encoding, gzipWasm })) }))),
+);
+const payloadRows = payloadServers.map((server) => async () => {
+  const context = await cpu.newContext();
+  const name = `${server.name}${mbps > 0 ? `, ${mbps} Mbit/s` : ''}`;
+  report(await measure(context, server.url, name, 'backend=wasm', payloadSteps, mbps));
+  // A later visit, same profile: the files from the HTTP cache, and V8's code cache where it applies.
+  report(await measure(context, server.url, `${name}, again`, 'backend=wasm', payloadSteps, mbps));
+  await context.close();
+});
 /** One measurement each, in a fresh profile (a context: no service worker registered yet). */
-const wasmRows: (() => Promise<void>)[] = [
+const wasmRows: (() => Promise<void>)[] = payloadOnly ? payloadRows : [
+  ...payloadRows,
   async () => {
     const before = await cpu.newContext();
     report(await measure(before, without.url, 'wasm-1', 'backend=wasm', steps));
@@ -220,9 +263,10 @@ for (let round = 0; round < rounds; round++) for (const row of round % 2 === 0 ?
 plain.close();
 without.close();
 isolated.close();
+for (const server of payloadServers) server.close();
 await cpu.close();
 
-if (webgpu) {
+if (webgpu && !payloadOnly) {
   const gpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, ...WEBGPU_ARGS] });
   const adapter = await webgpuAdapter(gpu);
   notes.push(`WebGPU: ${adapter}`);
@@ -239,7 +283,7 @@ if (webgpu) {
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 console.log('embedded model, 8 images, DDPM, CFG 4; times from the first navigation\'s start (a reload included)');
-console.log('| back end | steps | reloads | first paint | model ready | first preview | grid done | fetched: files | sent (br) | as .gz |');
+console.log('| back end | steps | reloads | first paint | model ready | first preview | grid done | fetched: files | sent | as .gz |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.backend} (${r.where}) | ${r.steps} | ${r.reloads} | ${s(r.firstPaintMs)} | ${s(r.readyMs)} | ${s(r.firstPreviewMs)} | ${s(r.doneMs)} | ${mb(r.fetchedBytes)} | ${mb(r.sentBytes)} | ${mb(r.fetchedGzipBytes)} |`);
 for (const n of notes) console.log(`- ${n}`);

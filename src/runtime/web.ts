@@ -48,6 +48,92 @@ export function loadOrt(backend: WebBackend): Promise<typeof OrtWeb> {
   return p;
 }
 
+/** The most bytes a gzip copy of onnxruntime-web's WASM may inflate to (its WebGPU build has 26.8 MB). */
+export const MAX_WASM_BYTES = 64 << 20;
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]; // "\0asm"
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return magic.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * A WASM module's bytes from what the page fetched as its gzip copy (`NAME.wasm.gz`): inflated
+ * with the standard DecompressionStream, at most `maxBytes` of them; or as they are where the host
+ * sent the copy with `Content-Encoding: gzip` (Apache's `AddEncoding x-gzip .gz`), so the browser
+ * inflated it already. Throws on anything else (a host's HTML page for a missing file, a truncated
+ * copy): the caller then lets onnxruntime-web fetch the plain `.wasm`.
+ */
+export async function wasmFromGzipCopy(bytes: Uint8Array<ArrayBuffer>, maxBytes = MAX_WASM_BYTES): Promise<Uint8Array> {
+  if (startsWith(bytes, WASM_MAGIC)) return bytes;
+  if (!startsWith(bytes, GZIP_MAGIC)) throw new DitError(`a gzip copy of a WASM file starts with 1f 8b, but this one starts with ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`);
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new DitError(`a gzip copy of a WASM file inflates to more than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  if (!startsWith(out, WASM_MAGIC)) throw new DitError('a gzip copy of a WASM file inflates to something that is not WebAssembly (no "\\0asm")');
+  return out;
+}
+
+/**
+ * The WASM bytes from the gzip copy at `gzipUrl`, fetched as an ordinary file; undefined where the
+ * page should let onnxruntime-web fetch the plain `.wasm` instead: no DecompressionStream in this
+ * browser, the copy missing (an error status), or not a gzip of WebAssembly (a host's page for a
+ * missing file, a broken copy: reported on the console).
+ */
+export async function fetchWasmFromGzipCopy(gzipUrl: string, fetchFile: typeof fetch = fetch): Promise<Uint8Array | undefined> {
+  if (typeof DecompressionStream === 'undefined') return undefined;
+  try {
+    const res = await fetchFile(gzipUrl);
+    if (!res.ok) return undefined;
+    return await wasmFromGzipCopy(new Uint8Array(await res.arrayBuffer()));
+  } catch (err) {
+    console.warn(`${gzipUrl}: ${(err as Error).message}; loading the plain .wasm instead`);
+    return undefined;
+  }
+}
+
+/** Where onnxruntime-web's WASM comes from: its gzip copy, inflated in the page, or the plain file, fetched by ORT. */
+export type OrtWasmFrom = 'gzip copy' | 'plain file';
+
+const wasmBinaries = new Map<WebBackend, Promise<OrtWasmFrom>>();
+
+/**
+ * Gives `backend`'s onnxruntime-web build its WASM from the file's gzip copy at `gzipUrl`
+ * (fetchWasmFromGzipCopy), once per backend; call it before the backend's first session. ORT's
+ * 14.2 MB WASM is then a 3.7 MB download from any static host, whether or not it compresses. ORT
+ * compiles the bytes once and hands the compiled module to its thread workers. Where the copy
+ * cannot be used nothing is set, and ORT fetches the plain `.wasm` beside it, as without this.
+ */
+export function provideOrtWasm(backend: WebBackend, gzipUrl: string): Promise<OrtWasmFrom> {
+  let p = wasmBinaries.get(backend);
+  if (!p) {
+    p = Promise.all([loadOrt(backend), fetchWasmFromGzipCopy(gzipUrl)]).then(([ort, bytes]) => {
+      if (!bytes) return 'plain file';
+      ort.env.wasm.wasmBinary = bytes;
+      return 'gzip copy';
+    });
+    wasmBinaries.set(backend, p);
+  }
+  return p;
+}
+
 interface GpuAdapterLike {
   readonly isFallbackAdapter?: boolean;
   readonly info?: { readonly isFallbackAdapter?: boolean; readonly architecture?: string };

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
-import { PRECOMPRESSED } from './site-files.js';
+import { gzipCopy, PRECOMPRESSED } from './site-files.js';
 
 // src/server/ and dist/server/ both sit two levels below the package root.
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -77,7 +77,13 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse, 
   const fallback = opts.fallbacks?.get(relative);
   const file = fallback !== undefined && !fileStat(inRoot) ? fallback : inRoot;
   let stat = fileStat(file);
-  if (!stat) return false;
+  if (!stat) {
+    // The `.gz` copy of a file the folder lacks (the page fetches the WASM's as a file): made here.
+    const original = relative.endsWith('.gz') ? opts.fallbacks?.get(relative.slice(0, -'.gz'.length)) : undefined;
+    if (original === undefined || fileStat(inRoot)) return false;
+    sendMadeGzipCopy(original, relative, res);
+    return true;
+  }
   const allows = accepted(opts.acceptEncoding);
   let sent = file;
   let encoding: string | undefined;
@@ -90,16 +96,42 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse, 
       [sent, stat, encoding] = [file + p.suffix, copy, p.encoding];
     }
   }
-  const immutable = relative.startsWith('assets/');
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
     'Content-Length': stat.size,
-    'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'Cache-Control': cacheControl(relative),
     ...(encoding ? { 'Content-Encoding': encoding } : {}),
     ...(precompressed ? { Vary: 'Accept-Encoding' } : {}),
   });
   fs.createReadStream(sent).pipe(res);
   return true;
+}
+
+/** Gzip copies made at serve time, by the file they copy (fallback files: a few, checked once at start). */
+const madeGzipCopies = new Map<string, Promise<Buffer>>();
+
+function sendMadeGzipCopy(original: string, relative: string, res: ServerResponse): void {
+  let copy = madeGzipCopies.get(original);
+  if (!copy) {
+    copy = fs.promises.readFile(original).then(gzipCopy);
+    madeGzipCopies.set(original, copy);
+  }
+  copy.then(
+    (bytes) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length, 'Cache-Control': cacheControl(relative) });
+      res.end(bytes);
+    },
+    (err: Error) => {
+      madeGzipCopies.delete(original);
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`could not compress ${relative}: ${err.message}\n`);
+    },
+  );
+}
+
+/** Vite's hashed files under assets/ never change; everything else is checked each time. */
+function cacheControl(relative: string): string {
+  return relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
 /** Whether the page has been built into `root`. */

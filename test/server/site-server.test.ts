@@ -94,7 +94,17 @@ describe('dit serve --browser', () => {
         const res = await fetch(`${url}${relative}`);
         expect(res.status).toBe(200);
         expect(Buffer.from(await res.arrayBuffer()).equals(fs.readFileSync(sourceOf(source.from)))).toBe(true);
+        // Its .gz copy (the page fetches the WASM's as a file of its own), made here: a gzip of the same bytes, sent without Content-Encoding.
+        for (let i = 0; i < 2; i++) {
+          const gz = await fetch(`${url}${relative}.gz`, { headers: { 'Accept-Encoding': 'br, gzip' } });
+          expect([gz.status, gz.headers.get('content-encoding'), gz.headers.get('content-type'), gz.headers.get('cache-control')]).toEqual([200, null, 'application/octet-stream', 'public, max-age=31536000, immutable']);
+          const body = Buffer.from(await gz.arrayBuffer());
+          expect(Number(gz.headers.get('content-length'))).toBe(body.length);
+          expect(zlib.gunzipSync(body).equals(fs.readFileSync(sourceOf(source.from)))).toBe(true);
+        }
       }
+      expect((await fetch(`${url}index.html.gz`)).status).toBe(404); // only fallback files get a made copy
+      expect((await fetch(`${url}assets/other.wasm.gz`)).status).toBe(404);
     } finally {
       await installed.close();
     }

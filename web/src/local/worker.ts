@@ -5,7 +5,7 @@
  * builds the DiT graph and runs generate() on onnxruntime-web, answering with the same events the
  * server streams (queued, started, step with a preview, done with the grid PNG as a data URL).
  */
-import { createBrowserPipeline, hasWebGpuAdapter, type ByteSource, type Pipeline, type WebBackend } from '../../../src/browser-pipeline.js';
+import { createBrowserPipeline, hasWebGpuAdapter, provideOrtWasm, type ByteSource, type Pipeline, type WebBackend } from '../../../src/browser-pipeline.js';
 import { parseGenerateBody, RequestError, resolveOrReject, toResolvedRequest } from '../../../src/server/request.js';
 import { classNamesOf, serverInfo } from '../../../src/server/model-title.js';
 import { isPreviewStep, pngDataUrl, previewDataUrl } from '../../../src/server/preview.js';
@@ -14,6 +14,17 @@ import { MAX_IMAGES, MAX_SAMPLING_STEPS } from '../../../src/options.js';
 import type { FromWorker, ModelChoice, ToWorker } from './protocol.js';
 import { inQueryWords } from '../share.js';
 import type { GenerateRequest } from '../client.js';
+import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
+import ortWebGpuWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+
+/**
+ * The gzip copies (`NAME.gz`, written by the site's build beside every file) of the WASM that each
+ * onnxruntime-web build loads: the same assets as its own `new URL(…, import.meta.url)`.
+ */
+const WASM_GZIP_COPIES: Readonly<Record<WebBackend, string>> = {
+  wasm: `${new URL(ortWasmUrl, self.location.href).href}.gz`,
+  webgpu: `${new URL(ortWebGpuWasmUrl, self.location.href).href}.gz`,
+};
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -56,6 +67,8 @@ async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Pr
   const t0 = performance.now();
   const { threads, attention, dtype } = choice.compute;
   const backend = await chooseBackend(choice.compute.backend);
+  // Downloads ORT's WASM (its gzip copy) while the weights download.
+  const wasm = provideOrtWasm(backend, WASM_GZIP_COPIES[backend]);
   post({ type: 'phase', text: model.kind === 'embedded' ? 'Downloading the model…' : `Reading ${model.weights.name}…` });
   const files =
     model.kind === 'embedded'
@@ -66,6 +79,7 @@ async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Pr
           modelIndex: model.modelIndex && blobSource(model.modelIndex, model.modelIndex.name),
         };
   const vae = model.kind === 'files' && model.vae ? { weights: blobSource(model.vae.weights, model.vae.weights.name), config: model.vae.config && blobSource(model.vae.config, model.vae.config.name) } : undefined;
+  await wasm;
   const next = await createBrowserPipeline(files, { backend, embedded: model.kind === 'embedded', threads, attention, dtype, vae }, {
     onPhase: (phase) => post({ type: 'phase', text: phase === 'building model' ? `Building the model (${backend === 'webgpu' ? 'WebGPU' : 'WASM'})…` : `${phase[0]!.toUpperCase()}${phase.slice(1)}…` }),
   });
