@@ -317,7 +317,7 @@ ${sweepTable(report)}
 ## Checklist (not automated)
 
 - [ ] Look at [sample-x4.png](sample-x4.png) and [sweep/grid.png](sweep/grid.png) at full size: no patch seams, no blown-out bags at CFG 5, every class recognisable (issue 19's by-eye targets).
-- [ ] README.md: paste the tables above (FD, per class, sweep) and rewrite the prose under each (minimum of the FD curve, worst classes, what the sweep shows); the caption under the sample (size, steps, time).
+- [ ] README.md: paste the tables above (FD, per class, sweep) and rewrite the prose under each (minimum of the FD curve, worst classes, what the sweep shows); the caption under the sample (size, steps, time). \`test/ship-summary.test.ts\` fails until the README's sweep table is the one above.
 - [ ] training/README.md, "The shipped run": command, seed, epochs, wall time, final loss, FD (from the run's train.json / log).
 - [ ] Figures of the previous model still in the docs (its size ${oldFigures.join(', ')}): ${mentions.length ? mentions.join(', ') : 'none found'}.
 - [ ] If the default sampler or step count should change: edit \`EMBEDDED_DEFAULTS\` in src/pipeline-core.ts, then rerun this script (the timing and the sample use it).
