@@ -16,7 +16,8 @@
  *  1. `tsc` (the CLI runs from dist/); the tracked files it rewrites must equal HEAD (else --force).
  *  2. training/export.py into a copy of assets/fashion-mnist in the work folder: model.safetensors,
  *     config.json, classes.json, reference/ (PyTorch forward and 10-step sample from the fp16 file).
- *  3. Limits: weights ≤ 20 MB; `dit sample` with no flags ≤ --max-sample-s wall (median of
+ *  3. Limits: weights ≤ 20 MB; `dit sample` with no flags ≤ --max-sample-s wall, or no slower than the
+ *     previous model where that is over it already (median of
  *     --timing-runs after one cold run that fills the compile cache), the previous model timed the
  *     same way just before, so that a busy machine shows in both (then rerun when it is idle).
  *  4. The new files go into assets/fashion-mnist (from here on, any failure puts the previous
@@ -240,8 +241,10 @@ try {
   const [tPrev, tNew] = timings.map((t) => ({ ...t, median: median(t.seconds) }));
   const timingLoad = os.loadavg()[0]!.toFixed(2);
   log(`dit sample with no flags, median of ${timingRuns}: new ${tNew!.median.toFixed(2)} s [${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}], previous ${tPrev!.median.toFixed(2)} s [${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}]; limit ${maxSampleS} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  if (tNew!.median > maxSampleS) {
-    throw new Error(`dit sample with no flags took ${tNew!.median.toFixed(2)} s (median of ${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}) with the new model, over the ${maxSampleS} s limit; the previous model took ${tPrev!.median.toFixed(2)} s in the same runs. If the previous model is well over its usual time too, the machine is busy: rerun when it is idle (uptime)`);
+  // Issue 19's limit is 5 s on the machine it was set on (AVX-512/AMX, where today's model takes about
+  // 2 s); on a slower CPU (the AVX2 EPYC: 5.5-6.1 s idle) the new model may take as long as the old.
+  if (tNew!.median > Math.max(maxSampleS, tPrev!.median)) {
+    throw new Error(`dit sample with no flags took ${tNew!.median.toFixed(2)} s (median of ${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}) with the new model, over the ${maxSampleS} s limit and over the previous model's ${tPrev!.median.toFixed(2)} s in the same runs. If the previous model is well over its usual time too, the machine is busy: rerun when it is idle (uptime)`);
   }
 
   // 4: install, and the PyTorch references.
@@ -289,7 +292,7 @@ run took ${((Date.now() - startedAt.getTime()) / 60000).toFixed(0)} min.
 | --- | --- | --- |
 | parameters | ${prevFacts.params.toLocaleString('en')} | ${facts.params.toLocaleString('en')} |
 | model.safetensors (fp16) | ${prevFacts.bytes.toLocaleString('en')} bytes | ${facts.bytes.toLocaleString('en')} bytes (limit ${MAX_WEIGHT_BYTES.toLocaleString('en')}) |
-| \`dit sample\`, no flags (${d.labels.length} images, CFG ${d.cfgScale}, ${d.numSamplingSteps} ${d.sampler.toUpperCase()} steps), median of ${timingRuns}, wall s | ${tPrev!.median.toFixed(2)} (${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}) | ${tNew!.median.toFixed(2)} (${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}); limit ${maxSampleS} |
+| \`dit sample\`, no flags (${d.labels.length} images, CFG ${d.cfgScale}, ${d.numSamplingSteps} ${d.sampler.toUpperCase()} steps), median of ${timingRuns}, wall s | ${tPrev!.median.toFixed(2)} (${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}) | ${tNew!.median.toFixed(2)} (${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}); limit ${maxSampleS} s, or the previous model's time |
 
 The previous model, then the new one, each after a cold run that fills the compile cache, in this run (load average ${timingLoad}).
 config.json: \`${JSON.stringify(config)}\`
