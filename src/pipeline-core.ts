@@ -107,14 +107,16 @@ export interface Pipeline {
 }
 
 /**
- * The embedded model's defaults: `dit sample` with no flags takes seconds on a laptop CPU. DDPM
- * at 100 steps: this small, briefly trained model gives cleaner garments with the stochastic
- * sampler than with the ODE solvers (DDIM, DPM-Solver++), whose samples come out saturated.
+ * The embedded model's defaults: `dit sample` with no flags takes seconds on a laptop CPU. DDPM:
+ * this small, briefly trained model gives cleaner garments with the stochastic sampler than with
+ * the ODE solvers (DDIM, DPM-Solver++), whose samples come out saturated. 50 steps: as good as 100
+ * at CFG 4 by the classifier's measures (bench/generate-fd.ts, 1,000 samples: FD 47.4 against 48.2,
+ * class accuracy 0.972 against 0.968) in half the time.
  */
 export const EMBEDDED_DEFAULTS = {
   labels: [0, 1, 2, 3, 4, 5, 6, 7],
   cfgScale: 4,
-  numSamplingSteps: 100,
+  numSamplingSteps: 50,
   sampler: 'ddpm',
   samplesPerRow: 4,
 } as const;
