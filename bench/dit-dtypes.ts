@@ -21,7 +21,7 @@ import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName } from '../src/models/dit.js';
 import type { Q8LayerKind } from '../src/models/quantize.js';
 import type { DiTDtype } from '../src/models/dit-config.js';
-import { benchDiT, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
+import { benchDiT, median, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
 
@@ -37,11 +37,6 @@ if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32, the re
 const config = ditConfigFor(model, { input_size: imageSize / 8 });
 const graphFor = (dtype: DiTDtype): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep && dtype === 'q8' ? { q8KeepFp32: keep } : {}) });
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Every dtype's graph on the same input; ‖out − out_fp32‖ / ‖out_fp32‖ for each. */
 async function relativeErrors(): Promise<Record<string, number>> {

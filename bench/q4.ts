@@ -25,7 +25,7 @@ import { loadDiTCheckpoint } from '../src/checkpoint/index.js';
 import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions } from '../src/models/dit.js';
 import { DEFAULT_Q8_FP32_LAYERS, type BlockFormat, type Q8LayerKind } from '../src/models/quantize.js';
-import { randomDiTWeights } from '../src/runtime/bench.js';
+import { median, randomDiTWeights } from '../src/runtime/bench.js';
 import { DEFAULT_ATTENTION } from '../src/runtime/devices.js';
 import { createDiTSession, createSession, type Session } from '../src/runtime/index.js';
 import { relativeError } from '../test/helpers/compare.js';
@@ -61,11 +61,6 @@ const wanted = arg('--variants', '');
 const VARIANTS = ALL_VARIANTS.filter((v) => v.label === 'fp32' || wanted === '' || wanted.split(',').includes(v.label));
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Row {
   variant: string;

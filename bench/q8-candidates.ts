@@ -13,6 +13,7 @@
 import { encodeModel, GraphBuilder, type Value } from '../src/graph/index.js';
 import { quantizeBlocks, quantizeRows } from '../src/models/quantize.js';
 import { createSession, type Session } from '../src/runtime/index.js';
+import { median } from '../src/runtime/bench.js';
 import { arg } from './args.js';
 
 const threadList = arg('--threads', '2,1').split(',').map(Number);
@@ -74,11 +75,6 @@ const CANDIDATES: Array<{ label: string; build: Build }> = [
   },
 ];
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 interface Row { shape: string; m: number; k: number; n: number; threads: number; candidate: string; ms: number; cpu_ms: number; gops: number; rel_err: number }
 const rows: Row[] = [];

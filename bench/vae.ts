@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { GraphBuilder, encodeModel } from '../src/graph/index.js';
 import { createVaeSession } from '../src/runtime/index.js';
+import { median } from '../src/runtime/bench.js';
 import { vaeDecoderMacs } from '../src/models/vae.js';
 import { SD_VAE_CONFIG as SD_VAE } from '../src/models/vae-config.js';
 import { lcg, randomWeights } from './vae-weights.js';
@@ -32,10 +33,6 @@ const threads = Number(values.threads);
 const levels = values.levels!.split(',') as GraphOptimizationLevel[];
 const upsamples = values.upsample!.split(',') as Array<'phases' | 'resize'>;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function matmulSession(level: GraphOptimizationLevel) {
   const g = new GraphBuilder({ name: 'matmul' });

@@ -43,7 +43,8 @@ import { EMBEDDED_DEFAULTS } from '../src/pipeline-core.js';
 import { encodePng, readPng } from '../src/image/png.js';
 import { upscaleNearest } from '../src/image/scale.js';
 import { arg } from '../bench/args.js';
-import { comparisonTable, fdTable, issue19Targets, median, perClassTable, scaleRows, sweepTable, targetsTable, type FdRun, type SweepReport } from './ship-summary.js';
+import { comparisonTable, fdTable, issue19Targets, perClassTable, scaleRows, sweepTable, targetsTable, type FdRun, type SweepReport } from './ship-summary.js';
+import { median } from '../src/runtime/bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ASSETS = path.join(ROOT, 'assets', 'fashion-mnist');

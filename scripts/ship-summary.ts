@@ -201,10 +201,3 @@ export function sweepTable(report: SweepReport): string {
   }
   return lines.join('\n');
 }
-
-/** The median of a non-empty list. */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}

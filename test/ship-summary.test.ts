@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { comparisonTable, fdTable, issue19Targets, median, perClassTable, scaleRows, sweepTable, type FdRow, type FdRun, type SweepReport } from '../scripts/ship-summary.js';
+import { comparisonTable, fdTable, issue19Targets, perClassTable, scaleRows, sweepTable, type FdRow, type FdRun, type SweepReport } from '../scripts/ship-summary.js';
+import { median } from '../src/runtime/bench.js';
 
 const root = path.resolve(__dirname, '..');
 

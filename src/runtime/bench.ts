@@ -50,7 +50,8 @@ export interface BenchResult {
   readonly peak_rss_mb: number;
 }
 
-function median(xs: readonly number[]): number {
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
