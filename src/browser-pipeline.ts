@@ -83,7 +83,7 @@ export async function createBrowserPipeline(files: DiTFiles, opts: BrowserPipeli
   );
 }
 
-export { hasWebGpuAdapter, provideOrtWasm, type OrtWasmFrom } from './runtime/web.js';
+export { hasWebGpuAdapter, provideOrtWasm, WEB_BACKENDS, type OrtWasmFrom } from './runtime/web.js';
 export type { ByteSource };
 export type { Pipeline } from './pipeline-core.js';
 export { chooseWeights, DIT_WEIGHT_NAMES, isWeightsName, VAE_WEIGHT_NAMES } from './checkpoint/names.js';

@@ -17,7 +17,8 @@ import type { LazyTensor } from '../checkpoint/types.js';
 import { vaeGraphChoices, vaeSessionOver, type VaeGraphChoices, type VaeSession } from './vae-run.js';
 
 /** The page's execution back ends: onnxruntime-web's CPU build or its WebGPU build. */
-export type WebBackend = 'wasm' | 'webgpu';
+export const WEB_BACKENDS = ['wasm', 'webgpu'] as const;
+export type WebBackend = (typeof WEB_BACKENDS)[number];
 
 export interface WebSessionOptions {
   readonly backend: WebBackend;

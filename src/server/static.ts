@@ -79,8 +79,9 @@ export function serveStatic(root: string, urlPath: string, res: ServerResponse, 
   let stat = fileStat(file);
   if (!stat) {
     // The `.gz` copy of a file the folder lacks (the page fetches the WASM's as a file): made here.
+    // (No stat means the folder has no such file: a fallback is chosen only where it has none.)
     const original = relative.endsWith('.gz') ? opts.fallbacks?.get(relative.slice(0, -'.gz'.length)) : undefined;
-    if (original === undefined || fileStat(inRoot)) return false;
+    if (original === undefined) return false;
     sendMadeGzipCopy(original, relative, res);
     return true;
   }

@@ -5,7 +5,7 @@
  * builds the DiT graph and runs generate() on onnxruntime-web, answering with the same events the
  * server streams (queued, started, step with a preview, done with the grid PNG as a data URL).
  */
-import { createBrowserPipeline, hasWebGpuAdapter, provideOrtWasm, type ByteSource, type Pipeline, type WebBackend } from '../../../src/browser-pipeline.js';
+import { createBrowserPipeline, hasWebGpuAdapter, provideOrtWasm, WEB_BACKENDS, type ByteSource, type Pipeline, type WebBackend } from '../../../src/browser-pipeline.js';
 import { parseGenerateBody, RequestError, resolveOrReject, toResolvedRequest } from '../../../src/server/request.js';
 import { classNamesOf, serverInfo } from '../../../src/server/model-title.js';
 import { isPreviewStep, pngDataUrl, previewDataUrl } from '../../../src/server/preview.js';
@@ -59,8 +59,9 @@ const controllers = new Map<string, AbortController>();
 /** `?backend`: auto (default; WebGPU when the browser has a hardware adapter, else WASM), wasm or webgpu. */
 async function chooseBackend(value: string | undefined): Promise<WebBackend> {
   if (value === undefined || value === 'auto') return (await hasWebGpuAdapter()) ? 'webgpu' : 'wasm';
-  if (value === 'wasm' || value === 'webgpu') return value;
-  throw new Error(`?backend ${JSON.stringify(value)} is not supported: must be one of auto, wasm, webgpu`);
+  const backend = WEB_BACKENDS.find((b) => b === value);
+  if (backend) return backend;
+  throw new Error(`?backend ${JSON.stringify(value)} is not supported: must be one of auto, ${WEB_BACKENDS.join(', ')}`);
 }
 
 async function open(model: ModelChoice, choice: ToWorker & { type: 'open' }): Promise<void> {
