@@ -14,9 +14,16 @@
   for bit, in float32 and under bf16 autocast; then the same with a stand-in torch.compile that fails
   (the step is redone eagerly; --compile full and blocks, all undone) and one that works (the
   compiled path, and --compile-trial's switch). torch 1.13 has no torch.compile: the real one runs
-  only on the GPU machine, where the trial and the fallback guard it.
+  only on the GPU machine, where the trial and the fallback guard it;
+- train.py --procs 2: the gradient two processes agree on (each its half of the batch, DDP over
+  gloo) is the one-process gradient of the whole batch, with the same draws;
+- train.py --init (a warm start): the weights it loads are the file's, a file of another
+  architecture is refused, and export.py counts the earlier training into the exported facts.
 """
 import copy
+import json
+import os
+import tempfile
 
 import numpy as np
 import scipy.linalg
@@ -25,6 +32,8 @@ import torch
 import diffusion as diffusion_module
 import fd_reference
 import train
+from export import checkpoint_source
+from tensorio import write_safetensors
 from dit import DiT, FASHION_CONFIG, TimestepEmbedder
 from fmnist import to_model_range
 from train import Emas, Trainer, ema_beta, power_ema_gamma
@@ -230,7 +239,70 @@ def check_step():
     print("step: with a compile that fails (redone eagerly) and one that works (--compile-trial): the same run")
 
 
+def shared_draws(n=16):
+    """A batch with its timesteps, noise and label-dropout mask, fixed."""
+    g = torch.Generator().manual_seed(11)
+    x, y = batches(1, n)[0]
+    return x, torch.randint(0, 1000, (n,), generator=g), y, torch.rand(n, generator=g) < 0.1, torch.randn(x.shape, generator=g)
+
+
+def procs_worker(rank, world, port, out):
+    """One of check_procs's processes: its share of shared_draws() through DistributedDataParallel."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    model = fresh()[0]
+    trainer = Trainer(model, None, diffusion_module.GaussianDiffusion(), None, False, forward=torch.nn.parallel.DistributedDataParallel(model))
+    x, t, y, drop, noise = (v[rank::world] for v in shared_draws())
+    trainer.losses(x, t, y, drop, noise)[0].backward()
+    if rank == 0:
+        torch.save({n: q.grad for n, q in model.named_parameters() if q.grad is not None}, out)
+    torch.distributed.destroy_process_group()
+
+
+def check_procs():
+    import socket
+
+    model = fresh()[0]
+    Trainer(model, None, diffusion_module.GaussianDiffusion(), None, False).losses(*shared_draws())[0].backward()
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        out = os.path.join(tmp, "grads.pt")
+        torch.multiprocessing.spawn(procs_worker, args=(2, port, out), nprocs=2)
+        grads = torch.load(out)
+    want = {n: q.grad for n, q in model.named_parameters() if q.grad is not None}
+    assert set(grads) == set(want)
+    err = max(float((grads[n] - want[n]).norm() / want[n].norm().clamp_min(1e-12)) for n in want)
+    assert err < 1e-5, err
+    print(f"procs: 2 processes' averaged gradient = 1 process's on the whole batch (largest relative difference {err:.1e})")
+
+
+def check_init():
+    model = fresh()[0]
+    weights = {k: v.detach().to(torch.float16) for k, v in model.state_dict().items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "w.safetensors")
+        write_safetensors(path, weights, {"config": json.dumps(TINY), "training": json.dumps({"train_steps": 40, "train_epochs": 0.5, "train_minutes": 2.5})})
+        loaded, init = train.load_init(path, dict(TINY))
+        assert set(loaded) == set(weights) and all(torch.equal(loaded[k], weights[k].float()) for k in weights)
+        assert init["train_steps"] == 40 and init["train_epochs"] == 0.5 and len(init["sha256"]) == 64, init
+        try:
+            train.load_init(path, dict(TINY, depth=3))
+            raise AssertionError("an --init of another architecture must be refused")
+        except SystemExit as e:
+            assert "depth" in str(e) and "architecture flags" in str(e), e
+    ck = {"step": 10, "epoch": 0, "batch": 10, "steps_per_epoch": 20, "train_seconds": 60, "ema_decay": 0.999,
+          "args": {"batch_size": 16}, "ema": {}, "config": TINY, "init": init}
+    facts = checkpoint_source(ck)[2]
+    assert (facts["train_steps"], facts["train_epochs"], facts["train_minutes"]) == (50, 1.0, 3.5) and facts["init"] == init, facts
+    print("init: --init loads the file's weights, refuses another architecture; export counts the earlier 40 steps (50 in all)")
+
+
 if __name__ == "__main__":
+    check_procs()
+    check_init()
     check_frechet()
     check_ema()
     check_step()

@@ -50,6 +50,12 @@ def checkpoint_source(ck, ema_decay=None):
         "ema_decay": ema_decay or ck.get("ema_decay", 0.999),  # a decay, or "sigma:S" (a power EMA, train.py)
         "batch_size": (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("batch_size"),
     }
+    init = ck.get("init")
+    if init is not None:  # warm-started (train.py --init): count the whole training, and say from what
+        for key, digits in (("train_steps", None), ("train_epochs", 3), ("train_minutes", 1)):
+            if init.get(key) is not None and facts[key] is not None:
+                facts[key] = round(facts[key] + init[key], digits) if digits else facts[key] + init[key]
+        facts["init"] = init
     return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts
 
 

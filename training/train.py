@@ -131,14 +131,17 @@ def make_optimizer(model, lr, device):
 class Trainer:
     """One optimizer step at a time: the draws, the loss (eager or compiled), AdamW, the EMAs."""
 
-    def __init__(self, model, opt, diffusion, emas, bf16):
+    def __init__(self, model, opt, diffusion, emas, bf16, forward=None):
+        """forward: what computes the model's output (default: the model; several CPU processes: its
+        DistributedDataParallel wrapper, which averages the gradients across them in backward)."""
         self.model, self.opt, self.diffusion, self.emas, self.bf16 = model, opt, diffusion, emas, bf16
+        self.forward = model if forward is None else forward
         self.compiled = None  # None, or (mode, the loss function to call)
         self.dropout = model.y_embedder.dropout_prob
 
     def losses(self, x, t, y, drop, noise):
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            terms = self.diffusion.training_losses(self.model, x, t, dict(y=y, force_drop_ids=drop), noise)
+            terms = self.diffusion.training_losses(self.forward, x, t, dict(y=y, force_drop_ids=drop), noise)
         return terms["loss"].mean(), terms["mse"].mean().detach(), terms["vb"].mean().detach()
 
     def step(self, x, y, step, lr):
@@ -194,6 +197,118 @@ class Trainer:
             self.set_compile("off")
             return False
         return True
+
+
+class Ranks:
+    """Several CPU processes training one model: `train.py --procs N ...` starts N copies of itself
+    (WORLD_SIZE, RANK and a local rendezvous in their environment; Debian's torch 1.13 torchrun fails
+    under Python 3.11), passes SIGTERM/SIGINT on and waits for them. On this 2-core machine one
+    process with 2 threads is no faster than with 1 (2.3 s against 1.7-2.1 s per step of the shipped architecture at batch 128: the
+    threads share out each small operation), while two 1-thread processes each keep most of their
+    speed (1.4 s per step for both, 1.9x). Each process takes every N-th image of the step's batch (the same global batch as one
+    process), its own timesteps, noise and label dropout (its own seed), and DistributedDataParallel
+    averages the gradients (gloo): one model, one AdamW, the same EMAs everywhere. Checkpoints hold
+    every process's random state and are written by process 0; a resume with another N re-seeds.
+    Decisions by clock or signal (checkpoint, stop) are agreed on at every step."""
+
+    @staticmethod
+    def start(args, device):
+        """(number of processes, this one's rank); with --procs N > 1 in the parent, runs the N and exits."""
+        world = int(os.environ.get("WORLD_SIZE", args.procs))
+        if world < 1:
+            raise SystemExit(f"--procs {world}: give 1 or more processes")
+        if world > 1 and (device.type != "cpu" or args.compile != "off" or args.batch_size % world):
+            raise SystemExit(f"--procs {world} is for training on the CPU, eager, with --batch-size a multiple of {world}: "
+                             f"got --device {device.type}, --compile {args.compile}, --batch-size {args.batch_size}")
+        if world == 1:
+            return 1, 0
+        if "RANK" not in os.environ:
+            raise SystemExit(Ranks.launch(world))
+        torch.distributed.init_process_group("gloo")
+        return world, int(os.environ["RANK"])
+
+    @staticmethod
+    def launch(world):
+        """Run this command in `world` processes; their exit status (the first non-zero one)."""
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:  # a free local port for the rendezvous
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = dict(os.environ, WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+        procs = [subprocess.Popen([sys.executable, *sys.argv], env=dict(env, RANK=str(r))) for r in range(world)]
+
+        def forward(signum, frame):
+            for q in procs:
+                q.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        codes = [q.wait() for q in procs]
+        return next((c for c in codes if c), 0)
+
+    @staticmethod
+    def seed(seed, rank, step):
+        """Process `rank`'s seed for a new run (step 0) or a resume with another number of processes."""
+        return seed + 7919 * rank + 104729 * step
+
+    @staticmethod
+    def rng_state(ck, rank, world, seed):
+        """The random state this process resumes with."""
+        saved = ck.get("rng_ranks")
+        if saved is not None and len(saved) == world:
+            return saved[rank]
+        if rank == 0:
+            return ck["rng"]
+        return torch.Generator().manual_seed(Ranks.seed(seed, rank, ck["step"])).get_state()
+
+    @staticmethod
+    def gather_rng(world):
+        states = [None] * world
+        torch.distributed.all_gather_object(states, torch.get_rng_state())
+        return states
+
+    @staticmethod
+    def mean(t, world):
+        """t averaged over the processes (the logged loss: each process's share of the batch)."""
+        if world > 1:
+            t = t.clone()
+            torch.distributed.all_reduce(t)
+            t /= world
+        return t
+
+    @staticmethod
+    def any_of(flags, world):
+        """Each flag, true where any process has it true."""
+        if world == 1:
+            return flags
+        t = torch.tensor([float(f) for f in flags])
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return tuple(bool(v) for v in t.tolist())
+
+
+def load_init(path, config):
+    """--init: (float32 state dict, facts about it) from exported weights or a train.py checkpoint's main
+    EMA. The facts (file name, SHA-256, its train_steps/train_epochs/train_minutes) go into every
+    checkpoint of the run; export.py adds the steps so the shipped config counts the whole training."""
+    import hashlib
+    from export import load_source  # export imports this module: import it here, not at the top
+
+    if not os.path.isfile(path):
+        raise SystemExit(f"--init {path}: no such file; give a model.safetensors (config.json beside it) or a train.py last.pt")
+    weights, arch, facts, _ = load_source(path)
+    arch = {**FASHION_CONFIG, **arch}
+    if arch != config:
+        raise SystemExit(f"--init {path} holds a model of config {arch}, not this run's {config}: pass the same architecture flags")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    init = {"file": os.path.basename(path), "sha256": h.hexdigest()}
+    init.update({k: facts[k] for k in ("train_steps", "train_epochs", "train_minutes") if facts.get(k) is not None})
+    return {k: v.float() for k, v in weights.items()}, init
 
 
 def compile_available(mode):
@@ -273,6 +388,8 @@ def main():
     p.add_argument("--ema-decay", type=float, default=0.999)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--procs", type=int, default=1, help="CPU only: train in this many processes of --threads each, one model "
+                   "(DistributedDataParallel, gloo); on the 2-core EPYC --procs 2 --threads 1 is 1.9x one process")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--no-bf16", action="store_true")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when there is one)")
@@ -286,11 +403,16 @@ def main():
     p.add_argument("--save-every-min", type=float, default=0, help="checkpoint every this many minutes instead of at every epoch end (0: at epoch ends)")
     p.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile (torch >= 2): each DiT block (blocks) or the "
                    "whole loss with the model (full); falls back to eager if compiling fails")
+    p.add_argument("--init", metavar="WEIGHTS", help="start a new run from these weights instead of a random init: a shipped or exported "
+                   "model.safetensors (config.json beside it, or in its metadata) or a train.py checkpoint (its main EMA); the same "
+                   "architecture flags; AdamW starts fresh, the EMAs start from the weights. Ignored when --out already holds last.pt")
     p.add_argument("--compile-trial", type=int, default=0, help="with --compile: time this many eager steps, then as many "
                    "compiled ones, and keep the faster (0: compile at once)")
     args = p.parse_args()
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
+    world, rank = Ranks.start(args, device)
+    say = print if rank == 0 else (lambda *a, **k: None)  # one process speaks for all
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     if device.type == "cuda":
@@ -309,6 +431,7 @@ def main():
     opt, opt_kind = make_optimizer(model, args.lr, device)
     diffusion = GaussianDiffusion().prepare(device)
     step, epoch, start_batch, elapsed_before = 0, 0, 0, 0.0
+    init = None  # where a warm-started run's weights came from (saved in every checkpoint; export.py adds its steps)
 
     if os.path.exists(ckpt_path):
         ck = load_checkpoint(ckpt_path)
@@ -321,11 +444,19 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, epoch, start_batch = ck["step"], ck["epoch"], ck["batch"]
         elapsed_before = ck.get("train_seconds", 0.0)
-        torch.set_rng_state(ck["rng"])
+        torch.set_rng_state(Ranks.rng_state(ck, rank, world, args.seed))
         if device.type == "cuda" and "cuda_rng" in ck:
             torch.cuda.set_rng_state(ck["cuda_rng"])
-        print(f"resumed from {ckpt_path}: step {step}, epoch {epoch}, batch {start_batch}", flush=True)
+        init = ck.get("init")
+        warm = "" if init is None else f" (warm-started from {init['file']})"
+        say(f"resumed from {ckpt_path}: step {step}, epoch {epoch}, batch {start_batch}{warm}", flush=True)
+        if args.init:
+            say(f"--init {args.init} ignored: resuming {ckpt_path}", flush=True)
     else:
+        if args.init:
+            weights, init = load_init(args.init, config)
+            model.load_state_dict({k: v.to(device) for k, v in weights.items()})
+            say(f"warm start from {args.init}: {init}", flush=True)
         ema.load_state_dict(model.state_dict())
         for m in extra.values():
             m.load_state_dict(model.state_dict())
@@ -335,9 +466,12 @@ def main():
     images, labels = to_model_range(images.to(device)), labels.to(device)
     n = images.shape[0]
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
-    print(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
+    say(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
           f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
-    trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16)
+    forward = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
+    trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16, forward=forward)
+    if rank and step == 0:  # a new run: the same initial weights everywhere (seed), then each process its own draws
+        torch.manual_seed(Ranks.seed(args.seed, rank, 0))
     trial = None
     if args.compile != "off" and not compile_available(args.compile):
         args.compile = "off"
@@ -362,8 +496,15 @@ def main():
             "step": step, "epoch": ep, "batch": batch_index, "steps_per_epoch": steps_per_epoch,
             "train_seconds": elapsed_before + time.time() - t0, "rng": torch.get_rng_state(),
         }
+        if init is not None:
+            state["init"] = init
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
+        if world > 1:  # every process's random state; one writes
+            state["rng_ranks"] = Ranks.gather_rng(world)
+            state["world_size"] = world
+            if rank:
+                return
         torch.save(state, tmp)
         os.replace(tmp, ckpt_path)
 
@@ -383,6 +524,8 @@ def main():
         perm = torch.randperm(n, generator=g).to(device)
         for b in range(start_batch, steps_per_epoch):
             idx = perm[b * args.batch_size : (b + 1) * args.batch_size]
+            if world > 1:  # this process's share of the batch; DDP averages the gradients of the shares
+                idx = idx[rank::world]
             x, y = images[idx], labels[idx]
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
             if trial is not None:
@@ -391,21 +534,24 @@ def main():
             step += 1
             log_n += 1
             if step % args.log_every == 0:
-                log_loss, log_mse, log_vb = (v / log_n for v in log_sum.tolist())
+                log_loss, log_mse, log_vb = (v / log_n for v in Ranks.mean(log_sum, world).tolist())
                 now = time.time()
                 wall = elapsed_before + now - t0
-                print(f"step {step:6d} epoch {epoch} loss {log_loss:.4f} mse {log_mse:.4f} vb {log_vb:.4f} "
+                say(f"step {step:6d} epoch {epoch} loss {log_loss:.4f} mse {log_mse:.4f} vb {log_vb:.4f} "
                       f"lr {lr:.2e} {(now-log_t)/log_n:.3f}s/step wall {wall/60:.1f}min", flush=True)
                 log_sum = 0.0
                 log_n = 0
                 log_t = now
-            over_budget = args.time_budget_min and (time.time() - t0) / 60 >= args.time_budget_min
-            if args.save_every_min and (time.time() - last_save) / 60 >= args.save_every_min:
+            over_budget = bool(args.time_budget_min) and (time.time() - t0) / 60 >= args.time_budget_min
+            save_due = bool(args.save_every_min) and (time.time() - last_save) / 60 >= args.save_every_min
+            stop_due = bool(args.max_steps and step >= args.max_steps) or over_budget or stop["flag"]
+            save_due, stop_due = Ranks.any_of((save_due, stop_due), world)  # clocks and signals differ: all act together
+            if save_due:
                 save(b + 1, epoch)
                 last_save = time.time()
-            if (args.max_steps and step >= args.max_steps) or over_budget or stop["flag"]:
+            if stop_due:
                 save(b + 1, epoch)
-                print(f"stopped at step {step} (epoch {epoch}, batch {b+1}); checkpoint {ckpt_path}", flush=True)
+                say(f"stopped at step {step} (epoch {epoch}, batch {b+1}); checkpoint {ckpt_path}", flush=True)
                 done = True
                 break
         if done:
@@ -417,8 +563,10 @@ def main():
         # would cost a large share of the run (the first round wrote one every ~117 steps).
         if not args.save_every_min:
             save(0, epoch)
-        print(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min"
+        say(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min"
               f"{'' if args.save_every_min else '; checkpoint saved'}", flush=True)
+    if world > 1:
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
