@@ -261,16 +261,11 @@ def procs_worker(rank, world, port, out):
 
 
 def check_procs():
-    import socket
-
     model = fresh()[0]
     Trainer(model, None, diffusion_module.GaussianDiffusion(), None, False).losses(*shared_draws())[0].backward()
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
+    with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "grads.pt")
-        torch.multiprocessing.spawn(procs_worker, args=(2, port, out), nprocs=2)
+        torch.multiprocessing.spawn(procs_worker, args=(2, train.Ranks.free_port(), out), nprocs=2)
         grads = torch.load(out)
     want = {n: q.grad for n, q in model.named_parameters() if q.grad is not None}
     assert set(grads) == set(want)

@@ -228,16 +228,21 @@ class Ranks:
         return world, int(os.environ["RANK"])
 
     @staticmethod
+    def free_port():
+        """A free local port for the processes' rendezvous."""
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    @staticmethod
     def launch(world):
         """Run this command in `world` processes; their exit status (the first non-zero one)."""
-        import socket
         import subprocess
         import sys
 
-        with socket.socket() as sock:  # a free local port for the rendezvous
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = dict(os.environ, WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+        env = dict(os.environ, WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(Ranks.free_port()), OMP_NUM_THREADS="1")
         procs = [subprocess.Popen([sys.executable, *sys.argv], env=dict(env, RANK=str(r))) for r in range(world)]
 
         def forward(signum, frame):
@@ -467,7 +472,7 @@ def main():
     n = images.shape[0]
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
     say(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
-          f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
+        f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
     forward = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
     trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16, forward=forward)
     if rank and step == 0:  # a new run: the same initial weights everywhere (seed), then each process its own draws
@@ -489,6 +494,9 @@ def main():
     log_t = time.time()
 
     def save(batch_index, ep):
+        rng_ranks = Ranks.gather_rng(world) if world > 1 else None  # every process's random state; process 0 writes
+        if rank:
+            return
         tmp = ckpt_path + ".tmp"
         state = {
             "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "args": vars(args),
@@ -500,11 +508,9 @@ def main():
             state["init"] = init
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
-        if world > 1:  # every process's random state; one writes
-            state["rng_ranks"] = Ranks.gather_rng(world)
+        if rng_ranks is not None:
+            state["rng_ranks"] = rng_ranks
             state["world_size"] = world
-            if rank:
-                return
         torch.save(state, tmp)
         os.replace(tmp, ckpt_path)
 
@@ -538,7 +544,7 @@ def main():
                 now = time.time()
                 wall = elapsed_before + now - t0
                 say(f"step {step:6d} epoch {epoch} loss {log_loss:.4f} mse {log_mse:.4f} vb {log_vb:.4f} "
-                      f"lr {lr:.2e} {(now-log_t)/log_n:.3f}s/step wall {wall/60:.1f}min", flush=True)
+                    f"lr {lr:.2e} {(now-log_t)/log_n:.3f}s/step wall {wall/60:.1f}min", flush=True)
                 log_sum = 0.0
                 log_n = 0
                 log_t = now
@@ -546,7 +552,7 @@ def main():
             save_due = bool(args.save_every_min) and (time.time() - last_save) / 60 >= args.save_every_min
             stop_due = bool(args.max_steps and step >= args.max_steps) or over_budget or stop["flag"]
             save_due, stop_due = Ranks.any_of((save_due, stop_due), world)  # clocks and signals differ: all act together
-            if save_due:
+            if save_due and not stop_due:  # stopping writes the checkpoint below
                 save(b + 1, epoch)
                 last_save = time.time()
             if stop_due:
@@ -564,7 +570,7 @@ def main():
         if not args.save_every_min:
             save(0, epoch)
         say(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min"
-              f"{'' if args.save_every_min else '; checkpoint saved'}", flush=True)
+            f"{'' if args.save_every_min else '; checkpoint saved'}", flush=True)
     if world > 1:
         torch.distributed.destroy_process_group()
 
