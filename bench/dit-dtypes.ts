@@ -37,7 +37,6 @@ if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32, the re
 const config = ditConfigFor(model, { input_size: imageSize / 8 });
 const graphFor = (dtype: DiTDtype): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep && dtype === 'q8' ? { q8KeepFp32: keep } : {}) });
 
-
 /** Every dtype's graph on the same input; ‖out − out_fp32‖ / ‖out_fp32‖ for each. */
 async function relativeErrors(): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dit-q8-err-'));

@@ -61,7 +61,6 @@ const wanted = arg('--variants', '');
 const VARIANTS = ALL_VARIANTS.filter((v) => v.label === 'fp32' || wanted === '' || wanted.split(',').includes(v.label));
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
-
 interface Row {
   variant: string;
   graph: DiTGraphOptions;

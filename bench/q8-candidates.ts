@@ -75,7 +75,6 @@ const CANDIDATES: Array<{ label: string; build: Build }> = [
   },
 ];
 
-
 interface Row { shape: string; m: number; k: number; n: number; threads: number; candidate: string; ms: number; cpu_ms: number; gops: number; rel_err: number }
 const rows: Row[] = [];
 const chosen = only ? CANDIDATES.filter((c) => only.split(',').includes(c.label)) : CANDIDATES;

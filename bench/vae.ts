@@ -33,7 +33,6 @@ const threads = Number(values.threads);
 const levels = values.levels!.split(',') as GraphOptimizationLevel[];
 const upsamples = values.upsample!.split(',') as Array<'phases' | 'resize'>;
 
-
 async function matmulSession(level: GraphOptimizationLevel) {
   const g = new GraphBuilder({ name: 'matmul' });
   const rand = lcg(7);
