@@ -18,11 +18,17 @@
 - train.py --procs 2: the gradient two processes agree on (each its half of the batch, DDP over
   gloo) is the one-process gradient of the whole batch, with the same draws;
 - train.py --init (a warm start): the weights it loads are the file's, a file of another
-  architecture is refused, and export.py counts the earlier training into the exported facts.
+  architecture is refused, and export.py counts the earlier training into the exported facts;
+- a run that finishes its --epochs with --save-every-min writes its last step, not the last
+  periodic checkpoint's.
 """
 import copy
+import gzip
 import json
 import os
+import struct
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -295,7 +301,32 @@ def check_init():
     print("init: --init loads the file's weights, refuses another architecture; export counts the earlier 40 steps (50 in all)")
 
 
+def write_idx_gz(path, array):
+    """A uint8 array as a gzipped idx file (fmnist.py's format)."""
+    header = struct.pack(">I", 0x0800 + array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def check_finish():
+    """A run that finishes its epochs with --save-every-min writes its last step (the 2026-11-27 second
+    GPU round's first leg stopped at --epochs after 11,700 steps with a checkpoint of step 5,521)."""
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_idx_gz(os.path.join(tmp, "train-images-idx3-ubyte.gz"), rng.integers(0, 256, (40, 28, 28)))
+        write_idx_gz(os.path.join(tmp, "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, (40,)))
+        out = os.path.join(tmp, "run")
+        cmd = [sys.executable, "train.py", "--out", out, "--data-dir", tmp, "--epochs", "2", "--batch-size", "8",
+               "--save-every-min", "60", "--log-every", "100", "--threads", "1", "--no-bf16", "--warmup", "2",
+               "--patch-size", "4", "--hidden-size", "32", "--depth", "1", "--num-heads", "2"]
+        subprocess.run(cmd, cwd=os.path.dirname(os.path.abspath(__file__)), check=True, capture_output=True, timeout=600)
+        ck = torch.load(os.path.join(out, "last.pt"), map_location="cpu")
+        assert (ck["step"], ck["epoch"], ck["batch"]) == (10, 2, 0), (ck["step"], ck["epoch"], ck["batch"])
+    print("finish: a run that ends at --epochs with --save-every-min writes its last step (10 of 10)")
+
+
 if __name__ == "__main__":
+    check_finish()
     check_procs()
     check_init()
     check_frechet()

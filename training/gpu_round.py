@@ -62,7 +62,7 @@ def train_all(args, names):
     compile_mode = args.compile if args.compile != "auto" else ("blocks" if args.device == "cuda" else "off")
     common = ["--device", args.device, "--compile", compile_mode, "--compile-trial", str(args.compile_trial), "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--warmup", "500", "--ema-decay", str(EMAS[0]), "--extra-ema", ",".join(map(str, EMAS[1:])),
-              "--time-budget-min", str(args.minutes), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
+              "--time-budget-min", str(args.minutes), "--epochs", str(args.epochs), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
               # bf16 autocast on CUDA; on a CPU without bf16 units (AVX2 only) it is many times slower than fp32.
               *(["--no-bf16"] if args.device == "cpu" else [])]
     procs = {}
@@ -138,6 +138,8 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=os.path.join(HERE, "..", ".fmnist"))
     ap.add_argument("--runs", default="/tmp/fmnist-runs")
+    ap.add_argument("--epochs", type=int, default=10000, help="train.py --epochs: a cap far past what --minutes reaches (train.py's "
+                    "default 100 stopped the 2026-11-27 second round at 4 of its 11 minutes)")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--log-every", type=int, default=500)

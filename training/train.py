@@ -524,6 +524,7 @@ def main():
     signal.signal(signal.SIGINT, request_stop)
 
     done = False
+    start_step = step
     while epoch < args.epochs and not done:
         # The permutation depends only on (seed, epoch) so a resumed epoch sees the same order.
         g = torch.Generator().manual_seed(args.seed * 1000 + epoch)
@@ -571,6 +572,11 @@ def main():
             save(0, epoch)
         say(f"epoch {epoch} done at step {step}, wall {(elapsed_before + time.time() - t0)/60:.1f}min"
             f"{'' if args.save_every_min else '; checkpoint saved'}", flush=True)
+    if not done and args.save_every_min and step > start_step:
+        # Every epoch ran: the periodic checkpoints stop short of the end (up to --save-every-min of
+        # steps), so the finished run is written here.
+        save(0, epoch)
+        say(f"finished {args.epochs} epochs at step {step}; checkpoint {ckpt_path}", flush=True)
     if world > 1:
         torch.distributed.destroy_process_group()
 
