@@ -22,6 +22,7 @@ import { arg } from './args.js';
 import { psnr } from './fidelity-probes.js';
 import { randomWeights } from './vae-weights.js';
 import { relativeError } from '../test/helpers/compare.js';
+import { vaeTinyRenamed } from '../test/helpers/fixtures.js';
 
 const device = arg('--device', 'webgpu') as Device;
 const latent = Number(arg('--latent', '8'));
@@ -57,7 +58,7 @@ const rows: Array<Record<string, string | number>> = [];
 for (const v of variants) {
   const dtype = v === 'fp32' ? 'fp32' : 'fp16';
   const opts = { device, dtype, ...(dtype === 'fp16' ? { fp16KeepFp32: partsOf(v) } : {}) } as const;
-  const fix = await decodeWith(await openVaeSession(path.join(FIXTURE, 'renamed.safetensors'), opts), fixLatents.data as Float32Array, fixShape);
+  const fix = await decodeWith(await openVaeSession(vaeTinyRenamed(), opts), fixLatents.data as Float32Array, fixShape);
   const sd = await decodeWith(createVaeSession({ config: SD_VAE_CONFIG, weights: sdWeights }, opts), sdLatents, sdShape);
   rows.push({
     variant: v,

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadVaeCheckpoint, openStateDict, type VaeCheckpoint } from '../../src/checkpoint/index.js';
 import { vaeDecoderParameterShapes } from '../../src/models/vae-config.js';
 import { toLdmVaeLayout, writeSafetensorsOf, writeTorchStateDict, type NamedTensor } from '../helpers/checkpoint-writers.js';
-import { tempDir, vaeTiny } from '../helpers/fixtures.js';
+import { tempDir, vaeTiny, vaeTinyRenamed } from '../helpers/fixtures.js';
 
 const tmp = tempDir();
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -22,7 +22,7 @@ const expectedConfig = {
 
 /** The new-naming file, as the reference every other naming must reproduce bit for bit. */
 const renamed: NamedTensor[] = (() => {
-  const sd = openStateDict(vaeTiny('renamed.safetensors'));
+  const sd = openStateDict(vaeTinyRenamed());
   const out = [...sd.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.toFloat32() }));
   sd.close();
   return out;
@@ -54,7 +54,7 @@ describe('loadVaeCheckpoint', () => {
   });
 
   it('the new attention names (to_q/to_k/to_v/to_out.0)', () => {
-    const v = loadVaeCheckpoint(vaeTiny('renamed.safetensors'));
+    const v = loadVaeCheckpoint(vaeTinyRenamed());
     expect(v.layout).toBe('diffusers');
     expectCanonical(v);
   });

@@ -3,11 +3,15 @@
  * README). DIT_FIXTURES_DIR points every test at another set, e.g. one just rebuilt by
  * scripts/fixtures/generate.py, without touching the committed files.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../../src/atomic-write.js';
+import type { DType } from '../../src/checkpoint/index.js';
 import type { VaeConfig } from '../../src/models/vae-config.js';
+import { writeSafetensors, type TensorToWrite } from './checkpoint-writers.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const committedFixturesDir = path.join(repoRoot, 'test', 'fixtures');
@@ -69,4 +73,50 @@ export function vaeTinyConfig(): VaeConfig {
 /** A fresh folder for files a test writes. */
 export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'dit-ckpt-test-'));
+}
+
+/** The diffusers attention names: old (published sd-vae-ft-* folders) → current. */
+export const VAE_ATTENTION_RENAMES: Readonly<Record<string, string>> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+
+let renamedPath: string | undefined;
+
+/**
+ * vae-tiny's weights under the current attention names (`to_q`/`to_k`/`to_v`/`to_out.0`), the
+ * file that used to be committed as `vae-tiny/renamed.safetensors`: generated from
+ * `diffusion_pytorch_model.safetensors` on first use, byte for byte what the fixture generator
+ * wrote (same tensors, bytes and key order), with the fixture's config.json beside it, as a file
+ * path given to the loader or the CLI needs. It lives in
+ * `$TMPDIR/dit-ts-fixtures/vae-tiny-renamed-<sha256 of both sources>/renamed.safetensors`, is
+ * created only when missing, and each file is written to a temporary name and renamed into
+ * place, so test processes running at once can all create it. Do not write to it.
+ */
+export function vaeTinyRenamed(): string {
+  if (renamedPath !== undefined && fs.existsSync(renamedPath)) return renamedPath;
+  const source = fs.readFileSync(vaeTiny('diffusion_pytorch_model.safetensors'));
+  const config = fs.readFileSync(vaeTiny('config.json'));
+  const hash = createHash('sha256').update(source).update(config).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), 'dit-ts-fixtures', `vae-tiny-renamed-${hash}`);
+  const file = path.join(dir, 'renamed.safetensors');
+  fs.mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(configFile)) writeFileAtomic(configFile, config);
+  if (!fs.existsSync(file)) {
+    const headerLen = Number(source.readBigUInt64LE(0));
+    const dataStart = 8 + headerLen;
+    const header = JSON.parse(source.subarray(8, dataStart).toString('utf-8')) as Record<string, unknown>;
+    let metadata: Record<string, string> | undefined;
+    const entries: TensorToWrite[] = [];
+    for (const [name, value] of Object.entries(header)) {
+      if (name === '__metadata__') {
+        metadata = value as Record<string, string>;
+        continue;
+      }
+      const t = value as { dtype: DType; shape: number[]; data_offsets: [number, number] };
+      const newName = name.replace(/(\.attentions\.\d+\.)(query|key|value|proj_attn)\./, (_, scope: string, old: string) => `${scope}${VAE_ATTENTION_RENAMES[old]}.`);
+      entries.push({ name: newName, dtype: t.dtype, shape: t.shape, data: source.subarray(dataStart + t.data_offsets[0], dataStart + t.data_offsets[1]) });
+    }
+    writeSafetensors(file, entries, metadata);
+  }
+  renamedPath = file;
+  return file;
 }

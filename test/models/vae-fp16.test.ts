@@ -31,7 +31,7 @@ import { createVaeSession, deviceFailure } from '../../src/runtime/index.js';
 import { vaeCacheParts, type VaeSessionOptions } from '../../src/runtime/vae-session.js';
 import { vaeGraphChoices } from '../../src/runtime/vae-run.js';
 import { relativeError } from '../helpers/compare.js';
-import { fixtureDir, vaeTinyConfig } from '../helpers/fixtures.js';
+import { fixtureDir, vaeTinyConfig, vaeTinyRenamed } from '../helpers/fixtures.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
 const config: VaeConfig = vaeTinyConfig();
@@ -39,7 +39,7 @@ const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const latentData = latents.data as Float32Array;
 const shape = latents.shape as [number, number, number, number];
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy')).data as Float32Array;
-const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
+const renamed = readSafetensors(vaeTinyRenamed());
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-fp16-test-'));
 afterAll(() => {
   renamed.close();
@@ -114,7 +114,7 @@ describe('fp16 VAE decoder graph', () => {
   it('caches fp16 decoders apart from fp32 ones and reloads them', async () => {
     const file = path.join(dir, 'vae', 'diffusion_pytorch_model.safetensors');
     fs.mkdirSync(path.dirname(file));
-    fs.copyFileSync(path.join(FIXTURE, 'renamed.safetensors'), file);
+    fs.copyFileSync(vaeTinyRenamed(), file);
     fs.copyFileSync(path.join(FIXTURE, 'config.json'), path.join(dir, 'vae', 'config.json'));
     const cacheDir = path.join(dir, 'cache');
     const run = async (dtype: 'fp32' | 'fp16', more: VaeSessionOptions = {}) => {

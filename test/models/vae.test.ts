@@ -11,13 +11,13 @@ import { openVaeSession } from '../../src/model-files.js';
 import { deviceSupport } from '../../src/runtime/index.js';
 import { UsageError } from '../../src/errors.js';
 import { relativeError } from '../helpers/compare.js';
-import { fixtureDir, vaeTinyConfig } from '../helpers/fixtures.js';
+import { fixtureDir, vaeTinyConfig, vaeTinyRenamed } from '../helpers/fixtures.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
 const config: VaeConfig = vaeTinyConfig();
 const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
 const reference = readNpy(path.join(FIXTURE, 'decode.image.npy'));
-const renamed = readSafetensors(path.join(FIXTURE, 'renamed.safetensors'));
+const renamed = readSafetensors(vaeTinyRenamed());
 afterAll(() => renamed.close());
 
 async function decodeOnCpu(weights: ReadonlyMap<string, LazyTensor>, maxBatch: number, upsample?: 'resize' | 'phases') {
@@ -42,10 +42,10 @@ describe('VAE decoder graph against diffusers AutoencoderKL.decode (vae-tiny fix
 
   const requireWebgpu = process.env.DIT_REQUIRE_WEBGPU === '1';
   it.runIf(deviceSupport().webgpu.available || requireWebgpu)('WebGPU, both weight files through the loader: relative error < 1e-3', async () => {
-    for (const file of ['diffusion_pytorch_model.safetensors', 'renamed.safetensors']) {
+    for (const file of [path.join(FIXTURE, 'diffusion_pytorch_model.safetensors'), vaeTinyRenamed()]) {
       let out;
       try {
-        const vae = await openVaeSession(path.join(FIXTURE, file), { device: 'webgpu' });
+        const vae = await openVaeSession(file, { device: 'webgpu' });
         try {
           out = await vae.decode(latents.data as Float32Array, [2, 4, 8, 8]);
         } finally {

@@ -14,7 +14,7 @@ import { openVaeSession } from '../../src/model-files.js';
 import { cacheKey } from '../../src/runtime/compiled-cache.js';
 import { optimizedModelTarget } from '../../src/runtime/session.js';
 import type { VaeSessionOptions } from '../../src/runtime/vae-session.js';
-import { fixtureDir } from '../helpers/fixtures.js';
+import { fixtureDir, vaeTinyRenamed } from '../helpers/fixtures.js';
 
 const FIXTURE = fixtureDir('vae-tiny');
 const latents = readNpy(path.join(FIXTURE, 'decode.latents.npy'));
@@ -22,7 +22,7 @@ const shape = latents.shape as [number, number, number, number];
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-stored-test-'));
 const file = path.join(root, 'vae', 'diffusion_pytorch_model.safetensors');
 fs.mkdirSync(path.dirname(file));
-fs.copyFileSync(path.join(FIXTURE, 'renamed.safetensors'), file);
+fs.copyFileSync(vaeTinyRenamed(), file);
 fs.copyFileSync(path.join(FIXTURE, 'config.json'), path.join(root, 'vae', 'config.json'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
