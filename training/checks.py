@@ -20,7 +20,9 @@
 - train.py --init (a warm start): the weights it loads are the file's, a file of another
   architecture is refused, and export.py counts the earlier training into the exported facts;
 - a run that finishes its --epochs with --save-every-min writes its last step, not the last
-  periodic checkpoint's.
+  periodic checkpoint's;
+- export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
+  step, and re-quantize to the same bytes.
 """
 import copy
 import gzip
@@ -37,6 +39,7 @@ import torch
 
 import diffusion as diffusion_module
 import fd_reference
+import tensorio
 import train
 from export import checkpoint_source
 from tensorio import write_safetensors
@@ -325,7 +328,32 @@ def check_finish():
     print("finish: a run that ends at --epochs with --save-every-min writes its last step (10 of 10)")
 
 
+def check_q8():
+    """export.py --dtype q8: what read_safetensors gives back is code * scale per row, within half a
+    step of the weights, and quantizing that again gives the same codes and scales (re-export = identity)."""
+    torch.manual_seed(0)
+    weights = {"blocks.0.attn.qkv.weight": torch.randn(12, 8).half(), "blocks.0.attn.qkv.bias": torch.randn(12).half(),
+               "y_embedder.embedding_table.weight": torch.randn(3, 8).half(), "zero.weight": torch.zeros(2, 8).half()}
+    q = tensorio.quantize_rows_q8(weights)
+    assert q["blocks.0.attn.qkv.weight"].dtype == torch.int8 and q["blocks.0.attn.qkv.weight_scale"].shape == (12, 1)
+    assert q["y_embedder.embedding_table.weight"].dtype == torch.float16 and "y_embedder.embedding_table.weight_scale" not in q
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "q8.safetensors")
+        write_safetensors(path, q)
+        back = tensorio.read_safetensors(path)
+        again = os.path.join(tmp, "again.safetensors")
+        write_safetensors(again, tensorio.quantize_rows_q8(back))
+        assert open(path, "rb").read() == open(again, "rb").read(), "re-quantizing a q8 file must give the same bytes"
+    assert set(back) == set(weights), sorted(back)
+    w, scale = weights["blocks.0.attn.qkv.weight"].float(), q["blocks.0.attn.qkv.weight_scale"].float()
+    assert torch.equal(back["blocks.0.attn.qkv.weight"], q["blocks.0.attn.qkv.weight"].float() * scale)
+    assert ((back["blocks.0.attn.qkv.weight"] - w).abs() <= scale / 2 * 1.001).all()
+    assert q["blocks.0.attn.qkv.weight"].abs().amax(1).eq(127).all() and torch.equal(back["zero.weight"], weights["zero.weight"].float())
+    print("q8: int8 rows read back as code * scale within half a step; re-quantizing gives the same bytes")
+
+
 if __name__ == "__main__":
+    check_q8()
     check_finish()
     check_procs()
     check_init()

@@ -11,7 +11,7 @@ from diffusion import SpacedDiffusion
 from dit import DiT, FASHION_CONFIG, ema_weights, load_checkpoint
 from train import parse_ema
 from fmnist import CLASSES, DATA_DIR, load_split, to_model_range
-from tensorio import read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
+from tensorio import SCALE_SUFFIX, quantize_rows_q8, read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
 
 
 # config.json keys that export() derives itself; every other key that is not architecture is a training fact.
@@ -66,11 +66,18 @@ def main():
     p.add_argument("--ema", type=parse_ema, help="which EMA to export when the run kept several: a decay or sigma:S (default: the main one)")
     p.add_argument("--weights-only", metavar="FILE", help="write only FILE: fp16 EMA weights with the config and training facts in its metadata (for carrying back from a GPU run)")
     p.add_argument("--data-dir", default=DATA_DIR)
+    p.add_argument("--dtype", choices=("fp16", "q8"), default="fp16", help="model.safetensors' weights: fp16, or q8 (linear weights as int8 "
+                   "per output row with an fp16 scale each, the rest fp16; about half the bytes: the shipped model, scripts/ship-embedded.ts)")
     args = p.parse_args()
 
     ema, arch, facts, kept = load_source(args.ckpt, args.ema)
-    tensors = {k: v.to(torch.float16) for k, v in sorted(ema.items())}
-    meta = kept if kept is not None else {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+    # q8 quantizes the source's values as they are (a q8 source reads back as code * scale in float32,
+    # which quantizes to the same codes and scales: re-exporting a shipped q8 file is the identity too).
+    tensors = quantize_rows_q8(dict(sorted(ema.items()))) if args.dtype == "q8" and not args.weights_only else {k: v.to(torch.float16) for k, v in sorted(ema.items())}
+    meta = dict(kept) if kept is not None else {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
+    if args.dtype == "q8" and not args.weights_only:
+        meta["quantization"] = (f"linear weights int8 per output row: value = code * <name>{SCALE_SUFFIX} (fp16, one per row), "
+                                "scale = max|row| / 127; every other tensor fp16")
     if args.weights_only:
         write_safetensors(args.weights_only, tensors, meta)
         print(f"wrote {args.weights_only}: {arch} {facts}")
@@ -88,7 +95,7 @@ def main():
         json.dump(CLASSES, f, indent=1)
         f.write("\n")
 
-    # The reference must come from what was shipped: reload the fp16 file and run in float32.
+    # The reference must come from what was shipped: reload the file (fp16, or int8 rows dequantized) and run in float32.
     model = DiT(**arch)
     loaded = {k: v.float() for k, v in read_safetensors(st_path).items()}
     model.load_state_dict(loaded, strict=True)
@@ -125,7 +132,7 @@ def main():
     manifest_path = os.path.join(ref, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     manifest["dit"] = {
-        "weights": "../model.safetensors (fp16, loaded and run in float32)",
+        "weights": f"../model.safetensors ({'int8 linear weights per row with fp16 scales, the rest fp16' if args.dtype == 'q8' else 'fp16'}; loaded and run in float32)",
         "forward": {"x": "dit.x.npy", "t": "dit.t.npy", "y": "dit.y.npy", "out": "dit.out.npy",
                     "note": "out = model.forward(x, t, y); x are test images noised with q_sample; y = 10 is the null class"},
         "sample": {"labels": sample_labels, "cfg": cfg, "steps": steps, "seed": seed, "sampler": "ddpm",

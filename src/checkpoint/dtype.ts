@@ -1,7 +1,7 @@
 /** On-disk element types and their conversion to float32 (what the model builder consumes). */
 import type { DType } from './types.js';
 
-export const DTYPE_BYTES: Readonly<Record<DType, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I8: 1 };
 
 let halfTable: Float32Array | undefined;
 
@@ -74,6 +74,9 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: DType, indices?: Int32A
       break;
     case 'I64':
       for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(at(i) * 8, true));
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = view.getInt8(at(i));
       break;
   }
   return out;

@@ -18,7 +18,14 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 export const MAX_HEADER_ENTRIES = 100_000;
 /** Deepest nesting of JSON objects and arrays in the header; a tensor entry needs 3. */
 const MAX_HEADER_NESTING = 16;
-const SUPPORTED: readonly DType[] = ['F32', 'F16', 'BF16', 'F64', 'I64'];
+const SUPPORTED: readonly DType[] = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I8'];
+/**
+ * An int8 tensor `NAME` is stored weights quantized per row (dim 0; the embedded model's linear
+ * layers, training/export.py --dtype q8): its float values are code × scale, with one scale per row
+ * in `NAME` + SCALE_SUFFIX (F16/F32/BF16, shape [rows] or [rows, 1]), the compressed-tensors naming
+ * (`x.weight` / `x.weight_scale`). Readers see the float tensor under `NAME` and no scale tensor.
+ */
+export const SCALE_SUFFIX = '_scale';
 
 export interface SafetensorsFile extends StateDict {
   readonly metadata: Readonly<Record<string, string>>;
@@ -99,7 +106,40 @@ export function parseSafetensors(file: CheckpointFile): SafetensorsFile {
     const [, pe, pn] = spans[i - 1]!;
     if (b < pe) throw new FormatError(`${where}: tensors "${pn}" and "${nm}" overlap (bytes ${b}..${pe}): the header is corrupt`);
   }
+  dequantizeRows(tensors, where);
   return { tensors, metadata, close: () => file.close() };
+}
+
+/** Replaces each int8 tensor and its per-row scale (SCALE_SUFFIX) by one tensor that reads as code × scale. */
+function dequantizeRows(tensors: Map<string, LazyTensor>, where: string): void {
+  for (const [name, codes] of [...tensors]) {
+    if (codes.dtype !== 'I8') continue;
+    const scaleName = name + SCALE_SUFFIX;
+    const scale = tensors.get(scaleName);
+    const rows = codes.shape[0] ?? 1;
+    if (!scale || scale.dtype === 'I8' || scale.dtype === 'I64') {
+      throw new FormatError(`${where}: int8 tensor "${name}" has no float "${scaleName}" (one scale per row): int8 weights are read only as quantized rows with their scales`);
+    }
+    if (codes.shape.length < 1 || numelOf(scale.shape) !== rows || scale.shape[0] !== rows) {
+      throw new FormatError(`${where}: "${scaleName}" has shape [${scale.shape.join(', ')}] but "${name}" [${codes.shape.join(', ')}] needs one scale per row ([${rows}] or [${rows}, 1]): the file is corrupt`);
+    }
+    tensors.delete(scaleName);
+    tensors.set(name, {
+      dtype: 'I8',
+      shape: codes.shape,
+      toFloat32(): Float32Array {
+        const out = codes.toFloat32();
+        const s = scale.toFloat32();
+        const perRow = rows === 0 ? 0 : out.length / rows;
+        // code × scale in float32, as PyTorch's codes.float() * scale.float() (the product is exact in a double, rounded once).
+        for (let r = 0, i = 0; r < rows; r++) {
+          const sr = s[r]!;
+          for (const end = i + perRow; i < end; i++) out[i] = out[i]! * sr;
+        }
+        return out;
+      },
+    });
+  }
 }
 
 /**

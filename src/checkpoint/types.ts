@@ -1,5 +1,5 @@
 /** Element types a checkpoint tensor may have on disk. */
-export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64';
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I8';
 
 /**
  * One tensor of a checkpoint, not yet read: metadata plus a reader. Readers fetch the bytes on

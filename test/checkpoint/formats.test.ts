@@ -105,6 +105,39 @@ describe('safetensors writer', () => {
     expect(Number(fs.readFileSync(f).readBigUInt64LE(0)) % 8).toBe(0);
     sd.close();
   });
+
+  it('reads int8 rows with their scales (X.weight + X.weight_scale) as code × scale in float32, under the int8 name only', () => {
+    const f = path.join(tmp, 'q8.safetensors');
+    const codes = Int8Array.from([127, -127, 0, 1, -3, 64, 5, -128]); // 2 rows of 4
+    const scale = Float32Array.from([0.1, 3e-3]);
+    writeSafetensors(f, [
+      { name: 'l.weight', dtype: 'I8', shape: [2, 4], data: codes },
+      { name: 'l.weight_scale', dtype: 'F16', shape: [2, 1], data: float32ToHalfBits(scale) },
+      { name: 'l.bias', dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) },
+    ]);
+    const sd = readSafetensors(f);
+    try {
+      expect([...sd.tensors.keys()]).toEqual(['l.weight', 'l.bias']);
+      const w = sd.tensors.get('l.weight')!;
+      expect(w.dtype).toBe('I8');
+      expect(w.shape).toEqual([2, 4]);
+      const s = halfRound(scale);
+      expect(Array.from(w.toFloat32())).toEqual(Array.from(codes, (c, i) => Math.fround(c * s[Math.floor(i / 4)]!)));
+    } finally {
+      sd.close();
+    }
+  });
+
+  it('refuses int8 without its per-row scale, and a scale of another shape', () => {
+    const f = path.join(tmp, 'q8-bad.safetensors');
+    writeSafetensors(f, [{ name: 'l.weight', dtype: 'I8', shape: [2, 2], data: Int8Array.from([1, 2, 3, 4]) }]);
+    expect(() => readSafetensors(f)).toThrow(/int8 tensor "l\.weight" has no float "l\.weight_scale"/);
+    writeSafetensors(f, [
+      { name: 'l.weight', dtype: 'I8', shape: [2, 2], data: Int8Array.from([1, 2, 3, 4]) },
+      { name: 'l.weight_scale', dtype: 'F32', shape: [1, 2], data: Float32Array.from([1, 1]) },
+    ]);
+    expect(() => readSafetensors(f)).toThrow(/"l\.weight_scale" has shape \[1, 2\] but "l\.weight" \[2, 2\] needs one scale per row/);
+  });
 });
 
 describe('PyTorch zip reader', () => {

@@ -258,7 +258,7 @@ export type PickleValue =
   | { reduce: [string, string]; args: PickleValue[] }
   | { newobj: [string, string]; args: PickleValue[]; state?: PickleValue };
 
-const STORAGE_NAMES: Record<DType, string> = { F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', F64: 'DoubleStorage', I64: 'LongStorage' };
+const STORAGE_NAMES: Record<DType, string> = { F32: 'FloatStorage', F16: 'HalfStorage', BF16: 'BFloat16Storage', F64: 'DoubleStorage', I64: 'LongStorage', I8: 'CharStorage' };
 
 /** Pickles `root` (protocol 2, as torch.save) and collects the storages it names. */
 export function picklePyTorch(root: PickleValue): { pickle: Uint8Array; storages: Map<string, TorchTensorSpec['storage']> } {
