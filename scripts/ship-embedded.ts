@@ -45,6 +45,7 @@ import { upscaleNearest } from '../src/image/scale.js';
 import { arg } from '../bench/args.js';
 import { comparisonTable, fdTable, issue19Targets, perClassTable, scaleRows, sweepTable, targetsTable, type FdRun, type SweepReport } from './ship-summary.js';
 import { median } from '../src/runtime/bench.js';
+import { readSafetensors } from '../src/checkpoint/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ASSETS = path.join(ROOT, 'assets', 'fashion-mnist');
@@ -105,19 +106,14 @@ function replaceDir(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true, preserveTimestamps: true });
 }
 
-/** Number of parameters and bytes of a safetensors file (from its header). */
+/** Number of parameters (int8 rows count once, their scales not) and bytes of a safetensors file, read as dit does. */
 function weightFacts(file: string): { params: number; bytes: number; tensors: number } {
-  const fd = fs.openSync(file, 'r');
+  const sd = readSafetensors(file);
   try {
-    const len = Buffer.alloc(8);
-    fs.readSync(fd, len, 0, 8, 0);
-    const n = Number(len.readBigUInt64LE());
-    const head = Buffer.alloc(n);
-    fs.readSync(fd, head, 0, n, 8);
-    const entries = Object.entries(JSON.parse(head.toString('utf8')) as Record<string, { shape?: number[] }>).filter(([k]) => k !== '__metadata__');
-    return { params: entries.reduce((a, [, v]) => a + (v.shape ?? []).reduce((x, y) => x * y, 1), 0), bytes: fs.statSync(file).size, tensors: entries.length };
+    const shapes = [...sd.tensors.values()].map((t) => t.shape);
+    return { params: shapes.reduce((a, shape) => a + shape.reduce((x, y) => x * y, 1), 0), bytes: fs.statSync(file).size, tensors: shapes.length };
   } finally {
-    fs.closeSync(fd);
+    sd.close();
   }
 }
 
@@ -299,7 +295,7 @@ run took ${((Date.now() - startedAt.getTime()) / 60000).toFixed(0)} min.
 | | previous | new |
 | --- | --- | --- |
 | parameters | ${prevFacts.params.toLocaleString('en')} | ${facts.params.toLocaleString('en')} |
-| model.safetensors (fp16) | ${prevFacts.bytes.toLocaleString('en')} bytes | ${facts.bytes.toLocaleString('en')} bytes (limit ${MAX_WEIGHT_BYTES.toLocaleString('en')}) |
+| model.safetensors (previous: fp16; new: ${SHIPPED_DTYPE}) | ${prevFacts.bytes.toLocaleString('en')} bytes | ${facts.bytes.toLocaleString('en')} bytes (limit ${MAX_WEIGHT_BYTES.toLocaleString('en')}) |
 | \`dit sample\`, no flags (${d.labels.length} images, CFG ${d.cfgScale}, ${d.numSamplingSteps} ${d.sampler.toUpperCase()} steps), median of ${timingRuns}, wall s | ${tPrev!.median.toFixed(2)} (${tPrev!.seconds.map((s) => s.toFixed(2)).join(', ')}) | ${tNew!.median.toFixed(2)} (${tNew!.seconds.map((s) => s.toFixed(2)).join(', ')}); limit ${maxSampleS} s, or the previous model's time |
 
 The previous model, then the new one, each after a cold run that fills the compile cache, in this run (load average ${timingLoad}).

@@ -70,7 +70,7 @@ const GENERATE_FLAGS = {
   numSamplingSteps: ['--num-sampling-steps <n>', `sampling steps, 1..${MAX_SAMPLING_STEPS} (default ${NOTEBOOK_DEFAULTS.numSamplingSteps}; the embedded model: ${EMBEDDED_DEFAULTS.numSamplingSteps})`],
   sampler: ['--sampler <name>', `${SAMPLERS.join(' | ')} (the family's: DiT ${FAMILY_DEFAULTS.dit.sampler}, SiT ${FAMILY_DEFAULTS.sit.sampler}, REPA ${FAMILY_DEFAULTS.repa.sampler} by default)`],
   guidance: ['--guidance <form>', `${GUIDANCE_FORMS.join(' | ')} (default: dit for 4-channel latent models, the official form on the first 3 channels; all for pixel models)`],
-  guidanceInterval: ['--guidance-interval <lo,hi>', 'apply guidance only for timesteps in [lo, hi] (DiT: 0..999; REPA: its t in 0..1, default 0,0.7)'],
+  guidanceInterval: ['--guidance-interval <lo,hi>', `apply guidance only for timesteps in [lo, hi] (DiT: 0..999, default every step, the embedded model: ${EMBEDDED_DEFAULTS.guidanceInterval.join(',')}; REPA: its t in 0..1, default 0,0.7)`],
   spacing: [`--spacing <${SPACINGS.join('|')}>`, 'timestep respacing: uniform ("N", the default) or ddim ("ddimN")'],
   eta: ['--eta <x>', 'DDIM eta (default 0 = deterministic)'],
   seed: ['--seed <n>', 'random seed (torch.manual_seed), default 0'],

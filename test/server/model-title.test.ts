@@ -12,7 +12,7 @@ describe("the page's model title", () => {
     try {
       expect(ditParameterCount({ config: ckpt.config! })).toBe(ckpt.parameterCount);
       expect(modelTitle({ config: ckpt.config!, family: 'dit', embedded: true, imageSize: 32, defaults: defaults('Fashion-MNIST') })).toBe(
-        'Fashion-MNIST DiT (embedded, 4.2 M parameters)',
+        'Fashion-MNIST DiT (embedded, 9.8 M parameters)',
       );
     } finally {
       ckpt.weights.close();

@@ -244,7 +244,7 @@ describe('dit serve page on the embedded model', () => {
       const p = await browser.newPage({ viewport: { width, height: 780 } });
       await p.goto(base);
       await p.waitForSelector('body[data-ready="true"]');
-      expect(await p.locator('#model').textContent()).toBe('Fashion-MNIST DiT (embedded, 4.2 M parameters)');
+      expect(await p.locator('#model').textContent()).toBe('Fashion-MNIST DiT (embedded, 9.8 M parameters)');
       expect(await p.locator('#model-details').textContent()).toBe(`10 classes · 32×32 images · ${app.info.model}`);
       expect(await p.locator('#images-hint').textContent()).toBe(`1..${app.info.limits.maxImages} on this server.`);
       expect(app.info.limits.maxImages).toBe(64);
