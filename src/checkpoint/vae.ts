@@ -29,6 +29,12 @@ export interface VaeCheckpoint {
 }
 
 const OLD_ATTENTION: Readonly<Record<string, string>> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+
+/** A diffusers key under the old attention names (query/key/value/proj_attn) as the current ones name it; undefined for any other key. */
+export function currentAttentionName(key: string): string | undefined {
+  const m = /^(.*\.attentions\.\d+\.)(query|key|value|proj_attn)\.(weight|bias)$/.exec(key);
+  return m ? `${m[1]}${OLD_ATTENTION[m[2]!]}.${m[3]}` : undefined;
+}
 const LDM_ATTENTION: Readonly<Record<string, string>> = { norm: 'group_norm', q: 'to_q', k: 'to_k', v: 'to_v', proj_out: 'to_out.0' };
 
 /** One LDM key → its diffusers name (`levels` = number of resolution levels, for the reversed up index). */
@@ -78,9 +84,9 @@ function normaliseVaeKeys(source: ReadonlyMap<string, LazyTensor>): { tensors: M
   }
   let old = false;
   for (const [k, t] of entries) {
-    const m = /^(.*\.attentions\.\d+\.)(query|key|value|proj_attn)\.(weight|bias)$/.exec(k);
-    if (m) old = true;
-    out.set(m ? `${m[1]}${OLD_ATTENTION[m[2]!]}.${m[3]}` : k, t);
+    const renamed = currentAttentionName(k);
+    if (renamed) old = true;
+    out.set(renamed ?? k, t);
   }
   return { tensors: out, layout: old ? 'diffusers-old-attention' : 'diffusers', warnings };
 }

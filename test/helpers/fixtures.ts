@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/atomic-write.js';
 import type { DType } from '../../src/checkpoint/index.js';
+import { currentAttentionName } from '../../src/checkpoint/vae.js';
 import type { VaeConfig } from '../../src/models/vae-config.js';
 import { writeSafetensors, type TensorToWrite } from './checkpoint-writers.js';
 
@@ -75,9 +76,6 @@ export function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'dit-ckpt-test-'));
 }
 
-/** The diffusers attention names: old (published sd-vae-ft-* folders) → current. */
-export const VAE_ATTENTION_RENAMES: Readonly<Record<string, string>> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
-
 let renamedPath: string | undefined;
 
 /**
@@ -112,8 +110,7 @@ export function vaeTinyRenamed(): string {
         continue;
       }
       const t = value as { dtype: DType; shape: number[]; data_offsets: [number, number] };
-      const newName = name.replace(/(\.attentions\.\d+\.)(query|key|value|proj_attn)\./, (_, scope: string, old: string) => `${scope}${VAE_ATTENTION_RENAMES[old]}.`);
-      entries.push({ name: newName, dtype: t.dtype, shape: t.shape, data: source.subarray(dataStart + t.data_offsets[0], dataStart + t.data_offsets[1]) });
+      entries.push({ name: currentAttentionName(name) ?? name, dtype: t.dtype, shape: t.shape, data: source.subarray(dataStart + t.data_offsets[0], dataStart + t.data_offsets[1]) });
     }
     writeSafetensors(file, entries, metadata);
   }
