@@ -73,9 +73,10 @@ def main():
     ema, arch, facts, kept = load_source(args.ckpt, args.ema)
     # q8 quantizes the source's values as they are (a q8 source reads back as code * scale in float32,
     # which quantizes to the same codes and scales: re-exporting a shipped q8 file is the identity too).
-    tensors = quantize_rows_q8(dict(sorted(ema.items()))) if args.dtype == "q8" and not args.weights_only else {k: v.to(torch.float16) for k, v in sorted(ema.items())}
+    q8 = args.dtype == "q8" and not args.weights_only  # --weights-only files stay fp16 (they are sources)
+    tensors = quantize_rows_q8(dict(sorted(ema.items()))) if q8 else {k: v.to(torch.float16) for k, v in sorted(ema.items())}
     meta = dict(kept) if kept is not None else {"format": "pt", "source": "EMA weights, training/train.py", "config": json.dumps(arch), "training": json.dumps(facts)}
-    if args.dtype == "q8" and not args.weights_only:
+    if q8:
         meta["quantization"] = (f"linear weights int8 per output row: value = code * <name>{SCALE_SUFFIX} (fp16, one per row), "
                                 "scale = max|row| / 127; every other tensor fp16")
     if args.weights_only:
@@ -132,7 +133,7 @@ def main():
     manifest_path = os.path.join(ref, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     manifest["dit"] = {
-        "weights": f"../model.safetensors ({'int8 linear weights per row with fp16 scales, the rest fp16' if args.dtype == 'q8' else 'fp16'}; loaded and run in float32)",
+        "weights": f"../model.safetensors ({'int8 linear weights per row with fp16 scales, the rest fp16' if q8 else 'fp16'}; loaded and run in float32)",
         "forward": {"x": "dit.x.npy", "t": "dit.t.npy", "y": "dit.y.npy", "out": "dit.out.npy",
                     "note": "out = model.forward(x, t, y); x are test images noised with q_sample; y = 10 is the null class"},
         "sample": {"labels": sample_labels, "cfg": cfg, "steps": steps, "seed": seed, "sampler": "ddpm",
