@@ -21,6 +21,8 @@
   architecture is refused, and export.py counts the earlier training into the exported facts;
 - a run that finishes its --epochs with --save-every-min writes its last step, not the last
   periodic checkpoint's;
+- gpu_round.py's warm start: C goes on from the shipped weights (int8 rows, every key and shape, their
+  steps counted), another architecture starts from a random init;
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -304,6 +306,32 @@ def check_init():
     print("init: --init loads the file's weights, refuses another architecture; export counts the earlier 40 steps (50 in all)")
 
 
+def check_round_init():
+    """gpu_round.py --init shipped (its default): C, the shipped architecture, goes on from the tree's
+    weights (int8 rows) and counts their steps; another architecture starts from a random init."""
+    import argparse
+
+    import gpu_round
+
+    assert gpu_round.init_flags("shipped", "C") == ["--init", gpu_round.SHIPPED]
+    assert gpu_round.init_flags("shipped", "A") == [] and gpu_round.init_flags("none", "C") == []
+    assert gpu_round.init_flags("w.safetensors", "A") == ["--init", "w.safetensors"]
+    config = train.model_config(argparse.Namespace(**gpu_round.candidate_config("C")))
+    weights, init = train.load_init(gpu_round.SHIPPED, config)
+    shipped = tensorio.read_safetensors(gpu_round.SHIPPED)
+    model = DiT(**config)
+    model.load_state_dict(weights)  # every key, every shape
+    assert all(torch.equal(weights[k], shipped[k].float()) for k in shipped)
+    with open(os.path.join(os.path.dirname(gpu_round.SHIPPED), "config.json")) as f:
+        assert init["train_steps"] == json.load(f)["train_steps"], init
+    try:
+        train.load_init(gpu_round.SHIPPED, train.model_config(argparse.Namespace(**gpu_round.candidate_config("A"))))
+        raise AssertionError("the shipped weights must be refused for architecture A")
+    except SystemExit as e:
+        assert "architecture flags" in str(e), e
+    print(f"round init: C warm-starts from the shipped weights ({init['train_steps']} steps), A from a random init")
+
+
 def write_idx_gz(path, array):
     """A uint8 array as a gzipped idx file (fmnist.py's format)."""
     header = struct.pack(">I", 0x0800 + array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
@@ -353,6 +381,7 @@ def check_q8():
 
 
 if __name__ == "__main__":
+    check_round_init()
     check_q8()
     check_finish()
     check_procs()

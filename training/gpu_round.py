@@ -14,7 +14,8 @@ larger, since the device call returns files of at most 16 MiB; config and traini
 
   cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
 
-with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). On CUDA each run is
+with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). Candidates of the shipped
+architecture go on from the shipped weights (--init shipped, the default; --init none: a random init). On CUDA each run is
 train.py --compile blocks --compile-trial 50 (the faster of eager and compiled, both timed and
 printed; eager if compiling fails). A first leg with --train-only trains and returns the main EMA's
 weights and train.json without scoring; the next call with the same --runs resumes and scores
@@ -58,6 +59,30 @@ CANDIDATES = {
 EMAS = (0.9999, "sigma:0.05", "sigma:0.2")
 
 
+def candidate_config(name):
+    """The architecture a candidate's flags give (train.py's model_config)."""
+    flags = CANDIDATES[name].split()
+    return {flag[2:].replace("-", "_"): int(value) for flag, value in zip(flags[::2], flags[1::2])}
+
+
+def init_flags(init, name):
+    """train.py's --init for a candidate: with `shipped` (a warm start from the model the tree ships), only
+    for a candidate of the shipped architecture (the others start from a random init); `none`: none; any
+    other value is a weights file every candidate starts from (train.py refuses one of another
+    architecture). train.py ignores --init when it resumes (a second leg), so both legs pass the same."""
+    if init == "none":
+        return []
+    if init != "shipped":
+        return ["--init", init]
+    with open(os.path.join(os.path.dirname(SHIPPED), "config.json")) as f:
+        shipped = json.load(f)
+    mine = candidate_config(name)
+    if any(shipped.get(k) != v for k, v in mine.items()):
+        print(f"round: {name} ({mine}) is not the shipped architecture: it starts from a random init", flush=True)
+        return []
+    return ["--init", SHIPPED]
+
+
 def train_all(args, names):
     compile_mode = args.compile if args.compile != "auto" else ("blocks" if args.device == "cuda" else "off")
     common = ["--device", args.device, "--compile", compile_mode, "--compile-trial", str(args.compile_trial), "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
@@ -67,7 +92,7 @@ def train_all(args, names):
               *(["--no-bf16"] if args.device == "cpu" else [])]
     procs = {}
     for name in names:
-        cmd = [sys.executable, "train.py", "--out", os.path.join(args.runs, name), *common, *CANDIDATES[name].split()]
+        cmd = [sys.executable, "train.py", "--out", os.path.join(args.runs, name), *common, *CANDIDATES[name].split(), *init_flags(args.init, name)]
         procs[name] = subprocess.Popen(cmd, cwd=HERE, stdout=open(os.path.join(args.runs, f"{name}.log"), "w"), stderr=subprocess.STDOUT)
         print(f"round: started {name}: {CANDIDATES[name]}", flush=True)
     deadline = time.time() + args.minutes * 60 + args.grace
@@ -140,14 +165,19 @@ def main():
     ap.add_argument("--runs", default="/tmp/fmnist-runs")
     ap.add_argument("--epochs", type=int, default=10000, help="train.py --epochs: a cap far past what --minutes reaches (train.py's "
                     "default 100 stopped the 2026-11-27 second round at 4 of its 11 minutes)")
+    # The shipped model is C after 11,622 steps with its loss still falling (docs/gpu/2026-11-27-round2.md):
+    # a round goes on from its weights (int8 rows, read as code x scale; in the tree, so nothing more to carry).
+    ap.add_argument("--init", default="shipped", help="shipped: warm-start candidates of the shipped architecture from "
+                    "assets/fashion-mnist/model.safetensors; none: random init; or a weights file (train.py --init)")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--log-every", type=int, default=500)
     ap.add_argument("--eval-samples", type=int, default=2000)
     ap.add_argument("--eval-cfg", default="1,1.5,2,3,4")
-    # DDPM 100 is today's default (the baseline); on the 2-core CPU, C affords about 40-60 steps with
-    # the interval within today's default's time (docs/gpu/README.md §5), so those are scored too.
-    ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:60@82-579,ddpm:40@82-579,ddim:30",
+    # DDPM 100 fully guided (the first generation's numbers in issue 19 are at it) and the embedded
+    # default, DDPM 40 guided on 82-579 (EMBEDDED_DEFAULTS). The second round also scored DDPM 60 with the
+    # interval and DDIM 30 (C's worst sampler at CFG 1-2); they are left out to give their minute to training.
+    ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:40@82-579",
                     help="SAMPLER:STEPS[@LO-HI]; @82-579 guides only for sigma in (0.28, 5.4], EDM2's interval (Kynkäänniemi et al. 2024)")
     ap.add_argument("--eval-batch", type=int, default=2000)
     ap.add_argument("--score-only", action="store_true", help="skip training: score the last.pt files already in --runs")
@@ -171,6 +201,8 @@ def main():
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"--candidates {unknown}: must be among {list(CANDIDATES)}")
+    if args.init not in ("shipped", "none") and not os.path.isfile(args.init):
+        raise SystemExit(f"--init {args.init}: no such file; give shipped, none or a weights file (model.safetensors with config.json beside it, or a train.py last.pt)")
 
     # Preflight: the whole scoring path (sampling, classifier, FD, precision/recall, the sheet, the
     # weights writer) on a few images of the shipped model, before minutes of training depend on it.
