@@ -15,9 +15,9 @@ larger, since the device call returns files of at most 16 MiB; config and traini
   cd training && PYTHONUNBUFFERED=1 python3 gpu_round.py --out "$OUT" --minutes 6 2>&1 | tee "$OUT/log.txt"
 
 with the Fashion-MNIST files carried in .fmnist/ (scripts/fmnist-kit.sh). Candidates of the shipped
-architecture go on from the shipped weights (--init shipped, the default; --init none: a random init). On CUDA each run is
-train.py --compile blocks --compile-trial 50 (the faster of eager and compiled, both timed and
-printed; eager if compiling fails). A first leg with --train-only trains and returns the main EMA's
+architecture go on from the shipped weights (--init shipped, the default; --init none: a random
+init). On CUDA each run is train.py --compile blocks --compile-trial 50 (the faster of eager and
+compiled, both timed and printed; eager if compiling fails). A first leg with --train-only trains and returns the main EMA's
 weights and train.json without scoring; the next call with the same --runs resumes and scores
 (docs/gpu/README.md §5: the two legs and their minutes). A CPU smoke run:
   python3 gpu_round.py --out /tmp/round --device cpu --minutes 0.1 --batch-size 16 --eval-samples 12 \
