@@ -23,6 +23,9 @@
   periodic checkpoint's;
 - gpu_round.py's warm start: C goes on from the shipped weights (int8 rows, every key and shape, their
   steps counted), another architecture starts from a random init;
+- train.py --cooldown: the learning rate's factor (1, then linear to 0 over the last share of the
+  time budget), a run that decays to about 0 and saves and exports the steps it decayed over, and the
+  refusals of a share outside (0, 1] or without a time budget;
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -356,6 +359,35 @@ def check_finish():
     print("finish: a run that ends at --epochs with --save-every-min writes its last step (10 of 10)")
 
 
+def check_cooldown():
+    """train.py --cooldown F: the factor is 1 until the last share F of the time budget, then falls
+    linearly to 0; a short run ends with a learning rate near 0 and saves the steps of its decay."""
+    f = train.cooldown_factor
+    assert [f(e, 60, 0.5) for e in (0, 30, 45, 54, 60, 75)] == [1.0, 1.0, 0.5, 0.2, 0.0, 0.0]
+    assert f(59, 60, 0) == 1.0 and f(15, 60, 1) == 0.75
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_idx_gz(os.path.join(tmp, "train-images-idx3-ubyte.gz"), rng.integers(0, 256, (40, 28, 28)))
+        write_idx_gz(os.path.join(tmp, "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, (40,)))
+        out = os.path.join(tmp, "run")
+        base = [sys.executable, "train.py", "--out", out, "--data-dir", tmp, "--epochs", "100000", "--batch-size", "8",
+                "--save-every-min", "60", "--threads", "1", "--no-bf16", "--warmup", "1", "--lr", "1e-3",
+                "--patch-size", "4", "--hidden-size", "32", "--depth", "1", "--num-heads", "2"]
+        here = os.path.dirname(os.path.abspath(__file__))
+        for bad in (["--cooldown", "0.5"], ["--time-budget-min", "1", "--cooldown", "1.5"]):
+            r = subprocess.run(base + bad, cwd=here, capture_output=True, text=True, timeout=600)
+            assert r.returncode != 0 and "--cooldown" in r.stderr and not os.path.exists(out), (bad, r.stderr[-300:])
+        r = subprocess.run(base + ["--time-budget-min", "0.1", "--cooldown", "0.5", "--log-every", "5"], cwd=here,
+                           check=True, capture_output=True, text=True, timeout=600)
+        lrs = [float(line.split(" lr ")[1].split()[0]) for line in r.stdout.splitlines() if " lr " in line]
+        ck = torch.load(os.path.join(out, "last.pt"), map_location="cpu")
+        cool = ck["cooldown"]
+        assert lrs[0] == 1e-3 and lrs[-1] < 1e-4 and lrs == sorted(lrs, reverse=True), lrs
+        assert 0 < cool["from_step"] < cool["to_step"] == ck["step"] and cool["minutes"] == 0.05, (cool, ck["step"])
+        assert checkpoint_source(ck)[2]["lr_cooldown"] == cool
+    print(f"cooldown: the rate falls from 1e-3 to {lrs[-1]:.1e} over steps {cool['from_step']}-{cool['to_step']}, saved and exported")
+
+
 def check_q8():
     """export.py --dtype q8: what read_safetensors gives back is code * scale per row, within half a
     step of the weights, and quantizing that again gives the same codes and scales (re-export = identity)."""
@@ -381,6 +413,7 @@ def check_q8():
 
 
 if __name__ == "__main__":
+    check_cooldown()
     check_round_init()
     check_q8()
     check_finish()

@@ -56,6 +56,8 @@ def checkpoint_source(ck, ema_decay=None):
             if init.get(key) is not None and facts[key] is not None:
                 facts[key] = round(facts[key] + init[key], digits) if digits else facts[key] + init[key]
         facts["init"] = init
+    if ck.get("cooldown") is not None:  # train.py --cooldown: the steps over which the learning rate fell to 0
+        facts["lr_cooldown"] = ck["cooldown"]
     return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts
 
 

@@ -89,7 +89,8 @@ def train_all(args, names):
               "--warmup", "500", "--ema-decay", str(EMAS[0]), "--extra-ema", ",".join(map(str, EMAS[1:])),
               "--time-budget-min", str(args.minutes), "--epochs", str(args.epochs), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
               # bf16 autocast on CUDA; on a CPU without bf16 units (AVX2 only) it is many times slower than fp32.
-              *(["--no-bf16"] if args.device == "cpu" else [])]
+              *(["--no-bf16"] if args.device == "cpu" else []),
+              *(["--cooldown", str(args.cooldown)] if args.cooldown else [])]
     procs = {}
     for name in names:
         cmd = [sys.executable, "train.py", "--out", os.path.join(args.runs, name), *common, *CANDIDATES[name].split(), *init_flags(args.init, name)]
@@ -169,6 +170,8 @@ def main():
     # a round goes on from its weights (int8 rows, read as code x scale; in the tree, so nothing more to carry).
     ap.add_argument("--init", default="shipped", help="shipped: warm-start candidates of the shipped architecture from "
                     "assets/fashion-mnist/model.safetensors; none: random init; or a weights file (train.py --init)")
+    ap.add_argument("--cooldown", type=float, default=0, metavar="F", help="train.py --cooldown: the learning rate falls linearly "
+                    "to 0 over the last share F of --minutes (docs/gpu/README.md §5 gives it to the last leg); 0: none")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--log-every", type=int, default=500)
@@ -203,6 +206,8 @@ def main():
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"--candidates {unknown}: must be among {list(CANDIDATES)}")
+    if not 0 <= args.cooldown <= 1:
+        raise SystemExit(f"--cooldown {args.cooldown}: a share of --minutes from 0 (none) to 1 (the whole leg), e.g. 0.5")
     if args.init not in ("shipped", "none") and not os.path.isfile(args.init):
         raise SystemExit(f"--init {args.init}: no such file; give shipped, none or a weights file (model.safetensors with config.json beside it, or a train.py last.pt)")
 

@@ -31,6 +31,10 @@ same inputs and the run goes on eager. CUDA graphs (mode="reduce-overhead") are 
 outputs are overwritten by the next replay, and the loss sums kept for the log, the optimizer's and
 the EMAs' in-place updates of the same parameters around the graph would each need care that
 cannot be tested here without a GPU, for a gain that is small once the step is not launch-bound.
+
+--cooldown F lets the learning rate fall linearly to 0 over the last share F of --time-budget-min
+(warm-up, a constant rate, then a decay: the schedule of runs whose length is a time budget rather
+than a step count). The step it began at is logged and saved, and export.py puts it in the facts.
 """
 import argparse
 import copy
@@ -114,6 +118,14 @@ class Emas:
             decay = ema_beta(key, step)
             torch._foreach_mul_(target, decay)
             torch._foreach_add_(target, self.params, alpha=1 - decay)
+
+
+def cooldown_factor(elapsed_s, budget_s, share):
+    """The learning rate's factor under --cooldown: 1 until the last `share` of the time budget, then
+    falling linearly to 0 at its end."""
+    if share <= 0:
+        return 1.0
+    return min(1.0, max(0.0, budget_s - elapsed_s) / (share * budget_s))
 
 
 def make_optimizer(model, lr, device):
@@ -411,9 +423,14 @@ def main():
     p.add_argument("--init", metavar="WEIGHTS", help="start a new run from these weights instead of a random init: a shipped or exported "
                    "model.safetensors (config.json beside it, or in its metadata) or a train.py checkpoint (its main EMA); the same "
                    "architecture flags; AdamW starts fresh, the EMAs start from the weights. Ignored when --out already holds last.pt")
+    p.add_argument("--cooldown", type=float, default=0, metavar="F", help="let the learning rate fall linearly to 0 over the last "
+                   "share F (0 < F <= 1) of --time-budget-min; 0: a constant rate after the warm-up")
     p.add_argument("--compile-trial", type=int, default=0, help="with --compile: time this many eager steps, then as many "
                    "compiled ones, and keep the faster (0: compile at once)")
     args = p.parse_args()
+    if args.cooldown and not (0 < args.cooldown <= 1 and args.time_budget_min > 0):
+        raise SystemExit(f"--cooldown {args.cooldown}: give a share of the time budget above 0 and at most 1, with --time-budget-min "
+                         f"(now {args.time_budget_min}); e.g. --time-budget-min 3 --cooldown 0.5 decays over the last 1.5 minutes")
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
     world, rank = Ranks.start(args, device)
@@ -437,6 +454,7 @@ def main():
     diffusion = GaussianDiffusion().prepare(device)
     step, epoch, start_batch, elapsed_before = 0, 0, 0, 0.0
     init = None  # where a warm-started run's weights came from (saved in every checkpoint; export.py adds its steps)
+    cooldown = None  # {"share", "minutes", "from_step"} once a --cooldown has begun (saved; export.py reports it)
 
     if os.path.exists(ckpt_path):
         ck = load_checkpoint(ckpt_path)
@@ -453,6 +471,7 @@ def main():
         if device.type == "cuda" and "cuda_rng" in ck:
             torch.cuda.set_rng_state(ck["cuda_rng"])
         init = ck.get("init")
+        cooldown = ck.get("cooldown")
         warm = "" if init is None else f" (warm-started from {init['file']})"
         say(f"resumed from {ckpt_path}: step {step}, epoch {epoch}, batch {start_batch}{warm}", flush=True)
         if args.init:
@@ -506,6 +525,10 @@ def main():
         }
         if init is not None:
             state["init"] = init
+        if cooldown is not None:
+            if cooldown["leg_start"] == start_step:  # this process's decay: it has reached this step
+                cooldown["to_step"] = step
+            state["cooldown"] = cooldown
         if device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state()
         if rng_ranks is not None:
@@ -535,6 +558,14 @@ def main():
                 idx = idx[rank::world]
             x, y = images[idx], labels[idx]
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
+            if args.cooldown:
+                f = cooldown_factor(time.time() - t0, args.time_budget_min * 60, args.cooldown)
+                if world > 1:  # the clocks differ: every process takes the mean, so all step with one rate
+                    f = float(Ranks.mean(torch.tensor([f]), world))
+                if f < 1 and (cooldown is None or cooldown.get("leg_start") != start_step):
+                    cooldown = {"share": args.cooldown, "minutes": round(args.cooldown * args.time_budget_min, 2), "from_step": step, "leg_start": start_step}
+                    say(f"cooldown: from step {step} the learning rate falls linearly to 0 over {cooldown['minutes']} min", flush=True)
+                lr *= f
             if trial is not None:
                 trial.before_step()
             log_sum = log_sum + trainer.step(x, y, step + 1, lr)
