@@ -9,7 +9,8 @@
  *   npx tsx bench/dit-dtypes.ts [--model DiT-XL/2] [--image-size 256] [--batch 2] [--repeats 5] [--threads 2]
  *                               [--dtypes fp32,q8,fp16] [--keep embed,adaLN,final] [--profile]
  *
- * Random weights of the real shapes (runtime/bench.ts). --keep: the layers q8 keeps in fp32.
+ * Random weights of the real shapes (runtime/bench.ts); `--model embedded` takes the shapes of the
+ * embedded Fashion-MNIST model from its config.json (--image-size does not apply). --keep: the layers q8 keeps in fp32.
  * --profile adds ONNX Runtime's kernel time by op type for every dtype (one extra child each).
  */
 import { execFileSync } from 'node:child_process';
@@ -17,16 +18,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EMBEDDED_MODEL_DIR } from '../src/assets.js';
+import { loadDiTCheckpoint } from '../src/checkpoint/index.js';
 import { saveModel } from '../src/graph/index.js';
 import { buildDiTGraph, ditConfigFor, type DiTGraphOptions, type DiTVariantName } from '../src/models/dit.js';
 import type { Q8LayerKind } from '../src/models/quantize.js';
-import type { DiTDtype } from '../src/models/dit-config.js';
+import { pixelsPerCell, type DiTConfig, type DiTDtype } from '../src/models/dit-config.js';
 import { benchDiT, median, randomDiTWeights, type BenchResult } from '../src/runtime/bench.js';
 import { createSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
 
-const model = arg('--model', 'DiT-XL/2') as DiTVariantName;
-const imageSize = Number(arg('--image-size', '256'));
+const model = arg('--model', 'DiT-XL/2');
+
 const batch = Number(arg('--batch', '2'));
 const repeats = Number(arg('--repeats', '5'));
 const threads = Number(arg('--threads', '2'));
@@ -34,8 +37,16 @@ const keepArg = arg('--keep', '');
 const keep = keepArg === '' ? undefined : keepArg === 'none' ? [] : (keepArg.split(',') as Q8LayerKind[]);
 const dtypes = arg('--dtypes', 'fp32,q8,fp16').split(',') as DiTDtype[];
 if (dtypes[0] !== 'fp32') throw new Error('--dtypes must start with fp32, the reference');
-const config = ditConfigFor(model, { input_size: imageSize / 8 });
+const config = model === 'embedded' ? embeddedConfig() : ditConfigFor(model as DiTVariantName, { input_size: Number(arg('--image-size', '256')) / 8 });
+const imageSize = config.input_size * pixelsPerCell(config);
 const graphFor = (dtype: DiTDtype): DiTGraphOptions => (dtype === 'fp32' ? {} : { dtype, ...(keep && dtype === 'q8' ? { q8KeepFp32: keep } : {}) });
+
+/** The embedded model's architecture (its config.json; the header alone is read). */
+function embeddedConfig(): DiTConfig {
+  const ckpt = loadDiTCheckpoint(EMBEDDED_MODEL_DIR);
+  ckpt.weights.close();
+  return ckpt.config;
+}
 
 /** Every dtype's graph on the same input; ‖out − out_fp32‖ / ‖out_fp32‖ for each. */
 async function relativeErrors(): Promise<Record<string, number>> {
