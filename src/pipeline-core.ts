@@ -109,15 +109,16 @@ export interface Pipeline {
 /**
  * The embedded model's defaults: `dit sample` with no flags takes seconds on a laptop CPU. DDPM:
  * this small model gives cleaner garments with the stochastic sampler than with the ODE solvers
- * (DDIM: FD 32.2 against 18.1 at CFG 4). 40 steps with guidance only on timesteps 82..579 (the
- * guidance interval): the second-generation model (issue 19, docs/gpu/2026-11-27-round2.md, 2,000
- * samples) scores FD 18.1 at CFG 4 with it against 32.9 with 100 fully guided steps, and fits the
- * 5 s of `dit sample` on the 2-core CPU.
+ * (DDIM: FD 32.2 against 18.1 at CFG 4). Guidance only on timesteps 82..579 (the guidance interval):
+ * the second-generation model (issue 19, docs/gpu/2026-11-27-round2.md, 2,000 samples) scores FD 18.1
+ * at CFG 4 with it against 32.9 with 100 fully guided steps. 25 steps: at CFG 4 as good as 40 or
+ * better (bench/generate-fd.ts, 2,000 samples, seed 0: FD 17.85 against 18.35, Shirt recognised 0.965
+ * against 0.905) in 0.6 of the time; below CFG 2 more steps do better (CFG 1.5: FD 7.73 against 6.34).
  */
 export const EMBEDDED_DEFAULTS = {
   labels: [0, 1, 2, 3, 4, 5, 6, 7],
   cfgScale: 4,
-  numSamplingSteps: 40,
+  numSamplingSteps: 25,
   sampler: 'ddpm',
   guidanceInterval: [82, 579],
   samplesPerRow: 4,

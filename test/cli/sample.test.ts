@@ -314,7 +314,7 @@ describe('dit sample --help', () => {
     const help = r.stdout.replace(/\s+/g, ' ');
     for (const text of [
       'classifier-free guidance scale (default 4;',
-      'sampling steps, 1..1000 (default 250; the embedded model: 40)',
+      'sampling steps, 1..1000 (default 250; the embedded model: 25)',
       'timesteps in [lo, hi] (DiT: 0..999, default every step, the embedded model: 82,579;',
       'ddpm | ddim | dpm-solver++ | sit-ode-dopri5 | sit-ode-euler | sit-ode-heun | sit-sde-euler | sit-sde-heun | repa-sde | repa-ode-euler | repa-ode-heun (the family\'s: DiT ddpm, SiT sit-ode-dopri5, REPA repa-sde by default)',
       'dit | all | off (default: dit for 4-channel latent models',
