@@ -342,19 +342,27 @@ def write_idx_gz(path, array):
         f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
+def tiny_run(tmp, *flags):
+    """A train.py command for a tiny model (hidden 32, depth 1) on 40 random images written into tmp,
+    writing into tmp/run, with train.py's defaults for what `flags` (and the caller) do not give."""
+    rng = np.random.default_rng(0)
+    write_idx_gz(os.path.join(tmp, "train-images-idx3-ubyte.gz"), rng.integers(0, 256, (40, 28, 28)))
+    write_idx_gz(os.path.join(tmp, "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, (40,)))
+    return [sys.executable, "train.py", "--out", os.path.join(tmp, "run"), "--data-dir", tmp, "--batch-size", "8",
+            "--save-every-min", "60", "--threads", "1", "--no-bf16", "--patch-size", "4", "--hidden-size", "32",
+            "--depth", "1", "--num-heads", "2", *flags]
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
 def check_finish():
     """A run that finishes its epochs with --save-every-min writes its last step (the 2026-11-27 second
     GPU round's first leg stopped at --epochs after 11,700 steps with a checkpoint of step 5,521)."""
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        write_idx_gz(os.path.join(tmp, "train-images-idx3-ubyte.gz"), rng.integers(0, 256, (40, 28, 28)))
-        write_idx_gz(os.path.join(tmp, "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, (40,)))
-        out = os.path.join(tmp, "run")
-        cmd = [sys.executable, "train.py", "--out", out, "--data-dir", tmp, "--epochs", "2", "--batch-size", "8",
-               "--save-every-min", "60", "--log-every", "100", "--threads", "1", "--no-bf16", "--warmup", "2",
-               "--patch-size", "4", "--hidden-size", "32", "--depth", "1", "--num-heads", "2"]
-        subprocess.run(cmd, cwd=os.path.dirname(os.path.abspath(__file__)), check=True, capture_output=True, timeout=600)
-        ck = torch.load(os.path.join(out, "last.pt"), map_location="cpu")
+        cmd = tiny_run(tmp, "--epochs", "2", "--log-every", "100", "--warmup", "2")
+        subprocess.run(cmd, cwd=HERE, check=True, capture_output=True, timeout=600)
+        ck = torch.load(os.path.join(tmp, "run", "last.pt"), map_location="cpu")
         assert (ck["step"], ck["epoch"], ck["batch"]) == (10, 2, 0), (ck["step"], ck["epoch"], ck["batch"])
     print("finish: a run that ends at --epochs with --save-every-min writes its last step (10 of 10)")
 
@@ -365,19 +373,13 @@ def check_cooldown():
     f = train.cooldown_factor
     assert [f(e, 60, 0.5) for e in (0, 30, 45, 54, 60, 75)] == [1.0, 1.0, 0.5, 0.2, 0.0, 0.0]
     assert f(59, 60, 0) == 1.0 and f(15, 60, 1) == 0.75
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        write_idx_gz(os.path.join(tmp, "train-images-idx3-ubyte.gz"), rng.integers(0, 256, (40, 28, 28)))
-        write_idx_gz(os.path.join(tmp, "train-labels-idx1-ubyte.gz"), rng.integers(0, 10, (40,)))
+        base = tiny_run(tmp, "--epochs", "100000", "--warmup", "1", "--lr", "1e-3")
         out = os.path.join(tmp, "run")
-        base = [sys.executable, "train.py", "--out", out, "--data-dir", tmp, "--epochs", "100000", "--batch-size", "8",
-                "--save-every-min", "60", "--threads", "1", "--no-bf16", "--warmup", "1", "--lr", "1e-3",
-                "--patch-size", "4", "--hidden-size", "32", "--depth", "1", "--num-heads", "2"]
-        here = os.path.dirname(os.path.abspath(__file__))
         for bad in (["--cooldown", "0.5"], ["--time-budget-min", "1", "--cooldown", "1.5"]):
-            r = subprocess.run(base + bad, cwd=here, capture_output=True, text=True, timeout=600)
+            r = subprocess.run(base + bad, cwd=HERE, capture_output=True, text=True, timeout=600)
             assert r.returncode != 0 and "--cooldown" in r.stderr and not os.path.exists(out), (bad, r.stderr[-300:])
-        r = subprocess.run(base + ["--time-budget-min", "0.1", "--cooldown", "0.5", "--log-every", "5"], cwd=here,
+        r = subprocess.run(base + ["--time-budget-min", "0.1", "--cooldown", "0.5", "--log-every", "5"], cwd=HERE,
                            check=True, capture_output=True, text=True, timeout=600)
         lrs = [float(line.split(" lr ")[1].split()[0]) for line in r.stdout.splitlines() if " lr " in line]
         ck = torch.load(os.path.join(out, "last.pt"), map_location="cpu")
