@@ -379,12 +379,13 @@ def check_cooldown():
         for bad in (["--cooldown", "0.5"], ["--time-budget-min", "1", "--cooldown", "1.5"]):
             r = subprocess.run(base + bad, cwd=HERE, capture_output=True, text=True, timeout=600)
             assert r.returncode != 0 and "--cooldown" in r.stderr and not os.path.exists(out), (bad, r.stderr[-300:])
-        r = subprocess.run(base + ["--time-budget-min", "0.1", "--cooldown", "0.5", "--log-every", "5"], cwd=HERE,
+        r = subprocess.run(base + ["--time-budget-min", "0.1", "--cooldown", "0.5", "--log-every", "1"], cwd=HERE,
                            check=True, capture_output=True, text=True, timeout=600)
         lrs = [float(line.split(" lr ")[1].split()[0]) for line in r.stdout.splitlines() if " lr " in line]
         ck = torch.load(os.path.join(out, "last.pt"), map_location="cpu")
         cool = ck["cooldown"]
-        assert lrs[0] == 1e-3 and lrs[-1] < 1e-4 and lrs == sorted(lrs, reverse=True), lrs
+        # Every step logged: the last line is the last step, whose rate is at most (one step's time / 3 s) of 1e-3.
+        assert lrs[0] == 1e-3 and lrs[-1] < 2e-4 and lrs == sorted(lrs, reverse=True), lrs
         assert 0 < cool["from_step"] < cool["to_step"] == ck["step"] and cool["minutes"] == 0.05, (cool, ck["step"])
         assert checkpoint_source(ck)[2]["lr_cooldown"] == cool
     print(f"cooldown: the rate falls from 1e-3 to {lrs[-1]:.1e} over steps {cool['from_step']}-{cool['to_step']}, saved and exported")
