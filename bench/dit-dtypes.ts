@@ -29,7 +29,6 @@ import { createSession } from '../src/runtime/index.js';
 import { arg } from './args.js';
 
 const model = arg('--model', 'DiT-XL/2');
-
 const batch = Number(arg('--batch', '2'));
 const repeats = Number(arg('--repeats', '5'));
 const threads = Number(arg('--threads', '2'));

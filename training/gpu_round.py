@@ -180,8 +180,9 @@ def main():
     # DDPM 100 fully guided (the first generation's numbers in issue 19 are at it), DDPM 40 guided on
     # 82-579 (the embedded default until 2026-11-28), and DDPM 25 with the same interval, the default
     # since (EMBEDDED_DEFAULTS): in TypeScript (2,000 samples) it scored CFG 4 better than 40 steps (FD
-    # 17.85 against 18.35, Shirt 0.965 against 0.905) and CFG 1-1.5 worse (FD 12.27, 7.73 against 9.76, 6.34). The second round also scored
-    # DDPM 60 with the interval and DDIM 30 (C's worst at CFG 1-2); they are left out for training time.
+    # 17.85 against 18.35, Shirt 0.965 against 0.905) and CFG 1-1.5 worse (FD 12.27 and 7.73 against
+    # 9.76 and 6.34). The second round also scored DDPM 60 with the interval and DDIM 30 (C's worst at
+    # CFG 1-2); they are left out for training time.
     ap.add_argument("--eval-samplers", default="ddpm:100,ddpm:40@82-579,ddpm:25@82-579",
                     help="SAMPLER:STEPS[@LO-HI]; @82-579 guides only for sigma in (0.28, 5.4], EDM2's interval (Kynkäänniemi et al. 2024)")
     ap.add_argument("--eval-batch", type=int, default=2000)

@@ -34,7 +34,8 @@ cannot be tested here without a GPU, for a gain that is small once the step is n
 
 --cooldown F lets the learning rate fall linearly to 0 over the last share F of --time-budget-min
 (warm-up, a constant rate, then a decay: the schedule of runs whose length is a time budget rather
-than a step count). The step it began at is logged and saved, and export.py puts it in the facts.
+than a step count). Its first step is logged; its first and last are saved, and export.py puts them
+in the facts.
 """
 import argparse
 import copy
@@ -454,7 +455,7 @@ def main():
     diffusion = GaussianDiffusion().prepare(device)
     step, epoch, start_batch, elapsed_before = 0, 0, 0, 0.0
     init = None  # where a warm-started run's weights came from (saved in every checkpoint; export.py adds its steps)
-    cooldown = None  # {"share", "minutes", "from_step"} once a --cooldown has begun (saved; export.py reports it)
+    cooldown = None  # {"share", "minutes", "from_step", "leg_start", "to_step"} once a --cooldown has begun (saved; export.py reports it)
 
     if os.path.exists(ckpt_path):
         ck = load_checkpoint(ckpt_path)
@@ -562,7 +563,7 @@ def main():
                 f = cooldown_factor(time.time() - t0, args.time_budget_min * 60, args.cooldown)
                 if world > 1:  # the clocks differ: every process takes the mean, so all step with one rate
                     f = float(Ranks.mean(torch.tensor([f]), world))
-                if f < 1 and (cooldown is None or cooldown.get("leg_start") != start_step):
+                if f < 1 and (cooldown is None or cooldown["leg_start"] != start_step):
                     cooldown = {"share": args.cooldown, "minutes": round(args.cooldown * args.time_budget_min, 2), "from_step": step, "leg_start": start_step}
                     say(f"cooldown: from step {step} the learning rate falls linearly to 0 over {cooldown['minutes']} min", flush=True)
                 lr *= f
