@@ -9,6 +9,7 @@
  *   npx tsx bench/generate-fd.ts [--cfg 1,1.5,2,3,4,6,10] [--num-samples 2000] [--steps 25]
  *                                [--sampler ddpm] [--batch-size 64] [--out /tmp/dit-fd-curve]
  *                                [--guidance-interval LO,HI]   (guide only for timesteps in [LO, HI])
+ *                                [--seed 0]      (image i's noise is a function of (seed, i): another seed, other images)
  *                                [--ckpt DIR]    (another copy of the model: a folder with config.json and
  *                                                 model.safetensors, e.g. the previous weights; default: the embedded model)
  *                                [--json FILE]   (the JSON line also written to FILE)
@@ -33,6 +34,7 @@ const sampler = arg('--sampler', 'ddpm');
 const batchSize = arg('--batch-size', '64');
 const outRoot = arg('--out', '/tmp/dit-fd-curve');
 const interval = arg('--guidance-interval', '');
+const seed = arg('--seed', '0');
 const ckpt = arg('--ckpt', '');
 const jsonOut = arg('--json', '');
 
@@ -40,8 +42,8 @@ const pipeline = await createPipeline(ckpt ? { ckpt } : {});
 const classifier = await openEmbeddedClassifier({});
 const rows: QualityRow[] = [];
 for (const cfg of cfgs) {
-  const dir = path.join(outRoot, `cfg-${cfg}${interval ? `-interval-${interval.replace(',', '-')}` : ''}`);
-  const generate = { cfgScale: cfg, numSamplingSteps: steps, sampler, ...(interval ? { guidanceInterval: interval } : {}) };
+  const dir = path.join(outRoot, `cfg-${cfg}${interval ? `-interval-${interval.replace(',', '-')}` : ''}${seed === '0' ? '' : `-seed-${seed}`}`);
+  const generate = { cfgScale: cfg, numSamplingSteps: steps, sampler, seed, ...(interval ? { guidanceInterval: interval } : {}) };
   const config = planBulk(pipeline, generate, resolveBulkOptions({ numSamples: n, batchSize }), undefined);
   openBulkFolder(dir, config);
   const t0 = performance.now();
@@ -61,8 +63,8 @@ const floor = await realFloor(classifier, n);
 await classifier.release();
 await pipeline.dispose();
 
-console.log(`${ckpt ? `the model in ${ckpt}` : 'embedded model'}, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
+console.log(`${ckpt ? `the model in ${ckpt}` : 'embedded model'}, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, seed ${seed}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
 printQualityTables([...rows, ...floor]);
-const result = JSON.stringify({ bench: 'generate-fd', ckpt: ckpt || null, sampler, steps: Number(steps), guidanceInterval: interval || null, n, batchSize: Number(batchSize), rows, realFloor: floor });
+const result = JSON.stringify({ bench: 'generate-fd', ckpt: ckpt || null, sampler, steps: Number(steps), guidanceInterval: interval || null, seed, n, batchSize: Number(batchSize), rows, realFloor: floor });
 console.log(result);
 if (jsonOut) fs.writeFileSync(jsonOut, `${result}\n`);
