@@ -26,6 +26,8 @@
 - train.py --cooldown: the learning rate's factor (1, then linear to 0 over the last share of the
   time budget), a run that decays to about 0 and saves and exports the steps it decayed over, and the
   refusals of a share outside (0, 1] or without a time budget;
+- gpu_round.py's pass 1 picks: the EMA of the lowest FD over the scales, and the one of the highest
+  class accuracy at the lowest scale (exported too, under a name the device call returns);
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -415,7 +417,25 @@ def check_q8():
     print("q8: int8 rows read back as code * scale within half a step; re-quantizing gives the same bytes")
 
 
+def check_pick_emas():
+    """gpu_round.pick_emas: FD decides over every scale, class accuracy only at the lowest scale (rows in
+    any order), an accuracy tie goes to the FD pick; ema_file_stem makes a name the device call returns."""
+    import gpu_round
+    row = lambda ema, cfg, fd, acc: {"ema": ema, "cfg": cfg, "fd": fd, "accuracy": acc}
+    rows = [row(0.9999, 1.0, 9.0, 0.80), row(0.9999, 4.0, 30.0, 0.999),
+            row("sigma:0.05", 1.0, 8.5, 0.84), row("sigma:0.05", 4.0, 29.0, 0.990),
+            row("sigma:0.2", 4.0, 28.0, 0.995), row("sigma:0.2", 1.0, 7.9, 0.82)]
+    assert gpu_round.pick_emas(rows) == ("sigma:0.2", "sigma:0.05"), gpu_round.pick_emas(rows)
+    # The highest accuracy at a higher scale (0.9999 at CFG 4) does not count.
+    assert gpu_round.pick_emas([r for r in rows if r["ema"] != "sigma:0.05"]) == ("sigma:0.2", "sigma:0.2")
+    tie = [row(0.9999, 1.0, 9.0, 0.82), row("sigma:0.2", 1.0, 7.9, 0.82), row("sigma:0.05", 1.0, 8.0, 0.82)]
+    assert gpu_round.pick_emas(tie) == ("sigma:0.2", "sigma:0.2")
+    assert gpu_round.ema_file_stem("C", "sigma:0.05") == "C.ema-sigma-0.05" and gpu_round.ema_file_stem("C", 0.9999) == "C.ema-0.9999"
+    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick")
+
+
 if __name__ == "__main__":
+    check_pick_emas()
     check_cooldown()
     check_round_init()
     check_q8()

@@ -131,15 +131,32 @@ def write_weights(path, tensors, meta):
     print(f"round: {os.path.basename(path)} is {size} bytes: written in parts (join them with cat {os.path.basename(path)}.0*)", flush=True)
 
 
-def export(args, name, ck, ema_key):
-    """NAME.safetensors (fp16 weights of the EMA `ema_key`) in --out; the summary entry for train.json."""
+def export(args, name, ck, ema_key, file_stem=None):
+    """FILE_STEM.safetensors (default NAME; fp16 weights of the EMA `ema_key`) in --out; the summary entry for train.json."""
     ema, arch, facts = checkpoint_source(ck, ema_key)
     meta = {"format": "pt", "source": "EMA weights, training/train.py via gpu_round.py", "config": json.dumps(arch), "training": json.dumps(facts)}
-    write_weights(os.path.join(args.out, f"{name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
+    write_weights(os.path.join(args.out, f"{file_stem or name}.safetensors"), {k: v.to(torch.float16) for k, v in sorted(ema.items())}, meta)
     log = open(os.path.join(args.runs, f"{name}.log")).read().splitlines()
     # The compile trial's verdict and the speeds are near the top of the log, the last steps at its end.
     notes = [line for line in log if line.startswith(("params", "compile", "resumed", "optimizer"))]
     return {"ema": ema_key, "config": arch, "facts": facts, "flags": CANDIDATES[name], "log_notes": notes, "log_tail": log[-8:]}
+
+
+def pick_emas(rows):
+    """Pass 1's two picks among one candidate's rows (each with "ema", "cfg", "fd", "accuracy"): the EMA
+    of the lowest FD over the scales (it goes on to pass 2 and out as NAME.safetensors) and the EMA of
+    the highest class accuracy at the lowest scale, CFG 1 by default (issue 19's target there: 0.85;
+    the round of 2026-11-27 had sigma:0.05 0.952 against sigma:0.2's 0.926 at CFG 1.5, FD 8.88 against
+    7.92). A tie in accuracy goes to the FD pick."""
+    by_fd = min(rows, key=lambda r: r["fd"])["ema"]
+    low = min(r["cfg"] for r in rows)
+    by_acc = max((r for r in rows if r["cfg"] == low), key=lambda r: (r["accuracy"], r["ema"] == by_fd))["ema"]
+    return by_fd, by_acc
+
+
+def ema_file_stem(name, ema_key):
+    """C, sigma:0.05 -> C.ema-sigma-0.05 (the device call returns names of letters, digits, '.', '_', '-')."""
+    return f"{name}.ema-{str(ema_key).replace(':', '-')}"
 
 
 def save(args, device, rows, summary):
@@ -193,7 +210,8 @@ def main():
                     help="train.py --compile; auto: blocks on CUDA, off on the CPU")
     ap.add_argument("--compile-trial", type=int, default=50, help="train.py --compile-trial: eager and compiled steps timed, the faster kept")
     ap.add_argument("--select-sampler", default="ddpm:25", help="pass 1's sampler (which EMA decay)")
-    ap.add_argument("--select-cfg", default="1.5,4", help="pass 1's scales")
+    ap.add_argument("--select-cfg", default="1,1.5,4", help="pass 1's scales: the EMA of the lowest FD over them is scored in pass 2; the "
+                    "EMA of the highest class accuracy at the lowest of them goes out too when it is another")
     args = ap.parse_args()
     device = pick_device(args.device)
     args.device = device.type
@@ -236,24 +254,29 @@ def main():
 
     cfgs = [float(c) for c in args.eval_cfg.split(",")]
     rows, summary, sheet = [], {}, []
-    # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler.
-    # Each candidate's checkpoint is read once, for both passes and the export.
-    # The best EMA's model is kept for pass 2 (the others are dropped as soon as they lose).
+    # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler (pick_emas; the most
+    # class-accurate EMA at the lowest scale goes out too). Each candidate's checkpoint is read once,
+    # for both passes and the exports. The chosen EMA's model is kept for pass 2, the others dropped.
     checkpoints = {name: load_checkpoint(os.path.join(args.runs, name, "last.pt")) for name in trained}
     models = {"shipped": (shipped, {})}
     for name in trained:
-        best = None
+        ema_models, mine = {}, []
         for decay in EMAS:
-            model = model_from_checkpoint(checkpoints[name], decay).to(device)
-            r = judge.rows(f"{name}@{decay}", model, parse_samplers(args.select_sampler),
-                           [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
-            rows += r
-            fd = min(x["fd"] for x in r)
-            if best is None or fd < best[1]:
-                best = (decay, fd, model)
-        models[name] = (best[2], {"ema": best[0]})
+            ema_models[decay] = model_from_checkpoint(checkpoints[name], decay).to(device)
+            mine += judge.rows(f"{name}@{decay}", ema_models[decay], parse_samplers(args.select_sampler),
+                               [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)
+        rows += mine
+        by_fd, by_acc = pick_emas(mine)
+        models[name] = (ema_models[by_fd], {"ema": by_fd})
+        del ema_models
         # The weights go out as soon as their EMA is chosen: a call cut short in pass 2 still returns them.
-        summary[name] = export(args, name, checkpoints[name], best[0])
+        summary[name] = export(args, name, checkpoints[name], by_fd)
+        if by_acc != by_fd:
+            # The most class-accurate EMA goes out too (2 more files: C's 8 in all, the call's limit),
+            # to be scored and perhaps shipped here (scripts/ship-embedded.ts takes either file).
+            stem = ema_file_stem(name, by_acc)
+            export(args, name, checkpoints[name], by_acc, stem)
+            summary[name]["also_exported"] = {"ema": by_acc, "file": f"{stem}.safetensors", "why": "the highest class accuracy at the lowest --select-cfg in pass 1"}
         save(args, device, rows, summary)
     # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
     samplers = parse_samplers(args.eval_samplers)
