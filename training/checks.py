@@ -27,7 +27,8 @@
   time budget), a run that decays to about 0 and saves and exports the steps it decayed over, and the
   refusals of a share outside (0, 1] or without a time budget;
 - gpu_round.py's pass 1 picks: the EMA of the lowest FD over the scales, and the one of the highest
-  class accuracy at the lowest scale (exported too, under a name the device call returns);
+  class accuracy at the lowest scale (exported too, under a name the device call returns); the
+  summary line of issue 19's numbers (CFG 4's worst class, CFG 1's class accuracy);
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -431,7 +432,14 @@ def check_pick_emas():
     tie = [row(0.9999, 1.0, 9.0, 0.82), row("sigma:0.2", 1.0, 7.9, 0.82), row("sigma:0.05", 1.0, 8.0, 0.82)]
     assert gpu_round.pick_emas(tie) == ("sigma:0.2", "sigma:0.2")
     assert gpu_round.ema_file_stem("C", "sigma:0.05") == "C.ema-sigma-0.05" and gpu_round.ema_file_stem("C", 0.9999) == "C.ema-0.9999"
-    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick")
+    classes = lambda shirt: {"T-shirt/top": {"accuracy": 1.0}, "Shirt": {"accuracy": shirt}, "Bag": {"accuracy": 0.99}}
+    scored = [{"cfg": 4.0, "fd": 17.85, "accuracy": 0.993, "per_class": classes(0.965)},
+              {"cfg": 1.0, "fd": 12.27, "accuracy": 0.824, "per_class": classes(0.5)},
+              {"cfg": 1.5, "fd": 7.73, "accuracy": 0.911, "per_class": classes(0.71)}]
+    assert gpu_round.target_line(scored) == ("best FD   7.73 at cfg 1.5; cfg 4: FD  17.85, worst class Shirt 0.965 (target 0.97); "
+                                             "cfg 1: class acc. 0.824 (target 0.85)"), gpu_round.target_line(scored)
+    assert gpu_round.target_line(scored[2:]) == "best FD   7.73 at cfg 1.5; cfg 4: -; cfg 1: -"
+    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick; the targets' line")
 
 
 if __name__ == "__main__":

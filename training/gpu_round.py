@@ -154,6 +154,22 @@ def pick_emas(rows):
     return by_fd, by_acc
 
 
+def target_line(rows):
+    """Issue 19's numbers from one model's rows at one sampler (each with "cfg", "fd", "accuracy",
+    "per_class"): the best FD and its scale, CFG 4's FD and worst class (target: every class >= 0.97),
+    CFG 1's class accuracy (target >= 0.85); a scale not scored reads "-"."""
+    best = min(rows, key=lambda r: r["fd"])
+    at = {r["cfg"]: r for r in rows}
+    line = f"best FD {best['fd']:6.2f} at cfg {best['cfg']:g}"
+    if 4.0 in at:
+        worst = min(at[4.0]["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
+        line += f"; cfg 4: FD {at[4.0]['fd']:6.2f}, worst class {worst[0]} {worst[1]['accuracy']:.3f} (target 0.97)"
+    else:
+        line += "; cfg 4: -"
+    line += f"; cfg 1: class acc. {at[1.0]['accuracy']:.3f} (target 0.85)" if 1.0 in at else "; cfg 1: -"
+    return line
+
+
 def ema_file_stem(name, ema_key):
     """C, sigma:0.05 -> C.ema-sigma-0.05 (the device call returns names of letters, digits, '.', '_', '-')."""
     return f"{name}.ema-{str(ema_key).replace(':', '-')}"
@@ -289,17 +305,12 @@ def main():
         if spec is samplers[0] and sheet:
             write_sheet(os.path.join(args.out, "sheet.png"), sheet)
 
-    print("\nround: best FD per model and sampler (pass 2)")
+    print("\nround: issue 19's numbers per model and sampler (pass 2)")
     for model in ["shipped", *trained]:
         for spec in samplers:
             mine = [r for r in rows if r["model"] == model and r.get("pass_") == 2 and r["spec"] == spec["spec"]]
-            if not mine:
-                continue
-            best = min(mine, key=lambda r: r["fd"])
-            at4 = next((r for r in mine if r["cfg"] == 4.0), None)
-            worst1 = min(next((r for r in mine if r["cfg"] == 1.0), best)["per_class"].values(), key=lambda v: v["accuracy"])["accuracy"]
-            print(f"  {model:>8} {spec['spec']:<15} best FD {best['fd']:6.2f} at cfg {best['cfg']:g}; cfg 4: FD {at4['fd'] if at4 else float('nan'):6.2f} "
-                  f"acc {at4['accuracy'] if at4 else float('nan'):.3f}; worst class acc at cfg 1: {worst1:.2f}")
+            if mine:
+                print(f"  {model:>8} {spec['spec']:<15} {target_line(mine)}")
     print(f"round: done in {time.time() - t0:.0f} s", flush=True)
 
 
