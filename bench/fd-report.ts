@@ -1,14 +1,16 @@
 /**
  * What bench/generate-fd.ts and bench/score-fd.ts share: real Fashion-MNIST images scored like
  * samples (the floor of a sample count), and the tables: one row per set (FD, precision, recall,
- * class accuracy, the worst class, mean p(label)), then accuracy / mean p(label) per class and set.
+ * class accuracy, the worst class and what its misses were taken for, mean p(label)), then accuracy /
+ * mean p(label) per class and set.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FASHION_MNIST_CLASSES } from '../src/classes.js';
 import { className } from '../src/class-names.js';
-import { embeddedFd, embeddedRealManifold, type EmbeddedQuality } from '../src/sweep/quality.js';
+import { embeddedFd, embeddedRealManifold, type ClassQuality, type EmbeddedQuality } from '../src/sweep/quality.js';
+import { formatTakenFor } from '../src/cli/quality.js';
 import type { RgbImage } from '../src/image/grid.js';
 import type { Classifier } from '../src/runtime/index.js';
 
@@ -57,7 +59,7 @@ export async function realFloor(classifier: Classifier, n: number): Promise<Qual
 const f = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
 
-function worst(q: EmbeddedQuality): { label: number; accuracy: number } {
+function worst(q: EmbeddedQuality): ClassQuality {
   return q.perClass.filter((c) => c.count > 0).reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
 }
 
@@ -69,7 +71,7 @@ export function printQualityTables(rows: readonly QualityRow[]): void {
   for (const { name: set, q, seconds, imagesPerSecond } of rows) {
     const w = worst(q);
     const time = timed ? ` ${f(seconds ?? undefined, 0)} | ${f(imagesPerSecond ?? undefined, 2)} |` : '';
-    console.log(`| ${set} | ${q.count} | ${q.fd.toFixed(2)} | ${f(q.precision, 3)} | ${f(q.recall, 3)} | ${q.accuracy.toFixed(3)} | ${name(w.label)} ${w.accuracy.toFixed(3)} | ${q.meanPLabel.toFixed(3)} |${time}`);
+    console.log(`| ${set} | ${q.count} | ${q.fd.toFixed(2)} | ${f(q.precision, 3)} | ${f(q.recall, 3)} | ${q.accuracy.toFixed(3)} | ${name(w.label)} ${w.accuracy.toFixed(3)}${formatTakenFor(w)} | ${q.meanPLabel.toFixed(3)} |${time}`);
   }
   console.log('');
   console.log('class accuracy / mean p(label) by label class:');

@@ -52,10 +52,12 @@ export {
 } from './bulk/run.js';
 export { resolveBulkOptions, type UserBulkOptions, type ResolvedBulkOptions } from './options.js';
 // The embedded model's quality numbers: FD, precision/recall of the shipped classifier's features vs the
-// Fashion-MNIST test set, class accuracy and mean p(label) overall and per class.
+// Fashion-MNIST test set, class accuracy and mean p(label) overall and per class, and per class the
+// classes its images were given (takenFor: the misses, most first).
 export {
   embeddedFd,
   EmbeddedScorer,
+  takenFor,
   embeddedReference,
   embeddedRealManifold,
   type EmbeddedQuality,

@@ -77,6 +77,13 @@ def class_scores(logits, labels):
     return [[int((labels == c).sum()), *scores(logits[labels == c], labels[labels == c])] for c in range(logits.shape[1])]
 
 
+def confusion(logits, labels):
+    """Per label class: how many of its images the classifier gave each class (row = label, column =
+    the argmax; the diagonal holds the hits)."""
+    k = logits.shape[1]
+    return np.bincount(labels * k + logits.argmax(1), minlength=k * k).reshape(k, k).tolist()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixture", help="also write the conformance fixture into this folder")
@@ -139,6 +146,7 @@ def main():
             "c_accuracy": acc_c,
             "c_mean_p_label": conf_c,
             "b_per_class": class_scores(lb, y),
+            "b_confusion": confusion(lb, y),
             **{f"{name}_{what}": v for name, (p, r) in pr.items() for what, v in (("precision", p), ("recall", r))},
             "reference_vs_itself": frechet(mu, sigma, mu, sigma),
         }

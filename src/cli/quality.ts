@@ -1,15 +1,22 @@
 /**
  * The embedded model's quality lines after a bulk run (`dit generate`, locally or through the
  * queue): FD, class accuracy, mean p(label), precision and recall, then accuracy / mean p(label)
- * per label class (sweep/quality.ts, bulk/run.ts scoreBulkFolder).
+ * per label class and the worst class with what its misses were taken for (sweep/quality.ts,
+ * bulk/run.ts scoreBulkFolder).
  */
 import { FASHION_MNIST_CLASSES } from '../classes.js';
 import { className } from '../class-names.js';
 import { resolveLoadOptions } from '../options.js';
 import { openEmbeddedClassifier } from '../model-files.js';
 import { scoreBulkFolder } from '../bulk/run.js';
-import type { EmbeddedQuality } from '../sweep/quality.js';
+import { takenFor, type ClassQuality, type EmbeddedQuality } from '../sweep/quality.js';
 import type { Progress } from './progress.js';
+
+/** " (taken for Coat 3, Pullover 2)": the classes a label's misclassified images were given; "" when none were. */
+export function formatTakenFor(c: ClassQuality): string {
+  const misses = takenFor(c);
+  return misses.length === 0 ? '' : ` (taken for ${misses.map(([label, count]) => `${className(FASHION_MNIST_CLASSES, label)} ${count}`).join(', ')})`;
+}
 
 /** The two stdout lines of a scored folder. */
 export function formatEmbeddedQuality(q: EmbeddedQuality): string[] {
@@ -19,7 +26,7 @@ export function formatEmbeddedQuality(q: EmbeddedQuality): string[] {
   const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
   return [
     `fd ${Number.isNaN(q.fd) ? '– (one image has no covariance)' : q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)}${pr} · ${q.count} images (classifier features vs the Fashion-MNIST test set)`,
-    `by class, accuracy/mean p(label): ${scored.map((c) => `${name(c.label)} ${c.accuracy.toFixed(3)}/${c.meanPLabel.toFixed(3)}`).join(' · ')} · worst: ${name(worst.label)} ${worst.accuracy.toFixed(3)}`,
+    `by class, accuracy/mean p(label): ${scored.map((c) => `${name(c.label)} ${c.accuracy.toFixed(3)}/${c.meanPLabel.toFixed(3)}`).join(' · ')} · worst: ${name(worst.label)} ${worst.accuracy.toFixed(3)}${formatTakenFor(worst)}`,
   ];
 }
 

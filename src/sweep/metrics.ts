@@ -120,10 +120,11 @@ export interface ClassifierScores {
   readonly meanConfidence: number;
 }
 
-/** Per image: whether its top class is its label, and the softmax probability of its label. */
-export function labelScores(logits: Float32Array, numClasses: number, labels: readonly number[]): { readonly hit: Uint8Array; readonly pLabel: Float64Array } {
+/** Per image: whether its top class is its label, the softmax probability of its label, and its top class. */
+export function labelScores(logits: Float32Array, numClasses: number, labels: readonly number[]): { readonly hit: Uint8Array; readonly pLabel: Float64Array; readonly predicted: Int32Array } {
   const hit = new Uint8Array(labels.length);
   const pLabel = new Float64Array(labels.length);
+  const predicted = new Int32Array(labels.length);
   labels.forEach((label, i) => {
     const row = logits.subarray(i * numClasses, (i + 1) * numClasses);
     let best = 0;
@@ -138,8 +139,9 @@ export function labelScores(logits: Float32Array, numClasses: number, labels: re
     row.forEach((v) => (z += Math.exp(v - max)));
     pLabel[i] = Math.exp(row[label]! - max) / z;
     hit[i] = best === label ? 1 : 0;
+    predicted[i] = best;
   });
-  return { hit, pLabel };
+  return { hit, pLabel, predicted };
 }
 
 /** Scores logits (N, K) against labels. */

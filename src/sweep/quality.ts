@@ -86,6 +86,19 @@ export interface ClassQuality {
   readonly count: number;
   readonly accuracy: number;
   readonly meanPLabel: number;
+  /** How many of these images the classifier gave each class, by class id (entry `label`: the hits). */
+  readonly predicted: readonly number[];
+}
+
+/**
+ * The classes a label's misclassified images were given, most first (ties by class id), with their
+ * counts, e.g. [[0, 3], [2, 3], [4, 3]] for shirts taken for T-shirt/top, Pullover and Coat 3 times each.
+ */
+export function takenFor(c: ClassQuality): [label: number, count: number][] {
+  return c.predicted
+    .map((count, label): [number, number] => [label, count])
+    .filter(([label, count]) => label !== c.label && count > 0)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
 }
 
 export interface EmbeddedQuality {
@@ -110,6 +123,8 @@ export class EmbeddedScorer {
   private readonly hits: Float64Array;
   private readonly pLabel: Float64Array;
   private readonly counts: Float64Array;
+  /** (label, top class) counts, row-major by label. */
+  private readonly confusion: Float64Array;
   /** Every feature row so far, for precision/recall. */
   private readonly rows: Float32Array[] = [];
   private n = 0;
@@ -120,6 +135,7 @@ export class EmbeddedScorer {
     this.hits = new Float64Array(classifier.numClasses);
     this.pLabel = new Float64Array(classifier.numClasses);
     this.counts = new Float64Array(classifier.numClasses);
+    this.confusion = new Float64Array(classifier.numClasses * classifier.numClasses);
   }
 
   /** 8-bit RGB images (channel 0 is read; the embedded model's PNGs are grey) and their labels. */
@@ -135,12 +151,14 @@ export class EmbeddedScorer {
     const { logits, features } = await this.classifier.embed({ data, shape: [images.length, 1, height, width] });
     this.stats.add(features);
     this.rows.push(Float32Array.from(features));
-    const { hit, pLabel } = labelScores(logits, this.classifier.numClasses, labels);
+    const k = this.classifier.numClasses;
+    const { hit, pLabel, predicted } = labelScores(logits, k, labels);
     labels.forEach((label, i) => {
-      assert(Number.isInteger(label) && label >= 0 && label < this.counts.length, () => `label ${label} is not a class of the classifier`);
+      assert(Number.isInteger(label) && label >= 0 && label < k, () => `label ${label} is not a class of the classifier`);
       this.hits[label] += hit[i]!;
       this.pLabel[label] += pLabel[i]!;
       this.counts[label]++;
+      this.confusion[label * k + predicted[i]!]++;
     });
     this.n += images.length;
   }
@@ -167,7 +185,14 @@ export class EmbeddedScorer {
    */
   finish(reference: GaussianStats = embeddedReference(), real?: RealManifold): EmbeddedQuality {
     const sum = (a: Float64Array) => a.reduce((s, v) => s + v, 0);
-    const perClass = Array.from(this.counts, (count, label) => ({ label, count, accuracy: this.hits[label]! / count, meanPLabel: this.pLabel[label]! / count }));
+    const k = this.classifier.numClasses;
+    const perClass = Array.from(this.counts, (count, label) => ({
+      label,
+      count,
+      accuracy: this.hits[label]! / count,
+      meanPLabel: this.pLabel[label]! / count,
+      predicted: Array.from(this.confusion.subarray(label * k, (label + 1) * k)),
+    }));
     const pr = real !== undefined && this.n > real.k ? precisionRecall(real.features, this.features(), real.k, real.radii2) : undefined;
     return {
       fd: this.n >= 2 ? frechetDistance(this.stats.finish(), reference) : NaN,

@@ -20,7 +20,7 @@ import { computeCellMetrics } from '../../src/sweep/run.js';
 import { fixture } from '../helpers/fixtures.js';
 
 const DATA = '/usr/share/datasets/fashion-mnist';
-const ref = JSON.parse(fs.readFileSync(fixture('embedded-fd', 'manifest.json'), 'utf8')) as Record<string, number> & { b_per_class: [number, number, number][] };
+const ref = JSON.parse(fs.readFileSync(fixture('embedded-fd', 'manifest.json'), 'utf8')) as Record<string, number> & { b_per_class: [number, number, number][]; b_confusion: number[][] };
 
 function readIdx(file: string): Uint8Array {
   const bytes = gunzipSync(fs.readFileSync(path.join(DATA, file)));
@@ -74,13 +74,17 @@ describe('embedded FD (classifier features vs the Fashion-MNIST test set)', () =
     expect(Math.abs(frechetDistance(r, r))).toBeLessThan(1e-9);
   }, 60_000);
 
-  it('per class: the accuracy and mean p(label) of the +40 brighter images, class by class, as PyTorch computes them', async () => {
+  it('per class: the accuracy, mean p(label) and the class each image was given, of the +40 brighter images, class by class, as PyTorch computes them', async () => {
     const n = ref.count!;
     const q = await embeddedFd(classifier, Array.from({ length: n }, (_, i) => testImage(pixels, i, ref.brighten!)), labels.slice(0, n));
     expect(q.perClass.map((c) => c.label)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(q.perClass.map((c) => c.count)).toEqual(ref.b_per_class.map((c) => c[0]));
     expect(q.perClass.map((c) => c.accuracy)).toEqual(ref.b_per_class.map((c) => c[1]));
     q.perClass.forEach((c, i) => expect(c.meanPLabel).toBeCloseTo(ref.b_per_class[i]![2], 5));
+    // The class each image was given, by label (PyTorch's argmax); each row sums to its count, the diagonal is the hits.
+    expect(q.perClass.map((c) => c.predicted)).toEqual(ref.b_confusion);
+    q.perClass.forEach((c) => expect([c.predicted.reduce((a, b) => a + b, 0), c.predicted[c.label]]).toEqual([c.count, c.accuracy * c.count]));
+    expect(ref.b_confusion.flat().filter((v, i) => v > 0 && i % 11 !== 0).length).toBeGreaterThan(5); // misses in several cells
     // The classes differ (the test would not see a class mix-up otherwise); the overall numbers are the count-weighted ones.
     expect(new Set(q.perClass.map((c) => c.accuracy)).size).toBeGreaterThan(5);
     expect(q.accuracy).toBe(ref.b_accuracy);
