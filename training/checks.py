@@ -29,6 +29,7 @@
 - gpu_round.py's pass 1 picks: the EMA of the lowest FD over the scales, and the one of the highest
   class accuracy at the lowest scale (exported too, under a name the device call returns); the
   summary line of issue 19's numbers (CFG 4's worst class, CFG 1's class accuracy);
+- evaluate.py's per-class misses (taken_for), listed as the TypeScript side lists them;
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -418,6 +419,17 @@ def check_q8():
     print("q8: int8 rows read back as code * scale within half a step; re-quantizing gives the same bytes")
 
 
+def check_taken_for():
+    """evaluate.py's per-class misses: the classes given, most first, ties by class id, the label's own left out
+    (the same list as test/cli/quality.test.ts's for the TypeScript takenFor)."""
+    import evaluate
+    top = np.array([6] * 191 + [0, 2, 4] * 3 + [3])
+    assert list(evaluate.taken_for(top, 6).items()) == [("T-shirt/top", 3), ("Pullover", 3), ("Coat", 3), ("Dress", 1)], evaluate.taken_for(top, 6)
+    assert evaluate.taken_for(np.array([1, 1]), 1) == {} and evaluate.taken_for_text({}) == ""
+    assert evaluate.taken_for_text(evaluate.taken_for(top, 6)) == " (taken for T-shirt/top 3, Pullover 3, Coat 3, Dress 1)"
+    print("taken for: the misses by class, most first, as the TypeScript side lists them")
+
+
 def check_pick_emas():
     """gpu_round.pick_emas: FD decides over every scale, class accuracy only at the lowest scale (rows in
     any order), an accuracy tie goes to the FD pick; ema_file_stem makes a name the device call returns."""
@@ -439,10 +451,13 @@ def check_pick_emas():
     assert gpu_round.target_line(scored) == ("best FD   7.73 at cfg 1.5; cfg 4: FD  17.85, worst class Shirt 0.965 (target 0.97); "
                                              "cfg 1: class acc. 0.824 (target 0.85)"), gpu_round.target_line(scored)
     assert gpu_round.target_line(scored[2:]) == "best FD   7.73 at cfg 1.5; cfg 4: -; cfg 1: -"
+    scored[0]["per_class"]["Shirt"]["taken_for"] = {"Coat": 4, "Pullover": 3}
+    assert "worst class Shirt 0.965 (taken for Coat 4, Pullover 3) (target 0.97)" in gpu_round.target_line(scored), gpu_round.target_line(scored)
     print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick; the targets' line")
 
 
 if __name__ == "__main__":
+    check_taken_for()
     check_pick_emas()
     check_cooldown()
     check_round_init()

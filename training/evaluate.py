@@ -44,6 +44,19 @@ def precision_recall(real, real_radii2, gen, k):
     return precision, recall
 
 
+def taken_for(top, label):
+    """The classes (names) a label's misclassified images were given, most first (ties by class id), with counts;
+    as the TypeScript side's takenFor (src/sweep/quality.ts)."""
+    counts = np.bincount(top, minlength=len(CLASSES))
+    misses = sorted((c for c in range(len(CLASSES)) if c != label and counts[c] > 0), key=lambda c: (-counts[c], c))
+    return {CLASSES[c]: int(counts[c]) for c in misses}
+
+
+def taken_for_text(misses):
+    """" (taken for Coat 3, Pullover 2)", or "" without misses."""
+    return f" (taken for {', '.join(f'{name} {n}' for name, n in misses.items())})" if misses else ""
+
+
 def score(feats, logits, labels, reference, real=None):
     """feats, logits: float64 NumPy arrays (fd_reference.features_and_logits); labels: a tensor."""
     mu, sigma = stats(feats)
@@ -52,7 +65,9 @@ def score(feats, logits, labels, reference, real=None):
     y = labels.cpu().numpy()
     hit = p.argmax(1) == y
     pl = p[np.arange(len(y)), y]
-    per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean())} for c in range(10) if (y == c).any()}
+    top = p.argmax(1)
+    per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean()), "taken_for": taken_for(top[y == c], c)}
+                 for c in range(10) if (y == c).any()}
     out = {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
     if real is not None and len(feats) > real[2]:
         out["precision"], out["recall"] = precision_recall(real[0], real[1], torch.from_numpy(feats).to(real[0].device), real[2])
@@ -121,7 +136,7 @@ class Judge:
                 worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
                 pr = f"  P/R {row['precision']:.3f}/{row['recall']:.3f}" if "precision" in row else ""
                 print(f"{name:>14} {spec['spec']:<15} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
-                      f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}  ({row['seconds']} s)", flush=True)
+                      f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}{taken_for_text(worst[1]['taken_for'])}  ({row['seconds']} s)", flush=True)
                 if sheet is not None and spec is samplers[0]:
                     sheet.append(u8[:10].cpu().float() / 127.5 - 1)
         return out
