@@ -44,7 +44,7 @@ const rows: QualityRow[] = [];
 for (const cfg of cfgs) {
   const dir = path.join(outRoot, `cfg-${cfg}${interval ? `-interval-${interval.replace(',', '-')}` : ''}${seed === '0' ? '' : `-seed-${seed}`}`);
   const generate = { cfgScale: cfg, numSamplingSteps: steps, sampler, seed, ...(interval ? { guidanceInterval: interval } : {}) };
-  const config = planBulk(pipeline, generate, resolveBulkOptions({ numSamples: n, batchSize }), undefined);
+  const config = planBulk(pipeline, generate, resolveBulkOptions({ numSamples: n, batchSize }));
   openBulkFolder(dir, config);
   const t0 = performance.now();
   const done = await generateRange(pipeline, config, { start: 0, end: n }, dir, {

@@ -58,7 +58,7 @@ const generate = { numSamplingSteps: steps };
 /** The baseline: this process, no queue (run first and last: the machine's load moves between rows). */
 async function noQueue(label: string): Promise<void> {
   const dir = path.join(outRoot, `no-queue-${label}`);
-  const config = planBulk(pipeline, generate, bulk, undefined);
+  const config = planBulk(pipeline, generate, bulk);
   openBulkFolder(dir, config);
   const t0 = performance.now();
   await generateRange(pipeline, config, { start: 0, end: n }, dir, { batchSize });
@@ -89,7 +89,7 @@ const q = await connectQueue(redis);
 for (const count of workerCounts) {
   const dir = path.resolve(outRoot, `workers-${count}`);
   const workers = await Promise.all(Array.from({ length: count }, spawnWorker));
-  const config = planBulk(pipeline, generate, bulk, undefined);
+  const config = planBulk(pipeline, generate, bulk);
   openBulkFolder(dir, config);
   const hash = runHash(config, dir);
   const t0 = performance.now();

@@ -29,7 +29,6 @@ import { Redis } from 'ioredis';
 import { DitError, UsageError } from '../errors.js';
 import { resolveLoadOptions, type ResolvedRedisUrl, type UserGenerateOptions, type UserLoadOptions } from '../options.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { resolveModelSource } from '../model-files.js';
 import type { LabelMode } from './plan.js';
 import { chunkRanges, type IndexRange } from './plan.js';
 import { CONFIG_FILE, generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder, type BulkConfig } from './run.js';
@@ -327,7 +326,7 @@ export async function startWorker(redis: ResolvedRedisUrl, opts: WorkerOptions):
       loaded = undefined;
       const load = resolveLoadOptions({ ...run.load, threads: opts.threads, cacheDir: opts.cacheDir, noCache: opts.noCache });
       const pipeline = await createPipeline(load);
-      const config = planBulk(pipeline, run.generate, { numSamples: run.numSamples, batchSize: run.batchSize, labels: run.labels, shard: undefined }, resolveModelSource(pipeline.load).ckpt);
+      const config = planBulk(pipeline, run.generate, { numSamples: run.numSamples, batchSize: run.batchSize, labels: run.labels, shard: undefined });
       loaded = { key, pipeline, config };
       loadMs = performance.now() - t0;
       opts.log(`${name}: loaded the model of run ${run.hash} in ${(loadMs / 1000).toFixed(1)} s`);

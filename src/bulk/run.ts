@@ -16,6 +16,7 @@
  * (ONNX Runtime's CPU kernels; the tests check it), so shards, batch sizes and resumes give the
  * same bytes. Each PNG is written to a temporary name and renamed: a PNG that exists is complete.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert, DitError, UsageError } from '../errors.js';
@@ -25,6 +26,8 @@ import { DEFAULT_ATTENTION, type ResolvedBulkOptions, type UserGenerateOptions }
 import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
+import { resolveDiTFiles } from '../checkpoint/discovery.js';
+import { resolveModelSource, type ModelSource } from '../model-files.js';
 import type { Classifier } from '../runtime/index.js';
 import { embeddedReference, embeddedRealManifold, EmbeddedScorer, SCORE_BATCH, type EmbeddedQuality } from '../sweep/quality.js';
 import { chunkRanges, imageFileName, imageLabel, imageSeed, type IndexRange, type LabelPlan } from './plan.js';
@@ -48,7 +51,8 @@ export interface BulkConfig {
     readonly eta: number;
   };
   /**
-   * The model by what changes its numbers: architecture, weights file (name and size), VAE,
+   * The model by what changes its numbers: architecture, weights file (name, size and, up to
+   * HASHED_WEIGHTS_MAX_BYTES, sha256; "embedded " first for the embedded model), VAE (name and size),
    * precision, device, and the attention form when it is not the device's default (so that
    * folders written before --attention existed, all with the default, stay the same configuration).
    */
@@ -76,6 +80,23 @@ export function planLabels(config: BulkConfig, range: IndexRange = { start: 0, e
   return Array.from({ length: range.end - range.start }, (_, j) => imageLabel(plan, range.start + j));
 }
 
+/**
+ * DiT weights up to this size are identified by their content as well (sha256), not only by name and
+ * size: a model retrained with the same shapes has the same size (the embedded model's int8 file is
+ * 9.9 MB whatever its training), and a folder resumed or shared by queue workers must not mix two
+ * models' images. Larger files (DiT-XL/2: 2.7 GB) keep name and size, which costs nothing to read.
+ */
+export const HASHED_WEIGHTS_MAX_BYTES = 64 * 2 ** 20;
+
+/** The DiT weights a run used: the file (a folder's weights file), its size and, up to HASHED_WEIGHTS_MAX_BYTES, its sha256. */
+function weightsIdentity(source: ModelSource): string {
+  const file = fs.statSync(source.ckpt).isDirectory() ? resolveDiTFiles(source.ckpt, undefined).weights : source.ckpt;
+  assert(typeof file === 'string', 'weights on disk');
+  const size = fs.statSync(file).size;
+  const hash = size <= HASHED_WEIGHTS_MAX_BYTES ? `, sha256 ${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}` : '';
+  return `${source.embedded ? 'embedded ' : ''}${path.basename(file)} (${size} bytes${hash})`;
+}
+
 function fileIdentity(file: string | undefined): string {
   if (file === undefined) return 'none';
   const size = fs.existsSync(file) ? (fs.statSync(file).isDirectory() ? 'folder' : `${fs.statSync(file).size} bytes`) : 'missing';
@@ -87,7 +108,7 @@ function fileIdentity(file: string | undefined): string {
  * itself: the seed is the run's global seed, labels come from the plan (class ids or names given
  * narrow the balanced cycle to those classes), and there is no grid.
  */
-export function planBulk(pipeline: Pipeline, generate: UserGenerateOptions, bulk: ResolvedBulkOptions, weightsFile: string | undefined): BulkConfig {
+export function planBulk(pipeline: Pipeline, generate: UserGenerateOptions, bulk: ResolvedBulkOptions): BulkConfig {
   if (generate.numImages !== undefined) throw new UsageError('--num-images is sample\'s count: dit generate takes --num-samples');
   const narrowed = generate.classLabels !== undefined || generate.classes !== undefined;
   if (narrowed && bulk.labels === 'random') {
@@ -115,7 +136,7 @@ export function planBulk(pipeline: Pipeline, generate: UserGenerateOptions, bulk
     model: {
       embedded: pipeline.info.embedded,
       config: { ...pipeline.info.config },
-      weights: pipeline.info.embedded ? 'embedded' : fileIdentity(weightsFile),
+      weights: weightsIdentity(resolveModelSource(pipeline.load)),
       vae: pipeline.info.vae === undefined ? null : fileIdentity(pipeline.info.vae),
       dtype: pipeline.info.dtype,
       device: pipeline.load.device,

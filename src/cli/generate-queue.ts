@@ -8,7 +8,6 @@ import path from 'node:path';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { checkGenerateOptionsEarly, resolveBulkOptions, resolveGenerateOptions, resolveLoadOptions, resolveQueueOptions } from '../options.js';
 import { DitError, UsageError } from '../errors.js';
-import { resolveModelSource } from '../model-files.js';
 import { openBulkFolder, planBulk } from '../bulk/run.js';
 import { checkRun, runHash, connectQueue, enqueueRun, formatStatus, runStatus, type QueueClient, type RunSpec } from '../bulk/queue.js';
 import { formatSeconds, type Progress } from './progress.js';
@@ -66,7 +65,7 @@ export async function generateThroughQueue(flags: QueueGenerateFlags, progress: 
         beforeBuild: (defaults) => void resolveGenerateOptions({ ...generate, numImages: undefined }, defaults),
       });
       if (!pipeline.info.makesImages) throw new UsageError('dit generate writes images, and --vae none decodes none: pass --vae ema|mse|PATH');
-      const config = planBulk(pipeline, generate, bulk, resolveModelSource(pipeline.load).ckpt);
+      const config = planBulk(pipeline, generate, bulk);
       embedded = config.model.embedded;
       const { threads: _t, cacheDir: _c, noCache: _n, ...shared } = load;
       run = { dir, load: shared, generate, numSamples: bulk.numSamples, labels: bulk.labels, batchSize: bulk.batchSize, chunkSize: queueOptions.chunkSize, hash: runHash(config, dir) };

@@ -9,7 +9,6 @@ import type { Command } from 'commander';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { checkGenerateOptionsEarly, resolveBulkOptions, resolveGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
-import { resolveModelSource } from '../model-files.js';
 import { shardRange } from '../bulk/plan.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scanBulkFolder } from '../bulk/run.js';
 import { printEmbeddedQuality } from './quality.js';
@@ -66,7 +65,7 @@ export function register(program: Command): void {
           beforeBuild: (defaults) => void resolveGenerateOptions({ ...generate, numImages: undefined }, defaults),
         });
         if (!pipeline.info.makesImages) throw new UsageError('dit generate writes images, and --vae none decodes none: pass --vae ema|mse|PATH');
-        const config = planBulk(pipeline, generate, bulk, resolveModelSource(pipeline.load).ckpt);
+        const config = planBulk(pipeline, generate, bulk);
         openBulkFolder(flags.out, config);
         const n = config.numSamples;
         const range = bulk.shard ? shardRange(n, bulk.shard.index, bulk.shard.count) : { start: 0, end: n };

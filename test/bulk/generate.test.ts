@@ -1,9 +1,11 @@
 /**
  * dit generate end to end on the embedded model (3 DDPM steps, 7 images): the .npz bytes do not
  * depend on shards or batch size, a resume writes only what is missing, a merge refuses a folder
- * with a missing or extra index, another configuration is refused, and image i is what
+ * with a missing or extra index, another configuration (other weights of the same size included) is
+ * refused, and image i is what
  * `dit sample --seed imageSeed(seed, i)` gives for its label.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +15,7 @@ import { createPipeline, type Pipeline } from '../../src/pipeline.js';
 import { imageLabel, imageSeed } from '../../src/bulk/plan.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, readBulkConfig, scoreBulkFolder } from '../../src/bulk/run.js';
 import { openEmbeddedClassifier } from '../../src/model-files.js';
+import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
 import { formatEmbeddedQuality } from '../../src/cli/quality.js';
 import { encodePng } from '../../src/image/png.js';
 import { CheckpointFile } from '../../src/checkpoint/file.js';
@@ -168,6 +171,34 @@ describe('dit generate', () => {
     const r = await generate(out, ['--cfg-scale', '2']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([`dit: ${out} holds a run with another configuration (sampling.cfgScale: 4 there, 2 now); run with the same flags, or choose another --out folder`]);
+    expect(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs])).toEqual(before);
+  }, 60_000);
+
+  it('identifies the weights by content: the embedded file\'s sha256 is in generate.json, and other weights of the same shapes and size are refused', async () => {
+    const shipped = path.join(EMBEDDED_MODEL_DIR, 'model.safetensors');
+    const bytes = fs.readFileSync(shipped);
+    const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+    expect(readBulkConfig(single).model.weights).toBe(`embedded model.safetensors (${bytes.length} bytes, sha256 ${sha(bytes)})`);
+    // Two copies of the embedded model, one byte apart (a retrained model of the same shapes has the same size).
+    const [a, b] = ['a', 'b'].map((name) => {
+      const dir = path.join(root, `weights-${name}`);
+      fs.mkdirSync(dir);
+      fs.copyFileSync(path.join(EMBEDDED_MODEL_DIR, 'config.json'), path.join(dir, 'config.json'));
+      fs.writeFileSync(path.join(dir, 'model.safetensors'), bytes);
+      return dir;
+    });
+    const other = Buffer.from(bytes);
+    other[other.length - 2]! ^= 1;
+    fs.writeFileSync(path.join(b!, 'model.safetensors'), other);
+    const out = path.join(root, 'retrained');
+    const first = await runCli(['generate', ...RUN, '--num-samples', '1', '--ckpt', a!, '--out', out]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]);
+    const r = await runCli(['generate', ...RUN, '--num-samples', '1', '--ckpt', b!, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `dit: ${out} holds a run with another configuration (model.weights: "model.safetensors (${bytes.length} bytes, sha256 ${sha(bytes)})" there, "model.safetensors (${bytes.length} bytes, sha256 ${sha(other)})" now); run with the same flags, or choose another --out folder`,
+    ]);
     expect(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs])).toEqual(before);
   }, 60_000);
 
