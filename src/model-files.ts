@@ -8,12 +8,14 @@
  *   <cache>/compiled/                          ONNX models built from checkpoints (runtime cache)
  * <cache> is $DIT_CACHE_DIR, else $XDG_CACHE_HOME/dit-ts, else ~/.cache/dit-ts.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DitError, UsageError } from './errors.js';
+import { assert, DitError, UsageError } from './errors.js';
 import { EMBEDDED_MODEL_DIR } from './assets.js';
 import { loadVaeCheckpoint, openStateDict, readJsonObject, readSafetensors } from './checkpoint/index.js';
+import { resolveDiTFiles } from './checkpoint/discovery.js';
 import { inceptionWeightsProblem } from './models/inception.js';
 import type { ClassifierSpec } from './models/classifier.js';
 import { FAMILY_MODEL_PREFIX, modelName, type DiTVariantName, type ModelFamily } from './models/dit-config.js';
@@ -137,6 +139,29 @@ export function resolveModelSource(load: {
     return { ckpt: file, embedded: false };
   }
   return { ckpt: EMBEDDED_MODEL_DIR, embedded: true };
+}
+
+/**
+ * DiT weights up to this size are identified by their content as well (sha256), not only by name and
+ * size: a model retrained with the same shapes has the same size (the embedded model's int8 file is
+ * 9.9 MB whatever its training), and a bulk folder or sweep that is resumed, sharded or shared by
+ * queue workers must not mix two models' images. Larger files (DiT-XL/2: 2.7 GB) keep name and size,
+ * which cost nothing to read.
+ */
+export const HASHED_WEIGHTS_MAX_BYTES = 64 * 2 ** 20;
+
+/**
+ * The DiT weights a pipeline loads, as recorded by runs that can be resumed (bulk/run.ts planBulk,
+ * sweeps): "embedded " for the embedded model, then the weights file (a folder's), its size and, up
+ * to HASHED_WEIGHTS_MAX_BYTES, its sha256.
+ */
+export function weightsIdentity(load: Parameters<typeof resolveModelSource>[0]): string {
+  const source = resolveModelSource(load);
+  const file = fs.statSync(source.ckpt).isDirectory() ? resolveDiTFiles(source.ckpt, undefined).weights : source.ckpt;
+  assert(typeof file === 'string', 'weights on disk');
+  const size = fs.statSync(file).size;
+  const hash = size <= HASHED_WEIGHTS_MAX_BYTES ? `, sha256 ${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}` : '';
+  return `${source.embedded ? 'embedded ' : ''}${path.basename(file)} (${size} bytes${hash})`;
 }
 
 /**

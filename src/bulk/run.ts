@@ -16,7 +16,6 @@
  * (ONNX Runtime's CPU kernels; the tests check it), so shards, batch sizes and resumes give the
  * same bytes. Each PNG is written to a temporary name and renamed: a PNG that exists is complete.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assert, DitError, UsageError } from '../errors.js';
@@ -26,8 +25,7 @@ import { DEFAULT_ATTENTION, type ResolvedBulkOptions, type UserGenerateOptions }
 import { encodePng, readPng } from '../image/png.js';
 import { splitImages } from '../image/grid.js';
 import { writeNpz } from '../checkpoint/index.js';
-import { resolveDiTFiles } from '../checkpoint/discovery.js';
-import { resolveModelSource, type ModelSource } from '../model-files.js';
+import { weightsIdentity } from '../model-files.js';
 import type { Classifier } from '../runtime/index.js';
 import { embeddedReference, embeddedRealManifold, EmbeddedScorer, SCORE_BATCH, type EmbeddedQuality } from '../sweep/quality.js';
 import { chunkRanges, imageFileName, imageLabel, imageSeed, type IndexRange, type LabelPlan } from './plan.js';
@@ -52,7 +50,7 @@ export interface BulkConfig {
   };
   /**
    * The model by what changes its numbers: architecture, weights file (name, size and, up to
-   * HASHED_WEIGHTS_MAX_BYTES, sha256; "embedded " first for the embedded model), VAE (name and size),
+   * HASHED_WEIGHTS_MAX_BYTES, sha256; model-files.ts weightsIdentity), VAE (name and size),
    * precision, device, and the attention form when it is not the device's default (so that
    * folders written before --attention existed, all with the default, stay the same configuration).
    */
@@ -78,23 +76,6 @@ export function labelPlanOf(config: BulkConfig): LabelPlan {
 export function planLabels(config: BulkConfig, range: IndexRange = { start: 0, end: config.numSamples }): number[] {
   const plan = labelPlanOf(config);
   return Array.from({ length: range.end - range.start }, (_, j) => imageLabel(plan, range.start + j));
-}
-
-/**
- * DiT weights up to this size are identified by their content as well (sha256), not only by name and
- * size: a model retrained with the same shapes has the same size (the embedded model's int8 file is
- * 9.9 MB whatever its training), and a folder resumed or shared by queue workers must not mix two
- * models' images. Larger files (DiT-XL/2: 2.7 GB) keep name and size, which costs nothing to read.
- */
-export const HASHED_WEIGHTS_MAX_BYTES = 64 * 2 ** 20;
-
-/** The DiT weights a run used: the file (a folder's weights file), its size and, up to HASHED_WEIGHTS_MAX_BYTES, its sha256. */
-function weightsIdentity(source: ModelSource): string {
-  const file = fs.statSync(source.ckpt).isDirectory() ? resolveDiTFiles(source.ckpt, undefined).weights : source.ckpt;
-  assert(typeof file === 'string', 'weights on disk');
-  const size = fs.statSync(file).size;
-  const hash = size <= HASHED_WEIGHTS_MAX_BYTES ? `, sha256 ${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}` : '';
-  return `${source.embedded ? 'embedded ' : ''}${path.basename(file)} (${size} bytes${hash})`;
 }
 
 function fileIdentity(file: string | undefined): string {
@@ -136,7 +117,7 @@ export function planBulk(pipeline: Pipeline, generate: UserGenerateOptions, bulk
     model: {
       embedded: pipeline.info.embedded,
       config: { ...pipeline.info.config },
-      weights: weightsIdentity(resolveModelSource(pipeline.load)),
+      weights: weightsIdentity(pipeline.load),
       vae: pipeline.info.vae === undefined ? null : fileIdentity(pipeline.info.vae),
       dtype: pipeline.info.dtype,
       device: pipeline.load.device,

@@ -8,7 +8,7 @@ import { ignoredGenerateOptions, resolveLoadOptions } from '../options.js';
 import { UsageError } from '../errors.js';
 import { planSweep, sweepModelId } from '../sweep/plan.js';
 import { runSweep } from '../sweep/run.js';
-import { openEmbeddedClassifier } from '../model-files.js';
+import { openEmbeddedClassifier, weightsIdentity } from '../model-files.js';
 import { FASHION_MNIST_CLASSES } from '../classes.js';
 import { addFlags, flag, GENERATE_FLAG_NAMES, generateOptionsFrom, LOAD_FLAG_NAMES, loadOptionsFrom, type GenerateFlags, type LoadFlags } from './flags.js';
 import { createProgress, formatSeconds } from './progress.js';
@@ -60,7 +60,7 @@ export function register(program: Command): void {
           raw.classLabels = Array.from({ length: EMBEDDED_CLASSES * EMBEDDED_SAMPLES_PER_CLASS }, (_, i) => i % EMBEDDED_CLASSES).join(',');
           raw.samplesPerRow ??= String(EMBEDDED_CLASSES);
         }
-        const plan = planSweep(raw, process.argv, sweepModelId(pipeline.info, pipeline.load.device));
+        const plan = planSweep(raw, process.argv, sweepModelId(pipeline.info, weightsIdentity(pipeline.load), pipeline.load.device));
         const classifier = pipeline.info.embedded ? await openEmbeddedClassifier({ threads: load.threads }) : undefined;
         const axes = [plan.rows, plan.columns].filter((a) => a).map((a) => `${a!.flag.slice(2)} ${a!.values.join('/')}`);
         const result = await runSweep({

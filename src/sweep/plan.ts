@@ -9,12 +9,13 @@ import { UsageError } from '../errors.js';
 import type { UserGenerateOptions } from '../options.js';
 
 /**
- * What a resumed sweep must share besides its flags: the model and how it is computed. The
- * precision changes the images (q8, fp16); the device and attention form change them only by
- * rounding, but change every cell's timing, which the report compares.
+ * What a resumed sweep must share besides its flags: the model (its architecture, and its weights as
+ * model-files.ts weightsIdentity names them) and how it is computed. The precision changes the
+ * images (q8, fp16); the device and attention form change them only by rounding, but change every
+ * cell's timing, which the report compares.
  */
-export function sweepModelId(model: { readonly description: string; readonly dtype: string; readonly attention: string }, device: string): string {
-  return `${model.description}; --device ${device} --dtype ${model.dtype} --attention ${model.attention}`;
+export function sweepModelId(model: { readonly description: string; readonly dtype: string; readonly attention: string }, weights: string, device: string): string {
+  return `${model.description}, weights ${weights}; --device ${device} --dtype ${model.dtype} --attention ${model.attention}`;
 }
 
 /** Options that may be swept, with their flag names. */

@@ -1,10 +1,12 @@
-/** `dit sweep` on the command line: a bad value in any cell fails before the model is read. */
+/** `dit sweep` on the command line: a bad value in any cell fails before the model is read; a folder resumes only with its model, precision and weights. */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
 import { ditTiny, fixtureDir } from '../helpers/fixtures.js';
+import { EMBEDDED_MODEL_DIR } from '../../src/assets.js';
 
 describe('dit sweep: flag errors before loading', () => {
   it.each([
@@ -64,5 +66,27 @@ describe('dit sweep: resuming', () => {
     expect(q8.code).toBe(2);
     expect(q8.stderr).toMatch(/^dit: --out .+ holds a different sweep \(its cells come from .+; --device cpu --dtype fp32 --attention fused, this run is .+; --device cpu --dtype q8 --attention fused\); resume it with the same flags/);
     expect(await runCli(flags)).toMatchObject({ code: 0, stderr: '' }); // the same flags resume it
+  });
+
+  it('resumes a folder only with the weights it was started with (a retrain of the same shapes and size is another model)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dit-sweep-cli-'));
+    const bytes = fs.readFileSync(path.join(EMBEDDED_MODEL_DIR, 'model.safetensors'));
+    const other = Buffer.from(bytes);
+    other[other.length - 2]! ^= 1;
+    const [a, b] = [bytes, other].map((weights, i) => {
+      const ckpt = path.join(dir, `weights-${i}`);
+      fs.mkdirSync(ckpt);
+      fs.copyFileSync(path.join(EMBEDDED_MODEL_DIR, 'config.json'), path.join(ckpt, 'config.json'));
+      fs.writeFileSync(path.join(ckpt, 'model.safetensors'), weights);
+      return ckpt;
+    });
+    const sha = (w: Buffer) => crypto.createHash('sha256').update(w).digest('hex');
+    const flags = ['sweep', '--quiet', '--no-cache', '--out', path.join(dir, 'study'), '--class-labels', '1', '--cfg-scale', '1,4', '--num-sampling-steps', '2'];
+    expect(await runCli([...flags, '--ckpt', a!])).toMatchObject({ code: 0, stderr: '' });
+    const r = await runCli([...flags, '--ckpt', b!]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`weights model.safetensors (${bytes.length} bytes, sha256 ${sha(bytes)}); --device cpu --dtype fp32 --attention fused, this run is `);
+    expect(r.stderr).toContain(`weights model.safetensors (${bytes.length} bytes, sha256 ${sha(other)}); --device cpu --dtype fp32 --attention fused)`);
+    expect(await runCli([...flags, '--ckpt', a!])).toMatchObject({ code: 0, stderr: '' });
   });
 });
