@@ -9,7 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FASHION_MNIST_CLASSES } from '../src/classes.js';
 import { className } from '../src/class-names.js';
-import { embeddedFd, embeddedRealManifold, type ClassQuality, type EmbeddedQuality } from '../src/sweep/quality.js';
+import { embeddedFd, embeddedRealManifold, worstClass, type EmbeddedQuality } from '../src/sweep/quality.js';
 import { formatTakenFor } from '../src/cli/quality.js';
 import type { RgbImage } from '../src/image/grid.js';
 import type { Classifier } from '../src/runtime/index.js';
@@ -59,17 +59,13 @@ export async function realFloor(classifier: Classifier, n: number): Promise<Qual
 const f = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
 
-function worst(q: EmbeddedQuality): ClassQuality {
-  return q.perClass.filter((c) => c.count > 0).reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
-}
-
 /** The summary table, then the per-class table (accuracy / mean p(label), one column per set). */
 export function printQualityTables(rows: readonly QualityRow[]): void {
   const timed = rows.some((r) => r.seconds != null);
   console.log(`| set | n | FD | precision | recall | class acc. | worst class | mean p(label) |${timed ? ' s | images/s |' : ''}`);
   console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |${timed ? ' --- | --- |' : ''}`);
   for (const { name: set, q, seconds, imagesPerSecond } of rows) {
-    const w = worst(q);
+    const w = worstClass(q.perClass);
     const time = timed ? ` ${f(seconds ?? undefined, 0)} | ${f(imagesPerSecond ?? undefined, 2)} |` : '';
     console.log(`| ${set} | ${q.count} | ${q.fd.toFixed(2)} | ${f(q.precision, 3)} | ${f(q.recall, 3)} | ${q.accuracy.toFixed(3)} | ${name(w.label)} ${w.accuracy.toFixed(3)}${formatTakenFor(w)} | ${q.meanPLabel.toFixed(3)} |${time}`);
   }

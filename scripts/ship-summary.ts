@@ -5,6 +5,7 @@
  */
 import { FASHION_MNIST_CLASSES } from '../src/classes.js';
 import { className } from '../src/class-names.js';
+import { worstClass } from '../src/sweep/quality.js';
 
 /** One class's share classified as its label and mean p(label) (sweep/quality.ts's ClassQuality). */
 export interface ClassScore {
@@ -67,7 +68,7 @@ const fixed = (v: number | null | undefined, digits: number) => (v == null || Nu
 const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
 
 function worst(row: FdRow): ClassScore {
-  return row.q.perClass.filter((c) => c.count > 0).reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+  return worstClass(row.q.perClass);
 }
 
 /** The README's "FD against guidance" table: scale rows, then the real floor rows, then interval rows. */

@@ -9,7 +9,7 @@ import { className } from '../class-names.js';
 import { resolveLoadOptions } from '../options.js';
 import { openEmbeddedClassifier } from '../model-files.js';
 import { scoreBulkFolder } from '../bulk/run.js';
-import { takenFor, type ClassQuality, type EmbeddedQuality } from '../sweep/quality.js';
+import { takenFor, worstClass, type ClassQuality, type EmbeddedQuality } from '../sweep/quality.js';
 import type { Progress } from './progress.js';
 
 /** " (taken for Coat 3, Pullover 2)": the classes a label's misclassified images were given; "" when none were. */
@@ -22,7 +22,7 @@ export function formatTakenFor(c: ClassQuality): string {
 export function formatEmbeddedQuality(q: EmbeddedQuality): string[] {
   const pr = q.precision === undefined ? '' : ` · precision ${q.precision.toFixed(4)} · recall ${q.recall!.toFixed(4)}`;
   const scored = q.perClass.filter((c) => c.count > 0);
-  const worst = scored.reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+  const worst = worstClass(scored);
   const name = (label: number) => className(FASHION_MNIST_CLASSES, label);
   return [
     `fd ${Number.isNaN(q.fd) ? '– (one image has no covariance)' : q.fd.toFixed(3)} · class accuracy ${q.accuracy.toFixed(4)} · mean p(label) ${q.meanPLabel.toFixed(4)}${pr} · ${q.count} images (classifier features vs the Fashion-MNIST test set)`,

@@ -101,6 +101,11 @@ export function takenFor(c: ClassQuality): [label: number, count: number][] {
     .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
 }
 
+/** The class of lowest accuracy among those with images (the first of equals, by class id). */
+export function worstClass<C extends { readonly count: number; readonly accuracy: number }>(perClass: readonly C[]): C {
+  return perClass.filter((c) => c.count > 0).reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+}
+
 export interface EmbeddedQuality {
   /** Fréchet distance to the Fashion-MNIST test set's features (NaN for one image: no covariance). */
   readonly fd: number;
@@ -120,10 +125,9 @@ export interface EmbeddedQuality {
 /** Streams images through the classifier: feature statistics and label scores, batch by batch. */
 export class EmbeddedScorer {
   private readonly stats: FeatureStatistics;
-  private readonly hits: Float64Array;
   private readonly pLabel: Float64Array;
   private readonly counts: Float64Array;
-  /** (label, top class) counts, row-major by label. */
+  /** (label, top class) counts, row-major by label; the diagonal holds the hits. */
   private readonly confusion: Float64Array;
   /** Every feature row so far, for precision/recall. */
   private readonly rows: Float32Array[] = [];
@@ -132,7 +136,6 @@ export class EmbeddedScorer {
   constructor(private readonly classifier: Classifier) {
     assert(classifier.featureSize > 0, 'the classifier has no feature layer');
     this.stats = new FeatureStatistics(classifier.featureSize);
-    this.hits = new Float64Array(classifier.numClasses);
     this.pLabel = new Float64Array(classifier.numClasses);
     this.counts = new Float64Array(classifier.numClasses);
     this.confusion = new Float64Array(classifier.numClasses * classifier.numClasses);
@@ -152,10 +155,9 @@ export class EmbeddedScorer {
     this.stats.add(features);
     this.rows.push(Float32Array.from(features));
     const k = this.classifier.numClasses;
-    const { hit, pLabel, predicted } = labelScores(logits, k, labels);
+    const { pLabel, predicted } = labelScores(logits, k, labels);
     labels.forEach((label, i) => {
       assert(Number.isInteger(label) && label >= 0 && label < k, () => `label ${label} is not a class of the classifier`);
-      this.hits[label] += hit[i]!;
       this.pLabel[label] += pLabel[i]!;
       this.counts[label]++;
       this.confusion[label * k + predicted[i]!]++;
@@ -186,17 +188,18 @@ export class EmbeddedScorer {
   finish(reference: GaussianStats = embeddedReference(), real?: RealManifold): EmbeddedQuality {
     const sum = (a: Float64Array) => a.reduce((s, v) => s + v, 0);
     const k = this.classifier.numClasses;
+    const hits = Array.from(this.counts, (_, label) => this.confusion[label * k + label]!);
     const perClass = Array.from(this.counts, (count, label) => ({
       label,
       count,
-      accuracy: this.hits[label]! / count,
+      accuracy: hits[label]! / count,
       meanPLabel: this.pLabel[label]! / count,
       predicted: Array.from(this.confusion.subarray(label * k, (label + 1) * k)),
     }));
     const pr = real !== undefined && this.n > real.k ? precisionRecall(real.features, this.features(), real.k, real.radii2) : undefined;
     return {
       fd: this.n >= 2 ? frechetDistance(this.stats.finish(), reference) : NaN,
-      accuracy: sum(this.hits) / this.n,
+      accuracy: hits.reduce((s, v) => s + v, 0) / this.n,
       meanPLabel: sum(this.pLabel) / this.n,
       count: this.n,
       perClass,
