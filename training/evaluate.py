@@ -52,6 +52,11 @@ def taken_for(top, label):
     return {CLASSES[c]: int(counts[c]) for c in misses}
 
 
+def worst_class(per_class):
+    """(name, scores) of the lowest accuracy in a row's per_class (the first of equals, in class order)."""
+    return min(per_class.items(), key=lambda kv: kv[1]["accuracy"])
+
+
 def taken_for_text(misses):
     """" (taken for Coat 3, Pullover 2)", or "" without misses."""
     return f" (taken for {', '.join(f'{name} {n}' for name, n in misses.items())})" if misses else ""
@@ -63,9 +68,9 @@ def score(feats, logits, labels, reference, real=None):
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     y = labels.cpu().numpy()
-    hit = p.argmax(1) == y
-    pl = p[np.arange(len(y)), y]
     top = p.argmax(1)
+    hit = top == y
+    pl = p[np.arange(len(y)), y]
     per_class = {CLASSES[c]: {"accuracy": float(hit[y == c].mean()), "p_label": float(pl[y == c].mean()), "taken_for": taken_for(top[y == c], c)}
                  for c in range(10) if (y == c).any()}
     out = {"fd": frechet(mu, sigma, reference[0], reference[1]), "accuracy": float(hit.mean()), "p_label": float(pl.mean()), "per_class": per_class}
@@ -133,7 +138,7 @@ class Judge:
                 row = {"model": name, **extra, "params": params, "patch_size": model.patch_size, "spec": spec["spec"], "sampler": sampler,
                        "steps": steps, "guidance_interval": spec["interval"], "cfg": cfg, "n": num_samples, "seconds": round(time.time() - t0, 2), **score(feats, logits, labels, self.reference, self.real)}
                 out.append(row)
-                worst = min(row["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
+                worst = worst_class(row["per_class"])
                 pr = f"  P/R {row['precision']:.3f}/{row['recall']:.3f}" if "precision" in row else ""
                 print(f"{name:>14} {spec['spec']:<15} cfg {cfg:<4g} FD {row['fd']:7.2f}{pr}  acc {row['accuracy']:.3f}  "
                       f"p(label) {row['p_label']:.3f}  worst {worst[0]} {worst[1]['accuracy']:.2f}{taken_for_text(worst[1]['taken_for'])}  ({row['seconds']} s)", flush=True)

@@ -35,7 +35,7 @@ import time
 import torch
 
 from dit import load_checkpoint, load_model, model_from_checkpoint
-from evaluate import Judge, parse_samplers, pick_device, taken_for_text, write_sheet
+from evaluate import Judge, parse_samplers, pick_device, taken_for_text, worst_class, write_sheet
 from export import checkpoint_source
 from tensorio import write_safetensors
 
@@ -162,7 +162,7 @@ def target_line(rows):
     at = {r["cfg"]: r for r in rows}
     line = f"best FD {best['fd']:6.2f} at cfg {best['cfg']:g}"
     if 4.0 in at:
-        worst = min(at[4.0]["per_class"].items(), key=lambda kv: kv[1]["accuracy"])
+        worst = worst_class(at[4.0]["per_class"])
         line += (f"; cfg 4: FD {at[4.0]['fd']:6.2f}, worst class {worst[0]} {worst[1]['accuracy']:.3f}"
                  f"{taken_for_text(worst[1].get('taken_for', {}))} (target 0.97)")
     else:
