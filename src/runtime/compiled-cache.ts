@@ -1,7 +1,9 @@
 /**
  * The compiled-model cache: an ONNX model (+ external data) built once per (checkpoint identity,
- * build options) and reused by later runs. The identity is the checkpoint's resolved path, size and
- * mtime, so replacing the file invalidates the entry. Entries are built in a temporary folder and
+ * build options) and reused by later runs. The identity is the checkpoint's resolved path, size, mtime,
+ * inode and change time, so replacing or rewriting the file invalidates the entry (also a same-size
+ * file whose mtime was carried over by `cp -p`, rsync or a restore: the inode's change time cannot be
+ * set back). Entries are built in a temporary folder and
  * renamed into place, so a crash or a concurrent run never sees a half-written model.
  *
  * Every entry records the size and CRC-32 of its files when it is written and is checked against
@@ -44,11 +46,15 @@ export interface CachedModel {
   readonly cleanup: () => void;
 }
 
-/** What identifies a source file: resolved path, size, modification time. */
-export function fileIdentity(file: string): { path: string; size: number; mtimeMs: number } {
+/**
+ * What identifies a source file: resolved path, size, modification time, and the inode with its
+ * change time (nanoseconds), which every write, rename into place or mtime reset moves; the
+ * modification time alone can be carried over by a copy of another file of the same size.
+ */
+export function fileIdentity(file: string): { path: string; size: number; mtimeMs: number; inode: string; changed: string } {
   const real = realpathSync(file);
-  const st = statSync(real);
-  return { path: real, size: st.size, mtimeMs: Math.round(st.mtimeMs) };
+  const st = statSync(real, { bigint: true });
+  return { path: real, size: Number(st.size), mtimeMs: Math.round(Number(st.mtimeMs)), inode: `${st.dev}:${st.ino}`, changed: st.ctimeNs.toString() };
 }
 
 export function cacheKey(parts: unknown): string {

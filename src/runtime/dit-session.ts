@@ -11,7 +11,7 @@ import { ditGraphOptions, ditSessionOver, type DiTGraphChoices, type DiTSession 
 export interface DiTModelSource {
   readonly config: DiTConfig;
   readonly weights: DiTWeights;
-  /** The checkpoint file the weights came from; the cache is keyed by its path, size and mtime. */
+  /** The checkpoint file the weights came from; the cache is keyed by its identity (fileIdentity). */
   readonly path?: string;
 }
 

@@ -4,7 +4,7 @@
  * - createSession(pathOrBytes, { device, threads, graphOptimizationLevel, enableCpuMemArena })
  *   for any model (VAE, classifier); a path lets ONNX Runtime read external data beside it.
  * - createDiTSession({ config, weights, path }, { cacheDir, noCache, attention, ... }) builds the
- *   DiT graph once per checkpoint (cache keyed by path, size, mtime and options) and returns
+ *   DiT graph once per checkpoint (cache keyed by the file's identity, fileIdentity, and options) and returns
  *   run(x, t, y, batch).
  * - createVaeSession(source, opts): the VAE decoder, one model per latent size (cached likewise);
  *   createClassifierSession(spec, weights): the embedded model's classifier.

@@ -26,7 +26,7 @@ export interface VaeSource {
   readonly config: VaeConfig;
   /** Canonical (diffusers new naming) decoder weights; read while a model is being built. */
   readonly weights: ReadonlyMap<string, LazyTensor>;
-  /** The weights file read; with the config it keys the compiled-model cache (path, size, mtime). */
+  /** The weights file read; with the config it keys the compiled-model cache (fileIdentity). */
   readonly path?: string;
   /** Latents are divided by this; default config.scaling_factor. */
   readonly scalingFactor?: number;

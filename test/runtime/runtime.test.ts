@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,29 @@ describe('compiled-model cache', () => {
     expect((await open()).fromCache).toBe(true);
     expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
     expect(readdirSync(cacheDir).filter((d) => d.includes('tmp'))).toHaveLength(0);
+  });
+
+  it('rebuilds after the file is replaced by one of the same size whose mtime was carried over (cp -p, rsync -t)', async () => {
+    const when = 1_700_000_000; // whole seconds, so that utimes puts back exactly the same mtime
+    utimesSync(ckpt, when, when);
+    expect((await open()).fromCache).toBe(false);
+    expect((await open()).fromCache).toBe(true);
+    const bytes = readFileSync(ckpt);
+    bytes[bytes.length - 1] ^= 1;
+    // Rewritten in place (same inode), then the old times put back: size and mtime are what they were.
+    writeFileSync(ckpt, bytes);
+    utimesSync(ckpt, when, when);
+    expect([statSync(ckpt).size, statSync(ckpt).mtimeMs]).toEqual([bytes.length, when * 1000]);
+    expect((await open()).fromCache).toBe(false);
+    expect((await open()).fromCache).toBe(true);
+    // Another file renamed into place (a new inode), times carried over.
+    const other = `${ckpt}.new`;
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(other, bytes);
+    utimesSync(other, when, when);
+    renameSync(other, ckpt);
+    expect((await open()).fromCache).toBe(false);
+    expect(readdirSync(cacheDir).filter((d) => d.startsWith('dit-'))).toHaveLength(2);
   });
 
   it('checks run() arguments against the batch', async () => {
