@@ -6,13 +6,14 @@
 #  - dataset-fashion-mnist: the test set the shipped classifier is checked against.
 #  - redis-server: the tests of dit generate --queue / dit worker start their own on a loopback port.
 #  - binutils: strip, for the node binary scripts/gpu-kit.sh packs (the kit test checks its size).
-# Set DIT_TRAINING=1 to add what training/ needs (PyTorch for /usr/bin/python3, OpenBLAS).
+# Set DIT_TRAINING=1 to add what training/ needs (PyTorch for /usr/bin/python3, OpenBLAS, SciPy for
+# fd_reference.py's and checks.py's matrix square root).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(chromium dataset-fashion-mnist redis-server binutils)
-if [ "${DIT_TRAINING:-0}" = 1 ]; then pkgs+=(python3-torch libopenblas0-pthread); fi
+if [ "${DIT_TRAINING:-0}" = 1 ]; then pkgs+=(python3-torch python3-scipy libopenblas0-pthread); fi
 
 missing=()
 for p in mesa-vulkan-drivers "${pkgs[@]}"; do

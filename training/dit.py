@@ -267,14 +267,16 @@ def _1d_sincos(embed_dim, pos):
     return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
 
-# The project's default embedded model (issue 6): 1-channel 32x32 pixels, ~4M parameters.
+# The shipped embedded model's architecture (issue 19's second generation, "C"): 1-channel 32x32
+# pixels, patch 4, 9.76M parameters; train.py's and bench_step.py's defaults. The first generation
+# (issue 6) was hidden 192, depth 6, 3 heads (4.17M): gpu_round.py's candidate "A".
 FASHION_CONFIG = dict(
     input_size=32,
     patch_size=4,
     in_channels=1,
-    hidden_size=192,
-    depth=6,
-    num_heads=3,
+    hidden_size=256,
+    depth=8,
+    num_heads=4,
     mlp_ratio=4.0,
     class_dropout_prob=0.1,
     num_classes=10,
