@@ -453,7 +453,16 @@ def check_pick_emas():
     assert gpu_round.target_line(scored[2:]) == "best FD   7.73 at cfg 1.5; cfg 4: -; cfg 1: -"
     scored[0]["per_class"]["Shirt"]["taken_for"] = {"Coat": 4, "Pullover": 3}
     assert "worst class Shirt 0.965 (taken for Coat 4, Pullover 3) (target 0.97)" in gpu_round.target_line(scored), gpu_round.target_line(scored)
-    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick; the targets' line")
+    # After a cooldown pass 1 scores the trained weights too, read from the checkpoint's "model".
+    from dit import RAW_WEIGHTS, ema_weights
+    assert gpu_round.pass1_keys({}) == gpu_round.EMAS
+    assert gpu_round.pass1_keys({"cooldown": {"from_step": 5}}) == gpu_round.EMAS + (RAW_WEIGHTS,)
+    ck = {"model": "trained", "ema": "main", "ema_decay": 0.9999, "emas": {"sigma:0.05": "short"}}
+    assert [ema_weights(ck, k) for k in (None, 0.9999, "sigma:0.05", RAW_WEIGHTS)] == ["main", "main", "short", "trained"]
+    assert [train.parse_weights_key(k) for k in ("model", "sigma:0.1", "0.999")] == [RAW_WEIGHTS, "sigma:0.1", 0.999]
+    assert gpu_round.ema_file_stem("C", RAW_WEIGHTS) == "C.ema-model"
+    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick; the targets' line; "
+          "the trained weights scored after a cooldown")
 
 
 if __name__ == "__main__":

@@ -291,8 +291,17 @@ def load_checkpoint(path):
     return torch.load(path, map_location="cpu", **kw)
 
 
+# Names a checkpoint's trained weights themselves (no average) wherever an EMA is chosen (export.py
+# --ema, evaluate.py NAME=PATH@KEY, gpu_round.py's pass 1): after train.py --cooldown has brought the
+# learning rate to 0 they are the run's end point, and may beat every EMA.
+RAW_WEIGHTS = "model"
+
+
 def ema_weights(ck, ema=None):
-    """The EMA state dict of decay `ema` (None: the main one) from a training checkpoint."""
+    """The EMA state dict of decay `ema` (None: the main one; RAW_WEIGHTS: the trained weights, not an
+    average) from a training checkpoint."""
+    if ema == RAW_WEIGHTS:
+        return ck["model"]
     return ck["ema"] if ema is None or ema == ck.get("ema_decay") else ck["emas"][ema]
 
 

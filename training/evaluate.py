@@ -13,7 +13,8 @@ recipe; the README's figures come from `bench/generate-fd.ts` (TypeScript, the s
       --model new=runs/p2/last.pt --cfg 1,1.5,2,3,4 --sampler ddpm:100,ddim:25 --num-samples 2000 \\
       --json runs/eval.json --sheet runs/eval.png
 
-A --model value is NAME=PATH or NAME=PATH@DECAY (an extra EMA that train.py kept).
+A --model value is NAME=PATH or NAME=PATH@KEY: an extra EMA that train.py kept (a decay or sigma:S), or
+@model for the trained weights themselves (no average; the end point of a --cooldown).
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ from dit import load_model
 from fd_reference import features_and_logits, frechet, stats
 from fmnist import CLASSES
 from tensorio import grid, read_safetensors, to_uint8, write_png
+from train import parse_weights_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.path.join(HERE, "..", "assets", "fashion-mnist")
@@ -167,7 +169,7 @@ def pick_device(name):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", action="append", required=True, help="NAME=PATH[@EMA_DECAY]; repeat")
+    ap.add_argument("--model", action="append", required=True, help="NAME=PATH[@EMA]: EMA a decay, sigma:S or model (the trained weights); repeat")
     ap.add_argument("--cfg", default="1,1.5,2,3,4")
     ap.add_argument("--sampler", default="ddpm:25", help="comma-separated SAMPLER:STEPS[@LO-HI] (ddpm, ddim; @: guidance interval in timesteps)")
     ap.add_argument("--num-samples", type=int, default=2000)
@@ -189,7 +191,7 @@ def main():
         decay = None
         if "@" in path:
             path, d = path.rsplit("@", 1)
-            decay = float(d)
+            decay = parse_weights_key(d)
         model = load_model(path, decay).to(device)
         rows += judge.rows(name, model, samplers, cfgs, args.num_samples, args.seed, args.batch, sheet, path=path, ema=decay)
     if args.json:

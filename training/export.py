@@ -9,7 +9,7 @@ import torch
 
 from diffusion import SpacedDiffusion
 from dit import DiT, FASHION_CONFIG, ema_weights, load_checkpoint
-from train import parse_ema
+from train import parse_weights_key
 from fmnist import CLASSES, DATA_DIR, load_split, to_model_range
 from tensorio import SCALE_SUFFIX, quantize_rows_q8, read_safetensors, read_safetensors_metadata, save_npy, write_safetensors
 
@@ -65,7 +65,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ckpt", default="runs/fmnist/last.pt", help="train.py's last.pt, or fp16 weights: a --weights-only file, gpu_round.py's NAME.safetensors, a shipped model.safetensors (with its config.json beside it)")
     p.add_argument("--out", default="../assets/fashion-mnist")
-    p.add_argument("--ema", type=parse_ema, help="which EMA to export when the run kept several: a decay or sigma:S (default: the main one)")
+    p.add_argument("--ema", type=parse_weights_key, help="which EMA to export when the run kept several: a decay or sigma:S (default: "
+                   "the main one), or model: the trained weights, not an average (the end point of a train.py --cooldown)")
     p.add_argument("--weights-only", metavar="FILE", help="write only FILE: fp16 EMA weights with the config and training facts in its metadata (for carrying back from a GPU run)")
     p.add_argument("--data-dir", default=DATA_DIR)
     p.add_argument("--dtype", choices=("fp16", "q8"), default="fp16", help="model.safetensors' weights: fp16, or q8 (linear weights as int8 "

@@ -34,7 +34,7 @@ import time
 
 import torch
 
-from dit import load_checkpoint, load_model, model_from_checkpoint
+from dit import RAW_WEIGHTS, load_checkpoint, load_model, model_from_checkpoint
 from evaluate import Judge, parse_samplers, pick_device, taken_for_text, worst_class, write_sheet
 from export import checkpoint_source
 from tensorio import write_safetensors
@@ -140,6 +140,13 @@ def export(args, name, ck, ema_key, file_stem=None):
     # The compile trial's verdict and the speeds are near the top of the log, the last steps at its end.
     notes = [line for line in log if line.startswith(("params", "compile", "resumed", "optimizer"))]
     return {"ema": ema_key, "config": arch, "facts": facts, "flags": CANDIDATES[name], "log_notes": notes, "log_tail": log[-8:]}
+
+
+def pass1_keys(ck):
+    """The weights pass 1 scores of one checkpoint: the EMAs, and after a learning-rate cooldown
+    (train.py --cooldown, leg 2 of docs/gpu/README.md §5) the trained weights themselves, which the
+    decay to 0 brings to rest (RAW_WEIGHTS)."""
+    return EMAS + ((RAW_WEIGHTS,) if ck.get("cooldown") is not None else ())
 
 
 def pick_emas(rows):
@@ -271,14 +278,14 @@ def main():
 
     cfgs = [float(c) for c in args.eval_cfg.split(",")]
     rows, summary, sheet = [], {}, []
-    # Pass 1: which EMA decay, by the lowest FD over a few scales at one sampler (pick_emas; the most
-    # class-accurate EMA at the lowest scale goes out too). Each candidate's checkpoint is read once,
+    # Pass 1: which EMA decay (or, after a cooldown, the trained weights: pass1_keys), by the lowest FD
+    # over a few scales at one sampler (pick_emas; the most class-accurate at the lowest scale goes out too). Each candidate's checkpoint is read once,
     # for both passes and the exports. The chosen EMA's model is kept for pass 2, the others dropped.
     checkpoints = {name: load_checkpoint(os.path.join(args.runs, name, "last.pt")) for name in trained}
     models = {"shipped": (shipped, {})}
     for name in trained:
         ema_models, mine = {}, []
-        for decay in EMAS:
+        for decay in pass1_keys(checkpoints[name]):
             ema_models[decay] = model_from_checkpoint(checkpoints[name], decay).to(device)
             mine += judge.rows(f"{name}@{decay}", ema_models[decay], parse_samplers(args.select_sampler),
                                [float(c) for c in args.select_cfg.split(",")], args.eval_samples, 0, args.eval_batch, pass_=1, ema=decay)

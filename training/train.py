@@ -48,7 +48,7 @@ import time
 import torch
 
 from diffusion import GaussianDiffusion
-from dit import DiT, FASHION_CONFIG, load_checkpoint
+from dit import DiT, FASHION_CONFIG, RAW_WEIGHTS, load_checkpoint
 from fmnist import DATA_DIR, load_split, to_model_range
 
 COMPILE_MODES = ("off", "blocks", "full")
@@ -88,6 +88,12 @@ def parse_ema(spec):
     if not 0 < d < 1:
         raise SystemExit(f"--extra-ema {spec}: a decay must be in (0, 1), or give sigma:S for a power EMA")
     return d
+
+
+def parse_weights_key(spec):
+    """Which weights of a checkpoint to read (export.py --ema, evaluate.py): a decay, "sigma:S", or
+    "model" (RAW_WEIGHTS: the trained weights themselves)."""
+    return RAW_WEIGHTS if spec == RAW_WEIGHTS else parse_ema(spec)
 
 
 def ema_beta(key, step):
