@@ -13,6 +13,8 @@ export interface ClassScore {
   readonly count: number;
   readonly accuracy: number;
   readonly meanPLabel: number;
+  /** How many of the class's images the classifier put in each class (JSON written since 2026-11-28). */
+  readonly predicted?: readonly number[];
 }
 
 /** One scored set as bench/generate-fd.ts writes it in its JSON line (rows and realFloor). */
@@ -128,15 +130,28 @@ export interface Target {
 
 /** The scales issue 19 compares over, and its class-accuracy floors. */
 export const TARGET_SCALES = [1, 1.5, 2, 3, 4] as const;
+/**
+ * Issue 19's class-accuracy floors: CFG 1's over all images (per class it would ask unguided samples
+ * to beat real ones: the classifier recognises 0.64–0.73 of real shirts), CFG 4's for every class —
+ * the reading of gpu_round.py's targets line and the README.
+ */
 export const ACCURACY_FLOORS = [
-  { cfg: 1, floor: 0.85 },
-  { cfg: 4, floor: 0.97 },
+  { cfg: 1, floor: 0.85, over: 'all' },
+  { cfg: 4, floor: 0.97, over: 'class' },
 ] as const;
+
+/** " (taken for Coat 4, Pullover 3)" from a class's confusion counts, when the JSON has them. */
+function takenForText(c: ClassScore): string {
+  if (!c.predicted) return '';
+  const misses = c.predicted.map((count, label) => [label, count] as const).filter(([label, count]) => label !== c.label && count > 0);
+  misses.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return misses.length === 0 ? '' : ` (taken for ${misses.map(([label, count]) => `${name(label)} ${count}`).join(', ')})`;
+}
 
 /**
  * Issue 19's "Numbers to reach", from the plain-scale rows of the new and the old model (same seeds):
  * FD at CFG 4 at most half the old one's; the best FD over CFG 1–4 at most half the old best; class
- * accuracy ≥ 0.85 at CFG 1 and ≥ 0.97 at CFG 4 for every class.
+ * accuracy ≥ 0.85 at CFG 1 and ≥ 0.97 at CFG 4 for every class (ACCURACY_FLOORS).
  */
 export function issue19Targets(next: readonly ScaleRow[], prev: readonly ScaleRow[]): Target[] {
   const at = (rows: readonly ScaleRow[], cfg: number) => rows.find((r) => r.interval === null && r.cfg === cfg);
@@ -159,16 +174,21 @@ export function issue19Targets(next: readonly ScaleRow[], prev: readonly ScaleRo
       ? { what: `best FD over CFG ${TARGET_SCALES.join(', ')} ≤ half of the previous best`, met: bn.q.fd! <= bo.q.fd! / 2, measured: `${bn.q.fd!.toFixed(2)} (CFG ${bn.label}) against ${bo.q.fd!.toFixed(2)} (CFG ${bo.label})` }
       : { what: `best FD over CFG ${TARGET_SCALES.join(', ')} ≤ half of the previous best`, met: undefined, measured: `needs every one of CFG ${TARGET_SCALES.join(', ')} for both models` },
   );
-  for (const { cfg, floor } of ACCURACY_FLOORS) {
+  for (const { cfg, floor, over } of ACCURACY_FLOORS) {
     const r = at(next, cfg);
-    const what = `class accuracy ≥ ${floor} at CFG ${cfg} for every class`;
+    const what = over === 'all' ? `class accuracy ≥ ${floor} at CFG ${cfg}` : `class accuracy ≥ ${floor} at CFG ${cfg} for every class`;
     if (!r) {
       targets.push({ what, met: undefined, measured: `CFG ${cfg} not scored` });
       continue;
     }
-    const below = r.q.perClass.filter((c) => c.count > 0 && c.accuracy < floor);
     const w = worst(r);
-    targets.push({ what, met: below.length === 0, measured: below.length === 0 ? `worst ${name(w.label)} ${w.accuracy.toFixed(3)}` : `below: ${below.map((c) => `${name(c.label)} ${c.accuracy.toFixed(3)}`).join(', ')}` });
+    const classText = (c: ClassScore) => `${name(c.label)} ${c.accuracy.toFixed(3)}${takenForText(c)}`;
+    if (over === 'all') {
+      targets.push({ what, met: r.q.accuracy >= floor, measured: `${r.q.accuracy.toFixed(3)} (worst ${classText(w)})` });
+      continue;
+    }
+    const below = r.q.perClass.filter((c) => c.count > 0 && c.accuracy < floor);
+    targets.push({ what, met: below.length === 0, measured: below.length === 0 ? `worst ${classText(w)}` : `below: ${below.map(classText).join(', ')}` });
   }
   return targets;
 }
