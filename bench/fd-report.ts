@@ -9,8 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FASHION_MNIST_CLASSES } from '../src/classes.js';
 import { className } from '../src/class-names.js';
-import { embeddedFd, embeddedRealManifold, worstClass, type EmbeddedQuality } from '../src/sweep/quality.js';
-import { formatTakenFor } from '../src/cli/quality.js';
+import { embeddedFd, embeddedRealManifold, formatTakenFor, worstClass, type EmbeddedQuality } from '../src/sweep/quality.js';
 import type { RgbImage } from '../src/image/grid.js';
 import type { Classifier } from '../src/runtime/index.js';
 

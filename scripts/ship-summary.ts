@@ -5,7 +5,7 @@
  */
 import { FASHION_MNIST_CLASSES } from '../src/classes.js';
 import { className } from '../src/class-names.js';
-import { worstClass } from '../src/sweep/quality.js';
+import { formatTakenFor, worstClass } from '../src/sweep/quality.js';
 
 /** One class's share classified as its label and mean p(label) (sweep/quality.ts's ClassQuality). */
 export interface ClassScore {
@@ -140,14 +140,6 @@ export const ACCURACY_FLOORS = [
   { cfg: 4, floor: 0.97, over: 'class' },
 ] as const;
 
-/** " (taken for Coat 4, Pullover 3)" from a class's confusion counts, when the JSON has them. */
-function takenForText(c: ClassScore): string {
-  if (!c.predicted) return '';
-  const misses = c.predicted.map((count, label) => [label, count] as const).filter(([label, count]) => label !== c.label && count > 0);
-  misses.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  return misses.length === 0 ? '' : ` (taken for ${misses.map(([label, count]) => `${name(label)} ${count}`).join(', ')})`;
-}
-
 /**
  * Issue 19's "Numbers to reach", from the plain-scale rows of the new and the old model (same seeds):
  * FD at CFG 4 at most half the old one's; the best FD over CFG 1–4 at most half the old best; class
@@ -182,7 +174,7 @@ export function issue19Targets(next: readonly ScaleRow[], prev: readonly ScaleRo
       continue;
     }
     const w = worst(r);
-    const classText = (c: ClassScore) => `${name(c.label)} ${c.accuracy.toFixed(3)}${takenForText(c)}`;
+    const classText = (c: ClassScore) => `${name(c.label)} ${c.accuracy.toFixed(3)}${c.predicted ? formatTakenFor({ label: c.label, predicted: c.predicted }) : ''}`;
     if (over === 'all') {
       targets.push({ what, met: r.q.accuracy >= floor, measured: `${r.q.accuracy.toFixed(3)} (worst ${classText(w)})` });
       continue;

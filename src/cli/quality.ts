@@ -9,14 +9,8 @@ import { className } from '../class-names.js';
 import { resolveLoadOptions } from '../options.js';
 import { openEmbeddedClassifier } from '../model-files.js';
 import { scoreBulkFolder } from '../bulk/run.js';
-import { takenFor, worstClass, type ClassQuality, type EmbeddedQuality } from '../sweep/quality.js';
+import { formatTakenFor, worstClass, type EmbeddedQuality } from '../sweep/quality.js';
 import type { Progress } from './progress.js';
-
-/** " (taken for Coat 3, Pullover 2)": the classes a label's misclassified images were given; "" when none were. */
-export function formatTakenFor(c: ClassQuality): string {
-  const misses = takenFor(c);
-  return misses.length === 0 ? '' : ` (taken for ${misses.map(([label, count]) => `${className(FASHION_MNIST_CLASSES, label)} ${count}`).join(', ')})`;
-}
 
 /** The two stdout lines of a scored folder. */
 export function formatEmbeddedQuality(q: EmbeddedQuality): string[] {

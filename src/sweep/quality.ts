@@ -24,6 +24,8 @@ import { precisionRecall, type FeatureRows } from '../metrics/precision-recall.j
 import type { RgbImage } from '../image/grid.js';
 import type { Classifier } from '../runtime/index.js';
 import { labelScores } from './metrics.js';
+import { FASHION_MNIST_CLASSES } from '../classes.js';
+import { className } from '../class-names.js';
 
 export const EMBEDDED_FD_REFERENCE = assetPath('fashion-mnist', 'fd-reference.json');
 export const EMBEDDED_REAL_FEATURES = assetPath('fashion-mnist', 'fd-real-features.safetensors');
@@ -94,11 +96,17 @@ export interface ClassQuality {
  * The classes a label's misclassified images were given, most first (ties by class id), with their
  * counts, e.g. [[0, 3], [2, 3], [4, 3]] for shirts taken for T-shirt/top, Pullover and Coat 3 times each.
  */
-export function takenFor(c: ClassQuality): [label: number, count: number][] {
+export function takenFor(c: Pick<ClassQuality, 'label' | 'predicted'>): [label: number, count: number][] {
   return c.predicted
     .map((count, label): [number, number] => [label, count])
     .filter(([label, count]) => label !== c.label && count > 0)
     .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+}
+
+/** " (taken for Coat 3, Pullover 2)": the classes a label's misclassified images were given; "" when none were. */
+export function formatTakenFor(c: Pick<ClassQuality, 'label' | 'predicted'>): string {
+  const misses = takenFor(c);
+  return misses.length === 0 ? '' : ` (taken for ${misses.map(([label, count]) => `${className(FASHION_MNIST_CLASSES, label)} ${count}`).join(', ')})`;
 }
 
 /** The class of lowest accuracy among those with images (the first of equals, by class id). */

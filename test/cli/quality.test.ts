@@ -3,8 +3,8 @@
  * `dit generate`'s quality lines (cli/quality.ts): exact strings from hand-made scores.
  */
 import { describe, expect, it } from 'vitest';
-import { takenFor, type ClassQuality, type EmbeddedQuality } from '../../src/sweep/quality.js';
-import { formatEmbeddedQuality, formatTakenFor } from '../../src/cli/quality.js';
+import { formatTakenFor, takenFor, type ClassQuality, type EmbeddedQuality } from '../../src/sweep/quality.js';
+import { formatEmbeddedQuality } from '../../src/cli/quality.js';
 
 // Shirts (label 6): 191 hits, 3 each given T-shirt/top (0), Pullover (2) and Coat (4), 1 given Dress (3).
 const shirt: ClassQuality = { label: 6, count: 201, accuracy: 191 / 201, meanPLabel: 0.86, predicted: [3, 0, 3, 1, 3, 0, 191, 0, 0, 0] };
