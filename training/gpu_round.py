@@ -42,10 +42,11 @@ from tensorio import write_safetensors
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIPPED = os.path.join(HERE, "..", "assets", "fashion-mnist", "model.safetensors")
 
-# NAME: train.py architecture flags. `dit sample`'s time per step relative to today's model (p4 h192
+# NAME: train.py architecture flags. `dit sample`'s time per step relative to the first generation (p4 h192
 # d6), measured here (2-core EPYC, one run, 8 guided images): A 1, B 3.1 (four times the tokens),
 # C 1.6 (2.3 times the parameters). `dit sample` must stay within 5 s on that CPU (today: 100 DDPM
-# steps of A), so the scoring includes the step counts B (30) and C (60) can afford.
+# steps of A then; since 2026-11-28 25 DDPM steps of C with the guidance interval), so the scoring included
+# the step counts B (30) and C (60) could afford.
 CANDIDATES = {
     "A": "--patch-size 4 --hidden-size 192 --depth 6 --num-heads 3",
     "B": "--patch-size 2 --hidden-size 192 --depth 6 --num-heads 3",
@@ -199,7 +200,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=6, help="training time per candidate (they run at the same time)")
     ap.add_argument("--grace", type=float, default=60, help="seconds past --minutes before a run is stopped")
     # The first round (5 min each, side by side on an H200, docs/gpu/2026-11-27-round.md): C gave the lowest
-    # FD at every scale, A (today's architecture retrained at batch 512) and B (patch 2) were worse than
+    # FD at every scale, A (the first generation's architecture retrained at batch 512) and B (patch 2) were worse than
     # the shipped model; the next round trains C alone, with the whole GPU.
     ap.add_argument("--candidates", default="C")
     ap.add_argument("--device", default="auto")
