@@ -165,7 +165,7 @@ export function weightsIdentity(load: Parameters<typeof resolveModelSource>[0]):
 }
 
 /** The sha256 of a file's bytes, in hex (files small enough to read whole). */
-export function fileSha256(file: string): string {
+function fileSha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 

@@ -10,6 +10,7 @@
  *   npm package leaves those copies out of dist/site (package.json `files`), and `dit serve --browser`
  *   sends the originals, after checking they are the bytes the site was built with.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -17,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { DitError } from '../errors.js';
-import { fileSha256 } from '../model-files.js';
 
 /** Content-Encoding → the suffix of its precompressed copy, in the order a server prefers them. */
 export const PRECOMPRESSED: readonly { readonly encoding: 'br' | 'gzip'; readonly suffix: string }[] = [
@@ -108,17 +108,21 @@ function resolveSource(from: string): string {
   return from.startsWith('./') ? path.join(packageRoot, from) : createRequire(import.meta.url).resolve(from);
 }
 
+function sha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
 /**
  * Build time: finds which files of the built site (`root`) are copies of `candidates` (specifiers
  * as SiteSource.from takes them) and writes site-sources.json. Returns the entries.
  */
 export function recordSiteSources(root: string, candidates: readonly string[]): SiteSources {
   const byHash = new Map<string, string>();
-  for (const from of candidates) byHash.set(fileSha256(resolveSource(from)), from);
+  for (const from of candidates) byHash.set(sha256(resolveSource(from)), from);
   const sources: Record<string, SiteSource> = {};
   for (const file of listFiles(root)) {
     if (!/\.(wasm|safetensors)$/.test(file)) continue;
-    const hash = fileSha256(file);
+    const hash = sha256(file);
     const from = byHash.get(hash);
     // package.json leaves every .wasm and .safetensors of the site out of the package, by name.
     if (!from) throw new Error(`${file} is not a copy of any of ${candidates.join(', ')}: the npm package would lack it; add its source to the candidates`);
@@ -147,7 +151,7 @@ export function siteFallbacks(root: string): ReadonlyMap<string, string> {
     } catch {
       throw new DitError(`the site in ${root} needs ${source.from}, which is not installed; reinstall dit-ts (npm install) or rebuild the site (npm run build:site)`);
     }
-    if (!fs.existsSync(file) || fs.statSync(file).size !== source.bytes || fileSha256(file) !== source.sha256) {
+    if (!fs.existsSync(file) || fs.statSync(file).size !== source.bytes || sha256(file) !== source.sha256) {
       throw new DitError(`the site in ${root} was built with other bytes of ${source.from} than ${file} holds (another onnxruntime-web version?); reinstall dit-ts (npm install) or rebuild the site (npm run build:site)`);
     }
     out.set(relative, file);
