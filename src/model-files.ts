@@ -160,13 +160,8 @@ export function weightsIdentity(load: Parameters<typeof resolveModelSource>[0]):
   const file = fs.statSync(source.ckpt).isDirectory() ? resolveDiTFiles(source.ckpt, undefined).weights : source.ckpt;
   assert(typeof file === 'string', 'weights on disk');
   const size = fs.statSync(file).size;
-  const hash = size <= HASHED_WEIGHTS_MAX_BYTES ? `, sha256 ${fileSha256(file)}` : '';
+  const hash = size <= HASHED_WEIGHTS_MAX_BYTES ? `, sha256 ${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}` : '';
   return `${source.embedded ? 'embedded ' : ''}${path.basename(file)} (${size} bytes${hash})`;
-}
-
-/** The sha256 of a file's bytes, in hex (files small enough to read whole). */
-function fileSha256(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 /**
