@@ -30,6 +30,10 @@
   class accuracy at the lowest scale (exported too, under a name the device call returns); the
   summary line of issue 19's numbers (CFG 4's worst class, CFG 1's class accuracy);
 - evaluate.py's per-class misses (taken_for), listed as the TypeScript side lists them;
+- train.py --class-weights: the parsing and its refusals, the epoch pool (every image once in order,
+  then a weighted class's images again, flagged as extra), the label dropout that never drops an
+  extra copy (the rest of the step's draws unchanged), a run that records its weights, exports them
+  in the facts and refuses to resume under other weights;
 - export.py --dtype q8 (the shipped weights): int8 rows read back as code * scale, within half a
   step, and re-quantize to the same bytes.
 """
@@ -395,6 +399,53 @@ def check_cooldown():
     print(f"cooldown: the rate falls from 1e-3 to {lrs[-1]:.1e} over steps {cool['from_step']}-{cool['to_step']}, saved and exported")
 
 
+def check_class_weights():
+    """train.py --class-weights: parsing, the pool, the dropout that spares extra copies, a run end to end."""
+    assert train.parse_class_weights("6:3, 4:2") == {6: 3, 4: 2} and train.parse_class_weights("") == {}
+    for bad in ("6", "6:0", "10:2", "x:2", "6:1.5", "-1:2"):
+        try:
+            train.parse_class_weights(bad)
+            raise AssertionError(f"--class-weights {bad} must be refused")
+        except SystemExit as e:
+            assert "--class-weights" in str(e) and "CLASS:WEIGHT" in str(e), e
+    labels = torch.tensor([0, 6, 1, 6, 2])
+    pool, extra = train.epoch_pool(labels, {})
+    assert torch.equal(pool, torch.arange(5)) and not extra.any()
+    pool, extra = train.epoch_pool(labels, {6: 3, 1: 2})
+    assert pool.tolist() == [0, 1, 2, 3, 4, 2, 1, 3, 1, 3] and extra.tolist() == [False] * 5 + [True] * 5, (pool, extra)
+
+    # The step's label dropout: the same draws as without keep, less the kept entries.
+    model, emas, opt = fresh()
+    trainer = Trainer(model, opt, diffusion_module.GaussianDiffusion().prepare(torch.device("cpu")), Emas(model, list(emas.items())), False)
+    trainer.dropout = 0.5
+    seen = []
+    real_losses = trainer.losses
+    trainer.losses = lambda x, t, y, drop, noise: (seen.append(drop), real_losses(x, t, y, drop, noise))[1]
+    x, y = batches(1, size=64)[0]
+    keep = torch.arange(64) % 2 == 0
+    torch.manual_seed(3)
+    trainer.step(x, y, 1, 1e-3, keep)
+    torch.manual_seed(3)
+    torch.randint(0, 1000, (64,))
+    torch.randn_like(x)
+    expected = torch.rand(64) < 0.5
+    assert torch.equal(seen[0], expected & ~keep) and expected[1::2].any() and expected[0::2].any(), (seen[0], expected)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = tiny_run(tmp, "--max-steps", "3", "--log-every", "1", "--warmup", "1")
+        r = subprocess.run(cmd + ["--class-weights", "3:4"], cwd=HERE, check=True, capture_output=True, text=True, timeout=600)
+        counts = np.bincount(train.load_split("train", tmp)[1].numpy(), minlength=10)
+        assert f"{40 + 3 * counts[3]} images per epoch" in r.stdout, (counts[3], r.stdout[:400])
+        ck = torch.load(os.path.join(tmp, "run", "last.pt"), map_location="cpu")
+        assert ck["args"]["class_weights"] == "3:4" and checkpoint_source(ck)[2]["class_weights"] == "3:4"
+        r = subprocess.run(cmd + ["--class-weights", "3:2"], cwd=HERE, capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0 and "--class-weights 3:4, not 3:2" in r.stderr, r.stderr[-300:]
+        r = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0 and "not (none)" in r.stderr, r.stderr[-300:]
+    print(f"class weights: parsed and refused, the pool, dropout sparing {int((expected & keep).sum())} kept draws, "
+          f"a run of {40 + 3 * counts[3]} images per epoch records, exports and guards its weights")
+
+
 def check_q8():
     """export.py --dtype q8: what read_safetensors gives back is code * scale per row, within half a
     step of the weights, and quantizing that again gives the same codes and scales (re-export = identity)."""
@@ -466,6 +517,7 @@ def check_pick_emas():
 
 
 if __name__ == "__main__":
+    check_class_weights()
     check_taken_for()
     check_pick_emas()
     check_cooldown()

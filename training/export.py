@@ -56,6 +56,9 @@ def checkpoint_source(ck, ema_decay=None):
             if init.get(key) is not None and facts[key] is not None:
                 facts[key] = round(facts[key] + init[key], digits) if digits else facts[key] + init[key]
         facts["init"] = init
+    weights = (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("class_weights")
+    if weights:  # train.py --class-weights: classes shown more than once per epoch
+        facts["class_weights"] = weights
     if ck.get("cooldown") is not None:  # train.py --cooldown: the steps over which the learning rate fell to 0
         facts["lr_cooldown"] = ck["cooldown"]
     return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts

@@ -36,6 +36,12 @@ cannot be tested here without a GPU, for a gain that is small once the step is n
 (warm-up, a constant rate, then a decay: the schedule of runs whose length is a time budget rather
 than a step count). Its first step is logged; its first and last are saved, and export.py puts them
 in the facts.
+
+--class-weights "6:3" shows every image of class 6 three times per epoch (integer weights): more
+training on a class the model finds hard (Shirt) without changing what the unconditional model
+learns: the extra copies never have their label dropped, so the null label still sees the data's
+own class balance (oversampling a class in the unconditional model too would weaken the guidance
+towards it: CFG pushes along log p(x|c) - log p(x), and p(x) would then lean towards c).
 """
 import argparse
 import copy
@@ -127,6 +133,32 @@ class Emas:
             torch._foreach_add_(target, self.params, alpha=1 - decay)
 
 
+def parse_class_weights(spec, num_classes=10):
+    """--class-weights "6:3,4:2" -> {6: 3, 4: 2}: how many times each image of a class is in an epoch (integers >= 1)."""
+    out = {}
+    for item in (i.strip() for i in spec.split(",") if i.strip()):
+        c, sep, w = item.partition(":")
+        if not (sep and c.isdigit() and w.isdigit() and int(c) < num_classes and int(w) >= 1):
+            raise SystemExit(f"--class-weights {spec!r}: each item is CLASS:WEIGHT with a class id 0..{num_classes - 1} and a whole "
+                             f"weight >= 1, e.g. --class-weights 6:3 (every Shirt image three times per epoch)")
+        out[int(c)] = int(w)
+    return out
+
+
+def epoch_pool(labels, weights):
+    """(indexes into the training set, whether each entry is an extra copy): every image once, in order,
+    then for each weighted class (ascending) its images weight - 1 more times. Without weights the pool is
+    arange(n), so an epoch's order is the unweighted run's."""
+    n = labels.shape[0]
+    parts, extra = [torch.arange(n, device=labels.device)], [torch.zeros(n, dtype=torch.bool, device=labels.device)]
+    for c in sorted(weights):
+        members = torch.nonzero(labels == c).flatten()
+        for _ in range(weights[c] - 1):
+            parts.append(members)
+            extra.append(torch.ones(len(members), dtype=torch.bool, device=labels.device))
+    return torch.cat(parts), torch.cat(extra)
+
+
 def cooldown_factor(elapsed_s, budget_s, share):
     """The learning rate's factor under --cooldown: 1 until the last `share` of the time budget, then
     falling linearly to 0 at its end."""
@@ -163,13 +195,16 @@ class Trainer:
             terms = self.diffusion.training_losses(self.forward, x, t, dict(y=y, force_drop_ids=drop), noise)
         return terms["loss"].mean(), terms["mse"].mean().detach(), terms["vb"].mean().detach()
 
-    def step(self, x, y, step, lr):
-        """Step number `step` (from 1) on the batch (x in [-1, 1], y): the mean loss, MSE and VLB, on the device."""
+    def step(self, x, y, step, lr, keep=None):
+        """Step number `step` (from 1) on the batch (x in [-1, 1], y): the mean loss, MSE and VLB, on the device.
+        keep: a bool mask of the batch's entries whose labels are never dropped (--class-weights' extra copies)."""
         # Drawn in the order the loss and the model drew them (t, then noise in training_losses, then
         # the label dropout in LabelEmbedder.token_drop): the same random stream as before.
         t = torch.randint(0, self.diffusion.num_timesteps, (x.shape[0],), device=x.device)
         noise = torch.randn_like(x)
         drop = torch.rand(x.shape[0], device=x.device) < self.dropout if self.dropout > 0 else None
+        if drop is not None and keep is not None:
+            drop = drop & ~keep
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
@@ -434,7 +469,10 @@ def main():
                    "share F (0 < F <= 1) of --time-budget-min; 0: a constant rate after the warm-up")
     p.add_argument("--compile-trial", type=int, default=0, help="with --compile: time this many eager steps, then as many "
                    "compiled ones, and keep the faster (0: compile at once)")
+    p.add_argument("--class-weights", default="", metavar="C:W,...", help="show every image of class C W times per epoch (whole W >= 1), "
+                   "e.g. 6:3 for Shirt; the extra copies never have their label dropped, so the unconditional model keeps the data's balance")
     args = p.parse_args()
+    class_weights = parse_class_weights(args.class_weights)
     if args.cooldown and not (0 < args.cooldown <= 1 and args.time_budget_min > 0):
         raise SystemExit(f"--cooldown {args.cooldown}: give a share of the time budget above 0 and at most 1, with --time-budget-min "
                          f"(now {args.time_budget_min}); e.g. --time-budget-min 3 --cooldown 0.5 decays over the last 1.5 minutes")
@@ -467,6 +505,10 @@ def main():
         ck = load_checkpoint(ckpt_path)
         if ck.get("config", FASHION_CONFIG) != config:
             raise SystemExit(f"{ckpt_path} holds a model of config {ck.get('config', FASHION_CONFIG)}, not {config}: use another --out or the same architecture flags")
+        saved_weights = parse_class_weights(ck["args"].get("class_weights", "")) if isinstance(ck.get("args"), dict) else {}
+        if saved_weights != class_weights:  # an epoch's batches are positions in the pool: another pool would mean other batches
+            raise SystemExit(f"{ckpt_path} was trained with --class-weights {ck['args'].get('class_weights') or '(none)'}, not "
+                             f"{args.class_weights or '(none)'}: resume with the same --class-weights or use another --out")
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
         for d, m in extra.items():
@@ -495,10 +537,12 @@ def main():
     # The whole set on the device once, already in the model's range (60,000 x 1 x 32 x 32 floats, 246 MB).
     images, labels = load_split("train", args.data_dir)
     images, labels = to_model_range(images.to(device)), labels.to(device)
-    n = images.shape[0]
+    pool, pool_extra = epoch_pool(labels, class_weights)
+    n = pool.shape[0]
     steps_per_epoch = n // args.batch_size  # drop the last partial batch, like drop_last=True
+    weighted = f" ({images.shape[0]} images, class weights {class_weights})" if class_weights else ""
     say(f"params {sum(q.numel() for q in model.parameters() if q.requires_grad)/1e6:.3f}M, "
-        f"{n} images, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
+        f"{n} images per epoch{weighted}, {steps_per_epoch} steps/epoch; {device}, torch {torch.__version__}, AdamW {opt_kind}", flush=True)
     forward = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else None
     trainer = Trainer(model, opt, diffusion, Emas(model, [(args.ema_decay, ema), *extra.items()]), bf16=not args.no_bf16, forward=forward)
     if rank and step == 0:  # a new run: the same initial weights everywhere (seed), then each process its own draws
@@ -563,6 +607,8 @@ def main():
             idx = perm[b * args.batch_size : (b + 1) * args.batch_size]
             if world > 1:  # this process's share of the batch; DDP averages the gradients of the shares
                 idx = idx[rank::world]
+            keep = pool_extra[idx] if class_weights else None
+            idx = pool[idx]
             x, y = images[idx], labels[idx]
             lr = args.lr * min(1.0, (step + 1) / args.warmup)
             if args.cooldown:
@@ -575,7 +621,7 @@ def main():
                 lr *= f
             if trial is not None:
                 trial.before_step()
-            log_sum = log_sum + trainer.step(x, y, step + 1, lr)
+            log_sum = log_sum + trainer.step(x, y, step + 1, lr, keep)
             step += 1
             log_n += 1
             if step % args.log_every == 0:
