@@ -43,12 +43,13 @@ def load_source(path, ema_decay=None):
 
 def checkpoint_source(ck, ema_decay=None):
     """load_source for a train.py checkpoint already in memory."""
+    args = ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))  # older checkpoints: a Namespace
     facts = {
         "train_steps": ck.get("step"),
         "train_epochs": round(ck.get("epoch") + ck.get("batch", 0) / ck.get("steps_per_epoch", 60000 // 128), 3),
         "train_minutes": round(ck.get("train_seconds", 0) / 60, 1),
         "ema_decay": ema_decay or ck.get("ema_decay", 0.999),  # a decay, or "sigma:S" (a power EMA, train.py)
-        "batch_size": (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("batch_size"),
+        "batch_size": args.get("batch_size"),
     }
     init = ck.get("init")
     if init is not None:  # warm-started (train.py --init): count the whole training, and say from what
@@ -56,9 +57,8 @@ def checkpoint_source(ck, ema_decay=None):
             if init.get(key) is not None and facts[key] is not None:
                 facts[key] = round(facts[key] + init[key], digits) if digits else facts[key] + init[key]
         facts["init"] = init
-    weights = (ck.get("args") if isinstance(ck.get("args"), dict) else vars(ck.get("args"))).get("class_weights")
-    if weights:  # train.py --class-weights: classes shown more than once per epoch
-        facts["class_weights"] = weights
+    if args.get("class_weights"):  # train.py --class-weights: classes shown more than once per epoch
+        facts["class_weights"] = args["class_weights"]
     if ck.get("cooldown") is not None:  # train.py --cooldown: the steps over which the learning rate fell to 0
         facts["lr_cooldown"] = ck["cooldown"]
     return ema_weights(ck, ema_decay), ck.get("config", FASHION_CONFIG), facts
