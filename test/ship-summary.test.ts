@@ -71,6 +71,22 @@ describe('ship-summary', () => {
     expect(issue19Targets(partial, prev).map((x) => x.met)).toEqual([true, undefined, true, true]);
   });
 
+  it("repeats the CFG-4 targets for the interval sampler when both models were scored with it, and only then", () => {
+    const plainPrev = fdRun([row('cfg 1', 20, 0.77), row('cfg 4', 48, 0.96)]);
+    const plainNext = fdRun([row('cfg 1', 9, 0.9), row('cfg 4', 33, 0.98)]);
+    const prev = scaleRows([plainPrev, fdRun([row('cfg 4', 31.84, 0.95)], '82,579')]);
+    const next = scaleRows([plainNext, fdRun([row('cfg 4', 15.9, 0.98, { 6: 0.95 }, { 6: [2, 0, 0, 0, 1, 0, 57, 0, 0, 0] })], '82,579')]);
+    const t = issue19Targets(next, prev);
+    expect(t.slice(4).map((x) => [x.what, x.met, x.measured])).toEqual([
+      ['FD at CFG 4, guidance only for timesteps 82…579, ≤ half of the previous model’s', true, '15.90 against 31.84 (half: 15.92)'],
+      ['class accuracy ≥ 0.97 at CFG 4, guidance only for timesteps 82…579 for every class', false, 'below: Shirt 0.950 (taken for T-shirt/top 2, Coat 1)'],
+    ]);
+    // The plain reading is unchanged beside it: 33 is over half of 48.
+    expect(t[0]!.met).toBe(false);
+    // Only the new model scored with the interval: no interval targets.
+    expect(issue19Targets(next, scaleRows([plainPrev]))).toHaveLength(4);
+  });
+
   it('compares old and new at the scales both scored', () => {
     const prev = scaleRows([fdRun([row('cfg 1', 20, 0.77), row('cfg 4', 48, 0.96)])]);
     const next = scaleRows([fdRun([row('cfg 4', 24, 0.98), row('cfg 2', 8, 0.95)])]);
