@@ -327,6 +327,10 @@ def check_round_init():
     assert gpu_round.init_flags("shipped", "C") == ["--init", gpu_round.SHIPPED]
     assert gpu_round.init_flags("shipped", "A") == [] and gpu_round.init_flags("none", "C") == []
     assert gpu_round.init_flags("w.safetensors", "A") == ["--init", "w.safetensors"]
+    flags = dict(compile="auto", device="cuda", compile_trial=50, data_dir="d", batch_size=512, lr=6e-4, minutes=6, epochs=10, log_every=500, cooldown=0)
+    weighted = gpu_round.train_flags(argparse.Namespace(**flags, class_weights="6:3"))
+    assert weighted[weighted.index("--class-weights") + 1] == "6:3" and weighted[weighted.index("--compile") + 1] == "blocks", weighted
+    assert "--class-weights" not in gpu_round.train_flags(argparse.Namespace(**flags, class_weights="")), "no weights, no flag"
     config = train.model_config(argparse.Namespace(**gpu_round.candidate_config("C")))
     weights, init = train.load_init(gpu_round.SHIPPED, config)
     shipped = tensorio.read_safetensors(gpu_round.SHIPPED)

@@ -38,6 +38,7 @@ from dit import RAW_WEIGHTS, load_checkpoint, load_model, model_from_checkpoint
 from evaluate import Judge, parse_samplers, pick_device, taken_for_text, worst_class, write_sheet
 from export import checkpoint_source
 from tensorio import write_safetensors
+from train import parse_class_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIPPED = os.path.join(HERE, "..", "assets", "fashion-mnist", "model.safetensors")
@@ -84,14 +85,20 @@ def init_flags(init, name):
     return ["--init", SHIPPED]
 
 
-def train_all(args, names):
+def train_flags(args):
+    """The train.py flags every candidate shares (architecture and --init come per candidate)."""
     compile_mode = args.compile if args.compile != "auto" else ("blocks" if args.device == "cuda" else "off")
-    common = ["--device", args.device, "--compile", compile_mode, "--compile-trial", str(args.compile_trial), "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+    return ["--device", args.device, "--compile", compile_mode, "--compile-trial", str(args.compile_trial), "--data-dir", args.data_dir, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--warmup", "500", "--ema-decay", str(EMAS[0]), "--extra-ema", ",".join(map(str, EMAS[1:])),
               "--time-budget-min", str(args.minutes), "--epochs", str(args.epochs), "--save-every-min", "2", "--log-every", str(args.log_every), "--threads", "2",
               # bf16 autocast on CUDA; on a CPU without bf16 units (AVX2 only) it is many times slower than fp32.
               *(["--no-bf16"] if args.device == "cpu" else []),
-              *(["--cooldown", str(args.cooldown)] if args.cooldown else [])]
+              *(["--cooldown", str(args.cooldown)] if args.cooldown else []),
+              *(["--class-weights", args.class_weights] if args.class_weights else [])]
+
+
+def train_all(args, names):
+    common = train_flags(args)
     procs = {}
     for name in names:
         cmd = [sys.executable, "train.py", "--out", os.path.join(args.runs, name), *common, *CANDIDATES[name].split(), *init_flags(args.init, name)]
@@ -214,6 +221,8 @@ def main():
                     "assets/fashion-mnist/model.safetensors; none: random init; or a weights file (train.py --init)")
     ap.add_argument("--cooldown", type=float, default=0, metavar="F", help="train.py --cooldown: the learning rate falls linearly "
                     "to 0 over the last share F of --minutes (docs/gpu/README.md §5 gives it to the last leg); 0: none")
+    ap.add_argument("--class-weights", default="", metavar="C:W,...", help="train.py --class-weights: every image of class C W times "
+                    "per epoch, the extra copies never label-dropped (e.g. 6:3 for Shirt, the class under issue 19's CFG-4 floor)")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--log-every", type=int, default=500)
@@ -252,6 +261,7 @@ def main():
         raise SystemExit(f"--candidates {unknown}: must be among {list(CANDIDATES)}")
     if not 0 <= args.cooldown <= 1:
         raise SystemExit(f"--cooldown {args.cooldown}: a share of --minutes from 0 (none) to 1 (the whole leg), e.g. 0.5")
+    parse_class_weights(args.class_weights)  # refused here, before the preflight, not in each train.py
     if args.init not in ("shipped", "none") and not os.path.isfile(args.init):
         raise SystemExit(f"--init {args.init}: no such file; give shipped, none or a weights file (model.safetensors with config.json beside it, or a train.py last.pt)")
 
