@@ -2,7 +2,8 @@
  * The embedded model's quality (classifier features vs the Fashion-MNIST test set, sweep/quality.ts:
  * FD, precision/recall, class accuracy overall and per class, mean p(label)) and bulk-generation
  * speed for each guidance scale: `dit generate` through the library, one folder per scale under
- * --out (resumable: an interrupted run continues where it stopped), then the same number of real
+ * --out (resumable: an interrupted run continues where it stopped; a folder written whole by one run keeps that
+ * run's time in DIR.seconds.json, so rescoring it later still reports images/s), then the same number of real
  * training and test images scored the same way, the floor of that sample count.
  * bench/score-fd.ts rescores folders that exist.
  *
@@ -24,6 +25,7 @@ import { createPipeline } from '../src/pipeline.js';
 import { resolveBulkOptions } from '../src/options.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scoreBulkFolder } from '../src/bulk/run.js';
 import { openEmbeddedClassifier } from '../src/model-files.js';
+import { writeFileAtomic } from '../src/atomic-write.js';
 import { arg } from './args.js';
 import { printQualityTables, realFloor, type QualityRow } from './fd-report.js';
 
@@ -54,9 +56,14 @@ for (const cfg of cfgs) {
   const seconds = (performance.now() - t0) / 1000;
   mergeBulkFolder(dir);
   const q = await scoreBulkFolder(dir, classifier);
-  // Timing only when this run wrote every image (a resumed folder's time says nothing).
-  const timed = done.skipped === 0 && done.written === n;
-  rows.push({ name: `cfg ${cfg}`, q, seconds: timed ? seconds : null, imagesPerSecond: timed ? n / seconds : null });
+  // Timing only from a run that wrote every image (a resumed folder's time says nothing). It is kept
+  // beside the folder, so that rescoring a complete folder later reports the time of the run that wrote it.
+  const timingFile = `${dir}.seconds.json`;
+  if (done.skipped === 0 && done.written === n) writeFileAtomic(timingFile, Buffer.from(`${JSON.stringify({ seconds, n })}\n`));
+  else if (done.written > 0) fs.rmSync(timingFile, { force: true });
+  const kept = fs.existsSync(timingFile) ? (JSON.parse(fs.readFileSync(timingFile, 'utf8')) as { seconds: number; n: number }) : null;
+  const timedSeconds = kept?.n === n ? kept.seconds : null;
+  rows.push({ name: `cfg ${cfg}`, q, seconds: timedSeconds, imagesPerSecond: timedSeconds === null ? null : n / timedSeconds });
   process.stderr.write(`${JSON.stringify({ cfg: Number(cfg), fd: q.fd, precision: q.precision, recall: q.recall, accuracy: q.accuracy })}\n`);
 }
 const floor = await realFloor(classifier, n);
