@@ -59,10 +59,11 @@ for (const cfg of cfgs) {
   // Timing only from a run that wrote every image (a resumed folder's time says nothing). It is kept
   // beside the folder, so that rescoring a complete folder later reports the time of the run that wrote it.
   const timingFile = `${dir}.seconds.json`;
-  if (done.skipped === 0 && done.written === n) writeFileAtomic(timingFile, Buffer.from(`${JSON.stringify({ seconds, n })}\n`));
+  const whole = done.skipped === 0 && done.written === n;
+  if (whole) writeFileAtomic(timingFile, Buffer.from(`${JSON.stringify({ seconds, n })}\n`));
   else if (done.written > 0) fs.rmSync(timingFile, { force: true });
-  const kept = fs.existsSync(timingFile) ? (JSON.parse(fs.readFileSync(timingFile, 'utf8')) as { seconds: number; n: number }) : null;
-  const timedSeconds = kept?.n === n ? kept.seconds : null;
+  const kept = !whole && fs.existsSync(timingFile) ? (JSON.parse(fs.readFileSync(timingFile, 'utf8')) as { seconds: number; n: number }) : null;
+  const timedSeconds = whole ? seconds : kept?.n === n ? kept.seconds : null;
   rows.push({ name: `cfg ${cfg}`, q, seconds: timedSeconds, imagesPerSecond: timedSeconds === null ? null : n / timedSeconds });
   process.stderr.write(`${JSON.stringify({ cfg: Number(cfg), fd: q.fd, precision: q.precision, recall: q.recall, accuracy: q.accuracy })}\n`);
 }
