@@ -50,6 +50,11 @@ export interface ScaleRow extends FdRow {
   readonly interval: string | null;
 }
 
+/** How the tables name guidance on an interval: `guidance only for timesteps 82…579`. */
+function intervalText(interval: string): string {
+  return `guidance only for timesteps ${interval.replace(',', '…')}`;
+}
+
 /** The scale rows of several generate-fd runs (plain scales first, then interval rows), by scale. */
 export function scaleRows(runs: readonly FdRun[]): ScaleRow[] {
   const rows: ScaleRow[] = [];
@@ -59,7 +64,7 @@ export function scaleRows(runs: readonly FdRun[]): ScaleRow[] {
       if (!m) throw new Error(`generate-fd row "${row.name}" is not "cfg N"`);
       const cfg = Number(m[1]);
       const interval = run.guidanceInterval;
-      const label = interval ? `cfg ${m[1]}, guidance only for timesteps ${interval.replace(',', '…')}` : m[1]!;
+      const label = interval ? `cfg ${m[1]}, ${intervalText(interval)}` : m[1]!;
       rows.push({ ...row, label, cfg, interval });
     }
   }
@@ -154,14 +159,14 @@ export function issue19Targets(next: readonly ScaleRow[], prev: readonly ScaleRo
   const fdHalf = (interval: string | null): Target => {
     const n4 = at(next, 4, interval);
     const o4 = at(prev, 4, interval);
-    const what = `FD at CFG 4${interval ? `, guidance only for timesteps ${interval.replace(',', '…')},` : ''} ≤ half of the previous model’s`;
+    const what = `FD at CFG 4${interval ? `, ${intervalText(interval)},` : ''} ≤ half of the previous model’s`;
     return n4?.q.fd != null && o4?.q.fd != null
       ? { what, met: n4.q.fd <= o4.q.fd / 2, measured: `${n4.q.fd.toFixed(2)} against ${o4.q.fd.toFixed(2)} (half: ${(o4.q.fd / 2).toFixed(2)})` }
       : { what, met: undefined, measured: 'CFG 4 not scored for both models' };
   };
   const floor = (cfg: number, min: number, over: 'all' | 'class', interval: string | null = null): Target => {
     const r = at(next, cfg, interval);
-    const sampler = interval ? `, guidance only for timesteps ${interval.replace(',', '…')}` : '';
+    const sampler = interval ? `, ${intervalText(interval)}` : '';
     const what = over === 'all' ? `class accuracy ≥ ${min} at CFG ${cfg}${sampler}` : `class accuracy ≥ ${min} at CFG ${cfg}${sampler} for every class`;
     if (!r) return { what, met: undefined, measured: `CFG ${cfg} not scored` };
     const w = worst(r);
