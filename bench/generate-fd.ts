@@ -9,7 +9,9 @@
  *
  *   npx tsx bench/generate-fd.ts [--cfg 1,1.5,2,3,4,6,10] [--num-samples 2000] [--steps 25]
  *                                [--sampler ddpm] [--batch-size 64] [--out /tmp/dit-fd-curve]
- *                                [--guidance-interval LO,HI]   (guide only for timesteps in [LO, HI])
+ *                                [--guidance-interval LO,HI]   (guide only for timesteps in [LO, HI]; default: the
+ *                                                 model's: the embedded model's interval (EMBEDDED_DEFAULTS), every
+ *                                                 step for a --ckpt copy of it; 0,999 = every step)
  *                                [--seed 0]      (image i's noise is a function of (seed, i): another seed, other images)
  *                                [--ckpt DIR]    (another copy of the model: a folder with config.json and
  *                                                 model.safetensors, e.g. the previous weights; default: the embedded model)
@@ -26,6 +28,7 @@ import { resolveBulkOptions } from '../src/options.js';
 import { generateRange, mergeBulkFolder, openBulkFolder, planBulk, scoreBulkFolder } from '../src/bulk/run.js';
 import { openEmbeddedClassifier } from '../src/model-files.js';
 import { writeFileAtomic } from '../src/atomic-write.js';
+import { guidesEveryStep } from '../src/diffusion/guidance.js';
 import { arg } from './args.js';
 import { printQualityTables, realFloor, type QualityRow } from './fd-report.js';
 
@@ -43,10 +46,16 @@ const jsonOut = arg('--json', '');
 const pipeline = await createPipeline(ckpt ? { ckpt } : {});
 const classifier = await openEmbeddedClassifier({});
 const rows: QualityRow[] = [];
+// The interval the images are made with: the flag's, else the model's default (the embedded model
+// guides on an interval unless told otherwise; a --ckpt copy of it guides every step). Folder, header
+// and JSON name this one, "lo,hi" or null for every step, so that a row says how it was made.
+let guided: string | null = null;
 for (const cfg of cfgs) {
-  const dir = path.join(outRoot, `cfg-${cfg}${interval ? `-interval-${interval.replace(',', '-')}` : ''}${seed === '0' ? '' : `-seed-${seed}`}`);
   const generate = { cfgScale: cfg, numSamplingSteps: steps, sampler, seed, ...(interval ? { guidanceInterval: interval } : {}) };
   const config = planBulk(pipeline, generate, resolveBulkOptions({ numSamples: n, batchSize }));
+  const resolved = config.sampling.guidanceInterval;
+  guided = guidesEveryStep(resolved) ? null : resolved!.join(',');
+  const dir = path.join(outRoot, `cfg-${cfg}${guided ? `-interval-${guided.replace(',', '-')}` : ''}${seed === '0' ? '' : `-seed-${seed}`}`);
   openBulkFolder(dir, config);
   const t0 = performance.now();
   const done = await generateRange(pipeline, config, { start: 0, end: n }, dir, {
@@ -71,8 +80,8 @@ const floor = await realFloor(classifier, n);
 await classifier.release();
 await pipeline.dispose();
 
-console.log(`${ckpt ? `the model in ${ckpt}` : 'embedded model'}, ${sampler} ${steps} steps${interval ? `, guidance only for timesteps in [${interval}]` : ''}, seed ${seed}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
+console.log(`${ckpt ? `the model in ${ckpt}` : 'embedded model'}, ${sampler} ${steps} steps, ${guided ? `guidance only for timesteps in [${guided}]` : 'guidance at every step'}, seed ${seed}, ${n} samples per scale (labels balanced), batch ${batchSize}`);
 printQualityTables([...rows, ...floor]);
-const result = JSON.stringify({ bench: 'generate-fd', ckpt: ckpt || null, sampler, steps: Number(steps), guidanceInterval: interval || null, seed, n, batchSize: Number(batchSize), rows, realFloor: floor });
+const result = JSON.stringify({ bench: 'generate-fd', ckpt: ckpt || null, sampler, steps: Number(steps), guidanceInterval: guided, seed, n, batchSize: Number(batchSize), rows, realFloor: floor });
 console.log(result);
 if (jsonOut) fs.writeFileSync(jsonOut, `${result}\n`);

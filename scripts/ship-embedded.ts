@@ -40,6 +40,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMBEDDED_DEFAULTS } from '../src/pipeline-core.js';
+import { TRAIN_TIMESTEPS } from '../src/diffusion/schedule.js';
 import { encodePng, readPng } from '../src/image/png.js';
 import { upscaleNearest } from '../src/image/scale.js';
 import { arg } from '../bench/args.js';
@@ -74,7 +75,10 @@ const source = path.resolve(positional[0]!);
 const samples = arg('--samples', '2000');
 const cfgs = arg('--cfg', '1,1.5,2,3,4,6,10');
 const steps = arg('--steps', '25');
-const interval = arg('--interval', '82,579');
+const interval = arg('--interval', EMBEDDED_DEFAULTS.guidanceInterval.join(','));
+// The scale rows guide at every step, said explicitly: generate-fd on the embedded model (the
+// command the record prints) would otherwise take its default interval.
+const EVERY_STEP = `0,${TRAIN_TIMESTEPS - 1}`;
 const ema = arg('--ema', '');
 const maxSampleS = Number(arg('--max-sample-s', '5'));
 const timingRuns = Number(arg('--timing-runs', '3'));
@@ -180,11 +184,10 @@ function timeSample(prev: string, next: string): { timings: Timing[]; png: Buffe
 /** bench/generate-fd.ts on one model folder: the --cfg scales, then CFG 4 with the interval. */
 function scoreModel(which: string, dir: string): FdRun[] {
   const runs: FdRun[] = [];
-  const sets: { cfg: string; interval?: string }[] = [{ cfg: cfgs }, ...(interval ? [{ cfg: '4', interval }] : [])];
+  const sets: { cfg: string; interval: string; json: string }[] = [{ cfg: cfgs, interval: EVERY_STEP, json: which }, ...(interval ? [{ cfg: '4', interval, json: `${which}-interval` }] : [])];
   for (const set of sets) {
-    const json = path.join(work, 'fd', `${which}${set.interval ? '-interval' : ''}.json`);
-    const args = ['tsx', 'bench/generate-fd.ts', '--ckpt', dir, '--cfg', set.cfg, '--num-samples', samples, '--steps', steps, '--out', path.join(work, 'fd', which), '--json', json];
-    if (set.interval) args.push('--guidance-interval', set.interval);
+    const json = path.join(work, 'fd', `${set.json}.json`);
+    const args = ['tsx', 'bench/generate-fd.ts', '--ckpt', dir, '--cfg', set.cfg, '--num-samples', samples, '--steps', steps, '--guidance-interval', set.interval, '--out', path.join(work, 'fd', which), '--json', json];
     run('npx', args);
     runs.push(JSON.parse(fs.readFileSync(json, 'utf8')) as FdRun);
   }
@@ -303,7 +306,7 @@ config.json: \`${JSON.stringify(config)}\`
 
 ## FD against guidance (README: "FD against guidance on the embedded model")
 
-\`npx tsx bench/generate-fd.ts --cfg ${cfgs} --num-samples ${samples} --steps ${steps}\`${interval ? ` and \`--cfg 4 --guidance-interval ${interval}\`` : ''} (${run0.sampler.toUpperCase()}, ${run0.steps} steps, labels balanced, seed 0), ${run0.n} samples per row.
+\`npx tsx bench/generate-fd.ts --cfg ${cfgs} --num-samples ${samples} --steps ${steps} --guidance-interval ${EVERY_STEP}\`${interval ? ` and \`--cfg 4 --guidance-interval ${interval}\`` : ''} (${run0.sampler.toUpperCase()}, ${run0.steps} steps, labels balanced, seed 0), ${run0.n} samples per row.
 
 ${fdTable(next, run0.realFloor)}
 

@@ -5,6 +5,7 @@
  * Distribution Quality in Diffusion Models").
  */
 import { assert, DitError } from '../errors.js';
+import { TRAIN_TIMESTEPS } from './schedule.js';
 import type { ConditionalModelFn, LatentShape, ModelFn } from './types.js';
 
 /**
@@ -60,6 +61,14 @@ export function guidanceActive(guidance: GuidanceOptions, t: number): boolean {
   if (guidance.form === 'off' || guidance.scale === 1) return false;
   const [lo, hi] = guidance.interval ?? [-Infinity, Infinity];
   return lo <= t && t <= hi;
+}
+
+/**
+ * Whether an interval of original timesteps leaves every step guided: none, or one that covers
+ * 0 … 999 (`--guidance-interval 0,999` on the embedded model, whose default is an interval).
+ */
+export function guidesEveryStep(interval: readonly [number, number] | null | undefined): boolean {
+  return !interval || (interval[0] <= 0 && interval[1] >= TRAIN_TIMESTEPS - 1);
 }
 
 /** Checks the caller's options once (options.ts validated the user's), so that the sampling loop never has to. */

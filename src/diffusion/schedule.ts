@@ -4,8 +4,8 @@
  */
 import { assert } from '../errors.js';
 
-/** Training steps of every DiT checkpoint. */
-const TRAIN_TIMESTEPS = 1000;
+/** Training steps of every DiT checkpoint (original timesteps 0 … TRAIN_TIMESTEPS − 1). */
+export const TRAIN_TIMESTEPS = 1000;
 const BETA_START = 1e-4;
 const BETA_END = 0.02;
 
