@@ -68,7 +68,7 @@ const X4 = 4;
 const flags = new Set(['--samples', '--cfg', '--steps', '--interval', '--ema', '--work', '--old', '--max-sample-s', '--timing-runs']);
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !flags.has(all[i - 1] ?? ''));
 if (positional.length !== 1) {
-  console.error('usage: npx tsx scripts/ship-embedded.ts SOURCE [--samples 2000] [--cfg 1,1.5,2,3,4,6,10] [--steps 25] [--interval 82,579] [--ema E] [--work DIR] [--old DIR] [--max-sample-s 5] [--timing-runs 3] [--force]');
+  console.error(`usage: npx tsx scripts/ship-embedded.ts SOURCE [--samples 2000] [--cfg 1,1.5,2,3,4,6,10] [--steps 25] [--interval ${EMBEDDED_DEFAULTS.guidanceInterval.join(',')}] [--ema E] [--work DIR] [--old DIR] [--max-sample-s 5] [--timing-runs 3] [--force]`);
   process.exit(2);
 }
 const source = path.resolve(positional[0]!);
