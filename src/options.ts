@@ -18,7 +18,7 @@ import { DIT_ATTENTION_FORMS, DIT_DTYPES, FAMILY_TITLE, MAX_IMAGE_SIZE, MAX_NUM_
 import { resolveClassNames, type ClassTable } from './classes.js';
 import { SAMPLER_NAMES, samplerFamily, type SamplerName } from './diffusion/samplers/index.js';
 import { GUIDANCE_FORMS, type GuidanceForm } from './diffusion/guidance.js';
-import { TIMESTEP_SPACINGS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
+import { TIMESTEP_SPACINGS, TRAIN_TIMESTEPS, ddimStride, nearbyDdimCounts, type TimestepSpacing as Spacing } from './diffusion/schedule.js';
 import type { VaeDtype } from './models/vae-config.js';
 import { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, DEVICE_NAMES, DTYPE_DEVICES, GRAPH_OPTIMIZATION_LEVELS, VAE_DTYPE, type Device, type GraphOptimizationLevel } from './runtime/devices.js';
 export { DEFAULT_ATTENTION, DEFAULT_MAX_MEMORY_GB, VAE_DTYPE };
@@ -391,7 +391,7 @@ export function resolveGenerateOptions(user: UserGenerateOptions, model: ModelDe
       throw new UsageError("--guidance-interval: SiT's samplers guide at every step (the interval is REPA's and DiT's); leave it out");
     }
     // DiT: original timesteps 0 … 999 (999 = noise); REPA: its t in [0, 1] (1 = noise).
-    const [max, unit, example] = family === 'repa' ? [1, 'times t (REPA: 1 = noise)', '0,0.7'] : [999, 'timesteps', '0,700'];
+    const [max, unit, example] = family === 'repa' ? [1, 'times t (REPA: 1 = noise)', '0,0.7'] : [TRAIN_TIMESTEPS - 1, 'timesteps', '0,700'];
     const parts = typeof user.guidanceInterval === 'string' ? user.guidanceInterval.split(',') : [...user.guidanceInterval];
     const nums = parts.map((p) => (typeof p === 'string' ? decimal(p) : Number(p)));
     if (nums.length !== 2 || nums.some((n) => !Number.isFinite(n)) || nums[0]! < 0 || nums[1]! > max || nums[0]! > nums[1]!) {
