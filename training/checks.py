@@ -486,20 +486,34 @@ def check_taken_for():
 
 
 def check_pick_emas():
-    """gpu_round.pick_emas: FD decides over every scale, class accuracy only at the lowest scale (rows in
-    any order), an accuracy tie goes to the FD pick; ema_file_stem makes a name the device call returns."""
+    """gpu_round.pick_emas: FD decides over every scale; the second pick is the best worst class at the
+    highest scale among the EMAs whose class accuracy at the lowest scale reaches the CFG-1 floor, else
+    the highest class accuracy at the lowest scale (rows in any order); a tie goes to the FD pick;
+    ema_file_stem makes a name the device call returns."""
     import gpu_round
-    row = lambda ema, cfg, fd, acc: {"ema": ema, "cfg": cfg, "fd": fd, "accuracy": acc}
-    rows = [row(0.9999, 1.0, 9.0, 0.80), row(0.9999, 4.0, 30.0, 0.999),
-            row("sigma:0.05", 1.0, 8.5, 0.84), row("sigma:0.05", 4.0, 29.0, 0.990),
-            row("sigma:0.2", 4.0, 28.0, 0.995), row("sigma:0.2", 1.0, 7.9, 0.82)]
+    floor = gpu_round.CFG1_ACCURACY_FLOOR
+    classes = lambda shirt: {"T-shirt/top": {"accuracy": 1.0}, "Shirt": {"accuracy": shirt}, "Bag": {"accuracy": 0.99}}
+    row = lambda ema, cfg, fd, acc, shirt=0.9: {"ema": ema, "cfg": cfg, "fd": fd, "accuracy": acc, "per_class": classes(shirt)}
+    # No EMA reaches the floor at CFG 1: the most accurate there (0.9999's best Shirt at CFG 4 does not count).
+    rows = [row(0.9999, 1.0, 9.0, floor - 0.05), row(0.9999, 4.0, 30.0, 0.999, 0.99),
+            row("sigma:0.05", 1.0, 8.5, floor - 0.01), row("sigma:0.05", 4.0, 29.0, 0.990, 0.95),
+            row("sigma:0.2", 4.0, 28.0, 0.995, 0.96), row("sigma:0.2", 1.0, 7.9, floor - 0.03)]
     assert gpu_round.pick_emas(rows) == ("sigma:0.2", "sigma:0.05"), gpu_round.pick_emas(rows)
-    # The highest accuracy at a higher scale (0.9999 at CFG 4) does not count.
     assert gpu_round.pick_emas([r for r in rows if r["ema"] != "sigma:0.05"]) == ("sigma:0.2", "sigma:0.2")
+    # Two reach it: the better worst class at CFG 4 (0.9999's Shirt 0.99), not the higher CFG-1 accuracy.
+    met = [dict(r, accuracy=floor + 0.02) if r["ema"] == 0.9999 and r["cfg"] == 1.0 else
+           dict(r, accuracy=floor + 0.04) if r["ema"] == "sigma:0.05" and r["cfg"] == 1.0 else r for r in rows]
+    assert gpu_round.pick_emas(met) == ("sigma:0.2", 0.9999), gpu_round.pick_emas(met)
+    # A worst class under Shirt counts as the worst: Bag 0.99 < Shirt 0.995 for 0.9999.
+    met_bag = [dict(r, per_class=classes(0.995)) if r["ema"] == 0.9999 and r["cfg"] == 4.0 else r for r in met]
+    assert gpu_round.pick_emas(met_bag) == ("sigma:0.2", 0.9999)
+    worse = [dict(r, per_class={**classes(0.99), "Bag": {"accuracy": 0.94}}) if r["ema"] == 0.9999 and r["cfg"] == 4.0 else r for r in met]
+    assert gpu_round.pick_emas(worse) == ("sigma:0.2", "sigma:0.05"), gpu_round.pick_emas(worse)
     tie = [row(0.9999, 1.0, 9.0, 0.82), row("sigma:0.2", 1.0, 7.9, 0.82), row("sigma:0.05", 1.0, 8.0, 0.82)]
     assert gpu_round.pick_emas(tie) == ("sigma:0.2", "sigma:0.2")
+    tie4 = [row(e, c, fd, 0.9, 0.96) for e, fd in ((0.9999, 9.0), ("sigma:0.2", 7.9)) for c in (1.0, 4.0)]
+    assert gpu_round.pick_emas(tie4) == ("sigma:0.2", "sigma:0.2")
     assert gpu_round.ema_file_stem("C", "sigma:0.05") == "C.ema-sigma-0.05" and gpu_round.ema_file_stem("C", 0.9999) == "C.ema-0.9999"
-    classes = lambda shirt: {"T-shirt/top": {"accuracy": 1.0}, "Shirt": {"accuracy": shirt}, "Bag": {"accuracy": 0.99}}
     scored = [{"cfg": 4.0, "fd": 17.85, "accuracy": 0.993, "per_class": classes(0.965)},
               {"cfg": 1.0, "fd": 12.27, "accuracy": 0.824, "per_class": classes(0.5)},
               {"cfg": 1.5, "fd": 7.73, "accuracy": 0.911, "per_class": classes(0.71)}]
@@ -516,7 +530,8 @@ def check_pick_emas():
     assert [ema_weights(ck, k) for k in (None, 0.9999, "sigma:0.05", RAW_WEIGHTS)] == ["main", "main", "short", "trained"]
     assert [train.parse_weights_key(k) for k in ("model", "sigma:0.1", "0.999")] == [RAW_WEIGHTS, "sigma:0.1", 0.999]
     assert gpu_round.ema_file_stem("C", RAW_WEIGHTS) == "C.ema-model"
-    print("round picks: FD over every scale, class accuracy at the lowest; a tie goes to the FD pick; the targets' line; "
+    print("round picks: FD over every scale; the best worst class at the highest scale among the EMAs over the CFG-1 floor, "
+          "else class accuracy at the lowest; a tie goes to the FD pick; the targets' line; "
           "the trained weights scored after a cooldown")
 
 
