@@ -486,9 +486,9 @@ def check_taken_for():
 
 
 def check_pick_emas():
-    """gpu_round.pick_emas: FD decides over every scale; the second pick is the best worst class at the
-    highest scale among the EMAs whose class accuracy at the lowest scale reaches the CFG-1 floor, else
-    the highest class accuracy at the lowest scale (rows in any order); a tie goes to the FD pick;
+    """gpu_round.pick_emas: FD decides over every scale; the second pick is the best worst class at CFG 4
+    among the EMAs whose class accuracy at CFG 1 reaches the CFG-1 floor, else the highest class
+    accuracy at the lowest scale (rows in any order); a tie goes to the FD pick;
     ema_file_stem makes a name the device call returns."""
     import gpu_round
     floor = gpu_round.CFG1_ACCURACY_FLOOR
@@ -513,6 +513,10 @@ def check_pick_emas():
     assert gpu_round.pick_emas(tie) == ("sigma:0.2", "sigma:0.2")
     tie4 = [row(e, c, fd, 0.9, 0.96) for e, fd in ((0.9999, 9.0), ("sigma:0.2", 7.9)) for c in (1.0, 4.0)]
     assert gpu_round.pick_emas(tie4) == ("sigma:0.2", "sigma:0.2")
+    # The floor is CFG 1's: scored only at 1.5 and 4, the most accurate at 1.5 (sigma:0.05), though 0.9999
+    # reaches 0.85 there and has the better worst class at CFG 4.
+    no_cfg1 = [dict(r, cfg=1.5) if r["cfg"] == 1.0 else r for r in met]
+    assert gpu_round.pick_emas(no_cfg1) == ("sigma:0.2", "sigma:0.05"), gpu_round.pick_emas(no_cfg1)
     assert gpu_round.ema_file_stem("C", "sigma:0.05") == "C.ema-sigma-0.05" and gpu_round.ema_file_stem("C", 0.9999) == "C.ema-0.9999"
     scored = [{"cfg": 4.0, "fd": 17.85, "accuracy": 0.993, "per_class": classes(0.965)},
               {"cfg": 1.0, "fd": 12.27, "accuracy": 0.824, "per_class": classes(0.5)},
@@ -530,7 +534,7 @@ def check_pick_emas():
     assert [ema_weights(ck, k) for k in (None, 0.9999, "sigma:0.05", RAW_WEIGHTS)] == ["main", "main", "short", "trained"]
     assert [train.parse_weights_key(k) for k in ("model", "sigma:0.1", "0.999")] == [RAW_WEIGHTS, "sigma:0.1", 0.999]
     assert gpu_round.ema_file_stem("C", RAW_WEIGHTS) == "C.ema-model"
-    print("round picks: FD over every scale; the best worst class at the highest scale among the EMAs over the CFG-1 floor, "
+    print("round picks: FD over every scale; the best worst class at CFG 4 among the EMAs over the CFG-1 floor, "
           "else class accuracy at the lowest; a tie goes to the FD pick; the targets' line; "
           "the trained weights scored after a cooldown")
 

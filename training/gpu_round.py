@@ -166,21 +166,19 @@ def pick_emas(rows):
     """Pass 1's two picks among one candidate's rows (each with "ema", "cfg", "fd", "accuracy",
     "per_class"): the EMA of the lowest FD over the scales (it goes on to pass 2 and out as
     NAME.safetensors), and the one nearest issue 19's accuracy targets: among the EMAs whose class
-    accuracy at the lowest scale reaches CFG1_ACCURACY_FLOOR, the highest worst-class accuracy at the
-    highest scale (every class >= 0.97 at CFG 4 is the target still open: Shirt, 0.945-0.965 with the
-    shipped weights); where none reaches the floor, the highest class accuracy at the lowest scale (the
-    round of 2026-11-27 had sigma:0.05 0.952 against sigma:0.2's 0.926 at CFG 1.5, FD 8.88 against 7.92).
-    A tie goes to the FD pick."""
+    accuracy at CFG 1 reaches CFG1_ACCURACY_FLOOR, the highest worst-class accuracy at CFG 4 (every
+    class >= CFG4_CLASS_FLOOR there is the target still open: Shirt, 0.945-0.965 with the shipped
+    weights); where none reaches the floor, or CFG 1 or 4 was not scored, the highest class accuracy
+    at the lowest scale (the round of 2026-11-27 had sigma:0.05 0.952 against sigma:0.2's 0.926 at
+    CFG 1.5, FD 8.88 against 7.92). A tie goes to the FD pick."""
     by_fd = min(rows, key=lambda r: r["fd"])["ema"]
-    low, high = min(r["cfg"] for r in rows), max(r["cfg"] for r in rows)
-    at_low = {r["ema"]: r for r in rows if r["cfg"] == low}
-    at_high = {r["ema"]: r for r in rows if r["cfg"] == high}
-    floor_met = [e for e, r in at_low.items() if r["accuracy"] >= CFG1_ACCURACY_FLOOR and e in at_high and high > low]
+    at = lambda cfg: {r["ema"]: r for r in rows if r["cfg"] == cfg}
+    at1, at4 = at(1.0), at(4.0)
+    floor_met = [e for e, r in at1.items() if r["accuracy"] >= CFG1_ACCURACY_FLOOR and e in at4]
     if floor_met:
-        by_acc = max(floor_met, key=lambda e: (worst_class(at_high[e]["per_class"])[1]["accuracy"], e == by_fd))
-    else:
-        by_acc = max(at_low, key=lambda e: (at_low[e]["accuracy"], e == by_fd))
-    return by_fd, by_acc
+        return by_fd, max(floor_met, key=lambda e: (worst_class(at4[e]["per_class"])[1]["accuracy"], e == by_fd))
+    at_low = at(min(r["cfg"] for r in rows))
+    return by_fd, max(at_low, key=lambda e: (at_low[e]["accuracy"], e == by_fd))
 
 
 def target_line(rows):
@@ -326,7 +324,7 @@ def main():
             # to be scored and perhaps shipped here (scripts/ship-embedded.ts takes either file).
             stem = ema_file_stem(name, by_acc)
             export(args, name, checkpoints[name], by_acc, stem)
-            summary[name]["also_exported"] = {"ema": by_acc, "file": f"{stem}.safetensors", "why": "nearest issue 19's accuracy targets in pass 1: the best worst class at the highest --select-cfg among those reaching the floor at the lowest"}
+            summary[name]["also_exported"] = {"ema": by_acc, "file": f"{stem}.safetensors", "why": "nearest issue 19's accuracy targets in pass 1: the best worst class at CFG 4 among those reaching the floor at CFG 1 (pick_emas)"}
         save(args, device, rows, summary)
     # Pass 2: today's model and each candidate's best EMA, over every scale and sampler.
     samplers = parse_samplers(args.eval_samplers)
